@@ -1,0 +1,52 @@
+/*  =========================================================================
+    zpost_keys - CURVE key files, the way every zpost program keeps them
+
+    A key pair is two files in CZMQ's certificate format: NAME (public key
+    only, safe to hand out) and NAME_secret (both keys, mode 0600). A secret
+    file that group or others can read is refused, the way ssh refuses a
+    private key with loose permissions. A missing pair is created, with its
+    directory (0700), on first use.
+
+    A public key given by a person is either the 40-character Z85 text of
+    the key, or a file: a CZMQ certificate, or a text file whose first line
+    is the Z85 key.
+    =========================================================================
+*/
+
+#ifndef ZPOST_KEYS_H_INCLUDED
+#define ZPOST_KEYS_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+
+//  Load the key pair kept at path (public) and path_secret (secret), or
+//  create both if neither exists. Returns NULL and prints why (zsys_error)
+//  if the secret file is readable by group or others, if only one of the
+//  two files exists, or if a file cannot be read or written.
+zcert_t *
+    zpost_keys_load_or_create (const char *path);
+
+//  Load an existing key pair, with the same permission check. NULL if
+//  missing or refused.
+zcert_t *
+    zpost_keys_load (const char *path);
+
+//  Turn a key or a key file into the Z85 text of a public key. Writes 41
+//  bytes (40 characters and NUL) to key_text. Returns 0, or -1 if the text
+//  is neither a valid key nor a readable file holding one.
+int
+    zpost_keys_public_from (const char *key_or_file, char *key_text);
+
+//  True if text is exactly 40 valid Z85 characters.
+bool
+    zpost_keys_valid_z85 (const char *text);
+
+//  Create directory path and its parents; the last one with mode 0700.
+//  Returns 0 if it exists afterwards, else -1.
+int
+    zpost_keys_make_private_dir (const char *path);
+
+void
+    zpost_keys_test (bool verbose);
+
+#endif

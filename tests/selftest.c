@@ -1,0 +1,60 @@
+/*  =========================================================================
+    selftest - runs the selftest of one class, or of all of them
+
+        zpost_selftest [-v] [CLASS]
+
+    Each class's x_test (verbose) is its unit test and its usage example;
+    ctest runs them one class per test so a failure names its class.
+    =========================================================================
+*/
+
+#include "zpost_status.h"
+#include "zpost_msg.h"
+#include "zpost_link.h"
+#include "zpost_keys.h"
+#include "broker_workers.h"
+#include "store_db.h"
+#include "client_config.h"
+
+typedef struct {
+    const char *name;               //  class name as given on the command line
+    void (*test) (bool verbose);    //  its selftest
+} s_selftest_t;
+
+static const s_selftest_t s_selftests [] = {
+    { "status", zpost_status_test },
+    { "msg", zpost_msg_test },
+    { "link", zpost_link_test },
+    { "keys", zpost_keys_test },
+    { "broker_workers", broker_workers_test },
+    { "store_db", store_db_test },
+    { "client_config", client_config_test },
+};
+
+int
+main (int argc, char *argv [])
+{
+    bool verbose = false;
+    const char *only = NULL;
+    for (int index = 1; index < argc; index++) {
+        if (streq (argv [index], "-v"))
+            verbose = true;
+        else
+            only = argv [index];
+    }
+    zsys_init ();
+    bool found = false;
+    for (size_t index = 0; index < sizeof (s_selftests) / sizeof (s_selftests [0]); index++) {
+        if (only && !streq (only, s_selftests [index].name))
+            continue;
+        found = true;
+        printf ("Running %s selftest...\n", s_selftests [index].name);
+        s_selftests [index].test (verbose);
+    }
+    if (!found) {
+        fprintf (stderr, "selftest: no class named '%s'\n", only);
+        return 2;
+    }
+    printf ("Tests passed OK\n");
+    return 0;
+}
