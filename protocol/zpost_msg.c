@@ -54,7 +54,7 @@ static const s_field_spec_t s_field_specs [ZPOST_F_COUNT] = {
     [ZPOST_F_FILTER]         = { "filter", S_TYPE_ENUM, 6, 0, 0, { "all", "unread" } },
     [ZPOST_F_LIMIT]          = { "limit", S_TYPE_NUMBER, 20, 1, ZPOST_LIST_MAX, { NULL } },
     [ZPOST_F_BEFORE]         = { "before", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_MESSAGE_ID]     = { "message-id", S_TYPE_NUMBER, 20, 1, UINT64_MAX, { NULL } },
+    [ZPOST_F_MESSAGE_ID]     = { "message-id", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
     [ZPOST_F_SCOPE]          = { "scope", S_TYPE_ENUM, 6, 0, 0, { "user", "server" } },
     [ZPOST_F_SERVER_VERSION] = { "server-version", S_TYPE_LINE, ZPOST_VERSION_MAX, 0, 0, { NULL } },
     [ZPOST_F_ANSWERED_BY]    = { "answered-by", S_TYPE_ENUM, 6, 0, 0, { "broker", "store" } },
@@ -132,6 +132,7 @@ struct _zpost_msg_t {
     char token [ZPOST_TOKEN_SIZE + 1];      //  session token or ""
     int status;                             //  reply status; decode error
     char *reason;                           //  reply reason; what was wrong
+    const char *fault_field;                //  after a bad decode: field at fault
     char client_key [ZPOST_KEY_TEXT_SIZE + 1];      //  Z85 key from ZAP, or ""
     char *fields [ZPOST_F_COUNT];           //  fixed fields; NULL = absent
     char **row_values;                      //  rows, flattened row by row
@@ -191,6 +192,7 @@ s_reset (zpost_msg_t *self)
     self->token [0] = 0;
     self->status = 0;
     zstr_free (&self->reason);
+    self->fault_field = NULL;
     self->client_key [0] = 0;
 }
 
@@ -261,6 +263,9 @@ zpost_msg_new_reply (zpost_msg_t *request, int status, const char *reason)
             self->reason [index] = ' ';
     if (request->routing_id)
         self->routing_id = zframe_dup (request->routing_id);
+    //  Answering a bad decode: name the field at fault, for scripts
+    if (!request->is_reply && request->fault_field && status == request->status)
+        self->fields [ZPOST_F_DETAIL] = strdup (request->fault_field);
     return self;
 }
 
@@ -445,6 +450,9 @@ s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p
                 return zsys_sprintf ("%s must be one line", spec->name);
             return NULL;
         case S_TYPE_SECRET:
+            if (size == 0)
+                return zsys_sprintf ("%s must not be empty", spec->name);
+            return NULL;
         case S_TYPE_TEXT:
             return NULL;
         case S_TYPE_NUMBER: {
@@ -468,8 +476,8 @@ s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p
                 ||    (data [index] >= '0' && data [index] <= '9')
                 ||    data [index] == '-'))
                     return zsys_sprintf ("%s must be of a-z 0-9 -", spec->name);
-            if (size == 0)
-                return zsys_sprintf ("%s must not be empty", spec->name);
+            if (size == 0 || data [0] < 'a' || data [0] > 'z')
+                return zsys_sprintf ("%s must start with a letter", spec->name);
             return NULL;
     }
     return NULL;
@@ -555,6 +563,11 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
                 strdup ("the first frame must be the signature \"" ZPOST_MSG_SIGNATURE "\""));
         return -2;
     }
+    if (count < head && head == S_REQUEST_HEAD) {
+        s_fail (self, ZPOST_MALFORMED,
+                zsys_sprintf ("a request has at least %d frames, got %zu", S_REQUEST_HEAD, count));
+        return -2;
+    }
     if (count < 2 || self->command == ZPOST_CMD_NONE) {
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
@@ -614,6 +627,7 @@ s_decode_fields (zpost_msg_t *self, zframe_t **frames, size_t count, size_t firs
         char *reason = s_check_field (field, data, size, &status);
         if (reason) {
             s_fail (self, status, reason);
+            self->fault_field = s_field_specs [field].name;
             return -2;
         }
         char *value = s_copy_value (field, data, size);
@@ -783,10 +797,10 @@ zpost_msg_recv_request (zpost_msg_t *self, zsock_t *input)
         return -1;
     s_reset (self);
     if (zsock_type (input) == ZMQ_ROUTER && s_take_envelope (self, msg)) {
+        //  Not a REQ or DEALER peer speaking ZPOST: any reply would be
+        //  misread, so the spec says to drop it unanswered.
         zmsg_destroy (&msg);
-        s_fail (self, ZPOST_MALFORMED,
-                strdup ("a request must start with an empty delimiter frame"));
-        return -2;
+        return -1;
     }
     //  The ZAP handler put the client's key in the User-Id property of every
     //  frame the connection delivers; the client's own frames cannot set it.
@@ -1184,6 +1198,8 @@ s_expect_request_error (zmsg_t *frames, int status, const char *echo_command,
     //  The error reply must itself encode, and echo what was valid
     zpost_msg_t *reply = zpost_msg_new_reply (msg, zpost_msg_status (msg),
                                               zpost_msg_reason (msg));
+    if (status == ZPOST_TOO_LARGE || status == ZPOST_INVALID_VALUE)
+        assert (zpost_msg_get (reply, ZPOST_F_DETAIL));
     zmsg_t *encoded = zpost_msg_encode (reply);
     assert (encoded);
     zframe_t *frame = zmsg_first (encoded);
@@ -1291,8 +1307,9 @@ zpost_msg_test (bool verbose)
                             ZPOST_UNKNOWN_COMMAND, "", "r");
     s_expect_request_error (s_frames ("ZPOST1", "ping", "r", "", "store", NULL),
                             ZPOST_UNKNOWN_COMMAND, "", "r");
-    s_expect_request_error (s_frames ("ZPOST1", NULL), ZPOST_UNKNOWN_COMMAND, "", "");
+    s_expect_request_error (s_frames ("ZPOST1", NULL), ZPOST_MALFORMED, "", "");
     s_expect_request_error (s_frames ("ZPOST1", "PING", NULL), ZPOST_MALFORMED, "PING", "");
+    s_expect_request_error (s_frames ("ZPOST1", "NOPE", "r", NULL), ZPOST_MALFORMED, "", "r");
     s_expect_request_error (s_frames ("ZPOST1", "PING", "", "", "store", NULL),
                             ZPOST_MALFORMED, "PING", "");
     s_expect_request_error (s_frames ("ZPOST1", "PING", "a b", "", "store", NULL),
@@ -1330,8 +1347,11 @@ zpost_msg_test (bool verbose)
                             ZPOST_INVALID_VALUE, "READ", "r");
     s_expect_request_error (s_frames ("ZPOST1", "READ", "r", "", "-1", NULL),
                             ZPOST_INVALID_VALUE, "READ", "r");
-    s_expect_request_error (s_frames ("ZPOST1", "READ", "r", "", "0", NULL),
-                            ZPOST_INVALID_VALUE, "READ", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "LOGIN", "r", "", "bob", "", NULL),
+                            ZPOST_INVALID_VALUE, "LOGIN", "r");
+    msg = zpost_msg_new ();
+    assert (s_decode_request_frames (msg, s_frames ("ZPOST1", "READ", "r", "", "0", NULL)) == 0);
+    zpost_msg_destroy (&msg);
 
     //  A subject one byte over, a NUL in a name, too many recipients
     char subject [ZPOST_SUBJECT_MAX + 2];
@@ -1441,12 +1461,10 @@ zpost_msg_test (bool verbose)
         zpost_msg_destroy (&request);
         zpost_msg_destroy (&msg);
     }
-    //  A DEALER that forgets the delimiter gets a malformed decode
+    //  A DEALER that forgets the delimiter is dropped unanswered
     zstr_sendx (dealer, "ZPOST1", "PING", "r", "", "store", NULL);
     msg = zpost_msg_new ();
-    assert (zpost_msg_recv_request (msg, router) == -2);
-    assert (zpost_msg_status (msg) == ZPOST_MALFORMED);
-    assert (zpost_msg_routing_id (msg));
+    assert (zpost_msg_recv_request (msg, router) == -1);
     zpost_msg_destroy (&msg);
     zsock_destroy (&dealer);
     zsock_destroy (&req);
