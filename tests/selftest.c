@@ -14,7 +14,12 @@
 #include "zpost_keys.h"
 #include "broker_workers.h"
 #include "store_db.h"
+#include "store_records.h"
+#include "store_server.h"
+#include "store_hasher.h"
+#include "store_throttle.h"
 #include "client_config.h"
+#include "client_session.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -28,7 +33,12 @@ static const s_selftest_t s_selftests [] = {
     { "keys", zpost_keys_test },
     { "broker_workers", broker_workers_test },
     { "store_db", store_db_test },
+    { "store_records", store_records_test },
+    { "store_server", store_server_test },
+    { "store_hasher", store_hasher_test },
+    { "store_throttle", store_throttle_test },
     { "client_config", client_config_test },
+    { "client_session", client_session_test },
 };
 
 int

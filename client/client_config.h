@@ -1,0 +1,97 @@
+/*  =========================================================================
+    client_config - where the zpost client keeps things, and what it talks to
+
+    The client's files:
+
+        ${XDG_CONFIG_HOME:-$HOME/.config}/zpost/          (0700)
+            client.key, client.key_secret                   the client's CURVE
+                                                            key pair (0600)
+        ${XDG_STATE_HOME:-$HOME/.local/state}/zpost/      (0700, made when
+                                                            first needed)
+
+    And the server it talks to: an address a person typed ("host",
+    "host:port", "[v6addr]:port", "tcp://host:port"; default port 5321,
+    default server $ZPOST_SERVER, else 127.0.0.1) turned into a libzmq
+    endpoint, and the server's CURVE public key (Z85 text or a key file,
+    default $ZPOST_SERVER_KEY).
+
+    Every method that can fail because of what a person gave returns -1 (or
+    NULL) and leaves a sentence in client_config_error () that the CLI can
+    print as it is; none of them prints anything itself.
+    =========================================================================
+*/
+
+#ifndef CLIENT_CONFIG_H_INCLUDED
+#define CLIENT_CONFIG_H_INCLUDED
+
+#include <czmq.h>
+
+#define CLIENT_CONFIG_DEFAULT_HOST  "127.0.0.1"
+#define CLIENT_CONFIG_DEFAULT_PORT  5321
+
+typedef struct _client_config_t client_config_t;
+
+//  Create a configuration. config_dir and state_dir override the XDG
+//  defaults (tests use this); NULL means the default for each. Nothing is
+//  created on disk yet. If no home directory can be found, the directories
+//  are NULL and the methods that need them fail with a clear error.
+client_config_t *
+    client_config_new (const char *config_dir, const char *state_dir);
+
+//  Destroy the configuration and the key pair it loaded.
+void
+    client_config_destroy (client_config_t **self_p);
+
+//  The client's config directory and state directory (not necessarily
+//  existing yet), or NULL if no home directory could be found.
+const char *
+    client_config_dir (client_config_t *self);
+const char *
+    client_config_state_dir (client_config_t *self);
+
+//  Create the state directory (0700) if it is missing. 0 or -1.
+int
+    client_config_make_state_dir (client_config_t *self);
+
+//  Load the client's key pair, creating it (and the config directory) on
+//  first use. A secret file that group or others can read is refused. The
+//  certificate stays owned by the configuration. NULL on failure.
+zcert_t *
+    client_config_client_cert (client_config_t *self);
+
+//  Set the server from an address a person typed; NULL means $ZPOST_SERVER,
+//  else 127.0.0.1. 0 if the address is good, else -1.
+int
+    client_config_set_server (client_config_t *self, const char *address);
+
+//  The server's libzmq endpoint ("tcp://host:port"), or NULL before a
+//  successful client_config_set_server.
+const char *
+    client_config_endpoint (client_config_t *self);
+
+//  Set the server's public key from Z85 text or a key file; NULL means
+//  $ZPOST_SERVER_KEY. 0 if a key was found, else -1 (the error says how
+//  to give one).
+int
+    client_config_set_server_key (client_config_t *self, const char *key_or_file);
+
+//  The server's public key as 40 Z85 characters, or NULL before a
+//  successful client_config_set_server_key.
+const char *
+    client_config_server_key (client_config_t *self);
+
+//  The last failure, as a sentence without the program name; "" if none.
+const char *
+    client_config_error (client_config_t *self);
+
+//  Turn an address into a "tcp://host:port" endpoint. Returns a fresh
+//  string for the caller to free, or NULL if the address is not one; then
+//  *reason_p (if reason_p is not NULL) says what is wrong.
+char *
+    client_config_parse_address (const char *address, const char **reason_p);
+
+//  Selftest
+void
+    client_config_test (bool verbose);
+
+#endif

@@ -1,0 +1,605 @@
+/*  =========================================================================
+    client_session - one client's conversation with a zpost server
+
+    The Lazy Pirate pattern over a CURVE REQ socket. A REQ socket that has
+    sent and heard nothing cannot send again, and after a timeout we cannot
+    know whether the request, the reply or the server was lost; so the
+    socket is destroyed (linger 0: nothing of it survives) and a new one,
+    with a new connection, carries the same request again. The request id
+    does not change between tries: it is the idempotency key with which the
+    store recognises a retry of a request it has already carried out.
+
+    A reply is accepted only if it decodes (zpost_msg_recv_reply) and
+    echoes this request's command and request id. On a fresh REQ socket a
+    reply to another request cannot arrive, so a mismatch means a broken
+    server; it is dropped like a lost reply.
+    =========================================================================
+*/
+
+#include "client_session.h"
+
+#include <sodium.h>
+
+//  Every frame a server may send fits well below this (a READ body is the
+//  biggest); bounding it keeps a broken server from filling our memory.
+#define CLIENT_SESSION_MAXMSGSIZE   (2 * ZPOST_BODY_MAX)
+#define CLIENT_SESSION_RETRIES_MAX  100
+#define CLIENT_SESSION_TIMEOUT_MAX  (3600 * 1000)
+
+struct _client_session_t {
+    char *endpoint;             //  server endpoint, "tcp://host:port"
+    char server_key [41];       //  server public key, Z85
+    zcert_t *cert;              //  client key pair (the session's copy)
+    zsock_t *socket;            //  REQ socket, NULL until needed or after a loss
+    zpoller_t *poller;          //  polls socket; made and dropped with it
+    int timeout;                //  ms to wait on each try
+    int retries;                //  tries per request
+    bool verbose;               //  log tries and messages
+    char *token;                //  session token new requests carry, or NULL
+    client_session_failure_t failure;   //  why the last request failed
+    char error [256];           //  the same, for a person
+    int tries;                  //  tries the last request took
+    int64_t rtt;                //  usecs of the last successful try
+};
+
+static void
+s_fail (client_session_t *self, client_session_failure_t failure,
+        const char *format, ...) CHECK_PRINTF (3);
+
+static void
+s_fail (client_session_t *self, client_session_failure_t failure,
+        const char *format, ...)
+{
+    self->failure = failure;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof (self->error), format, args);
+    va_end (args);
+}
+
+//  libsodium must be initialised before its random generator is used;
+//  sodium_init is itself idempotent and thread-safe, so this only saves
+//  the call.
+static bool
+s_sodium_ready (void)
+{
+    static bool ready = false;
+    if (!ready)
+        ready = sodium_init () >= 0;
+    return ready;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+client_session_t *
+client_session_new (const char *endpoint, const char *server_key,
+                    zcert_t *client_cert)
+{
+    assert (endpoint);
+    assert (server_key && strlen (server_key) == 40);
+    assert (client_cert);
+    if (!s_sodium_ready ())
+        return NULL;
+
+    client_session_t *self = (client_session_t *) zmalloc (sizeof (client_session_t));
+    assert (self);
+    self->endpoint = strdup (endpoint);
+    assert (self->endpoint);
+    memcpy (self->server_key, server_key, 41);
+    self->cert = zcert_dup (client_cert);
+    assert (self->cert);
+    self->timeout = CLIENT_SESSION_TIMEOUT;
+    self->retries = CLIENT_SESSION_RETRIES;
+    return self;
+}
+
+static void
+s_close (client_session_t *self)
+{
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->socket);
+}
+
+static void
+s_forget_token (client_session_t *self)
+{
+    if (self->token) {
+        sodium_memzero (self->token, strlen (self->token));
+        zstr_free (&self->token);
+    }
+}
+
+void
+client_session_destroy (client_session_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        client_session_t *self = *self_p;
+        s_close (self);
+        s_forget_token (self);
+        zcert_destroy (&self->cert);
+        zstr_free (&self->endpoint);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Options
+
+void
+client_session_set_timeout (client_session_t *self, int timeout)
+{
+    assert (self);
+    assert (timeout >= 1 && timeout <= CLIENT_SESSION_TIMEOUT_MAX);
+    self->timeout = timeout;
+    //  The send timeout is applied when a socket is made; drop the current
+    //  one so the next request gets the new value.
+    s_close (self);
+}
+
+int
+client_session_timeout (client_session_t *self)
+{
+    assert (self);
+    return self->timeout;
+}
+
+void
+client_session_set_retries (client_session_t *self, int retries)
+{
+    assert (self);
+    assert (retries >= 1 && retries <= CLIENT_SESSION_RETRIES_MAX);
+    self->retries = retries;
+}
+
+int
+client_session_retries (client_session_t *self)
+{
+    assert (self);
+    return self->retries;
+}
+
+const char *
+client_session_endpoint (client_session_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+void
+client_session_set_verbose (client_session_t *self, bool verbose)
+{
+    assert (self);
+    self->verbose = verbose;
+}
+
+void
+client_session_set_token (client_session_t *self, const char *token)
+{
+    assert (self);
+    s_forget_token (self);
+    if (token && *token) {
+        self->token = strdup (token);
+        assert (self->token);
+    }
+}
+
+const char *
+client_session_token (client_session_t *self)
+{
+    assert (self);
+    return self->token? self->token: "";
+}
+
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+void
+client_session_new_request_id (char *id_text)
+{
+    assert (id_text);
+    bool ready = s_sodium_ready ();
+    assert (ready);         //  a session exists, so sodium_init succeeded
+    (void) ready;
+    unsigned char random [CLIENT_SESSION_ID_SIZE / 2];
+    randombytes_buf (random, sizeof (random));
+    sodium_bin2hex (id_text, CLIENT_SESSION_ID_SIZE + 1, random, sizeof (random));
+}
+
+zpost_msg_t *
+client_session_new_request (client_session_t *self, zpost_command_t command)
+{
+    assert (self);
+    char id_text [CLIENT_SESSION_ID_SIZE + 1];
+    client_session_new_request_id (id_text);
+    zpost_msg_t *request = zpost_msg_new_request (command, id_text, self->token);
+    assert (request);
+    return request;
+}
+
+//  A new REQ socket with a new connection. Linger 0 because a socket is
+//  only ever thrown away when its peer is presumed lost, and then nothing
+//  queued on it must hold up the process.
+static int
+s_open (client_session_t *self)
+{
+    assert (!self->socket);
+    self->socket = zsock_new (ZMQ_REQ);
+    if (!self->socket) {
+        s_fail (self, CLIENT_SESSION_SOCKET, "cannot create a socket: %s",
+                zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_linger (self->socket, 0);
+    zsock_set_sndtimeo (self->socket, self->timeout);
+    zsock_set_maxmsgsize (self->socket, CLIENT_SESSION_MAXMSGSIZE);
+    zcert_apply (self->cert, self->socket);
+    zsock_set_curve_serverkey (self->socket, self->server_key);
+    //  libzmq resolves IPv4 only unless told otherwise; an IPv6 literal
+    //  needs it, and a host name keeps the IPv4 answer a broker bound to
+    //  tcp://*:port is listening on.
+    if (strstr (self->endpoint, "://["))
+        zsock_set_ipv6 (self->socket, 1);
+    if (zsock_connect (self->socket, "%s", self->endpoint)) {
+        s_fail (self, CLIENT_SESSION_SOCKET, "cannot connect to %s: %s",
+                self->endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->socket);
+        return -1;
+    }
+    self->poller = zpoller_new (self->socket, NULL);
+    assert (self->poller);
+    return 0;
+}
+
+//  One try: send, wait, receive. Returns the reply, or NULL with
+//  self->failure set to say whether to try again (CLIENT_SESSION_NO_ANSWER)
+//  or give up now (any other failure).
+static zpost_msg_t *
+s_try (client_session_t *self, zpost_msg_t *request)
+{
+    if (!self->socket && s_open (self))
+        return NULL;
+
+    int64_t start = zclock_usecs ();
+    if (zpost_msg_send (request, self->socket)) {
+        if (zsys_interrupted) {
+            s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
+            s_close (self);
+            return NULL;
+        }
+        //  Only a full send queue blocks a REQ; same as a lost reply
+        if (self->verbose)
+            zsys_debug ("client_session: cannot send to %s", self->endpoint);
+        self->failure = CLIENT_SESSION_NO_ANSWER;
+        s_close (self);
+        return NULL;
+    }
+    void *which = zpoller_wait (self->poller, self->timeout);
+    if (which != self->socket) {
+        bool interrupted = zpoller_terminated (self->poller) || zsys_interrupted;
+        s_close (self);
+        if (interrupted) {
+            s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
+            return NULL;
+        }
+        if (self->verbose)
+            zsys_debug ("client_session: no reply from %s in %d ms",
+                        self->endpoint, self->timeout);
+        self->failure = CLIENT_SESSION_NO_ANSWER;
+        return NULL;
+    }
+    zpost_msg_t *reply = zpost_msg_new ();
+    assert (reply);
+    int rc = zpost_msg_recv_reply (reply, self->socket);
+    int64_t end = zclock_usecs ();
+    if (rc == 0
+    &&  zpost_msg_command (reply) == zpost_msg_command (request)
+    &&  streq (zpost_msg_request_id (reply), zpost_msg_request_id (request))) {
+        self->rtt = end - start;
+        self->failure = CLIENT_SESSION_OK;
+        if (self->verbose)
+            zpost_msg_print (reply);
+        return reply;
+    }
+    if (rc == -2) {
+        //  Not retried: a server that breaks the grammar once will again
+        s_fail (self, CLIENT_SESSION_MALFORMED,
+                "the reply from %s is malformed (%s); is it a zpost server "
+                "speaking %s?", self->endpoint, zpost_msg_reason (reply),
+                ZPOST_MSG_SIGNATURE);
+    }
+    else
+    if (rc == -1 && zsys_interrupted)
+        s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
+    else {
+        if (self->verbose)
+            zsys_debug ("client_session: dropped a reply that does not answer "
+                        "request %s", zpost_msg_request_id (request));
+        self->failure = CLIENT_SESSION_NO_ANSWER;
+    }
+    zpost_msg_destroy (&reply);
+    s_close (self);
+    return NULL;
+}
+
+zpost_msg_t *
+client_session_request (client_session_t *self, zpost_msg_t *request)
+{
+    assert (self);
+    assert (request);
+    assert (!zpost_msg_is_reply (request));
+    assert (zpost_msg_valid_request_id (zpost_msg_request_id (request)));
+
+    self->failure = CLIENT_SESSION_OK;
+    self->error [0] = 0;
+    self->tries = 0;
+    self->rtt = 0;
+    if (self->verbose)
+        zpost_msg_print (request);
+
+    while (self->tries < self->retries) {
+        self->tries++;
+        if (self->verbose)
+            zsys_debug ("client_session: %s %s to %s, try %d of %d",
+                        zpost_msg_command_name (zpost_msg_command (request)),
+                        zpost_msg_request_id (request), self->endpoint,
+                        self->tries, self->retries);
+        zpost_msg_t *reply = s_try (self, request);
+        if (reply)
+            return reply;
+        if (self->failure != CLIENT_SESSION_NO_ANSWER)
+            return NULL;
+    }
+    s_fail (self, CLIENT_SESSION_NO_ANSWER,
+            "no answer from %s after %d %s (%d ms each)", self->endpoint,
+            self->tries, self->tries == 1? "try": "tries", self->timeout);
+    return NULL;
+}
+
+client_session_failure_t
+client_session_failure (client_session_t *self)
+{
+    assert (self);
+    return self->failure;
+}
+
+const char *
+client_session_error (client_session_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+int
+client_session_tries (client_session_t *self)
+{
+    assert (self);
+    return self->tries;
+}
+
+int64_t
+client_session_rtt (client_session_t *self)
+{
+    assert (self);
+    return self->rtt;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  The selftest's asserts are its checks, and many call what they check:
+//  they must stay in a build with NDEBUG (CMake's release types set it).
+#undef NDEBUG
+#include <assert.h>
+//
+//  A stand-in server in an actor: a CURVE ROUTER that answers PING through
+//  the codec, misbehaving on purpose as its script says, one letter per
+//  request: A answer, D drop, M answer with another request id, X answer
+//  with a broken signature. It reports each request id it saw on its pipe.
+
+typedef struct {
+    zcert_t *cert;              //  server key pair
+    const char *script;         //  what to do with each request, in order
+} s_server_args_t;
+
+static void
+s_server_actor (zsock_t *pipe, void *args)
+{
+    s_server_args_t *server_args = (s_server_args_t *) args;
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert (router);
+    zsock_set_linger (router, 0);
+    zcert_apply (server_args->cert, router);
+    zsock_set_curve_server (router, 1);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_signal (pipe, 0);
+    zstr_sendf (pipe, "%d", port);
+
+    const char *action = server_args->script;
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;              //  $TERM, or interrupted
+        zpost_msg_t *request = zpost_msg_new ();
+        if (zpost_msg_recv_request (request, router)) {
+            zpost_msg_destroy (&request);
+            continue;
+        }
+        zstr_send (pipe, zpost_msg_request_id (request));
+        char what = *action? *action++: 'A';
+        if (what == 'A' || what == 'X') {
+            zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_OK, NULL);
+            zpost_msg_set (reply, ZPOST_F_SERVER_VERSION, "zpost " ZPOST_VERSION);
+            zpost_msg_set (reply, ZPOST_F_ANSWERED_BY, "store");
+            if (what == 'A')
+                zpost_msg_send (reply, router);
+            else {
+                zmsg_t *content = zpost_msg_encode (reply);
+                zframe_t *signature = zmsg_pop (content);
+                zframe_destroy (&signature);
+                zmsg_pushstr (content, "ZPOST9");
+                zpost_msg_send_encoded (&content, router,
+                                        zpost_msg_routing_id (request));
+            }
+            zpost_msg_destroy (&reply);
+        }
+        else
+        if (what == 'M') {
+            zpost_msg_t *other = zpost_msg_new_request (ZPOST_CMD_PING, "other-id", NULL);
+            zpost_msg_set_routing_id (other, zpost_msg_routing_id (request));
+            zpost_msg_t *reply = zpost_msg_new_reply (other, ZPOST_OK, NULL);
+            zpost_msg_set (reply, ZPOST_F_SERVER_VERSION, "zpost " ZPOST_VERSION);
+            zpost_msg_set (reply, ZPOST_F_ANSWERED_BY, "store");
+            zpost_msg_send (reply, router);
+            zpost_msg_destroy (&reply);
+            zpost_msg_destroy (&other);
+        }
+        zpost_msg_destroy (&request);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+//  Run one PING through a fresh server with the given script; returns the
+//  session's reply and checks that every try carried the same request id.
+static zpost_msg_t *
+s_ping_through (client_session_t **session_p, zcert_t *server_cert,
+                zcert_t *client_cert, const char *script, int expected_tries)
+{
+    s_server_args_t args = { server_cert, script };
+    zactor_t *server = zactor_new (s_server_actor, &args);
+    assert (server);
+    char *port = zstr_recv (server);
+    assert (port);
+    char *endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    client_session_t *session = client_session_new (
+        endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (session);
+    client_session_set_timeout (session, 250);
+    client_session_set_retries (session, 3);
+
+    zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, "store");
+    zpost_msg_t *reply = client_session_request (session, request);
+    assert (client_session_tries (session) == expected_tries);
+    for (int index = 0; index < expected_tries; index++) {
+        char *seen = zstr_recv (server);
+        assert (seen);
+        assert (streq (seen, zpost_msg_request_id (request)));
+        zstr_free (&seen);
+    }
+    zpost_msg_destroy (&request);
+    zactor_destroy (&server);
+    zstr_free (&port);
+    zstr_free (&endpoint);
+    *session_p = session;
+    return reply;
+}
+
+void
+client_session_test (bool verbose)
+{
+    printf (" * client_session: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  Request ids: 32 lowercase hex characters, never the same twice
+    char first [CLIENT_SESSION_ID_SIZE + 1];
+    char second [CLIENT_SESSION_ID_SIZE + 1];
+    assert (s_sodium_ready ());
+    client_session_new_request_id (first);
+    client_session_new_request_id (second);
+    assert (strlen (first) == CLIENT_SESSION_ID_SIZE);
+    assert (strspn (first, "0123456789abcdef") == CLIENT_SESSION_ID_SIZE);
+    assert (zpost_msg_valid_request_id (first));
+    assert (!streq (first, second));
+
+    zcert_t *server_cert = zcert_new ();
+    zcert_t *client_cert = zcert_new ();
+    assert (server_cert && client_cert);
+
+    //  Answered at once
+    client_session_t *session;
+    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1);
+    assert (reply);
+    assert (client_session_failure (session) == CLIENT_SESSION_OK);
+    assert (streq (client_session_error (session), ""));
+    assert (zpost_msg_status (reply) == ZPOST_OK);
+    assert (streq (zpost_msg_get (reply, ZPOST_F_ANSWERED_BY), "store"));
+    assert (streq (zpost_msg_get (reply, ZPOST_F_SERVER_VERSION), "zpost " ZPOST_VERSION));
+    assert (client_session_rtt (session) > 0);
+    assert (client_session_timeout (session) == 250);
+    assert (client_session_retries (session) == 3);
+    assert (strncmp (client_session_endpoint (session), "tcp://127.0.0.1:", 16) == 0);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+    client_session_destroy (&session);      //  harmless twice
+
+    //  A lost reply, then a reply to another request: both retried on a
+    //  new socket with the same request id, the third try answered
+    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3);
+    assert (reply);
+    assert (client_session_failure (session) == CLIENT_SESSION_OK);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+
+    //  A malformed reply ends the request at once, with a reason
+    reply = s_ping_through (&session, server_cert, client_cert, "X", 1);
+    assert (reply == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_MALFORMED);
+    assert (strstr (client_session_error (session), "malformed"));
+    client_session_destroy (&session);
+
+    //  Nobody there: three tries, then a sentence saying so, in about
+    //  three timeouts
+    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3);
+    assert (reply == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (strstr (client_session_error (session), "no answer"));
+    assert (strstr (client_session_error (session), "3 tries (250 ms each)"));
+    client_session_destroy (&session);
+
+    //  A server with another key never answers: CURVE fails the handshake
+    zcert_t *impostor = zcert_new ();
+    s_server_args_t args = { impostor, "" };
+    zactor_t *server = zactor_new (s_server_actor, &args);
+    char *port = zstr_recv (server);
+    char *endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    session = client_session_new (endpoint, zcert_public_txt (server_cert), client_cert);
+    client_session_set_timeout (session, 100);
+    client_session_set_retries (session, 2);
+    client_session_set_token (session, "");
+    assert (streq (client_session_token (session), ""));
+    zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, "broker");
+    int64_t start = zclock_mono ();
+    reply = client_session_request (session, request);
+    int64_t elapsed = zclock_mono () - start;
+    assert (reply == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (client_session_tries (session) == 2);
+    assert (elapsed >= 200);
+    if (verbose)
+        zsys_debug ("no answer after %d ms", (int) elapsed);
+    zpost_msg_destroy (&request);
+    client_session_destroy (&session);
+    zactor_destroy (&server);
+    zstr_free (&port);
+    zstr_free (&endpoint);
+    zcert_destroy (&impostor);
+
+    zcert_destroy (&server_cert);
+    zcert_destroy (&client_cert);
+    //  @end
+
+    printf ("OK\n");
+}

@@ -1,0 +1,114 @@
+/*  =========================================================================
+    client_session - one client's conversation with a zpost server
+
+    A REQ socket, CURVE client, that sends one request at a time and waits
+    for its reply the Lazy Pirate way (ZeroMQ guide, chapter 4): send, wait
+    up to the timeout; if no reply came, throw the socket away (a REQ socket
+    that lost its reply is stuck), open a new one, and send the same request
+    again, with the same request id, so the store can tell a retry from a
+    new request. After the last try, give up and let the caller say so.
+
+    The session checks that a reply is well formed (zpost_msg) and that it
+    answers this request (same command, same request id). It never prints;
+    failures are told through client_session_failure () and
+    client_session_error (). Usable from the CLI, the interactive shell and
+    tests alike.
+    =========================================================================
+*/
+
+#ifndef CLIENT_SESSION_H_INCLUDED
+#define CLIENT_SESSION_H_INCLUDED
+
+#include <czmq.h>
+#include "zpost_msg.h"
+
+#define CLIENT_SESSION_TIMEOUT      3000    //  default ms to wait for one try
+#define CLIENT_SESSION_RETRIES      3       //  default tries per request
+#define CLIENT_SESSION_ID_SIZE      32      //  hex characters of a request id
+
+//  Why the last request got no reply.
+typedef enum {
+    CLIENT_SESSION_OK = 0,          //  a reply came (whatever its status)
+    CLIENT_SESSION_NO_ANSWER,       //  every try timed out
+    CLIENT_SESSION_MALFORMED,       //  the server's reply broke the protocol
+    CLIENT_SESSION_INTERRUPTED,     //  a signal (Ctrl-C) stopped the wait
+    CLIENT_SESSION_SOCKET           //  a local socket could not be made or used
+} client_session_failure_t;
+
+typedef struct _client_session_t client_session_t;
+
+//  Create a session with a server. endpoint is a libzmq endpoint as
+//  client_config makes it; server_key is the server's public key, 40 Z85
+//  characters; client_cert is the client's key pair, which the session
+//  copies. No socket is opened until the first request.
+client_session_t *
+    client_session_new (const char *endpoint, const char *server_key,
+                        zcert_t *client_cert);
+
+//  Destroy the session, closing its socket at once.
+void
+    client_session_destroy (client_session_t **self_p);
+
+//  Milliseconds to wait for a reply on each try (default 3000), and the
+//  number of tries (default 3). Both at least 1.
+void
+    client_session_set_timeout (client_session_t *self, int timeout);
+int
+    client_session_timeout (client_session_t *self);
+void
+    client_session_set_retries (client_session_t *self, int retries);
+int
+    client_session_retries (client_session_t *self);
+
+//  The endpoint this session talks to.
+const char *
+    client_session_endpoint (client_session_t *self);
+
+//  Log each try and each message through zsys (debug level).
+void
+    client_session_set_verbose (client_session_t *self, bool verbose);
+
+//  Session token that new requests carry ("" or NULL = none). Copied.
+void
+    client_session_set_token (client_session_t *self, const char *token);
+const char *
+    client_session_token (client_session_t *self);
+
+//  A fresh request id: 16 random bytes as 32 lowercase hex characters.
+//  Written to id_text, which must hold CLIENT_SESSION_ID_SIZE + 1 bytes.
+void
+    client_session_new_request_id (char *id_text);
+
+//  A new request for command, with a fresh request id and the session's
+//  token. The caller sets its fields and owns it.
+zpost_msg_t *
+    client_session_new_request (client_session_t *self, zpost_command_t command);
+
+//  Send request and wait for its reply, retrying as described above.
+//  The request stays the caller's, and is sent unchanged on every try.
+//  Returns the reply, which the caller destroys, or NULL; then
+//  client_session_failure () and client_session_error () say why.
+zpost_msg_t *
+    client_session_request (client_session_t *self, zpost_msg_t *request);
+
+//  Why the last request failed, CLIENT_SESSION_OK if it did not.
+client_session_failure_t
+    client_session_failure (client_session_t *self);
+
+//  The last failure as a sentence, without the program name; "" if none.
+const char *
+    client_session_error (client_session_t *self);
+
+//  Tries the last request took (1 = answered at once).
+int
+    client_session_tries (client_session_t *self);
+
+//  Round-trip time of the last request's successful try, microseconds.
+int64_t
+    client_session_rtt (client_session_t *self);
+
+//  Selftest
+void
+    client_session_test (bool verbose);
+
+#endif

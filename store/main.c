@@ -1,0 +1,310 @@
+/*  =========================================================================
+    zpost-store - the storage worker of zpost
+
+    Reads the command line, opens the LMDB environment (store_db), loads
+    or makes its CURVE key pair when the broker is reached over tcp://,
+    starts the store_server actor, and then does nothing but wait for
+    SIGINT or SIGTERM, to stop the actor and close the environment.
+
+    Standard output is for scripts and tests, one line at a time:
+
+        zpost-store public key <Z85>        (tcp:// only: for the broker's
+                                             stores directory)
+        zpost-store ready                   (the first READY is sent)
+
+    Logs go to standard error. Exit codes: 0 stopped by a signal, 1 could
+    not run (store, keys, connection), 2 usage.
+    =========================================================================
+*/
+
+#include "store_db.h"
+#include "store_server.h"
+#include "zpost_keys.h"
+#include "zpost_link.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#define S_PROGRAM           "zpost-store"
+#define S_DEFAULT_BROKER    "ipc://zpost-back.ipc"
+#define S_DEFAULT_DATA      "zpost-data"
+#define S_DEFAULT_MAP_MIB   1024
+#define S_HEARTBEAT_MIN     10
+#define S_HEARTBEAT_MAX     3600000
+
+//  Long options without a short form
+enum {
+    S_OPT_BROKER_KEY = 256,
+    S_OPT_MAP_SIZE,
+    S_OPT_NAME,
+    S_OPT_HEARTBEAT
+};
+
+static const struct option s_options [] = {
+    { "broker",     required_argument, NULL, 'b' },
+    { "data",       required_argument, NULL, 'd' },
+    { "broker-key", required_argument, NULL, S_OPT_BROKER_KEY },
+    { "map-size",   required_argument, NULL, S_OPT_MAP_SIZE },
+    { "name",       required_argument, NULL, S_OPT_NAME },
+    { "heartbeat",  required_argument, NULL, S_OPT_HEARTBEAT },
+    { "verbose",    no_argument,       NULL, 'v' },
+    { "help",       no_argument,       NULL, 'h' },
+    { "version",    no_argument,       NULL, 'V' },
+    { NULL, 0, NULL, 0 }
+};
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: " S_PROGRAM " [-b|--broker EP] [-d|--data DIR] [--broker-key KEY|FILE]\n"
+        "                   [--map-size MIB] [--name NAME] [--heartbeat MS] [-v]\n"
+        "                   [-h|--help] [-V|--version]\n"
+        "\n"
+        "The zpost storage worker: keeps users and messages in LMDB and serves\n"
+        "the requests zpost-broker forwards to it.\n"
+        "\n"
+        "  -b, --broker EP       the broker's back end (default " S_DEFAULT_BROKER ")\n"
+        "  -d, --data DIR        data directory, made 0700 if missing (default ./"
+                                 S_DEFAULT_DATA ")\n"
+        "      --broker-key KEY  the broker's public key: 40 Z85 characters, or a\n"
+        "                        file holding it; required when EP is tcp://\n"
+        "      --map-size MIB    LMDB map size in MiB (default %d)\n"
+        "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
+        "                        characters (default hostname:pid)\n"
+        "      --heartbeat MS    heartbeat interval (default %d); the broker is\n"
+        "                        taken as gone after %d silent intervals\n"
+        "  -v, --verbose         log every message on the link\n"
+        "  -h, --help            print this help and exit\n"
+        "  -V, --version         print the version and exit\n"
+        "\n"
+        "With a tcp:// back end the store is a CURVE client: its key pair is\n"
+        "DIR/store.key and DIR/store.key_secret, made on first start, and its\n"
+        "public key is printed so it can be added to the broker's stores\n"
+        "directory.\n",
+        S_DEFAULT_MAP_MIB, ZPOST_LINK_NAME_MAX, STORE_SERVER_HEARTBEAT,
+        STORE_SERVER_LIVENESS);
+}
+
+//  A usage error: say what, show the usage, exit 2.
+static int
+s_usage_error (const char *format, ...) CHECK_PRINTF (1);
+
+static int
+s_usage_error (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, S_PROGRAM ": ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+    s_usage (stderr);
+    return 2;
+}
+
+//  Parse a whole decimal number in min..max. 0 or -1.
+static int
+s_parse_number (const char *text, unsigned long long min,
+                unsigned long long max, unsigned long long *value_p)
+{
+    if (*text < '0' || *text > '9')
+        return -1;              //  strtoull would take "-1" or " 1"
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+//  A store name the link accepts: 1..ZPOST_LINK_NAME_MAX visible ASCII.
+static bool
+s_valid_name (const char *name)
+{
+    size_t size = strlen (name);
+    if (size == 0 || size > ZPOST_LINK_NAME_MAX)
+        return false;
+    for (size_t index = 0; index < size; index++)
+        if (name [index] < 0x21 || name [index] > 0x7E)
+            return false;
+    return true;
+}
+
+//  "hostname:pid", the host part cut so the whole fits the link's limit;
+//  anything a hostname should not hold becomes '_'. Writes into name.
+static void
+s_default_name (char *name, size_t size)
+{
+    char host [HOST_NAME_MAX + 1] = "";
+    if (gethostname (host, sizeof (host)) != 0 || host [0] == 0)
+        strcpy (host, "store");
+    host [HOST_NAME_MAX] = 0;
+    char pid [24];
+    snprintf (pid, sizeof (pid), ":%ld", (long) getpid ());
+    size_t room = ZPOST_LINK_NAME_MAX - strlen (pid);
+    if (strlen (host) > room)
+        host [room] = 0;
+    for (char *c = host; *c; c++)
+        if (*c < 0x21 || *c > 0x7E)
+            *c = '_';
+    snprintf (name, size, "%s%s", host, pid);
+}
+
+int
+main (int argc, char *argv [])
+{
+    //  SIGINT and SIGTERM are blocked before any thread starts, so every
+    //  thread inherits the block, and taken only by sigwait at the end:
+    //  no signal can land in the actor mid-reply or slip in between a
+    //  check and a wait. One that comes early waits for sigwait.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+
+    const char *broker = S_DEFAULT_BROKER;
+    const char *data = S_DEFAULT_DATA;
+    const char *broker_key_arg = NULL;
+    unsigned long long map_mib = S_DEFAULT_MAP_MIB;
+    unsigned long long heartbeat = STORE_SERVER_HEARTBEAT;
+    char name [ZPOST_LINK_NAME_MAX + 1];
+    s_default_name (name, sizeof (name));
+    bool verbose = false;
+
+    int option;
+    while ((option = getopt_long (argc, argv, "b:d:vhV", s_options, NULL)) != -1) {
+        switch (option) {
+            case 'b':
+                broker = optarg;
+                break;
+            case 'd':
+                data = optarg;
+                break;
+            case S_OPT_BROKER_KEY:
+                broker_key_arg = optarg;
+                break;
+            case S_OPT_MAP_SIZE:
+                if (s_parse_number (optarg, 1, SIZE_MAX >> 20, &map_mib))
+                    return s_usage_error ("--map-size: '%s' is not a positive "
+                                          "number of MiB", optarg);
+                break;
+            case S_OPT_NAME:
+                if (!s_valid_name (optarg))
+                    return s_usage_error ("--name: '%s' is not 1 to %d visible "
+                                          "ASCII characters", optarg, ZPOST_LINK_NAME_MAX);
+                snprintf (name, sizeof (name), "%s", optarg);
+                break;
+            case S_OPT_HEARTBEAT:
+                if (s_parse_number (optarg, S_HEARTBEAT_MIN, S_HEARTBEAT_MAX, &heartbeat))
+                    return s_usage_error ("--heartbeat: '%s' is not a number of "
+                                          "milliseconds from %d to %d", optarg,
+                                          S_HEARTBEAT_MIN, S_HEARTBEAT_MAX);
+                break;
+            case 'v':
+                verbose = true;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                printf (S_PROGRAM " %s\n", ZPOST_VERSION);
+                return 0;
+            default:
+                //  getopt_long has said what was wrong
+                s_usage (stderr);
+                return 2;
+        }
+    }
+    if (optind < argc)
+        return s_usage_error ("unexpected argument '%s'", argv [optind]);
+    if (*data == 0)
+        return s_usage_error ("--data: the directory name is empty");
+
+    bool curve = strncmp (broker, "tcp://", 6) == 0;
+    if (!curve && strncmp (broker, "ipc://", 6) != 0)
+        return s_usage_error ("--broker: '%s' is neither tcp://HOST:PORT nor "
+                              "ipc://PATH", broker);
+    char broker_key [ZPOST_KEY_TEXT_SIZE + 1] = "";
+    if (curve) {
+        if (!broker_key_arg)
+            return s_usage_error ("--broker-key is required with a tcp:// broker: "
+                                  "zpost-broker prints it as its public key");
+        if (zpost_keys_public_from (broker_key_arg, broker_key))
+            return s_usage_error ("--broker-key: '%s' is neither a public key "
+                                  "(40 Z85 characters) nor a file holding one",
+                                  broker_key_arg);
+    }
+    else
+    if (broker_key_arg)
+        fprintf (stderr, S_PROGRAM ": --broker-key is not used: %s is not tcp://\n",
+                 broker);
+
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zsys_set_logident (S_PROGRAM);
+
+    store_db_t *db = store_db_new (data, (size_t) map_mib << 20);
+    if (!db) {
+        fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "
+                 "says why)\n", data);
+        return 1;
+    }
+    zcert_t *cert = NULL;
+    if (curve) {
+        char *key_path = zsys_sprintf ("%s/store.key", data);
+        assert (key_path);
+        cert = zpost_keys_load_or_create (key_path);
+        if (!cert) {
+            fprintf (stderr, S_PROGRAM ": cannot load or create the key pair %s "
+                     "(the log above says why)\n", key_path);
+            zstr_free (&key_path);
+            store_db_destroy (&db);
+            return 1;
+        }
+        zstr_free (&key_path);
+        printf (S_PROGRAM " public key %s\n", zcert_public_txt (cert));
+        fflush (stdout);
+    }
+
+    store_server_config_t config = {
+        .db = db,
+        .endpoint = broker,
+        .broker_key = curve? broker_key: NULL,
+        .cert = cert,
+        .name = name,
+        .heartbeat = (int) heartbeat,
+        .verbose = verbose
+    };
+    zactor_t *server = zactor_new (store_server, &config);
+    assert (server);
+    zcert_destroy (&cert);                  //  the actor has its own copy
+
+    zstr_send (server, "START");
+    if (zsock_wait (server) != 0) {
+        fprintf (stderr, S_PROGRAM ": cannot reach the broker at %s (the log "
+                 "above says why)\n", broker);
+        zactor_destroy (&server);
+        store_db_destroy (&db);
+        return 1;
+    }
+    printf (S_PROGRAM " ready\n");
+    fflush (stdout);
+
+    int signal_number = 0;
+    sigwait (&signals, &signal_number);
+    zsys_info ("%s received; stopping",
+               signal_number == SIGINT? "SIGINT": "SIGTERM");
+
+    zactor_destroy (&server);
+    store_db_destroy (&db);
+    return 0;
+}

@@ -1,0 +1,526 @@
+/*  =========================================================================
+    store_db - the store's LMDB environment: opened safely, or not at all
+
+    This class is the only code that opens or closes the environment. It
+    owns the decisions that must be right before the first byte is written:
+    where the files live and who may read them (0700 directory, 0600
+    files), how large the map is, that a commit means fsync (no unsafe
+    flags, checked after opening rather than trusted), that reader slots of
+    crashed processes do not pin old pages forever, and which schema the
+    data was written with. Everything else about the schema belongs to the
+    modules that use the tables (store_auth, store_mail); this file only
+    opens them.
+    =========================================================================
+*/
+
+#include "store_db.h"
+#include "zpost_keys.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+//  Each of these lets a commit return before its pages are on disk
+//  (NOSYNC, NOMETASYNC, MAPASYNC), lets a stray pointer write into the
+//  map (WRITEMAP), or lets two processes write at once (NOLOCK). The
+//  store shares its environment with other store processes, and says
+//  "stored" only after a commit, so it runs with none of them.
+static const struct {
+    unsigned int flag;
+    const char *name;
+} s_unsafe_flags [] = {
+    { MDB_NOSYNC,       "MDB_NOSYNC" },
+    { MDB_NOMETASYNC,   "MDB_NOMETASYNC" },
+    { MDB_MAPASYNC,     "MDB_MAPASYNC" },
+    { MDB_WRITEMAP,     "MDB_WRITEMAP" },
+    { MDB_NOLOCK,       "MDB_NOLOCK" },
+};
+
+//  See the header on MDB_NOTLS. Nothing else: durability comes from the
+//  defaults.
+#define S_ENV_FLAGS     MDB_NOTLS
+
+//  The named databases, in store_db_table_t order. The flags are part of
+//  the on-disk format: a table created with MDB_DUPSORT cannot later be
+//  opened without it, so a table is added only by the issue that defines
+//  its records.
+static const struct {
+    const char *name;
+    unsigned int flags;
+} s_tables [STORE_DB_TABLES] = {
+    [STORE_DB_META] = { "meta", 0 },
+    [STORE_DB_USERS] = { "users", 0 },
+    [STORE_DB_SESSIONS] = { "sessions", 0 },
+    [STORE_DB_USER_SESSIONS] = { "user-sessions", 0 },
+    [STORE_DB_KNOWN_KEYS] = { "known-keys", 0 },
+    [STORE_DB_MESSAGES] = { "messages", 0 },
+    [STORE_DB_REFS] = { "refs", 0 },
+    [STORE_DB_FOLDERS] = { "folders", 0 },
+    [STORE_DB_REPLIES] = { "replies", 0 },
+    [STORE_DB_REPLY_TIMES] = { "reply-times", 0 },
+};
+
+#define S_SCHEMA_KEY    "schema-version"
+#define S_SCHEMA_DIGITS 9           //  a version fits an unsigned int
+
+struct _store_db_t {
+    char *dir;                      //  data directory, as given
+    MDB_env *env;                   //  the environment
+    MDB_dbi dbi [STORE_DB_TABLES];  //  named databases, opened at start
+    unsigned int schema;            //  schema version of the environment
+};
+
+
+//  --------------------------------------------------------------------------
+//  The one error convention: LMDB (and errno) codes turned into words.
+
+int
+store_db_error (const char *what, int rc)
+{
+    zsys_error ("store_db: %s: %s", what, mdb_strerror (rc));
+    return -1;
+}
+
+//  Failure while opening: say which directory and which step, close what
+//  was opened, and return NULL for store_db_new to pass on.
+static store_db_t *
+s_refuse (store_db_t **self_p, const char *what, int rc)
+{
+    zsys_error ("store_db: cannot open the store in %s: %s: %s",
+                (*self_p)->dir, what, mdb_strerror (rc));
+    store_db_destroy (self_p);
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read the environment's flags back and refuse any that would make a
+//  commit less than durable. 0 if safe, -1 (after saying why) if not.
+
+static int
+s_check_flags (MDB_env *env, const char *dir)
+{
+    unsigned int flags = 0;
+    int rc = mdb_env_get_flags (env, &flags);
+    if (rc)
+        return store_db_error ("mdb_env_get_flags", rc);
+
+    int unsafe = 0;
+    for (size_t i = 0; i < sizeof (s_unsafe_flags) / sizeof (s_unsafe_flags [0]); i++)
+        if (flags & s_unsafe_flags [i].flag) {
+            zsys_error ("store_db: %s: LMDB flag %s is set; the store runs "
+                        "only with full sync", dir, s_unsafe_flags [i].name);
+            unsafe++;
+        }
+    return unsafe? -1: 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parse a stored schema version: 1..S_SCHEMA_DIGITS decimal digits, no
+//  leading zero. Returns 0 if the record is not one (a damaged or foreign
+//  environment).
+
+static unsigned int
+s_parse_schema (const MDB_val *value)
+{
+    const char *digits = (const char *) value->mv_data;
+    if (value->mv_size == 0 || value->mv_size > S_SCHEMA_DIGITS
+    ||  digits [0] == '0')
+        return 0;
+    unsigned int schema = 0;
+    for (size_t i = 0; i < value->mv_size; i++) {
+        if (digits [i] < '0' || digits [i] > '9')
+            return 0;
+        schema = schema * 10 + (unsigned int) (digits [i] - '0');
+    }
+    return schema;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Open every table and check (or, in a new environment, write) the schema
+//  version, in one write transaction, so the handles are valid for every
+//  later transaction. Returns 0, or an LMDB/errno code; *what says which
+//  step failed. A schema this code cannot read gives MDB_INCOMPATIBLE.
+
+static int
+s_open_tables (store_db_t *self, const char **what)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc) {
+        *what = "mdb_txn_begin";
+        return rc;
+    }
+    for (int table = 0; table < STORE_DB_TABLES && rc == 0; table++) {
+        rc = mdb_dbi_open (txn, s_tables [table].name,
+                           s_tables [table].flags | MDB_CREATE, &self->dbi [table]);
+        *what = "mdb_dbi_open";
+    }
+    MDB_val key = { strlen (S_SCHEMA_KEY), S_SCHEMA_KEY };
+    MDB_val value;
+    if (rc == 0) {
+        *what = "reading the schema version";
+        rc = mdb_get (txn, self->dbi [STORE_DB_META], &key, &value);
+    }
+    if (rc == MDB_NOTFOUND) {
+        //  A new environment: it is written with the current schema
+        char text [S_SCHEMA_DIGITS + 1];
+        snprintf (text, sizeof (text), "%u", STORE_DB_SCHEMA_VERSION);
+        value.mv_size = strlen (text);
+        value.mv_data = text;
+        *what = "writing the schema version";
+        rc = mdb_put (txn, self->dbi [STORE_DB_META], &key, &value, 0);
+        self->schema = STORE_DB_SCHEMA_VERSION;
+    }
+    else
+    if (rc == 0) {
+        self->schema = s_parse_schema (&value);
+        if (self->schema == 0) {
+            zsys_error ("store_db: %s: the schema version record is damaged",
+                        self->dir);
+            rc = MDB_INCOMPATIBLE;
+        }
+        else
+        if (self->schema > STORE_DB_SCHEMA_VERSION) {
+            zsys_error ("store_db: %s: written with schema %u; this zpost-store "
+                        "reads schema %u at most; run a newer zpost-store",
+                        self->dir, self->schema, STORE_DB_SCHEMA_VERSION);
+            rc = MDB_INCOMPATIBLE;
+        }
+        //  Issue 3 and later: migrate older schemas here, in this
+        //  transaction, and rewrite the version.
+    }
+    if (rc) {
+        mdb_txn_abort (txn);
+        return rc;
+    }
+    *what = "mdb_txn_commit";
+    return mdb_txn_commit (txn);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor
+
+store_db_t *
+store_db_new (const char *dir, size_t map_size)
+{
+    assert (dir);
+    assert (map_size > 0);
+
+    store_db_t *self = (store_db_t *) zmalloc (sizeof (store_db_t));
+    assert (self);
+    self->dir = strdup (dir);
+    assert (self->dir);
+
+    if (zpost_keys_make_private_dir (dir)) {
+        //  zpost_keys has logged the system's reason
+        zsys_error ("store_db: cannot open the store in %s: the directory "
+                    "cannot be made", dir);
+        store_db_destroy (&self);
+        return NULL;
+    }
+
+    struct stat st;
+    if (stat (dir, &st))
+        return s_refuse (&self, "stat", errno);
+    if (!S_ISDIR (st.st_mode))
+        return s_refuse (&self, "not a directory", ENOTDIR);
+    if (st.st_mode & 077)
+        zsys_warning ("store_db: %s is open to group or others (mode %03o); "
+                      "chmod 700 it", dir, (unsigned int) (st.st_mode & 0777));
+
+    int rc = mdb_env_create (&self->env);
+    if (rc) {
+        self->env = NULL;
+        return s_refuse (&self, "mdb_env_create", rc);
+    }
+    rc = mdb_env_set_mapsize (self->env, map_size);
+    if (rc)
+        return s_refuse (&self, "mdb_env_set_mapsize", rc);
+    rc = mdb_env_set_maxdbs (self->env, STORE_DB_MAXDBS);
+    if (rc)
+        return s_refuse (&self, "mdb_env_set_maxdbs", rc);
+    rc = mdb_env_open (self->env, dir, S_ENV_FLAGS, 0600);
+    if (rc)
+        return s_refuse (&self, "mdb_env_open", rc);
+
+    if (s_check_flags (self->env, dir))
+        return s_refuse (&self, "unsafe environment flags", MDB_INCOMPATIBLE);
+
+    //  A process that died inside a read transaction leaves its slot
+    //  taken, and the pages its snapshot saw can never be reused until the
+    //  slot is cleared. Only the pid's liveness is checked, so this is safe
+    //  while other store processes are using the environment.
+    int dead = 0;
+    rc = mdb_reader_check (self->env, &dead);
+    if (rc)
+        return s_refuse (&self, "mdb_reader_check", rc);
+    zsys_info ("store_db: %s: %d stale reader slot%s cleared",
+               dir, dead, dead == 1? "": "s");
+
+    const char *what = "";
+    rc = s_open_tables (self, &what);
+    if (rc)
+        return s_refuse (&self, what, rc);
+
+    MDB_envinfo info;
+    rc = mdb_env_info (self->env, &info);
+    if (rc)
+        return s_refuse (&self, "mdb_env_info", rc);
+    if (info.me_mapsize > map_size)
+        zsys_info ("store_db: %s: the data needs a map of %zu MiB, more than "
+                   "the %zu MiB asked for", dir, info.me_mapsize >> 20, map_size >> 20);
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Destructor
+
+void
+store_db_destroy (store_db_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        store_db_t *self = *self_p;
+        //  Closing also releases every table handle
+        if (self->env)
+            mdb_env_close (self->env);
+        free (self->dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Growing the map
+
+int
+store_db_grow (store_db_t *self, size_t max_size)
+{
+    assert (self);
+    size_t current = store_db_map_size (self);
+    if (current >= max_size)
+        return -1;
+    size_t next = current * 2 < max_size? current * 2: max_size;
+    int rc = mdb_env_set_mapsize (self->env, next);
+    if (rc)
+        return store_db_error ("mdb_env_set_mapsize", rc);
+    zsys_info ("store_db: %s: map grown from %zu MiB to %zu MiB",
+               self->dir, current >> 20, store_db_map_size (self) >> 20);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Accessors
+
+MDB_env *
+store_db_env (store_db_t *self)
+{
+    assert (self);
+    return self->env;
+}
+
+MDB_dbi
+store_db_dbi (store_db_t *self, store_db_table_t table)
+{
+    assert (self);
+    assert ((unsigned) table < STORE_DB_TABLES);
+    return self->dbi [table];
+}
+
+const char *
+store_db_dir (store_db_t *self)
+{
+    assert (self);
+    return self->dir;
+}
+
+unsigned int
+store_db_schema (store_db_t *self)
+{
+    assert (self);
+    return self->schema;
+}
+
+size_t
+store_db_map_size (store_db_t *self)
+{
+    assert (self);
+    MDB_envinfo info;
+    if (mdb_env_info (self->env, &info))
+        return 0;
+    return info.me_mapsize;
+}
+
+size_t
+store_db_page_size (store_db_t *self)
+{
+    assert (self);
+    MDB_stat stat;
+    if (mdb_env_stat (self->env, &stat))
+        return 0;
+    return stat.ms_psize;
+}
+
+size_t
+store_db_used_pages (store_db_t *self)
+{
+    assert (self);
+    MDB_envinfo info;
+    if (mdb_env_info (self->env, &info))
+        return 0;
+    return info.me_last_pgno + 1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+static mode_t
+s_file_mode (const char *dir, const char *name)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    assert (path);
+    struct stat st;
+    int rc = stat (path, &st);
+    assert (rc == 0);
+    zstr_free (&path);
+    return st.st_mode & 0777;
+}
+
+void
+store_db_test (bool verbose)
+{
+    printf (" * store_db: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  A scratch directory; the store's own directory inside it does not
+    //  exist yet, so store_db_new must make it.
+    const char *tmp = getenv ("TMPDIR");
+    char *base = zsys_sprintf ("%s/zpost-store-db-XXXXXX",
+                               tmp && *tmp == '/'? tmp: "/tmp");
+    assert (base);
+    char *made = mkdtemp (base);
+    assert (made);
+    char *dir = zsys_sprintf ("%s/data", base);
+    assert (dir);
+
+    store_db_t *db = store_db_new (dir, 4 * 1024 * 1024);
+    assert (db);
+    assert (streq (store_db_dir (db), dir));
+    assert (store_db_schema (db) == STORE_DB_SCHEMA_VERSION);
+    assert (store_db_map_size (db) >= 4 * 1024 * 1024);
+    assert (store_db_page_size (db) >= 512);
+    assert (store_db_used_pages (db) >= 2);     //  at least the two meta pages
+
+    //  Files are private, the flags are the durable ones
+    assert (s_file_mode (base, "data") == 0700);
+    assert (s_file_mode (dir, "data.mdb") == 0600);
+    assert (s_file_mode (dir, "lock.mdb") == 0600);
+    unsigned int flags = 0;
+    int rc = mdb_env_get_flags (store_db_env (db), &flags);
+    assert (rc == 0);
+    assert (flags & MDB_NOTLS);
+    for (size_t i = 0; i < sizeof (s_unsafe_flags) / sizeof (s_unsafe_flags [0]); i++)
+        assert ((flags & s_unsafe_flags [i].flag) == 0);
+    assert (s_check_flags (store_db_env (db), dir) == 0);
+
+    //  The schema record is there for any reader
+    MDB_txn *txn;
+    rc = mdb_txn_begin (store_db_env (db), NULL, MDB_RDONLY, &txn);
+    assert (rc == 0);
+    MDB_val key = { strlen (S_SCHEMA_KEY), S_SCHEMA_KEY };
+    MDB_val value;
+    rc = mdb_get (txn, store_db_dbi (db, STORE_DB_META), &key, &value);
+    assert (rc == 0);
+    assert (s_parse_schema (&value) == STORE_DB_SCHEMA_VERSION);
+    mdb_txn_abort (txn);
+
+    store_db_destroy (&db);
+    assert (db == NULL);
+    store_db_destroy (&db);                     //  harmless twice
+
+    //  Reopened, with a map smaller than asked before: the data is read
+    //  back, and LMDB never maps less than the file holds.
+    db = store_db_new (dir, 1024 * 1024);
+    assert (db);
+    assert (store_db_schema (db) == STORE_DB_SCHEMA_VERSION);
+    assert (store_db_map_size (db) >= store_db_used_pages (db) * store_db_page_size (db));
+
+    //  Schema version records that must be refused
+    MDB_val bad = { 1, "0" };
+    assert (s_parse_schema (&bad) == 0);
+    bad.mv_data = "x";
+    assert (s_parse_schema (&bad) == 0);
+    bad.mv_size = 10;
+    bad.mv_data = "1234567890";
+    assert (s_parse_schema (&bad) == 0);
+
+    //  An environment from a newer zpost is refused, not misread
+    if (verbose)
+        zsys_info ("store_db: the errors that follow are expected");
+    rc = mdb_txn_begin (store_db_env (db), NULL, 0, &txn);
+    assert (rc == 0);
+    value.mv_size = 2;
+    value.mv_data = "99";
+    rc = mdb_put (txn, store_db_dbi (db, STORE_DB_META), &key, &value, 0);
+    assert (rc == 0);
+    rc = mdb_txn_commit (txn);
+    assert (rc == 0);
+    store_db_destroy (&db);
+    db = store_db_new (dir, 1024 * 1024);
+    assert (db == NULL);
+
+    //  Unsafe flags are caught, whoever set them
+    char *unsafe = zsys_sprintf ("%s/unsafe", base);
+    assert (unsafe);
+    rc = zsys_dir_create (unsafe);
+    assert (rc == 0);
+    MDB_env *env;
+    rc = mdb_env_create (&env);
+    assert (rc == 0);
+    rc = mdb_env_open (env, unsafe, MDB_NOSYNC | MDB_NOMETASYNC, 0600);
+    assert (rc == 0);
+    assert (s_check_flags (env, unsafe) == -1);
+    mdb_env_close (env);
+
+    //  A data directory that cannot exist: its parent is a file
+    char *plain = zsys_sprintf ("%s/plain", base);
+    assert (plain);
+    FILE *file = fopen (plain, "w");
+    assert (file);
+    fclose (file);
+    char *under = zsys_sprintf ("%s/plain/data", base);
+    assert (under);
+    db = store_db_new (under, 1024 * 1024);
+    assert (db == NULL);
+    //  ... or is a file itself
+    db = store_db_new (plain, 1024 * 1024);
+    assert (db == NULL);
+
+    assert (store_db_error ("selftest", MDB_MAP_FULL) == -1);
+
+    //  Leave nothing behind
+    zdir_t *tree = zdir_new (base, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    assert (!zsys_file_exists (base));
+    zstr_free (&under);
+    zstr_free (&plain);
+    zstr_free (&unsafe);
+    zstr_free (&dir);
+    zstr_free (&base);
+    //  @end
+
+    printf ("OK\n");
+}

@@ -1,0 +1,124 @@
+/*  =========================================================================
+    store_db - the store's LMDB environment: opened safely, or not at all
+
+    One store_db_t is one open LMDB environment in a data directory:
+
+        DIR/            (0700, created if missing)
+            data.mdb    (0600) the B-trees
+            lock.mdb    (0600) the reader table, shared by every process
+                        that opens DIR
+
+    Opening is where durability is decided, so store_db_new refuses to
+    return an environment it cannot vouch for: the map size is set
+    explicitly, stale reader slots left by dead processes are cleared
+    (mdb_reader_check), and the environment flags are read back and must
+    carry none of MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC, MDB_WRITEMAP or
+    MDB_NOLOCK. A commit that returns 0 is then on disk.
+
+    The environment is opened with MDB_NOTLS: a read-only transaction's
+    reader slot belongs to the MDB_txn, not to the thread that began it.
+    The store may then keep several read snapshots open in one thread (a
+    paged LIST while a group commit is being built) and hand a read-only
+    transaction to a helper actor, one thread at a time. Write transactions
+    are unaffected: LMDB still allows one at a time, on one thread.
+
+    The named databases ("tables") are opened once, here, at start, in one
+    write transaction, because an MDB_dbi is valid in later transactions
+    only once the transaction that opened it has committed. Today there is
+    one: "meta", holding the schema version. Later issues add their tables
+    to store_db_table_t and to the list in store_db.c.
+
+    Errors follow LMDB's own convention: functions return 0 or -1, and the
+    words come from mdb_strerror, logged through store_db_error.
+    =========================================================================
+*/
+
+#ifndef STORE_DB_H_INCLUDED
+#define STORE_DB_H_INCLUDED
+
+#include <czmq.h>
+#include <lmdb.h>
+
+//  The schema this code reads and writes. An environment written by a
+//  newer schema is refused rather than misread.
+#define STORE_DB_SCHEMA_VERSION     1
+
+//  Room for every table the later issues plan (users, sessions, messages,
+//  inbox, sent, idempotency, ...) and some to spare; LMDB fixes the
+//  number when the environment is opened.
+#define STORE_DB_MAXDBS             16
+
+//  The named databases. Add a table here and in s_tables in store_db.c.
+typedef enum {
+    STORE_DB_META = 0,          //  "meta": schema-version and server-wide counters
+    STORE_DB_USERS,             //  username -> user record (store_records.h)
+    STORE_DB_SESSIONS,          //  token digest -> session record
+    STORE_DB_USER_SESSIONS,     //  user id + token digest -> "" (to end them all)
+    STORE_DB_KNOWN_KEYS,        //  user id + client key -> "" (keys that logged in)
+    STORE_DB_MESSAGES,          //  message id -> message record (immutable)
+    STORE_DB_REFS,              //  message id -> folders that refer to it
+    STORE_DB_FOLDERS,           //  user id + folder + message id -> seen flag
+    STORE_DB_REPLIES,           //  scope + request id -> recorded reply
+    STORE_DB_REPLY_TIMES,       //  time + scope + request id -> "" (for expiry)
+    STORE_DB_TABLES             //  one past the last
+} store_db_table_t;
+
+typedef struct _store_db_t store_db_t;
+
+//  Open (creating if needed) the environment in dir, with a map of
+//  map_size bytes (LMDB rounds it to pages, and never maps less than the
+//  data file already holds). Creates dir (0700) if missing. Returns NULL,
+//  after a zsys_error that says why, if anything is wrong: the directory
+//  cannot be made or written, LMDB refuses the environment, the flags are
+//  not durable, or the schema is newer than this code.
+store_db_t *
+    store_db_new (const char *dir, size_t map_size);
+
+//  Close the environment; sets *self_p to NULL. No transaction may be
+//  open.
+void
+    store_db_destroy (store_db_t **self_p);
+
+//  The LMDB environment, for beginning transactions. Stays owned by self.
+MDB_env *
+    store_db_env (store_db_t *self);
+
+//  The handle of a named database, valid in any transaction.
+MDB_dbi
+    store_db_dbi (store_db_t *self, store_db_table_t table);
+
+//  The data directory as given to store_db_new.
+const char *
+    store_db_dir (store_db_t *self);
+
+//  The schema version found in (or written to) the environment.
+unsigned int
+    store_db_schema (store_db_t *self);
+
+//  Sizes, for STATS and for growing the map: the current map size in
+//  bytes, the page size in bytes, and the pages the data file uses (its
+//  high-water mark, free pages included, as mdb_env_info reports it).
+size_t
+    store_db_map_size (store_db_t *self);
+size_t
+    store_db_page_size (store_db_t *self);
+size_t
+    store_db_used_pages (store_db_t *self);
+
+//  Grow the map after MDB_MAP_FULL: double it, but not past max_size.
+//  No transaction of this process may be open. Returns 0 if the map grew,
+//  -1 if it is already at max_size (the store is full) or LMDB refused.
+int
+    store_db_grow (store_db_t *self, size_t max_size);
+
+//  The one way an LMDB failure is reported: logs "what: <mdb_strerror>"
+//  with zsys_error and returns -1, so a caller can write
+//  "return store_db_error ("begin", rc);".
+int
+    store_db_error (const char *what, int rc);
+
+//  Selftest
+void
+    store_db_test (bool verbose);
+
+#endif

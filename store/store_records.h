@@ -1,0 +1,166 @@
+/*  =========================================================================
+    store_records - the store's records and how they sit in LMDB
+
+    Every table of store_db.h is read and written here and nowhere else,
+    so the on-disk layout is in one file. Numbers in keys are big-endian,
+    so that LMDB's byte order is numeric order: a user's folder is one
+    contiguous run of keys, newest message last. Values are fixed-layout
+    structs copied in and out with memcpy (LMDB gives no alignment), and
+    message records hold their strings after a small header.
+
+        users           name -> store_user_t
+        sessions        digest[32] -> store_session_t
+        user-sessions   user-id + digest[32] -> ""
+        known-keys      user-id + client-key[40] -> ""
+        messages        message-id -> header + from + to + subject + body
+        refs            message-id -> uint32 count of folders holding it
+        folders         user-id + 'i'|'s' + message-id -> uint8 seen
+        replies         scope + request-id -> time + digest[16] + zmsg_encode
+        reply-times     time + scope + request-id -> ""
+        meta            counter name -> uint64
+
+    Functions take the caller's transaction and return 0, MDB_NOTFOUND
+    where a lookup found nothing, or another LMDB code (MDB_MAP_FULL
+    above all), which the caller passes up so the group commit can grow
+    the map and try again.
+    =========================================================================
+*/
+
+#ifndef STORE_RECORDS_H_INCLUDED
+#define STORE_RECORDS_H_INCLUDED
+
+#include <czmq.h>
+#include <lmdb.h>
+#include "store_db.h"
+#include "zpost_msg.h"
+
+#define STORE_HASH_SIZE     128     //  crypto_pwhash_STRBYTES
+#define STORE_DIGEST_SIZE   32      //  BLAKE2b-256 of a session token
+#define STORE_REQUEST_DIGEST_SIZE 16    //  BLAKE2b-128 of a request's content
+
+typedef struct {
+    uint64_t id;                    //  never reused
+    uint64_t created;               //  Unix seconds
+    uint64_t inbox_count;           //  messages in the inbox
+    uint64_t inbox_unread;          //  of which not yet read
+    uint64_t inbox_bytes;           //  body bytes in the inbox
+    uint64_t sent_count;            //  messages in the sent folder
+    uint64_t sent_bytes;            //  body bytes in the sent folder
+    char hash [STORE_HASH_SIZE];    //  crypto_pwhash_str output
+} store_user_t;
+
+typedef struct {
+    uint64_t user_id;               //  whose session
+    char username [ZPOST_NAME_MAX + 1];         //  their name
+    char client_key [ZPOST_KEY_TEXT_SIZE + 1];  //  CURVE key it is bound to
+    uint64_t created;               //  Unix seconds
+    uint64_t last_used;             //  Unix seconds, updated at most each minute
+} store_session_t;
+
+//  A message as read: the strings point into LMDB's map and are valid only
+//  while the transaction is open. None is NUL-terminated.
+typedef struct {
+    uint64_t id;                    //  message id
+    uint64_t date;                  //  Unix seconds
+    const char *from;               //  sender's name
+    size_t from_size;
+    const char *to;                 //  recipients, comma-separated
+    size_t to_size;
+    const char *subject;
+    size_t subject_size;
+    const char *body;
+    size_t body_size;
+} store_message_t;
+
+typedef enum {
+    STORE_INBOX = 'i',
+    STORE_SENT = 's'
+} store_folder_t;
+
+//  Users
+int
+    store_user_get (store_db_t *db, MDB_txn *txn, const char *name, store_user_t *user);
+int
+    store_user_put (store_db_t *db, MDB_txn *txn, const char *name,
+                    const store_user_t *user, bool must_be_new);
+
+//  Sessions, keyed by the digest of the token. Put also indexes the
+//  session under its user; delete removes both.
+int
+    store_session_get (store_db_t *db, MDB_txn *txn, const uint8_t *digest,
+                       store_session_t *session);
+int
+    store_session_put (store_db_t *db, MDB_txn *txn, const uint8_t *digest,
+                       const store_session_t *session);
+int
+    store_session_delete (store_db_t *db, MDB_txn *txn, const uint8_t *digest);
+//  End every session of a user except keep (NULL: all). *ended counts them.
+int
+    store_session_delete_all (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                              const uint8_t *keep, size_t *ended);
+
+//  Client keys that have logged in as a user
+int
+    store_known_key_get (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                         const char *client_key);
+int
+    store_known_key_put (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                         const char *client_key);
+
+//  Messages. Put stores a new message with its refs count.
+int
+    store_message_put (store_db_t *db, MDB_txn *txn, const store_message_t *message,
+                       uint32_t refs);
+int
+    store_message_get (store_db_t *db, MDB_txn *txn, uint64_t id,
+                       store_message_t *message);
+//  Drop one reference; the message goes when none is left.
+int
+    store_message_unref (store_db_t *db, MDB_txn *txn, uint64_t id, bool *freed);
+
+//  Folders
+int
+    store_folder_put (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                      store_folder_t folder, uint64_t message_id, bool seen);
+int
+    store_folder_get (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                      store_folder_t folder, uint64_t message_id, bool *seen);
+int
+    store_folder_delete (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                         store_folder_t folder, uint64_t message_id);
+
+//  Walk a folder newest first, starting below `before` (0: the newest).
+//  Calls visit for each entry until it returns false or the folder ends.
+typedef bool (store_folder_visit_fn) (void *arg, uint64_t message_id, bool seen);
+int
+    store_folder_walk (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+                       store_folder_t folder, uint64_t before,
+                       store_folder_visit_fn *visit, void *arg);
+
+//  Server-wide counters in "meta"
+int
+    store_counter_get (store_db_t *db, MDB_txn *txn, const char *name, uint64_t *value);
+int
+    store_counter_add (store_db_t *db, MDB_txn *txn, const char *name, int64_t delta);
+//  Add one and give the new value: ids start at 1
+int
+    store_counter_next (store_db_t *db, MDB_txn *txn, const char *name, uint64_t *value);
+
+//  Recorded replies, for idempotent retries. scope is the user's id as 8
+//  bytes, or "register:" and a name. *reply_p is the stored reply, decoded.
+int
+    store_reply_get (store_db_t *db, MDB_txn *txn, const void *scope, size_t scope_size,
+                     const char *request_id, uint8_t *digest, zpost_msg_t **reply_p);
+int
+    store_reply_put (store_db_t *db, MDB_txn *txn, const void *scope, size_t scope_size,
+                     const char *request_id, const uint8_t *digest, uint64_t now,
+                     zpost_msg_t *reply);
+//  Forget up to max replies recorded before `older_than`; *removed counts.
+int
+    store_reply_expire (store_db_t *db, MDB_txn *txn, uint64_t older_than,
+                        size_t max, size_t *removed);
+
+void
+    store_records_test (bool verbose);
+
+#endif
