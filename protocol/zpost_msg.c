@@ -193,7 +193,6 @@ s_reset (zpost_msg_t *self)
     self->status = 0;
     zstr_free (&self->reason);
     self->fault_field = NULL;
-    self->client_key [0] = 0;
 }
 
 zpost_msg_t *
@@ -568,13 +567,16 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
                 zsys_sprintf ("a request has at least %d frames, got %zu", S_REQUEST_HEAD, count));
         return -2;
     }
-    if (count < 2 || self->command == ZPOST_CMD_NONE) {
+    //  An error reply may echo an empty command and request id: the request
+    //  it answers had none that were valid. The status decides, later.
+    bool reply = head == S_REPLY_HEAD;
+    if (count < 2 || (self->command == ZPOST_CMD_NONE && !(reply && zframe_size (frames [1]) == 0))) {
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
                         "SEND, LIST, READ, DELETE, STATS or PASSWD"));
         return -2;
     }
-    if (count < 3 || self->request_id [0] == 0) {
+    if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {
         s_fail (self, ZPOST_MALFORMED,
                 zsys_sprintf ("the request id must be 1 to %d visible ASCII characters",
                               ZPOST_REQUEST_ID_MAX));
@@ -745,6 +747,12 @@ zpost_msg_decode_reply (zpost_msg_t *self, zmsg_t **msg_p)
         ||  !zpost_msg_valid_utf8 (data, size)
         ||  memchr (data, '\r', size) || memchr (data, '\n', size)) {
             s_fail (self, ZPOST_MALFORMED, strdup ("the reason must be one line of UTF-8"));
+            goto done;
+        }
+        if (status == ZPOST_OK
+        && (self->command == ZPOST_CMD_NONE || self->request_id [0] == 0)) {
+            s_fail (self, ZPOST_MALFORMED,
+                    strdup ("a successful reply must name its command and request id"));
             goto done;
         }
         self->status = (int) status;
@@ -1417,6 +1425,14 @@ zpost_msg_test (bool verbose)
     assert (zpost_msg_status (msg) == ZPOST_STORE_UNAVAILABLE);
     assert (streq (zpost_msg_reason (msg), "down"));
     frames = s_frames ("ZPOST1", "PING", "r", "503", "down", "a", "b", NULL);
+    assert (zpost_msg_decode_reply (msg, &frames) == -2);
+    frames = s_frames ("ZPOST1", "", "", "505", "ZPOST1 only", NULL);
+    assert (zpost_msg_decode_reply (msg, &frames) == 0);
+    assert (zpost_msg_status (msg) == ZPOST_VERSION_UNSUPPORTED);
+    assert (zpost_msg_command (msg) == ZPOST_CMD_NONE);
+    frames = s_frames ("ZPOST1", "", "", "200", "OK", NULL);
+    assert (zpost_msg_decode_reply (msg, &frames) == -2);
+    frames = s_frames ("ZPOST1", "PING", "", "200", "OK", "v", "store", NULL);
     assert (zpost_msg_decode_reply (msg, &frames) == -2);
     zpost_msg_destroy (&msg);
 

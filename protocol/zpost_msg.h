@@ -133,7 +133,9 @@ int
     zpost_msg_recv_reply (zpost_msg_t *self, zsock_t *input);
 
 //  Decode frames that start at the signature frame. Takes ownership of
-//  *msg_p and sets it to NULL. 0 = ok, -2 = malformed.
+//  *msg_p and sets it to NULL. 0 = ok, -2 = malformed. The client key and
+//  routing id are left as they were: set them before or after. An error
+//  reply may have an empty command (ZPOST_CMD_NONE) and request id.
 int
     zpost_msg_decode_request (zpost_msg_t *self, zmsg_t **msg_p);
 int

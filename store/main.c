@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,7 +44,16 @@ enum {
     S_OPT_BROKER_KEY = 256,
     S_OPT_MAP_SIZE,
     S_OPT_NAME,
-    S_OPT_HEARTBEAT
+    S_OPT_HEARTBEAT,
+    S_OPT_MAP_MAX,
+    S_OPT_BODY_LIMIT,
+    S_OPT_QUOTA,
+    S_OPT_SESSION_IDLE,
+    S_OPT_SESSION_MAX,
+    S_OPT_HASHERS,
+    S_OPT_PWHASH_OPS,
+    S_OPT_PWHASH_MEM,
+    S_OPT_NO_GROUP_COMMIT
 };
 
 static const struct option s_options [] = {
@@ -53,6 +63,15 @@ static const struct option s_options [] = {
     { "map-size",   required_argument, NULL, S_OPT_MAP_SIZE },
     { "name",       required_argument, NULL, S_OPT_NAME },
     { "heartbeat",  required_argument, NULL, S_OPT_HEARTBEAT },
+    { "map-max",    required_argument, NULL, S_OPT_MAP_MAX },
+    { "body-limit", required_argument, NULL, S_OPT_BODY_LIMIT },
+    { "quota",      required_argument, NULL, S_OPT_QUOTA },
+    { "session-idle", required_argument, NULL, S_OPT_SESSION_IDLE },
+    { "session-max", required_argument, NULL, S_OPT_SESSION_MAX },
+    { "hashers",    required_argument, NULL, S_OPT_HASHERS },
+    { "pwhash-ops", required_argument, NULL, S_OPT_PWHASH_OPS },
+    { "pwhash-mem", required_argument, NULL, S_OPT_PWHASH_MEM },
+    { "no-group-commit", no_argument,  NULL, S_OPT_NO_GROUP_COMMIT },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { "version",    no_argument,       NULL, 'V' },
@@ -64,8 +83,11 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
         "usage: " S_PROGRAM " [-b|--broker EP] [-d|--data DIR] [--broker-key KEY|FILE]\n"
-        "                   [--map-size MIB] [--name NAME] [--heartbeat MS] [-v]\n"
-        "                   [-h|--help] [-V|--version]\n"
+        "                   [--map-size MIB] [--map-max MIB] [--name NAME]\n"
+        "                   [--heartbeat MS] [--body-limit BYTES] [--quota BYTES]\n"
+        "                   [--session-idle S] [--session-max S] [--hashers N]\n"
+        "                   [--pwhash-ops N] [--pwhash-mem BYTES] [--no-group-commit]\n"
+        "                   [-v] [-h|--help] [-V|--version]\n"
         "\n"
         "The zpost storage worker: keeps users and messages in LMDB and serves\n"
         "the requests zpost-broker forwards to it.\n"
@@ -76,6 +98,17 @@ s_usage (FILE *stream)
         "      --broker-key KEY  the broker's public key: 40 Z85 characters, or a\n"
         "                        file holding it; required when EP is tcp://\n"
         "      --map-size MIB    LMDB map size in MiB (default %d)\n"
+        "      --map-max MIB     grow the map up to this when full (default: the\n"
+        "                        map size, no growth); past it, STORAGE_FULL\n"
+        "      --body-limit BYTES  largest message body accepted (default %d)\n"
+        "      --quota BYTES     most body bytes one inbox may hold (default %llu)\n"
+        "      --session-idle S  a session unused this many seconds ends (default %d)\n"
+        "      --session-max S   a session ends this many seconds after login\n"
+        "                        (default %d)\n"
+        "      --hashers N       threads for Argon2id (default: cores - 1, at least 1)\n"
+        "      --pwhash-ops N    Argon2id passes (default and least %llu)\n"
+        "      --pwhash-mem BYTES  Argon2id memory (default and least %zu)\n"
+        "      --no-group-commit commit each request on its own (for comparison)\n"
         "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
         "                        characters (default hostname:pid)\n"
         "      --heartbeat MS    heartbeat interval (default %d); the broker is\n"
@@ -88,7 +121,11 @@ s_usage (FILE *stream)
         "DIR/store.key and DIR/store.key_secret, made on first start, and its\n"
         "public key is printed so it can be added to the broker's stores\n"
         "directory.\n",
-        S_DEFAULT_MAP_MIB, ZPOST_LINK_NAME_MAX, STORE_SERVER_HEARTBEAT,
+        S_DEFAULT_MAP_MIB, STORE_BODY_LIMIT, (unsigned long long) STORE_QUOTA,
+        STORE_SESSION_IDLE, STORE_SESSION_MAX,
+        (unsigned long long) crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        (size_t) crypto_pwhash_MEMLIMIT_INTERACTIVE,
+        ZPOST_LINK_NAME_MAX, STORE_SERVER_HEARTBEAT,
         STORE_SERVER_LIVENESS);
 }
 
@@ -179,6 +216,10 @@ main (int argc, char *argv [])
     char name [ZPOST_LINK_NAME_MAX + 1];
     s_default_name (name, sizeof (name));
     bool verbose = false;
+    unsigned long long map_max_mib = 0, body_limit = 0, quota = 0;
+    unsigned long long session_idle = 0, session_max = 0, hashers = 0;
+    unsigned long long pwhash_ops = 0, pwhash_mem = 0;
+    bool no_group_commit = false;
 
     int option;
     while ((option = getopt_long (argc, argv, "b:d:vhV", s_options, NULL)) != -1) {
@@ -208,6 +249,52 @@ main (int argc, char *argv [])
                     return s_usage_error ("--heartbeat: '%s' is not a number of "
                                           "milliseconds from %d to %d", optarg,
                                           S_HEARTBEAT_MIN, S_HEARTBEAT_MAX);
+                break;
+            case S_OPT_MAP_MAX:
+                if (s_parse_number (optarg, 1, SIZE_MAX >> 20, &map_max_mib))
+                    return s_usage_error ("--map-max: '%s' is not a positive "
+                                          "number of MiB", optarg);
+                break;
+            case S_OPT_BODY_LIMIT:
+                if (s_parse_number (optarg, 1, ZPOST_BODY_MAX, &body_limit))
+                    return s_usage_error ("--body-limit: '%s' is not a number of "
+                                          "bytes from 1 to %d", optarg, ZPOST_BODY_MAX);
+                break;
+            case S_OPT_QUOTA:
+                if (s_parse_number (optarg, 1, UINT64_MAX, &quota))
+                    return s_usage_error ("--quota: '%s' is not a positive number "
+                                          "of bytes", optarg);
+                break;
+            case S_OPT_SESSION_IDLE:
+            case S_OPT_SESSION_MAX:
+                if (s_parse_number (optarg, 1, 365 * 86400, option == S_OPT_SESSION_IDLE
+                                    ? &session_idle: &session_max))
+                    return s_usage_error ("%s: '%s' is not a number of seconds from 1 "
+                                          "to a year", option == S_OPT_SESSION_IDLE
+                                          ? "--session-idle": "--session-max", optarg);
+                break;
+            case S_OPT_HASHERS:
+                if (s_parse_number (optarg, 1, 64, &hashers))
+                    return s_usage_error ("--hashers: '%s' is not a number from 1 "
+                                          "to 64", optarg);
+                break;
+            case S_OPT_PWHASH_OPS:
+                if (s_parse_number (optarg, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                    crypto_pwhash_OPSLIMIT_MAX, &pwhash_ops))
+                    return s_usage_error ("--pwhash-ops: '%s' is below libsodium's "
+                                          "INTERACTIVE limit (%llu) or not a number",
+                                          optarg, (unsigned long long)
+                                          crypto_pwhash_OPSLIMIT_INTERACTIVE);
+                break;
+            case S_OPT_PWHASH_MEM:
+                if (s_parse_number (optarg, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                                    crypto_pwhash_MEMLIMIT_MAX, &pwhash_mem))
+                    return s_usage_error ("--pwhash-mem: '%s' is below libsodium's "
+                                          "INTERACTIVE limit (%zu bytes) or not a number",
+                                          optarg, (size_t) crypto_pwhash_MEMLIMIT_INTERACTIVE);
+                break;
+            case S_OPT_NO_GROUP_COMMIT:
+                no_group_commit = true;
                 break;
             case 'v':
                 verbose = true;
@@ -282,7 +369,16 @@ main (int argc, char *argv [])
         .cert = cert,
         .name = name,
         .heartbeat = (int) heartbeat,
-        .verbose = verbose
+        .verbose = verbose,
+        .map_max = (size_t) map_max_mib << 20,
+        .body_limit = (size_t) body_limit,
+        .quota = quota,
+        .session_idle = (int) session_idle,
+        .session_max = (int) session_max,
+        .hashers = (size_t) hashers,
+        .pwhash_ops = pwhash_ops,
+        .pwhash_mem = (size_t) pwhash_mem,
+        .no_group_commit = no_group_commit
     };
     zactor_t *server = zactor_new (store_server, &config);
     assert (server);

@@ -1,0 +1,407 @@
+/*  =========================================================================
+    store_mail - messages: SEND, LIST, READ, DELETE, STATS
+
+    Every step begins with store_auth_session: no token, no mail. A step
+    only ever reaches the folders of the user its session belongs to, so
+    another user's message id is indistinguishable from one that does not
+    exist.
+    =========================================================================
+*/
+
+#include "store_mail.h"
+#include "store_auth.h"
+#include "store_records.h"
+#include <inttypes.h>
+
+static void
+s_set_reply (store_op_t *op, int status, const char *reason, const char *detail)
+{
+    zpost_msg_destroy (&op->reply);
+    op->reply = zpost_msg_new_reply (op->request, status, reason);
+    if (detail)
+        zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
+}
+
+//  --------------------------------------------------------------------------
+//  SEND
+
+//  The recipients, split, without duplicates, in the order given
+static zlistx_t *
+s_recipients (const char *names)
+{
+    zlistx_t *list = zlistx_new ();
+    assert (list);
+    zlistx_set_destructor (list, (czmq_destructor *) zstr_free);
+    zlistx_set_comparator (list, (czmq_comparator *) strcmp);
+    const char *start = names;
+    while (*start) {
+        size_t size = strcspn (start, ",");
+        char *name = zsys_sprintf ("%.*s", (int) size, start);
+        if (zlistx_find (list, name))
+            zstr_free (&name);
+        else
+            zlistx_add_end (list, name);
+        start += size;
+        if (*start == ',')
+            start++;
+    }
+    return list;
+}
+
+//  Join names with commas into a string the caller owns
+static char *
+s_join (zlistx_t *names)
+{
+    size_t size = 1;
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names))
+        size += strlen (name) + 1;
+    char *joined = (char *) zmalloc (size);
+    assert (joined);
+    for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names)) {
+        if (*joined)
+            strcat (joined, ",");
+        strcat (joined, name);
+    }
+    return joined;
+}
+
+static int
+s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
+                store_session_t *session, zlistx_t *recipients)
+{
+    store_db_t *db = store_server_db (server);
+    const store_server_config_t *config = store_server_config (server);
+    const char *subject = zpost_msg_get (op->request, ZPOST_F_SUBJECT);
+    const char *body = zpost_msg_get (op->request, ZPOST_F_BODY);
+    size_t body_size = strlen (body);
+    if (body_size > config->body_limit) {
+        char *reason = zsys_sprintf ("The body is larger than this server's limit of "
+                                     "%zu bytes", config->body_limit);
+        s_set_reply (op, ZPOST_TOO_LARGE, reason, "body");
+        zstr_free (&reason);
+        return STORE_ROLLBACK;
+    }
+
+    //  Every recipient must exist and have room, or nothing is stored
+    zlistx_t *unknown = zlistx_new ();
+    zlistx_t *full = zlistx_new ();
+    int rc = 0;
+    for (char *name = (char *) zlistx_first (recipients); name && rc == 0;
+         name = (char *) zlistx_next (recipients)) {
+        store_user_t user;
+        rc = store_user_get (db, txn, name, &user);
+        if (rc == MDB_NOTFOUND) {
+            zlistx_add_end (unknown, name);
+            rc = 0;
+        }
+        else
+        if (rc == 0 && user.inbox_bytes + body_size > config->quota)
+            zlistx_add_end (full, name);
+    }
+    if (rc == 0 && (zlistx_size (unknown) || zlistx_size (full))) {
+        bool is_unknown = zlistx_size (unknown) > 0;
+        char *names = s_join (is_unknown? unknown: full);
+        char *reason = is_unknown
+            ? zsys_sprintf ("No such user: %s; nothing was sent", names)
+            : zsys_sprintf ("Mailbox full: %s; nothing was sent", names);
+        s_set_reply (op, is_unknown? ZPOST_UNKNOWN_RECIPIENT: ZPOST_QUOTA_EXCEEDED,
+                     reason, names);
+        zstr_free (&reason);
+        zstr_free (&names);
+        rc = STORE_ROLLBACK;
+    }
+    zlistx_destroy (&unknown);
+    zlistx_destroy (&full);
+    if (rc)
+        return rc;
+
+    store_message_t message;
+    memset (&message, 0, sizeof message);
+    rc = store_counter_next (db, txn, "next-message-id", &message.id);
+    if (rc)
+        return rc;
+    char *to = s_join (recipients);
+    message.date = op->now;
+    message.from = session->username;
+    message.from_size = strlen (session->username);
+    message.to = to;
+    message.to_size = strlen (to);
+    message.subject = subject;
+    message.subject_size = strlen (subject);
+    message.body = body;
+    message.body_size = body_size;
+    rc = store_message_put (db, txn, &message, (uint32_t) zlistx_size (recipients) + 1);
+    zstr_free (&to);
+
+    for (char *name = (char *) zlistx_first (recipients); name && rc == 0;
+         name = (char *) zlistx_next (recipients)) {
+        store_user_t user;
+        rc = store_user_get (db, txn, name, &user);
+        if (rc == 0)
+            rc = store_folder_put (db, txn, user.id, STORE_INBOX, message.id, false);
+        if (rc == 0) {
+            user.inbox_count++;
+            user.inbox_unread++;
+            user.inbox_bytes += body_size;
+            rc = store_user_put (db, txn, name, &user, false);
+        }
+    }
+    //  Read the sender again: they may have been a recipient too
+    store_user_t sender;
+    if (rc == 0)
+        rc = store_user_get (db, txn, session->username, &sender);
+    if (rc == 0)
+        rc = store_folder_put (db, txn, sender.id, STORE_SENT, message.id, true);
+    if (rc == 0) {
+        sender.sent_count++;
+        sender.sent_bytes += body_size;
+        rc = store_user_put (db, txn, session->username, &sender, false);
+    }
+    if (rc == 0)
+        rc = store_counter_add (db, txn, "messages", 1);
+    if (rc == 0)
+        rc = store_counter_add (db, txn, "bytes", (int64_t) body_size);
+    if (rc == 0) {
+        s_set_reply (op, ZPOST_OK, NULL, NULL);
+        zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, message.id);
+    }
+    return rc;
+}
+
+int
+store_mail_send (store_server_t *server, MDB_txn *txn, store_op_t *op)
+{
+    store_session_t session;
+    store_user_t user;
+    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
+    if (rc)
+        return rc;
+    uint8_t scope [8];
+    store_auth_user_scope (user.id, scope);
+    rc = store_auth_recorded (server, txn, op, scope, sizeof scope);
+    if (rc == 0)
+        return 0;               //  a retry: the recorded answer, nothing new stored
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    zlistx_t *recipients = s_recipients (zpost_msg_get (op->request, ZPOST_F_RECIPIENTS));
+    rc = s_send_checked (server, txn, op, &session, recipients);
+    zlistx_destroy (&recipients);
+    if (rc == 0)
+        rc = store_auth_record (server, txn, op, scope, sizeof scope);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  LIST
+
+typedef struct {
+    store_server_t *server;     //  for the database
+    MDB_txn *txn;               //  the transaction
+    store_op_t *op;             //  holds the reply being filled
+    bool unread_only;           //  skip seen messages
+    size_t limit;               //  rows wanted
+    int rc;                     //  first LMDB error met
+} s_list_t;
+
+static bool
+s_list_visit (void *arg, uint64_t message_id, bool seen)
+{
+    s_list_t *list = (s_list_t *) arg;
+    if (list->unread_only && seen)
+        return true;
+    store_message_t message;
+    list->rc = store_message_get (store_server_db (list->server), list->txn,
+                                  message_id, &message);
+    if (list->rc)
+        return false;
+    char id [24], date [24], size [24];
+    snprintf (id, sizeof id, "%" PRIu64, message_id);
+    snprintf (date, sizeof date, "%" PRIu64, message.date);
+    snprintf (size, sizeof size, "%zu", message.body_size);
+    char *from = zsys_sprintf ("%.*s", (int) message.from_size, message.from);
+    char *to = zsys_sprintf ("%.*s", (int) message.to_size, message.to);
+    char *subject = zsys_sprintf ("%.*s", (int) message.subject_size, message.subject);
+    const char *row [] = { id, from, to, subject, date, size, seen? "1": "0" };
+    zpost_msg_add_row (list->op->reply, row);
+    zstr_free (&from);
+    zstr_free (&to);
+    zstr_free (&subject);
+    return zpost_msg_rows (list->op->reply) < list->limit;
+}
+
+int
+store_mail_list (store_server_t *server, MDB_txn *txn, store_op_t *op)
+{
+    store_session_t session;
+    store_user_t user;
+    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
+    if (rc)
+        return rc;
+    bool sent = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "sent");
+    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    s_list_t list = {
+        .server = server, .txn = txn, .op = op,
+        .unread_only = streq (zpost_msg_get (op->request, ZPOST_F_FILTER), "unread"),
+        .limit = (size_t) zpost_msg_get_number (op->request, ZPOST_F_LIMIT),
+    };
+    rc = store_folder_walk (store_server_db (server), txn, user.id,
+                            sent? STORE_SENT: STORE_INBOX,
+                            zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
+                            s_list_visit, &list);
+    return rc? rc: list.rc;
+}
+
+//  --------------------------------------------------------------------------
+//  READ
+
+int
+store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
+{
+    store_session_t session;
+    store_user_t user;
+    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
+    if (rc)
+        return rc;
+    store_db_t *db = store_server_db (server);
+    uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
+    bool seen = true;
+    bool in_inbox = true;
+    rc = store_folder_get (db, txn, user.id, STORE_INBOX, id, &seen);
+    if (rc == MDB_NOTFOUND) {
+        in_inbox = false;
+        rc = store_folder_get (db, txn, user.id, STORE_SENT, id, &seen);
+    }
+    if (rc == MDB_NOTFOUND) {
+        s_set_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+        return 0;               //  keep the session's touch, if any
+    }
+    store_message_t message;
+    if (rc == 0)
+        rc = store_message_get (db, txn, id, &message);
+    if (rc)
+        return rc;
+    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, id);
+    zpost_msg_set_number (op->reply, ZPOST_F_DATE, message.date);
+    char *text = zsys_sprintf ("%.*s", (int) message.from_size, message.from);
+    zpost_msg_set (op->reply, ZPOST_F_FROM, text);
+    zstr_free (&text);
+    text = zsys_sprintf ("%.*s", (int) message.to_size, message.to);
+    zpost_msg_set (op->reply, ZPOST_F_TO, text);
+    zstr_free (&text);
+    text = zsys_sprintf ("%.*s", (int) message.subject_size, message.subject);
+    zpost_msg_set (op->reply, ZPOST_F_SUBJECT, text);
+    zstr_free (&text);
+    text = (char *) malloc (message.body_size + 1);
+    assert (text);
+    memcpy (text, message.body, message.body_size);
+    text [message.body_size] = 0;
+    zpost_msg_set (op->reply, ZPOST_F_BODY, text);
+    zstr_free (&text);
+
+    if (in_inbox && !seen) {
+        rc = store_folder_put (db, txn, user.id, STORE_INBOX, id, true);
+        if (rc == 0) {
+            user.inbox_unread--;
+            rc = store_user_put (db, txn, session.username, &user, false);
+        }
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  DELETE: idempotent by itself; a second delete finds nothing and is fine
+
+int
+store_mail_delete (store_server_t *server, MDB_txn *txn, store_op_t *op)
+{
+    store_session_t session;
+    store_user_t user;
+    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
+    if (rc)
+        return rc;
+    store_db_t *db = store_server_db (server);
+    uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
+    bool inbox = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "inbox");
+    store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;
+    bool seen = true;
+    rc = store_folder_get (db, txn, user.id, folder, id, &seen);
+    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    store_message_t message;
+    if (rc == 0)
+        rc = store_message_get (db, txn, id, &message);
+    if (rc)
+        return rc;
+    uint64_t size = message.body_size;
+    rc = store_folder_delete (db, txn, user.id, folder, id);
+    bool freed = false;
+    if (rc == 0)
+        rc = store_message_unref (db, txn, id, &freed);
+    if (rc == 0) {
+        if (inbox) {
+            user.inbox_count--;
+            user.inbox_bytes -= size;
+            if (!seen)
+                user.inbox_unread--;
+        }
+        else {
+            user.sent_count--;
+            user.sent_bytes -= size;
+        }
+        rc = store_user_put (db, txn, session.username, &user, false);
+    }
+    if (rc == 0 && freed) {
+        rc = store_counter_add (db, txn, "messages", -1);
+        if (rc == 0)
+            rc = store_counter_add (db, txn, "bytes", -(int64_t) size);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  STATS
+
+static void
+s_stat (store_op_t *op, const char *name, uint64_t value)
+{
+    char text [24];
+    snprintf (text, sizeof text, "%" PRIu64, value);
+    const char *row [] = { name, text };
+    zpost_msg_add_row (op->reply, row);
+}
+
+int
+store_mail_stats (store_server_t *server, MDB_txn *txn, store_op_t *op)
+{
+    store_session_t session;
+    store_user_t user;
+    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
+    if (rc)
+        return rc;
+    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    if (streq (zpost_msg_get (op->request, ZPOST_F_SCOPE), "user")) {
+        s_stat (op, "inbox-count", user.inbox_count);
+        s_stat (op, "inbox-unread", user.inbox_unread);
+        s_stat (op, "inbox-bytes", user.inbox_bytes);
+        s_stat (op, "sent-count", user.sent_count);
+        s_stat (op, "sent-bytes", user.sent_bytes);
+        s_stat (op, "quota-used", user.inbox_bytes);
+        s_stat (op, "quota-limit", store_server_config (server)->quota);
+        return 0;
+    }
+    store_db_t *db = store_server_db (server);
+    static const char *counters [] = { "users", "messages", "bytes" };
+    for (size_t index = 0; index < 3; index++) {
+        uint64_t value;
+        rc = store_counter_get (db, txn, counters [index], &value);
+        if (rc)
+            return rc;
+        s_stat (op, counters [index], value);
+    }
+    s_stat (op, "map-used", (uint64_t) store_db_used_pages (db) * store_db_page_size (db));
+    s_stat (op, "map-size", store_db_map_size (db));
+    s_stat (op, "commits", store_server_commits (server));
+    return 0;
+}

@@ -1,0 +1,576 @@
+"""harness - start real zpost processes and talk to them, for integration tests.
+
+Every integration test (tests/integration/test_*.py) is a standalone script
+that ctest runs with Debian's /usr/bin/python3 (it has python3-zmq), with
+ZPOST_BIN_DIR set to the build directory. This module gives those scripts:
+
+- a temporary directory per test, removed afterwards unless ZPOST_KEEP_TMP
+  is set; the client's HOME and XDG directories live inside it, so a test
+  never reads or writes the keys of the person running it;
+- start_broker / start_store, which launch the real programs and read their
+  stdout, line by line and with a deadline, until they say they are ready
+  (the lines the plan fixes: "zpost-broker ready", "zpost-store ready");
+- wait_until, which polls a condition until a deadline: nothing here waits
+  by sleeping a fixed time and hoping;
+- a small CURVE client written with pyzmq straight from the spec
+  (request = "ZPOST1" command request-id token *field; reply = "ZPOST1"
+  command request-id status reason *field), so tests can send well-formed
+  and malformed frames and read the raw reply;
+- run_client, which runs the real `zpost` binary with a timeout;
+- stop, which ends a process with SIGTERM and fails the test if it does not
+  exit 0 in time: a crash or a hang on shutdown is a bug;
+- run_tests, the runner every script's main calls: one fresh directory per
+  test, a watchdog, logs of every process printed when a test fails, every
+  process cleaned up, and a final "N passed, M failed" line.
+
+Processes are registered as they start and are stopped or killed after each
+test and again at exit, whatever happens.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+import zmq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
+BIN_DIR = os.environ.get("ZPOST_BIN_DIR") or os.getcwd()
+
+#  Default bounds, in seconds. Every wait in the harness has one.
+READY_TIMEOUT = 15.0        # a program prints its ready line
+STOP_TIMEOUT = 10.0         # a program exits after SIGTERM
+REQUEST_TIMEOUT = 2.0       # one request from the pyzmq client
+CLIENT_TIMEOUT = 30.0       # one run of the zpost binary
+TEST_TIMEOUT = 90           # watchdog for one whole test
+
+
+def _project_version():
+    """The version CMakeLists.txt gives the project; every program must print it."""
+    with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as f:
+        m = re.search(r"project\s*\(\s*zpost\s+VERSION\s+([0-9.]+)", f.read())
+    assert m, "no project version in CMakeLists.txt"
+    return m.group(1)
+
+
+VERSION = _project_version()
+
+
+def binary(name):
+    """Path of a program in the build directory; fails if it was not built."""
+    path = os.path.join(BIN_DIR, name)
+    assert os.access(path, os.X_OK), "%s not found or not executable " \
+        "(ZPOST_BIN_DIR=%s)" % (path, BIN_DIR)
+    return path
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+# ---------------------------------------------------------------------------
+#  Temporary directories and environments
+
+def make_tmp(name):
+    """A fresh directory for one test. Kept short: ipc:// paths have a limit."""
+    return tempfile.mkdtemp(prefix="zpost-%s-" % name[:20])
+
+
+def remove_tmp(tmp):
+    if os.environ.get("ZPOST_KEEP_TMP"):
+        log("kept %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_env():
+    """This process's environment without any ZPOST_ setting that could leak
+    into a program and change what the test checks."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ZPOST_")}
+
+
+def client_home(tmp):
+    return os.path.join(tmp, "home")
+
+
+def client_env(tmp, extra=None):
+    """Environment for the zpost client: HOME and the XDG directories inside
+    tmp. XDG_CONFIG_HOME itself is not created: the client must make it."""
+    home = client_home(tmp)
+    os.makedirs(home, exist_ok=True)
+    env = clean_env()
+    env["HOME"] = home
+    env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
+    env["XDG_STATE_HOME"] = os.path.join(home, ".local", "state")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def client_config_dir(tmp):
+    return os.path.join(client_home(tmp), ".config", "zpost")
+
+
+# ---------------------------------------------------------------------------
+#  Processes
+
+_all_procs = []         # every process started by this script
+_test_procs = []        # those started by the current test
+
+
+class Proc:
+    """A running program: its stdout is read by a thread into .lines (so
+    the pipe never fills up), its stderr goes to a log file in tmp."""
+
+    _counter = 0
+
+    def __init__(self, name, argv, tmp, env=None):
+        Proc._counter += 1
+        self.name = name
+        self.argv = argv
+        self.log_path = os.path.join(tmp, "%s-%d.log" % (name, Proc._counter))
+        self.lines = []             # stdout lines, without newlines
+        self.eof = False            # stdout closed
+        self.expected_exit = False  # the test stopped or killed it on purpose
+        self._cond = threading.Condition()
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self._log, cwd=tmp, env=env if env is not None else clean_env())
+        self.pid = self.popen.pid
+        _all_procs.append(self)
+        _test_procs.append(self)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for raw in self.popen.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self.eof = True
+            self._cond.notify_all()
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self):
+        return self.popen.poll()
+
+    def wait_line(self, pattern, timeout=READY_TIMEOUT):
+        """Wait until a stdout line matches the regex (searched from the first
+        line). Returns the match; fails if the deadline passes or the program
+        closes its stdout first."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for line in self.lines[seen:]:
+                    m = regex.search(line)
+                    if m:
+                        return m
+                seen = len(self.lines)
+                if self.eof:
+                    self.popen.wait(timeout=STOP_TIMEOUT)
+                    raise AssertionError(
+                        "%s exited (rc %s) before printing /%s/; stdout: %r; "
+                        "stderr:\n%s" % (self.name, self.popen.returncode,
+                                         pattern, self.lines, self.log_text()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "%s printed no line matching /%s/ within %.1f s; "
+                        "stdout: %r" % (self.name, pattern, timeout, self.lines))
+                self._cond.wait(left)
+
+    def stdout_text(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def log_text(self):
+        self._log.flush()
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        """SIGKILL on purpose (a crash the test simulates)."""
+        self.expected_exit = True
+        if self.alive():
+            self.popen.kill()
+        self.popen.wait(timeout=STOP_TIMEOUT)
+
+    def __repr__(self):
+        return "<%s pid %d>" % (self.name, self.pid)
+
+
+def stop(proc, timeout=STOP_TIMEOUT, sig=signal.SIGTERM, expect_rc=0):
+    """Stop a program the way an operator does (SIGTERM) and check it exits
+    with expect_rc before the deadline. A hang gets SIGKILL and fails."""
+    proc.expected_exit = True
+    was_alive = proc.alive()
+    if was_alive:
+        proc.popen.send_signal(sig)
+    try:
+        rc = proc.popen.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.popen.kill()
+        proc.popen.wait(timeout=STOP_TIMEOUT)
+        raise AssertionError("%s did not exit within %.1f s of %s"
+                             % (proc.name, timeout, signal.Signals(sig).name))
+    assert rc == expect_rc, "%s exited with %s %s, expected %s; stderr:\n%s" \
+        % (proc.name, _rc_text(rc), "after " + signal.Signals(sig).name
+           if was_alive else "before it was stopped (a crash?)", expect_rc,
+           proc.log_text())
+    return rc
+
+
+def _rc_text(rc):
+    if rc is not None and rc < 0:
+        return "signal %s" % signal.Signals(-rc).name
+    return str(rc)
+
+
+def check_alive(proc):
+    """Fail if the program has exited (a crash shows up here)."""
+    assert proc.alive(), "%s has exited with %s; stderr:\n%s" \
+        % (proc.name, _rc_text(proc.returncode), proc.log_text())
+
+
+def _kill_all(procs):
+    for p in procs:
+        if p.alive():
+            try:
+                p.popen.kill()
+                p.popen.wait(timeout=STOP_TIMEOUT)
+            except Exception:
+                pass
+
+
+atexit.register(lambda: _kill_all(_all_procs))
+
+
+class Broker:
+    """A running zpost-broker and what it printed about itself."""
+
+    def __init__(self, proc, public_key, front, back, keys_dir, version):
+        self.proc = proc
+        self.public_key = public_key
+        self.front = front
+        self.back = back
+        self.keys_dir = keys_dir
+        self.version = version
+
+
+class Store:
+    def __init__(self, proc, data_dir):
+        self.proc = proc
+        self.data_dir = data_dir
+
+
+def start_broker(tmp, back=None, extra=(), front="tcp://127.0.0.1:*",
+                 keys=None, wait=True):
+    """Start zpost-broker with an ephemeral loopback front and an ipc back
+    in tmp; return a Broker once it printed "zpost-broker ready"."""
+    back = back or "ipc://%s/back.ipc" % tmp
+    keys = keys or os.path.join(tmp, "broker-keys")
+    argv = [binary("zpost-broker"), "--front", front, "--back", back,
+            "--keys", keys] + list(extra)
+    proc = Proc("broker", argv, tmp)
+    if not wait:
+        return proc
+    proc.wait_line(r"^zpost-broker ready$")
+    lines = proc.stdout_text()
+    key = re.search(r"^zpost-broker (\S+) public key (\S+)$", lines, re.M)
+    fr = re.search(r"^zpost-broker front (\S+)$", lines, re.M)
+    bk = re.search(r"^zpost-broker back (\S+)$", lines, re.M)
+    assert key and fr and bk, "broker stdout lacks the public key, front " \
+        "or back line before ready: %r" % proc.lines
+    assert len(key.group(2)) == 40, "public key %r is not 40 Z85 characters" \
+        % key.group(2)
+    assert re.match(r"^tcp://127\.0\.0\.1:[0-9]+$", fr.group(1)) or \
+        not front.startswith("tcp://127.0.0.1:"), \
+        "front %r is not a resolved loopback endpoint" % fr.group(1)
+    return Broker(proc, key.group(2), fr.group(1), bk.group(1), keys,
+                  key.group(1))
+
+
+def start_store(tmp, back_endpoint, data=None, extra=(), wait=True):
+    """Start zpost-store against the broker's back end; returns a Store once
+    it printed "zpost-store ready" (it has sent READY; the broker may not
+    have read it yet: poll a PING through the store for that)."""
+    data = data or os.path.join(tmp, "data")
+    argv = [binary("zpost-store"), "--broker", back_endpoint,
+            "--data", data] + list(extra)
+    proc = Proc("store", argv, tmp)
+    if wait:
+        proc.wait_line(r"^zpost-store ready$")
+    return Store(proc, data)
+
+
+def run_client(tmp, args, broker=None, server=None, server_key=None,
+               env=None, timeout=CLIENT_TIMEOUT, stdin=None):
+    """Run the real zpost client; returns (rc, stdout, stderr, seconds).
+    --server and --server-key come from broker unless given (pass "" to
+    leave one out)."""
+    argv = [binary("zpost")]
+    if server is None and broker is not None:
+        server = broker.front
+    if server_key is None and broker is not None:
+        server_key = broker.public_key
+    if server:
+        argv += ["--server", server]
+    if server_key:
+        argv += ["--server-key", server_key]
+    argv += list(args)
+    start = time.monotonic()
+    try:
+        cp = subprocess.run(argv, input=stdin, capture_output=True,
+                            timeout=timeout, cwd=tmp, env=client_env(tmp, env))
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("%r did not finish within %.1f s; stdout %r, "
+                             "stderr %r" % (argv, timeout, e.stdout, e.stderr))
+    elapsed = time.monotonic() - start
+    out = cp.stdout.decode("utf-8", "replace")
+    err = cp.stderr.decode("utf-8", "replace")
+    return cp.returncode, out, err, elapsed
+
+
+def run_program(tmp, name, args, timeout=CLIENT_TIMEOUT, env=None):
+    """Run any of the three programs to completion (for --help and such)."""
+    argv = [binary(name)] + list(args)
+    try:
+        cp = subprocess.run(argv, capture_output=True, timeout=timeout,
+                            cwd=tmp, env=env if env is not None else client_env(tmp),
+                            stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("%r did not finish within %.1f s; stdout %r, "
+                             "stderr %r" % (argv, timeout, e.stdout, e.stderr))
+    return (cp.returncode, cp.stdout.decode("utf-8", "replace"),
+            cp.stderr.decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------------------
+#  Polling
+
+def wait_until(predicate, timeout, interval=0.1, what=None):
+    """Call predicate until it returns something true, or fail at the
+    deadline. Returns the true value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s "
+                                 "(last value %r)" % (timeout, what or predicate, last))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------
+#  The protocol, spoken from the spec with pyzmq
+
+SIGNATURE = b"ZPOST1"
+
+_ctx = None
+
+
+def context():
+    global _ctx
+    if _ctx is None:
+        _ctx = zmq.Context()
+    return _ctx
+
+
+def new_request_id():
+    return "t-" + uuid.uuid4().hex
+
+
+def _b(x):
+    return x if isinstance(x, bytes) else str(x).encode("utf-8")
+
+
+def request_frames(command, request_id, token="", *fields):
+    """request = "ZPOST1" command request-id token *field"""
+    return [SIGNATURE, _b(command), _b(request_id), _b(token)] + [_b(f) for f in fields]
+
+
+class Reply:
+    """reply = "ZPOST1" command request-id status reason *field"""
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.signature = frames[0] if len(frames) > 0 else None
+        self.command = frames[1] if len(frames) > 1 else None
+        self.request_id = frames[2] if len(frames) > 2 else None
+        status = frames[3] if len(frames) > 3 else b""
+        self.status = int(status) if re.match(rb"^[0-9]{3}$", status) else None
+        self.reason = frames[4].decode("utf-8", "replace") if len(frames) > 4 else None
+        self.fields = frames[5:]
+
+    def well_formed(self):
+        return (len(self.frames) >= 5 and self.signature == SIGNATURE
+                and self.status is not None)
+
+    def __repr__(self):
+        return "<Reply %r>" % (self.frames,)
+
+
+def request(endpoint, server_key, frames, timeout=REQUEST_TIMEOUT,
+            security="curve", client_keys=None, socket_type=zmq.REQ):
+    """Send one request on a fresh socket; return the reply frames (list of
+    bytes, delimiter stripped) or None if nothing came back in time.
+    security: "curve" (needs server_key), or "null"."""
+    sock = context().socket(socket_type)
+    sock.linger = 0
+    try:
+        if security == "curve":
+            public, secret = client_keys or zmq.curve_keypair()
+            sock.curve_serverkey = _b(server_key)
+            sock.curve_publickey = public
+            sock.curve_secretkey = secret
+        sock.connect(endpoint)
+        frames = [_b(f) for f in frames]
+        if socket_type == zmq.DEALER:
+            frames = [b""] + frames
+        sock.send_multipart(frames)
+        if sock.poll(int(timeout * 1000), zmq.POLLIN):
+            reply = sock.recv_multipart()
+            if socket_type == zmq.DEALER and reply and reply[0] == b"":
+                reply = reply[1:]
+            return reply
+        return None
+    finally:
+        sock.close(linger=0)
+
+
+def call(broker, command, *fields, request_id=None, token="",
+         timeout=REQUEST_TIMEOUT, **kw):
+    """A well-formed request to broker; returns (request_id, Reply or None)."""
+    request_id = request_id or new_request_id()
+    frames = request_frames(command, request_id, token, *fields)
+    reply = request(broker.front, broker.public_key, frames, timeout=timeout, **kw)
+    return request_id, (Reply(reply) if reply is not None else None)
+
+
+def ping(broker, target="store", timeout=REQUEST_TIMEOUT, **kw):
+    """PING through the broker; returns the Reply or None."""
+    return call(broker, "PING", target, timeout=timeout, **kw)[1]
+
+
+def ping_status(broker, target="store", timeout=REQUEST_TIMEOUT, **kw):
+    reply = ping(broker, target, timeout, **kw)
+    return reply.status if reply is not None else None
+
+
+def wait_store_ready(broker, timeout=15.0, **kw):
+    """Poll PING target=store until it answers 200 (the store's READY has
+    reached the broker)."""
+    return wait_until(lambda: ping_status(broker, "store", 1.0, **kw) == 200,
+                      timeout, 0.1, "PING through the store to answer 200")
+
+
+def read_cert(path):
+    """(public, secret) Z85 keys as bytes from a CZMQ certificate file;
+    secret is None for a public-only file."""
+    with open(path) as f:
+        text = f.read()
+    public = re.search(r'public-key\s*=\s*"([^"]{40})"', text)
+    secret = re.search(r'secret-key\s*=\s*"([^"]{40})"', text)
+    assert public, "no public-key in %s" % path
+    return (public.group(1).encode(), secret.group(1).encode() if secret else None)
+
+
+# ---------------------------------------------------------------------------
+#  Runner
+
+class _Watchdog(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Watchdog("test took longer than its watchdog")
+
+
+def _finish_procs(failed):
+    """After a test: every process the test did not stop itself must still
+    be running (else it crashed) and must exit 0 on SIGTERM."""
+    problems = []
+    for p in list(_test_procs):
+        if p.expected_exit:
+            continue
+        if not failed and not p.alive():
+            problems.append("%s exited unexpectedly with %s; stderr:\n%s"
+                            % (p.name, _rc_text(p.returncode), p.log_text()))
+            continue
+        if p.alive():
+            try:
+                stop(p)
+            except AssertionError as e:
+                problems.append(str(e))
+    _kill_all(_test_procs)
+    return problems
+
+
+def run_tests(tests, timeout=TEST_TIMEOUT):
+    """Run each test function with a fresh tmp directory; print a summary
+    and exit non-zero if any failed. A test function takes tmp."""
+    only = sys.argv[1:]
+    passed = failed = 0
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for fn in tests:
+        name = fn.__name__
+        if only and name not in only:
+            continue
+        tmp = make_tmp(name)
+        del _test_procs[:]
+        start = time.monotonic()
+        log("--- %s (%s)" % (name, tmp))
+        problems = []
+        try:
+            signal.alarm(timeout)
+            try:
+                fn(tmp)
+            finally:
+                signal.alarm(0)
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            problems.append(traceback.format_exc())
+        problems += _finish_procs(bool(problems))
+        elapsed = time.monotonic() - start
+        if problems:
+            failed += 1
+            log("FAIL %s (%.1f s)" % (name, elapsed))
+            for p in problems:
+                log(p)
+            for p in _test_procs:
+                log("    --- %s %r rc=%s" % (p.name, p.argv, _rc_text(p.returncode)))
+                log("    stdout: %r" % p.lines)
+                log("    stderr (%s):" % p.log_path)
+                for line in p.log_text().splitlines()[-60:]:
+                    log("      " + line)
+        else:
+            passed += 1
+            log("ok   %s (%.1f s)" % (name, elapsed))
+        remove_tmp(tmp)
+    log("%d passed, %d failed" % (passed, failed))
+    if _ctx is not None:
+        _ctx.destroy(linger=0)
+    sys.exit(1 if failed or passed == 0 else 0)
