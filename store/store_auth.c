@@ -50,6 +50,12 @@ store_auth_request_digest (zpost_msg_t *request, uint8_t *digest)
             crypto_generichash_update (&state, (const unsigned char *) value, strlen (value) + 1);
         }
     }
+    //  A REGISTER retried from another key is someone else's: it must not
+    //  be told "created" for an account it did not create
+    if (zpost_msg_command (request) == ZPOST_CMD_REGISTER) {
+        const char *key = zpost_msg_client_key (request);
+        crypto_generichash_update (&state, (const unsigned char *) key, strlen (key));
+    }
     crypto_generichash_final (&state, digest, STORE_REQUEST_DIGEST_SIZE);
 }
 
