@@ -1,0 +1,229 @@
+/*  =========================================================================
+    zpost-broker - main: arguments, keys, the two actors, and a signal
+
+    Like malamute's main, this is little more than starting actors and
+    waiting. The order matters: the ZAP handler is started and its policy
+    confirmed before the server binds anything, because libzmq lets every
+    CURVE client in while no handler answers.
+
+    Stdout carries only the lines tests and operators read (key, endpoints,
+    ready), each flushed; logs go to stderr.
+    =========================================================================
+*/
+
+#include <czmq.h>
+#include <getopt.h>
+#include <limits.h>
+#include "zpost_keys.h"
+#include "broker_server.h"
+#include "broker_zap.h"
+
+#ifndef ZPOST_VERSION
+#   error "ZPOST_VERSION must be defined by the build"
+#endif
+
+#define EXIT_USAGE      2
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: zpost-broker [options]\n"
+        "\n"
+        "  -f, --front EP       client endpoint (default tcp://*:5321)\n"
+        "  -b, --back EP        store endpoint, tcp:// or ipc://\n"
+        "                       (default ipc://zpost-back.ipc)\n"
+        "  -k, --keys DIR       broker key pair DIR/broker.key, created on\n"
+        "                       first start (default ./zpost-keys)\n"
+        "      --clients DIR    accept only clients whose certificate is in DIR\n"
+        "                       (default: any client key)\n"
+        "      --stores DIR     certificates of stores allowed on a tcp:// back\n"
+        "                       (default KEYS/stores)\n"
+        "      --timeout MS     deadline of a forwarded request (default 5000)\n"
+        "      --heartbeat MS   heartbeat interval (default 1000)\n"
+        "  -v, --verbose        log every message\n"
+        "  -h, --help           show this help and exit\n"
+        "  -V, --version        show the version and exit\n");
+}
+
+static int
+s_usage_error (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static int
+s_usage_error (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "zpost-broker: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+    s_usage (stderr);
+    return EXIT_USAGE;
+}
+
+//  Parse a number of milliseconds in [low, high]; -1 if it is not one
+static int
+s_parse_msec (const char *text, int low, int high)
+{
+    char *end = NULL;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || end == text || *end || value < low || value > high)
+        return -1;
+    return (int) value;
+}
+
+enum {
+    OPT_CLIENTS = 256,
+    OPT_STORES,
+    OPT_TIMEOUT,
+    OPT_HEARTBEAT
+};
+
+int
+main (int argc, char *argv [])
+{
+    const char *front = "tcp://*:5321";
+    const char *back = "ipc://zpost-back.ipc";
+    const char *keys = "./zpost-keys";
+    const char *clients = NULL;
+    const char *stores = NULL;
+    int timeout = 5000;
+    int heartbeat = 1000;
+    bool verbose = false;
+
+    static const struct option options [] = {
+        { "front",     required_argument, NULL, 'f' },
+        { "back",      required_argument, NULL, 'b' },
+        { "keys",      required_argument, NULL, 'k' },
+        { "clients",   required_argument, NULL, OPT_CLIENTS },
+        { "stores",    required_argument, NULL, OPT_STORES },
+        { "timeout",   required_argument, NULL, OPT_TIMEOUT },
+        { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+        { "verbose",   no_argument,       NULL, 'v' },
+        { "help",      no_argument,       NULL, 'h' },
+        { "version",   no_argument,       NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "f:b:k:vhV", options, NULL)) != -1) {
+        switch (option) {
+            case 'f': front = optarg; break;
+            case 'b': back = optarg; break;
+            case 'k': keys = optarg; break;
+            case OPT_CLIENTS: clients = optarg; break;
+            case OPT_STORES: stores = optarg; break;
+            case OPT_TIMEOUT:
+                timeout = s_parse_msec (optarg, 1, 3600 * 1000);
+                if (timeout == -1)
+                    return s_usage_error ("--timeout %s: not a number of "
+                                          "milliseconds (1..3600000)", optarg);
+                break;
+            case OPT_HEARTBEAT:
+                heartbeat = s_parse_msec (optarg, 10, 600 * 1000);
+                if (heartbeat == -1)
+                    return s_usage_error ("--heartbeat %s: not a number of "
+                                          "milliseconds (10..600000)", optarg);
+                break;
+            case 'v': verbose = true; break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            case 'V':
+                printf ("zpost-broker %s\n", ZPOST_VERSION);
+                return 0;
+            default:
+                //  getopt_long has said what was wrong
+                s_usage (stderr);
+                return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return s_usage_error ("unexpected argument '%s'", argv [optind]);
+    if (!*front || !*back || !*keys)
+        return s_usage_error ("an endpoint or directory is empty");
+
+    //  Stdout is for the lines a test reads; everything else goes to stderr
+    zsys_set_logstream (stderr);
+
+    int exit_code = 1;
+    char *key_path = zsys_sprintf ("%s/broker.key", keys);
+    char *stores_dir = stores? strdup (stores): zsys_sprintf ("%s/stores", keys);
+    assert (key_path && stores_dir);
+    zactor_t *zap = NULL;
+    zactor_t *server = NULL;
+    char *front_bound = NULL;
+    char *back_bound = NULL;
+
+    zcert_t *cert = zpost_keys_load_or_create (key_path);
+    if (!cert) {
+        zsys_error ("zpost-broker: no usable key pair at %s", key_path);
+        goto cleanup;
+    }
+    printf ("zpost-broker %s public key %s\n", ZPOST_VERSION,
+            zcert_public_txt (cert));
+    fflush (stdout);
+
+    zap = zactor_new (broker_zap, NULL);
+    assert (zap);
+    if (verbose)
+        broker_zap_set_verbose (zap);
+    if (broker_zap_configure (zap, clients, stores_dir) != 0
+    ||  broker_zap_confirm (zap) != 0) {
+        zsys_error ("zpost-broker: the ZAP handler is not ready; not binding");
+        goto cleanup;
+    }
+
+    broker_server_config_t config = {
+        .front = front,
+        .back = back,
+        .cert = cert,
+        .timeout = timeout,
+        .heartbeat = heartbeat,
+        .verbose = verbose
+    };
+    server = zactor_new (broker_server, &config);
+    assert (server);
+    if (broker_server_start (server, &front_bound, &back_bound) != 0)
+        goto cleanup;
+
+    printf ("zpost-broker front %s\n", front_bound);
+    printf ("zpost-broker back %s\n", back_bound);
+    printf ("zpost-broker ready\n");
+    fflush (stdout);
+    zsys_info ("zpost-broker %s: clients connect to %s with --server-key %s; "
+               "stores connect to %s", ZPOST_VERSION, front_bound, key_path,
+               back_bound);
+
+    //  The actors block SIGINT and SIGTERM, so a signal lands here and
+    //  wakes the poller; the timeout only covers a signal that arrives
+    //  just before the poll starts.
+    zpoller_t *poller = zpoller_new (server, NULL);
+    assert (poller);
+    while (!zsys_interrupted) {
+        void *which = zpoller_wait (poller, 1000);
+        if (which == server) {
+            //  The server says nothing unasked; drop whatever it is
+            zmsg_t *msg = zmsg_recv (server);
+            zmsg_destroy (&msg);
+        }
+        else
+        if (zpoller_terminated (poller))
+            break;
+    }
+    zpoller_destroy (&poller);
+    zsys_info ("zpost-broker: stopping");
+    exit_code = 0;
+
+cleanup:
+    //  The server goes first: its sockets need the ZAP handler until closed
+    zactor_destroy (&server);
+    zactor_destroy (&zap);
+    zstr_free (&front_bound);
+    zstr_free (&back_bound);
+    zcert_destroy (&cert);
+    zstr_free (&key_path);
+    zstr_free (&stores_dir);
+    return exit_code;
+}
