@@ -68,6 +68,8 @@ void
 const char *
     zpost_link_command_name (zpost_link_id_t id);
 
+//  Routing id of the peer (ROUTER side). The getter lends; the setter
+//  copies the frame it is given.
 zframe_t *
     zpost_link_routing_id (zpost_link_t *self);
 void

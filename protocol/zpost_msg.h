@@ -153,7 +153,8 @@ int
 
 //  Send already-encoded frames (as zpost_msg_encode makes them) to a peer
 //  of a ROUTER socket, with the routing id and the empty delimiter first.
-//  Takes ownership of *content_p. Used to relay a store's reply as is.
+//  Takes ownership of *content_p; routing_id is only borrowed (copied).
+//  Used to relay a store's reply as is.
 int
     zpost_msg_send_encoded (zmsg_t **content_p, zsock_t *router,
                             zframe_t *routing_id);

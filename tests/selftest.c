@@ -13,6 +13,7 @@
 #include "zpost_link.h"
 #include "zpost_keys.h"
 #include "broker_workers.h"
+#include "broker_zap.h"
 #include "store_db.h"
 #include "store_records.h"
 #include "store_server.h"
@@ -20,6 +21,9 @@
 #include "store_throttle.h"
 #include "client_config.h"
 #include "client_session.h"
+#include "client_output.h"
+#include "client_state.h"
+#include "client_input.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -32,6 +36,7 @@ static const s_selftest_t s_selftests [] = {
     { "link", zpost_link_test },
     { "keys", zpost_keys_test },
     { "broker_workers", broker_workers_test },
+    { "broker_zap", broker_zap_test },
     { "store_db", store_db_test },
     { "store_records", store_records_test },
     { "store_server", store_server_test },
@@ -39,6 +44,9 @@ static const s_selftest_t s_selftests [] = {
     { "store_throttle", store_throttle_test },
     { "client_config", client_config_test },
     { "client_session", client_session_test },
+    { "client_output", client_output_test },
+    { "client_state", client_state_test },
+    { "client_input", client_input_test },
 };
 
 int

@@ -1,0 +1,71 @@
+/*  =========================================================================
+    client_input - what a person or a script gives the client: passwords,
+    lines, a message body, an editor session
+
+    Passwords are read from a terminal without echo (termios), or one line
+    at a time from a file descriptor for --password-stdin; never from the
+    command line. Reading is byte by byte on the raw descriptor, so no
+    stdio buffer keeps a copy, and a line reader takes nothing past its
+    line. Buffers that held a secret are wiped (client_input_wipe).
+
+    A message body comes from standard input (client_input_all) or from
+    the user's editor ($VISUAL, then $EDITOR, then vi) run on an empty
+    temporary file (mode 0600, removed afterwards).
+
+    Reads stop with CLIENT_INPUT_INTERRUPTED when Ctrl-C arrives (CZMQ's
+    signal handler sets zsys_interrupted); the terminal's echo is always
+    restored first.
+    =========================================================================
+*/
+
+#ifndef CLIENT_INPUT_H_INCLUDED
+#define CLIENT_INPUT_H_INCLUDED
+
+#include <czmq.h>
+
+typedef enum {
+    CLIENT_INPUT_OK = 0,            //  got it
+    CLIENT_INPUT_EOF,               //  the input ended before anything came
+    CLIENT_INPUT_TOO_LONG,          //  more than the limit
+    CLIENT_INPUT_INTERRUPTED,       //  Ctrl-C
+    CLIENT_INPUT_FAILED             //  a system call failed: errno, or the
+                                    //  error text for the editor
+} client_input_t;
+
+//  Read one line from fd, up to and not including "\n" (a "\r" before it
+//  is dropped too); the last line may lack its "\n". At most max bytes,
+//  else CLIENT_INPUT_TOO_LONG. On CLIENT_INPUT_OK, *line_p is the line;
+//  free it with client_input_wipe.
+client_input_t
+    client_input_line (int fd, size_t max, char **line_p);
+
+//  Write prompt to stderr and read one line from the terminal fd with
+//  echo off. fd must be a terminal. As client_input_line otherwise.
+client_input_t
+    client_input_secret (int fd, const char *prompt, size_t max, char **secret_p);
+
+//  Read fd to its end, at most max bytes. *text_p is NUL-terminated,
+//  *size_p its size (the text may hold NUL bytes; the caller checks).
+client_input_t
+    client_input_all (int fd, size_t max, char **text_p, size_t *size_p);
+
+//  Run the user's editor on an empty temporary file and return what it
+//  left there, at most max bytes. On CLIENT_INPUT_FAILED, error (of
+//  error_size bytes) says what went wrong and what to do.
+client_input_t
+    client_input_editor (size_t max, char **text_p, size_t *size_p,
+                         char *error, size_t error_size);
+
+//  The editor command that client_input_editor would run.
+const char *
+    client_input_editor_name (void);
+
+//  Wipe a string that may hold a secret, free it, set *secret_p to NULL.
+void
+    client_input_wipe (char **secret_p);
+
+//  Selftest
+void
+    client_input_test (bool verbose);
+
+#endif

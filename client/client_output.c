@@ -1,0 +1,571 @@
+/*  =========================================================================
+    client_output - text another user wrote, made safe for a terminal
+
+    A sender controls every byte of a subject and a body, and the codec
+    only promises valid UTF-8 without NUL: ESC, BEL, CR and U+009B (the
+    one-byte CSI of C1-aware terminals) all pass it. So the client treats
+    everything it prints from the server as hostile, and this file is the
+    one place that decides what may reach a terminal. The rules are in the
+    header. Escapes rather than U+FFFD were chosen so that a person can see
+    what was there (an ESC sequence shows as \x1b[31m, not as a row of
+    question marks) and so the output stays plain ASCII for any locale.
+    =========================================================================
+*/
+
+#include "client_output.h"
+
+#include <time.h>
+
+//  Column layout of the LIST table: marker, space, id, then the fixed
+//  columns with two spaces between each.
+#define S_DATE_WIDTH        16
+#define S_WHO_WIDTH         12
+#define S_SIZE_WIDTH        5
+#define S_FIXED_WIDTH       (1 + 1 + 2 + S_DATE_WIDTH + 2 + S_WHO_WIDTH + 2 + 2 + S_SIZE_WIDTH)
+#define S_SUBJECT_MIN       10
+
+//  Length of the valid UTF-8 sequence at text (RFC 3629, as the spec's
+//  ABNF), or 0 if the bytes there are not one.
+static size_t
+s_utf8_length (const unsigned char *text, size_t size)
+{
+    unsigned char lead = text [0];
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    size_t length;
+    if (lead >= 0xC2 && lead <= 0xDF)
+        length = 2;
+    else
+    if (lead == 0xE0) {
+        length = 3;
+        low = 0xA0;                 //  no overlong forms
+    }
+    else
+    if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF)
+        length = 3;
+    else
+    if (lead == 0xED) {
+        length = 3;
+        high = 0x9F;                //  no surrogates
+    }
+    else
+    if (lead == 0xF0) {
+        length = 4;
+        low = 0x90;                 //  no overlong forms
+    }
+    else
+    if (lead >= 0xF1 && lead <= 0xF3)
+        length = 4;
+    else
+    if (lead == 0xF4) {
+        length = 4;
+        high = 0x8F;                //  nothing past U+10FFFF
+    }
+    else
+        return 0;
+    if (length > size || text [1] < low || text [1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if (text [index] < 0x80 || text [index] > 0xBF)
+            return 0;
+    return length;
+}
+
+static uint32_t
+s_code_point (const unsigned char *text, size_t length)
+{
+    if (length == 1)
+        return text [0];
+    uint32_t point = text [0] & (0xFF >> (length + 1));
+    for (size_t index = 1; index < length; index++)
+        point = (point << 6) | (text [index] & 0x3F);
+    return point;
+}
+
+char *
+client_output_safe (const char *text, size_t size, int flags)
+{
+    if (!text)
+        size = 0;
+    bool line = (flags & CLIENT_OUTPUT_LINE) != 0;
+    //  The worst case is every byte escaped: four or six bytes of output
+    //  for one or two of input; six per byte is always enough.
+    char *safe = (char *) malloc (size * 6 + 1);
+    assert (safe);
+    const unsigned char *byte = (const unsigned char *) text;
+    size_t out = 0;
+    size_t index = 0;
+    while (index < size) {
+        unsigned char c = byte [index];
+        if (c < 0x80) {
+            if ((c == '\n' || c == '\t') && !line)
+                safe [out++] = (char) c;
+            else
+            if (c == '\r' && !line && index + 1 < size && byte [index + 1] == '\n')
+                ;                   //  a CRLF line end is a line end
+            else
+            if (c < 0x20 || c == 0x7F)
+                out += (size_t) sprintf (safe + out, "\\x%02x", c);
+            else
+                safe [out++] = (char) c;
+            index++;
+            continue;
+        }
+        size_t length = s_utf8_length (byte + index, size - index);
+        if (length == 0) {
+            out += (size_t) sprintf (safe + out, "\\x%02x", c);
+            index++;
+        }
+        else
+        if (length == 2 && c == 0xC2 && byte [index + 1] <= 0x9F) {
+            out += (size_t) sprintf (safe + out, "\\u%04x", byte [index + 1]);
+            index += 2;
+        }
+        else {
+            memcpy (safe + out, byte + index, length);
+            out += length;
+            index += length;
+        }
+    }
+    safe [out] = 0;
+    return safe;
+}
+
+char *
+client_output_safe_str (const char *text, int flags)
+{
+    return client_output_safe (text, text? strlen (text): 0, flags);
+}
+
+void
+client_output_print (FILE *stream, const char *text, int flags)
+{
+    assert (stream);
+    char *safe = client_output_safe_str (text, flags);
+    fputs (safe, stream);
+    free (safe);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Column widths
+
+typedef struct {
+    uint32_t first;             //  first code point of the range
+    uint32_t last;              //  last code point of the range
+} s_range_t;
+
+//  After Markus Kuhn's wcwidth and Unicode's East Asian Width: enough to
+//  keep a table straight for the scripts people write subjects in. A
+//  terminal that disagrees shifts a column; it cannot be made to do more.
+static const s_range_t s_zero_width [] = {
+    { 0x0300, 0x036F }, { 0x0483, 0x0489 }, { 0x0591, 0x05BD }, { 0x05BF, 0x05BF },
+    { 0x05C1, 0x05C2 }, { 0x05C4, 0x05C5 }, { 0x05C7, 0x05C7 }, { 0x0610, 0x061A },
+    { 0x064B, 0x065F }, { 0x0670, 0x0670 }, { 0x06D6, 0x06DC }, { 0x06DF, 0x06E4 },
+    { 0x06E7, 0x06E8 }, { 0x06EA, 0x06ED }, { 0x0E31, 0x0E31 }, { 0x0E34, 0x0E3A },
+    { 0x0E47, 0x0E4E }, { 0x1AB0, 0x1AFF }, { 0x1DC0, 0x1DFF }, { 0x200B, 0x200F },
+    { 0x202A, 0x202E }, { 0x2060, 0x2064 }, { 0x20D0, 0x20FF }, { 0xFE00, 0xFE0F },
+    { 0xFE20, 0xFE2F }, { 0xFEFF, 0xFEFF }, { 0xE0100, 0xE01EF }
+};
+
+static const s_range_t s_double_width [] = {
+    { 0x1100, 0x115F }, { 0x231A, 0x231B }, { 0x2329, 0x232A }, { 0x23E9, 0x23EC },
+    { 0x23F0, 0x23F0 }, { 0x23F3, 0x23F3 }, { 0x25FD, 0x25FE }, { 0x2614, 0x2615 },
+    { 0x2648, 0x2653 }, { 0x267F, 0x267F }, { 0x2693, 0x2693 }, { 0x26A1, 0x26A1 },
+    { 0x26AA, 0x26AB }, { 0x26BD, 0x26BE }, { 0x26C4, 0x26C5 }, { 0x26CE, 0x26CE },
+    { 0x26D4, 0x26D4 }, { 0x26EA, 0x26EA }, { 0x26F2, 0x26F3 }, { 0x26F5, 0x26F5 },
+    { 0x26FA, 0x26FA }, { 0x26FD, 0x26FD }, { 0x2705, 0x2705 }, { 0x270A, 0x270B },
+    { 0x2728, 0x2728 }, { 0x274C, 0x274C }, { 0x274E, 0x274E }, { 0x2753, 0x2755 },
+    { 0x2757, 0x2757 }, { 0x2795, 0x2797 }, { 0x27B0, 0x27B0 }, { 0x27BF, 0x27BF },
+    { 0x2B1B, 0x2B1C }, { 0x2B50, 0x2B50 }, { 0x2B55, 0x2B55 }, { 0x2E80, 0x303E },
+    { 0x3041, 0x33FF }, { 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF },
+    { 0xA960, 0xA97F }, { 0xAC00, 0xD7A3 }, { 0xF900, 0xFAFF }, { 0xFE10, 0xFE19 },
+    { 0xFE30, 0xFE6F }, { 0xFF00, 0xFF60 }, { 0xFFE0, 0xFFE6 }, { 0x16FE0, 0x16FE4 },
+    { 0x17000, 0x18AFF }, { 0x1B000, 0x1B2FF }, { 0x1F004, 0x1F004 }, { 0x1F0CF, 0x1F0CF },
+    { 0x1F18E, 0x1F18E }, { 0x1F191, 0x1F19A }, { 0x1F200, 0x1F251 }, { 0x1F300, 0x1F64F },
+    { 0x1F680, 0x1F6FF }, { 0x1F7E0, 0x1F7EB }, { 0x1F90C, 0x1F9FF }, { 0x1FA70, 0x1FAFF },
+    { 0x20000, 0x2FFFD }, { 0x30000, 0x3FFFD }
+};
+
+static bool
+s_in_ranges (uint32_t point, const s_range_t *ranges, size_t count)
+{
+    size_t low = 0;
+    size_t high = count;
+    while (low < high) {
+        size_t middle = (low + high) / 2;
+        if (point < ranges [middle].first)
+            high = middle;
+        else
+        if (point > ranges [middle].last)
+            low = middle + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+//  Width of the character at text, and its length in *length_p. Bytes
+//  that are not valid UTF-8 (safe text has none) count as one column.
+static size_t
+s_char_width (const unsigned char *text, size_t size, size_t *length_p)
+{
+    size_t length = text [0] < 0x80? 1: s_utf8_length (text, size);
+    if (length == 0) {
+        *length_p = 1;
+        return 1;
+    }
+    *length_p = length;
+    uint32_t point = s_code_point (text, length);
+    if (point < 0x20 || (point >= 0x7F && point < 0xA0))
+        return 0;
+    if (s_in_ranges (point, s_zero_width, sizeof (s_zero_width) / sizeof (s_zero_width [0])))
+        return 0;
+    if (s_in_ranges (point, s_double_width, sizeof (s_double_width) / sizeof (s_double_width [0])))
+        return 2;
+    return 1;
+}
+
+size_t
+client_output_width (const char *text)
+{
+    assert (text);
+    const unsigned char *byte = (const unsigned char *) text;
+    size_t size = strlen (text);
+    size_t width = 0;
+    size_t index = 0;
+    while (index < size) {
+        size_t length;
+        width += s_char_width (byte + index, size - index, &length);
+        index += length;
+    }
+    return width;
+}
+
+char *
+client_output_fit (const char *text, size_t columns, bool pad)
+{
+    assert (text);
+    const char *ellipsis = "\xe2\x80\xa6";     //  U+2026, one column
+    size_t size = strlen (text);
+    char *fitted = (char *) malloc (size + columns + 4);
+    assert (fitted);
+    size_t out = 0;
+    size_t used = 0;
+    if (client_output_width (text) <= columns) {
+        memcpy (fitted, text, size);
+        out = size;
+        used = client_output_width (text);
+    }
+    else
+    if (columns > 0) {
+        const unsigned char *byte = (const unsigned char *) text;
+        size_t index = 0;
+        while (index < size) {
+            size_t length;
+            size_t width = s_char_width (byte + index, size - index, &length);
+            if (used + width > columns - 1)
+                break;
+            memcpy (fitted + out, byte + index, length);
+            out += length;
+            used += width;
+            index += length;
+        }
+        memcpy (fitted + out, ellipsis, 3);
+        out += 3;
+        used += 1;
+    }
+    while (pad && used < columns) {
+        fitted [out++] = ' ';
+        used++;
+    }
+    fitted [out] = 0;
+    return fitted;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Dates and sizes
+
+void
+client_output_date (uint64_t time, bool seconds, char *buffer)
+{
+    assert (buffer);
+    struct tm local;
+    //  A time_t cannot hold every number the wire can; such a date is
+    //  nonsense anyway, and shown as the number it is.
+    time_t when = (time_t) time;
+    if (time > (uint64_t) INT64_MAX / 2 || !localtime_r (&when, &local)
+    ||  strftime (buffer, CLIENT_OUTPUT_DATE_SIZE,
+                  seconds? "%Y-%m-%d %H:%M:%S %z": "%Y-%m-%d %H:%M", &local) == 0)
+        snprintf (buffer, CLIENT_OUTPUT_DATE_SIZE, "@%" PRIu64, time);
+}
+
+void
+client_output_size (uint64_t bytes, char *buffer)
+{
+    assert (buffer);
+    const char *units = "KMGTPE";
+    if (bytes < 1024) {
+        snprintf (buffer, 8, "%u", (unsigned) bytes);
+        return;
+    }
+    double value = (double) bytes;
+    int unit = -1;
+    while (value >= 1024 && unit < 5) {
+        value /= 1024;
+        unit++;
+    }
+    //  One decimal while it fits in three characters: 1.5K, 9.9M
+    if (value < 9.95)
+        snprintf (buffer, 8, "%.1f%c", value, units [unit]);
+    else
+    if (value < 1023.5)
+        snprintf (buffer, 8, "%.0f%c", value, units [unit]);
+    else
+        snprintf (buffer, 8, "1.0%c", units [unit + 1]);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The LIST table
+
+static int
+s_subject_width (int id_width)
+{
+    int width = CLIENT_OUTPUT_COLUMNS - S_FIXED_WIDTH - id_width;
+    return width < S_SUBJECT_MIN? S_SUBJECT_MIN: width;
+}
+
+char *
+client_output_list_header (int id_width, bool sent)
+{
+    if (id_width < 2)
+        id_width = 2;
+    char *subject = client_output_fit ("SUBJECT", (size_t) s_subject_width (id_width), true);
+    char *header = zsys_sprintf ("  %*s  %-*s  %-*s  %s  %*s", id_width, "ID",
+                                 S_DATE_WIDTH, "DATE", S_WHO_WIDTH, sent? "TO": "FROM",
+                                 subject, S_SIZE_WIDTH, "SIZE");
+    assert (header);
+    free (subject);
+    return header;
+}
+
+char *
+client_output_list_row (int id_width, bool unseen, const char *id, uint64_t date,
+                        const char *who, const char *subject, uint64_t size)
+{
+    assert (id);
+    char *safe_id = client_output_safe_str (id, CLIENT_OUTPUT_LINE);
+    if (id_width < 2)
+        id_width = 2;
+    if ((size_t) id_width < strlen (safe_id))
+        id_width = (int) strlen (safe_id);
+    char date_text [CLIENT_OUTPUT_DATE_SIZE];
+    client_output_date (date, false, date_text);
+    char size_text [8];
+    client_output_size (size, size_text);
+
+    char *safe_who = client_output_safe_str (who, CLIENT_OUTPUT_LINE);
+    char *who_column = client_output_fit (safe_who, S_WHO_WIDTH, true);
+    char *safe_subject = client_output_safe_str (subject, CLIENT_OUTPUT_LINE);
+    char *subject_column = client_output_fit (safe_subject,
+                                              (size_t) s_subject_width (id_width), true);
+    char *row = zsys_sprintf ("%c %*s  %-*s  %s  %s  %*s", unseen? '*': ' ',
+                              id_width, safe_id, S_DATE_WIDTH, date_text,
+                              who_column, subject_column, S_SIZE_WIDTH, size_text);
+    assert (row);
+    free (safe_id);
+    free (safe_who);
+    free (who_column);
+    free (safe_subject);
+    free (subject_column);
+    return row;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  The selftest's asserts are its checks, and many call what they check:
+//  they must stay in a build with NDEBUG (CMake's release types set it).
+#undef NDEBUG
+#include <assert.h>
+
+static void
+s_expect (const char *input, size_t size, int flags, const char *expected, bool verbose)
+{
+    char *safe = client_output_safe (input, size, flags);
+    if (verbose)
+        zsys_debug ("safe: '%s'", safe);
+    assert (streq (safe, expected));
+    //  Nothing a terminal acts on survives: no C0 but LF and tab, no DEL,
+    //  no ESC, no C1, and valid UTF-8 throughout
+    for (const unsigned char *byte = (const unsigned char *) safe; *byte; byte++) {
+        assert (*byte >= 0x20 || ((*byte == '\n' || *byte == '\t') && !(flags & CLIENT_OUTPUT_LINE)));
+        assert (*byte != 0x7F);
+        assert (!(byte [0] == 0xC2 && byte [1] >= 0x80 && byte [1] <= 0x9F));
+    }
+    free (safe);
+}
+
+void
+client_output_test (bool verbose)
+{
+    printf (" * client_output: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  Ordinary text, accents, CJK and emoji pass untouched, in both modes
+    const char *plain [] = {
+        "hello, world", "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e",
+        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "mail \xf0\x9f\x93\xa8 \xf0\x9f\x91\x8d",
+        "\xc2\xa0non-breaking \xc2\xa9 \xe2\x82\xac", "back\\slash \\x1b stays", "", NULL
+    };
+    for (int index = 0; plain [index]; index++) {
+        s_expect (plain [index], strlen (plain [index]), CLIENT_OUTPUT_TEXT, plain [index], verbose);
+        s_expect (plain [index], strlen (plain [index]), CLIENT_OUTPUT_LINE, plain [index], verbose);
+    }
+    //  Escape sequences, BEL, DEL and NUL are shown, never sent
+    s_expect ("\x1b[2J\x1b]0;owned\x07 red", 18, CLIENT_OUTPUT_TEXT,
+              "\\x1b[2J\\x1b]0;owned\\x07 red", verbose);
+    s_expect ("a\x7f" "b\x00" "c", 5, CLIENT_OUTPUT_TEXT, "a\\x7fb\\x00c", verbose);
+    //  Newline and tab: kept in text, escaped in a line
+    s_expect ("one\n\ttwo", 8, CLIENT_OUTPUT_TEXT, "one\n\ttwo", verbose);
+    s_expect ("one\n\ttwo", 8, CLIENT_OUTPUT_LINE, "one\\x0a\\x09two", verbose);
+    //  A bare CR could overwrite a line: escaped; CRLF is a line end
+    s_expect ("safe\rEVIL", 9, CLIENT_OUTPUT_TEXT, "safe\\x0dEVIL", verbose);
+    s_expect ("a\r\nb\r", 5, CLIENT_OUTPUT_TEXT, "a\nb\\x0d", verbose);
+    s_expect ("a\r\nb", 4, CLIENT_OUTPUT_LINE, "a\\x0d\\x0ab", verbose);
+    //  C1 controls: U+009B (CSI) and U+0085 (NEL), U+009F the last one;
+    //  U+00A0 is the first character past them and passes
+    s_expect ("x\xc2\x9b" "31m y", 8, CLIENT_OUTPUT_LINE, "x\\u009b31m y", verbose);
+    s_expect ("\xc2\x85\xc2\x80\xc2\x9f\xc2\xa0", 8, CLIENT_OUTPUT_TEXT,
+              "\\u0085\\u0080\\u009f\xc2\xa0", verbose);
+    //  Invalid UTF-8, one byte at a time: a lone byte of the C1 range,
+    //  a lone continuation, overlong, surrogate, past U+10FFFF, truncated
+    s_expect ("\x9b" "31m", 4, CLIENT_OUTPUT_TEXT, "\\x9b31m", verbose);
+    s_expect ("a\x80" "b\xff", 4, CLIENT_OUTPUT_TEXT, "a\\x80b\\xff", verbose);
+    s_expect ("\xc0\xaf", 2, CLIENT_OUTPUT_TEXT, "\\xc0\\xaf", verbose);
+    s_expect ("\xe0\x80\xaf", 3, CLIENT_OUTPUT_TEXT, "\\xe0\\x80\\xaf", verbose);
+    s_expect ("\xed\xa0\x80", 3, CLIENT_OUTPUT_TEXT, "\\xed\\xa0\\x80", verbose);
+    s_expect ("\xf4\x90\x80\x80", 4, CLIENT_OUTPUT_TEXT, "\\xf4\\x90\\x80\\x80", verbose);
+    s_expect ("\xe2\x82", 2, CLIENT_OUTPUT_TEXT, "\\xe2\\x82", verbose);
+    s_expect ("\xe2\x82" "A\xe2\x82\xac", 6, CLIENT_OUTPUT_TEXT, "\\xe2\\x82A\xe2\x82\xac", verbose);
+    //  NULL is empty; the _str form stops at NUL
+    s_expect (NULL, 0, CLIENT_OUTPUT_TEXT, "", verbose);
+    char *safe = client_output_safe_str ("bell\a", CLIENT_OUTPUT_LINE);
+    assert (streq (safe, "bell\\x07"));
+    free (safe);
+
+    //  Widths: ASCII 1, accents 1, combining 0, CJK and emoji 2
+    assert (client_output_width ("") == 0);
+    assert (client_output_width ("abc") == 3);
+    assert (client_output_width ("caf\xc3\xa9") == 4);
+    assert (client_output_width ("e\xcc\x81") == 1);
+    assert (client_output_width ("\xe6\x97\xa5\xe6\x9c\xac") == 4);
+    assert (client_output_width ("\xf0\x9f\x93\xa8!") == 3);
+
+    //  Fitting: untouched when it fits, cut with an ellipsis, padded
+    char *fitted = client_output_fit ("hello", 8, true);
+    assert (streq (fitted, "hello   "));
+    free (fitted);
+    fitted = client_output_fit ("hello", 5, false);
+    assert (streq (fitted, "hello"));
+    free (fitted);
+    fitted = client_output_fit ("hello world", 6, true);
+    assert (streq (fitted, "hello\xe2\x80\xa6"));
+    free (fitted);
+    //  A wide character never straddles the cut
+    fitted = client_output_fit ("ab\xe6\x97\xa5\xe6\x9c\xac", 4, true);
+    assert (streq (fitted, "ab\xe2\x80\xa6 "));
+    assert (client_output_width (fitted) == 4);
+    free (fitted);
+    fitted = client_output_fit ("abc", 0, true);
+    assert (streq (fitted, ""));
+    free (fitted);
+
+    //  Sizes in at most five characters
+    char text [8];
+    struct { uint64_t bytes; const char *shown; } sizes [] = {
+        { 0, "0" }, { 999, "999" }, { 1023, "1023" }, { 1024, "1.0K" },
+        { 1536, "1.5K" }, { 10 * 1024, "10K" }, { 1023 * 1024, "1023K" },
+        { 1024 * 1024 - 1, "1.0M" }, { 16 * 1024 * 1024, "16M" },
+        { UINT64_MAX, "16E" }
+    };
+    for (size_t index = 0; index < sizeof (sizes) / sizeof (sizes [0]); index++) {
+        client_output_size (sizes [index].bytes, text);
+        if (verbose)
+            zsys_debug ("size %" PRIu64 " -> %s", sizes [index].bytes, text);
+        assert (streq (text, sizes [index].shown));
+        assert (strlen (text) <= S_SIZE_WIDTH);
+    }
+
+    //  Dates in local time; in UTC so the test knows what to expect
+    char *saved_tz = getenv ("TZ")? strdup (getenv ("TZ")): NULL;
+    setenv ("TZ", "UTC", 1);
+    tzset ();
+    char date [CLIENT_OUTPUT_DATE_SIZE];
+    client_output_date (1700000000, false, date);
+    assert (streq (date, "2023-11-14 22:13"));
+    client_output_date (1700000000, true, date);
+    assert (streq (date, "2023-11-14 22:13:20 +0000"));
+    client_output_date (UINT64_MAX, false, date);
+    assert (streq (date, "@18446744073709551615"));
+
+    //  The table: every line exactly 80 columns, whatever the subject
+    char *header = client_output_list_header (3, false);
+    if (verbose)
+        zsys_debug ("[%s]", header);
+    assert (client_output_width (header) == CLIENT_OUTPUT_COLUMNS);
+    assert (streq (header, "   ID  DATE              FROM          SUBJECT"
+                           "                              SIZE"));
+    free (header);
+    header = client_output_list_header (5, true);
+    assert (strstr (header, "  TO  "));
+    assert (client_output_width (header) == CLIENT_OUTPUT_COLUMNS);
+    free (header);
+
+    char *row = client_output_list_row (3, true, "42", 1700000000, "alice",
+                                        "Lunch?", 1536);
+    if (verbose)
+        zsys_debug ("[%s]", row);
+    assert (streq (row, "*  42  2023-11-14 22:13  alice         Lunch? "
+                        "                              1.5K"));
+    free (row);
+    const char *subjects [] = {
+        "a subject far too long for one line of the table, which it must not wrap",
+        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe4\xbb\xb6\xe5\x90\x8d "
+        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe4\xbb\xb6\xe5\x90\x8d "
+        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe4\xbb\xb6\xe5\x90\x8d",
+        "\x1b[31mred\x1b[0m\x07\r\xc2\x9b\t and \xf0\x9f\x93\xa8\xf0\x9f\x93\xa8"
+        "\xf0\x9f\x93\xa8\xf0\x9f\x93\xa8\xf0\x9f\x93\xa8\xf0\x9f\x93\xa8",
+        "", NULL
+    };
+    for (int index = 0; subjects [index]; index++) {
+        row = client_output_list_row (20, false, "18446744073709551615", 0,
+                                      "a-very-long-user-name-of-32-char",
+                                      subjects [index], UINT64_MAX);
+        if (verbose)
+            zsys_debug ("[%s]", row);
+        assert (client_output_width (row) == CLIENT_OUTPUT_COLUMNS);
+        assert (!strchr (row, '\x1b') && !strchr (row, '\a') && !strchr (row, '\r'));
+        assert (!strstr (row, "\xc2\x9b"));
+        free (row);
+    }
+    //  An id wider than promised widens its column, the subject gives way
+    row = client_output_list_row (2, false, "123456", 0, "bob", "x", 1);
+    assert (client_output_width (row) == CLIENT_OUTPUT_COLUMNS);
+    free (row);
+
+    if (saved_tz)
+        setenv ("TZ", saved_tz, 1);
+    else
+        unsetenv ("TZ");
+    tzset ();
+    free (saved_tz);
+    //  @end
+
+    printf ("OK\n");
+}

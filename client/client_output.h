@@ -1,0 +1,97 @@
+/*  =========================================================================
+    client_output - text another user wrote, made safe for a terminal
+
+    Everything a zpost server sends that a person wrote (a sender's name,
+    the recipients, a subject, a body, and the server's own reasons and
+    details) reaches the terminal only through this module. A terminal
+    obeys control characters and escape sequences; a message that could
+    emit them could retitle the window, move the cursor, rewrite what is on
+    the screen, or on some terminals answer back as if the user had typed.
+
+    The rule, byte by byte over UTF-8:
+
+        printable ASCII and valid UTF-8 of U+00A0 and up   copied unchanged
+        newline (LF) and tab                             copied in text,
+                                                         escaped in a line
+        CR right before LF                               dropped in text
+                                                         (a CRLF line end)
+        any other C0 control (0x00-0x1F) and DEL (0x7F)  \xHH, e.g. \x1b
+        a C1 control, U+0080..U+009F (C2 80..C2 9F)      \uHHHH, e.g. \u009b
+        a byte that is not part of valid UTF-8           \xHH, e.g. \xff
+
+    (overlong forms, surrogates, code points past U+10FFFF and truncated
+    sequences are "not valid UTF-8", one escaped byte at a time). Escapes
+    are plain ASCII and always visible; the result is for people to read,
+    not to be decoded back: a backslash in the original is left as it is.
+    --json output does not use this: jansson escapes what JSON needs.
+
+    The module also lays out the LIST table (80 columns, UTF-8 aware
+    column widths), and formats dates (local time) and sizes.
+    =========================================================================
+*/
+
+#ifndef CLIENT_OUTPUT_H_INCLUDED
+#define CLIENT_OUTPUT_H_INCLUDED
+
+#include <czmq.h>
+#include <stdint.h>
+
+#define CLIENT_OUTPUT_COLUMNS   80      //  width of the list table
+#define CLIENT_OUTPUT_DATE_SIZE 32      //  bytes for a formatted date
+
+//  Flags for client_output_safe
+#define CLIENT_OUTPUT_TEXT      0       //  multi-line text: LF and tab kept
+#define CLIENT_OUTPUT_LINE      1       //  one line: LF and tab escaped too
+
+//  Return a copy of size bytes of text that is safe to print, as the rules
+//  above say. NULL text is taken as empty. The caller frees the result.
+char *
+    client_output_safe (const char *text, size_t size, int flags);
+
+//  The same for a C string (NULL = "").
+char *
+    client_output_safe_str (const char *text, int flags);
+
+//  Write text to stream made safe (client_output_safe_str).
+void
+    client_output_print (FILE *stream, const char *text, int flags);
+
+//  Columns that safe text takes on a terminal: most characters 1, East
+//  Asian wide characters and emoji 2, combining marks 0.
+size_t
+    client_output_width (const char *text);
+
+//  Return a copy of safe text in at most columns columns: cut at a
+//  character boundary, with "…" in the last column when something was cut,
+//  and padded with spaces to exactly columns when pad is true.
+char *
+    client_output_fit (const char *text, size_t columns, bool pad);
+
+//  Format time (Unix seconds) as local "YYYY-MM-DD HH:MM", or with
+//  seconds true "YYYY-MM-DD HH:MM:SS +ZZZZ". buffer holds
+//  CLIENT_OUTPUT_DATE_SIZE bytes.
+void
+    client_output_date (uint64_t time, bool seconds, char *buffer);
+
+//  Format a size in bytes in at most 5 characters: 999, 1023, 1.5K, 120K,
+//  3.2M, 45M, 1.1G. buffer holds 8 bytes.
+void
+    client_output_size (uint64_t bytes, char *buffer);
+
+//  The LIST table. Columns: unread marker, id (right-aligned, id_width
+//  wide, at least 2), date, from (or to), subject, size. A line fits
+//  CLIENT_OUTPUT_COLUMNS; the subject takes what the others leave, and
+//  every text field goes through client_output_safe (one line). The
+//  results have no newline; the caller frees them.
+char *
+    client_output_list_header (int id_width, bool sent);
+char *
+    client_output_list_row (int id_width, bool unseen, const char *id,
+                            uint64_t date, const char *who, const char *subject,
+                            uint64_t size);
+
+//  Selftest
+void
+    client_output_test (bool verbose);
+
+#endif
