@@ -39,6 +39,7 @@
 #define WORKERS_MAX         1024    //  store workers the table takes
 #define HEARTBEAT_LIVENESS  3       //  missed heartbeats before a worker is dead
 #define SOCKET_HWM          1000    //  messages queued per peer, each way
+#define DRAIN_MAX           256     //  messages read per wake-up of a socket
 #define HANDSHAKE_IVL       5000    //  msec a peer has to finish its handshake
 //  A frame may hold a whole body, plus room for the smaller frames' limits
 #define FRAME_MAX           (ZPOST_BODY_MAX + 64 * 1024)
@@ -276,15 +277,27 @@ s_forward (s_server_t *self, zpost_msg_t *request)
     }
 }
 
-static int
-s_handle_front (zloop_t *loop, zsock_t *reader, void *arg)
+//  libzmq names a peer that did not choose a routing id with five bytes,
+//  the first zero, counting up from a random start. A peer may choose its
+//  own id instead, and a peer that chooses the id of a client that has just
+//  gone (a Lazy Pirate client closes its socket on timeout) would receive
+//  the replies still owed to that client. So clients may not choose.
+static bool
+s_generated_routing_id (zframe_t *routing_id)
 {
-    (void) loop;
-    (void) reader;
-    s_server_t *self = (s_server_t *) arg;
-    zpost_msg_t *request = zpost_msg_new ();
-    assert (request);
-    int rc = zpost_msg_recv_request (request, self->front);
+    return routing_id && zframe_size (routing_id) == 5 && zframe_data (routing_id) [0] == 0;
+}
+
+static void
+s_front_message (s_server_t *self, zpost_msg_t *request, int rc)
+{
+    if (rc != -1 && !s_generated_routing_id (zpost_msg_routing_id (request))) {
+        if (self->verbose)
+            zsys_info ("zpost-broker: request from a client-chosen routing id refused");
+        s_reply (self, request, ZPOST_MALFORMED,
+                 "do not set a routing id (ZMQ_ROUTING_ID) on the client socket");
+        return;
+    }
     if (rc == -2) {
         if (self->verbose)
             zsys_info ("zpost-broker: malformed request: %d %s",
@@ -306,6 +319,24 @@ s_handle_front (zloop_t *loop, zsock_t *reader, void *arg)
         }
         else
             s_forward (self, request);
+    }
+}
+
+//  Read what has arrived, up to a bound, before going back to the poller:
+//  one wake-up per message is the reactor's largest cost under load.
+static int
+s_handle_front (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    s_server_t *self = (s_server_t *) arg;
+    zpost_msg_t *request = zpost_msg_new ();
+    assert (request);
+    for (int count = 0; count < DRAIN_MAX; count++) {
+        if (count > 0 && !(zsock_events (self->front) & ZMQ_POLLIN))
+            break;
+        int rc = zpost_msg_recv_request (request, self->front);
+        s_front_message (self, request, rc);
     }
     zpost_msg_destroy (&request);
     return 0;
@@ -345,28 +376,16 @@ s_relay_reply (s_server_t *self, zpost_link_t *link, zframe_t *worker)
     s_pending_remove (self, &entry);
 }
 
-static int
-s_handle_back (zloop_t *loop, zsock_t *reader, void *arg)
+static void
+s_back_message (s_server_t *self, zpost_link_t *link)
 {
-    (void) loop;
-    (void) reader;
-    s_server_t *self = (s_server_t *) arg;
-    zpost_link_t *link = zpost_link_new (ZPOST_LINK_NONE);
-    assert (link);
-    int rc = zpost_link_recv (link, self->back);
-    if (rc == -2)
-        zsys_warning ("zpost-broker: malformed message from a store, dropped");
-    if (rc != 0) {
-        zpost_link_destroy (&link);
-        return 0;
-    }
     zframe_t *worker = zpost_link_routing_id (link);
     int64_t expires = zclock_mono () + (int64_t) HEARTBEAT_LIVENESS * self->heartbeat;
     zpost_link_id_t command = zpost_link_id (link);
     bool known = broker_workers_known (self->workers, worker);
 
     if (command == ZPOST_LINK_READY) {
-        rc = broker_workers_ready (self->workers, worker,
+        int rc = broker_workers_ready (self->workers, worker,
                                    zpost_link_store_name (link),
                                    zpost_link_capacity (link), expires);
         if (rc == 1)
@@ -400,6 +419,25 @@ s_handle_back (zloop_t *loop, zsock_t *reader, void *arg)
             zsys_warning ("zpost-broker: store %s sent %s, ignored",
                           broker_workers_name (self->workers, worker),
                           zpost_link_command_name (command));
+    }
+}
+
+static int
+s_handle_back (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    s_server_t *self = (s_server_t *) arg;
+    zpost_link_t *link = zpost_link_new (ZPOST_LINK_NONE);
+    assert (link);
+    for (int count = 0; count < DRAIN_MAX; count++) {
+        if (count > 0 && !(zsock_events (self->back) & ZMQ_POLLIN))
+            break;
+        int rc = zpost_link_recv (link, self->back);
+        if (rc == -2)
+            zsys_warning ("zpost-broker: malformed message from a store, dropped");
+        if (rc == 0)
+            s_back_message (self, link);
     }
     zpost_link_destroy (&link);
     return 0;

@@ -6,8 +6,18 @@
     confirmed before the server binds anything, because libzmq lets every
     CURVE client in while no handler answers.
 
-    Stdout carries only the lines tests and operators read (key, endpoints,
-    ready), each flushed; logs go to stderr.
+    Stdout carries only the lines tests and operators read, each flushed;
+    logs go to stderr:
+
+        zpost-broker VERSION public key <Z85>
+        zpost-broker fingerprint <SHA-256 of the key, 8 groups of 8 hex>
+        zpost-broker front <endpoint as bound>
+        zpost-broker back <endpoint as bound>
+        zpost-broker announce <endpoint as bound>   (unless there is none)
+        zpost-broker ready
+
+    The key announcement (broker_announce) is started after the server, so
+    it never tells a key for a broker that could not bind.
     =========================================================================
 */
 
@@ -17,6 +27,8 @@
 #include "zpost_keys.h"
 #include "broker_server.h"
 #include "broker_zap.h"
+#include "broker_announce.h"
+#include "zpost_announce.h"
 
 #ifndef ZPOST_VERSION
 #   error "ZPOST_VERSION must be defined by the build"
@@ -41,6 +53,10 @@ s_usage (FILE *stream)
         "                       (default KEYS/stores)\n"
         "      --timeout MS     deadline of a forwarded request (default 5000)\n"
         "      --heartbeat MS   heartbeat interval (default 1000)\n"
+        "      --announce EP    tell anyone who asks the broker's public key, in\n"
+        "                       the clear, on EP (default: the front's host and\n"
+        "                       port + 1, e.g. tcp://*:5322; ephemeral when the\n"
+        "                       front is); 'none' turns it off\n"
         "  -v, --verbose        log every message\n"
         "  -h, --help           show this help and exit\n"
         "  -V, --version        show the version and exit\n");
@@ -78,7 +94,8 @@ enum {
     OPT_CLIENTS = 256,
     OPT_STORES,
     OPT_TIMEOUT,
-    OPT_HEARTBEAT
+    OPT_HEARTBEAT,
+    OPT_ANNOUNCE
 };
 
 int
@@ -89,6 +106,7 @@ main (int argc, char *argv [])
     const char *keys = "./zpost-keys";
     const char *clients = NULL;
     const char *stores = NULL;
+    const char *announce_option = NULL;
     int timeout = 5000;
     int heartbeat = 1000;
     bool verbose = false;
@@ -101,6 +119,7 @@ main (int argc, char *argv [])
         { "stores",    required_argument, NULL, OPT_STORES },
         { "timeout",   required_argument, NULL, OPT_TIMEOUT },
         { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+        { "announce",  required_argument, NULL, OPT_ANNOUNCE },
         { "verbose",   no_argument,       NULL, 'v' },
         { "help",      no_argument,       NULL, 'h' },
         { "version",   no_argument,       NULL, 'V' },
@@ -114,6 +133,7 @@ main (int argc, char *argv [])
             case 'k': keys = optarg; break;
             case OPT_CLIENTS: clients = optarg; break;
             case OPT_STORES: stores = optarg; break;
+            case OPT_ANNOUNCE: announce_option = optarg; break;
             case OPT_TIMEOUT:
                 timeout = s_parse_msec (optarg, 1, 3600 * 1000);
                 if (timeout == -1)
@@ -143,6 +163,10 @@ main (int argc, char *argv [])
         return s_usage_error ("unexpected argument '%s'", argv [optind]);
     if (!*front || !*back || !*keys)
         return s_usage_error ("an endpoint or directory is empty");
+    if (announce_option && !streq (announce_option, "none")
+    &&  strncmp (announce_option, "tcp://", 6) != 0)
+        return s_usage_error ("--announce %s: give a tcp:// endpoint, or none",
+                              announce_option);
 
     //  Stdout is for the lines a test reads; everything else goes to stderr
     zsys_set_logstream (stderr);
@@ -153,8 +177,11 @@ main (int argc, char *argv [])
     assert (key_path && stores_dir);
     zactor_t *zap = NULL;
     zactor_t *server = NULL;
+    zactor_t *announce = NULL;
     char *front_bound = NULL;
     char *back_bound = NULL;
+    char *announce_bound = NULL;
+    char *announce_default = NULL;
 
     zcert_t *cert = zpost_keys_load_or_create (key_path);
     if (!cert) {
@@ -163,6 +190,9 @@ main (int argc, char *argv [])
     }
     printf ("zpost-broker %s public key %s\n", ZPOST_VERSION,
             zcert_public_txt (cert));
+    char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+    if (zpost_announce_fingerprint (zcert_public_txt (cert), fingerprint) == 0)
+        printf ("zpost-broker fingerprint %s\n", fingerprint);
     fflush (stdout);
 
     zap = zactor_new (broker_zap, NULL);
@@ -190,6 +220,34 @@ main (int argc, char *argv [])
 
     printf ("zpost-broker front %s\n", front_bound);
     printf ("zpost-broker back %s\n", back_bound);
+
+    //  The announcement is a convenience: one the operator asked for must
+    //  work, but the default one may give way to whatever holds its port
+    if (!announce_option)
+        announce_default = broker_announce_default (front);
+    const char *announce_endpoint = announce_option? announce_option: announce_default;
+    if (announce_endpoint && !streq (announce_endpoint, "none")) {
+        broker_announce_config_t announce_config = {
+            .endpoint = announce_endpoint,
+            .public_key = zcert_public_txt (cert),
+            .verbose = verbose
+        };
+        announce = zactor_new (broker_announce, &announce_config);
+        assert (announce);
+        if (broker_announce_start (announce, &announce_bound) == 0)
+            printf ("zpost-broker announce %s\n", announce_bound);
+        else {
+            zactor_destroy (&announce);
+            if (announce_option)
+                goto cleanup;
+            zsys_warning ("zpost-broker: no key announcement (give --announce EP "
+                          "to put it elsewhere, or --announce none)");
+        }
+    }
+    else
+    if (!announce_option)
+        zsys_info ("zpost-broker: no key announcement for front %s; give "
+                   "--announce EP to have one", front);
     printf ("zpost-broker ready\n");
     fflush (stdout);
     zsys_info ("zpost-broker %s: clients connect to %s with --server-key %s; "
@@ -218,10 +276,13 @@ main (int argc, char *argv [])
 
 cleanup:
     //  The server goes first: its sockets need the ZAP handler until closed
+    zactor_destroy (&announce);
     zactor_destroy (&server);
     zactor_destroy (&zap);
     zstr_free (&front_bound);
     zstr_free (&back_bound);
+    zstr_free (&announce_bound);
+    zstr_free (&announce_default);
     zcert_destroy (&cert);
     zstr_free (&key_path);
     zstr_free (&stores_dir);

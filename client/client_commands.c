@@ -9,7 +9,18 @@
       getting a reply into one sentence and an exit status;
     - a reply that is not 200 goes through s_refusal, which names what to
       do, maps the status to an exit status, and on 401 forgets the login;
-    - a command that needs a session gets it from s_logged_in.
+    - a command that needs a session gets it from s_logged_in;
+    - each request is built in one function, client_commands_REQUEST,
+      which the guided session (client_shell) calls too.
+
+    The server's key, when not given, comes from the known-servers file or
+    is met for the first time (s_server_key): ask the announce endpoint,
+    show the fingerprint, ask the person, prove it with a PING broker, and
+    only then add it to the file. A known key is checked against the
+    announcement only when the server does not answer (s_check_known): a
+    CURVE client with the wrong server key gets silence, never a reply, so
+    silence is the moment to ask, and asking costs nothing the rest of the
+    time.
 
     Text that came from the server is printed through client_output only.
     JSON is built with jansson: when stdout is a terminal it is written
@@ -23,8 +34,11 @@
 #include "client_output.h"
 #include "client_state.h"
 
+#include "zpost_announce.h"
+
 #include <errno.h>
 #include <getopt.h>
+#include <strings.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -108,9 +122,8 @@ client_commands_parse_int (const char *text, long min, long max, int *value_p)
     return 0;
 }
 
-//  A message id as a person types it: decimal, 1 to 2^64 - 1.
-static int
-s_parse_id (const char *text, uint64_t *id_p)
+int
+client_commands_parse_id (const char *text, uint64_t *id_p)
 {
     size_t size = strlen (text);
     if (size == 0 || size > 20 || strspn (text, "0123456789") != size)
@@ -239,24 +252,42 @@ s_json_names (const char *names)
 //  --------------------------------------------------------------------------
 //  Failures and refusals
 
+//  Where every sentence for a person starts: after what is on stdout, on
+//  stderr, with the program's name unless the guided session speaks
+static void
+s_say_start (client_app_t *app)
+{
+    fflush (stdout);
+    if (!app->shell)
+        fprintf (stderr, "zpost: ");
+}
+
+//  Say a sentence that is already safe to print: "zpost: a sentence", or
+//  in the guided session, "A sentence."
+static void
+s_say (client_app_t *app, const char *sentence)
+{
+    s_say_start (app);
+    if (app->shell && *sentence) {
+        size_t size = strlen (sentence);
+        fprintf (stderr, "%c%s%s\n", toupper ((unsigned char) sentence [0]), sentence + 1,
+                 strchr (".?!", sentence [size - 1])? "": ".");
+    }
+    else
+        fprintf (stderr, "%s\n", sentence);
+}
+
 //  Say what went wrong in one sentence on stderr and, with --json, as an
 //  error object on stdout. status is the ZPOST status it stands for, or 0.
 static int
-s_fail (client_app_t *app, int exit_status, int status, const char *error,
-        const char *format, ...) CHECK_PRINTF (5);
-
-static int
-s_fail (client_app_t *app, int exit_status, int status, const char *error,
-        const char *format, ...)
+s_vfail (client_app_t *app, int exit_status, int status, const char *error,
+         const char *format, va_list args)
 {
-    va_list args;
-    va_start (args, format);
     char *sentence = zsys_vprintf (format, args);
-    va_end (args);
     assert (sentence);
-    fprintf (stderr, "zpost: ");
-    client_output_print (stderr, sentence, CLIENT_OUTPUT_LINE);
-    fprintf (stderr, "\n");
+    char *safe = client_output_safe_str (sentence, CLIENT_OUTPUT_LINE);
+    s_say (app, safe);
+    free (safe);
     if (app->json) {
         json_t *object = json_pack ("{s:i, s:s, s:o, s:n}", "status", status,
                                     "error", error, "reason", s_json_text (sentence),
@@ -270,9 +301,239 @@ s_fail (client_app_t *app, int exit_status, int status, const char *error,
 }
 
 static int
+s_fail (client_app_t *app, int exit_status, int status, const char *error,
+        const char *format, ...) CHECK_PRINTF (5);
+
+static int
+s_fail (client_app_t *app, int exit_status, int status, const char *error,
+        const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = s_vfail (app, exit_status, status, error, format, args);
+    va_end (args);
+    return rc;
+}
+
+int
+client_commands_fail (client_app_t *app, int exit_status, int status,
+                      const char *error, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = s_vfail (app, exit_status, status, error, format, args);
+    va_end (args);
+    return rc;
+}
+
+static int
 s_interrupted (client_app_t *app)
 {
     return s_fail (app, CLIENT_EXIT_INTERRUPTED, 0, "INTERRUPTED", "interrupted");
+}
+
+//  --------------------------------------------------------------------------
+//  The server's key
+
+//  The announce endpoint to ask about this server. Caller frees; NULL if
+//  there is none to ask.
+static char *
+s_announce_endpoint (client_app_t *app)
+{
+    if (app->announce)
+        return strdup (app->announce);
+    return client_keys_announce_endpoint (client_config_endpoint (app->config),
+                                          app->announce_port);
+}
+
+//  The session's check, for a key from the known-servers file: the server
+//  does not answer; does it announce another key than the one we know?
+static int
+s_check_known (void *arg, char *error, size_t error_size)
+{
+    client_app_t *app = (client_app_t *) arg;
+    char *announce = s_announce_endpoint (app);
+    if (!announce)
+        return 0;
+    char announced [41];
+    char why [256];
+    int timeout = app->timeout < 2000? app->timeout: 2000;
+    int rc = client_keys_fetch (announce, timeout, announced, why, sizeof (why));
+    free (announce);
+    const char *known = client_config_server_key (app->config);
+    if (rc || streq (announced, known))
+        return 0;           //  no news, or not the key: silence has another cause
+
+    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    const char *path = client_keys_path (app->keys);
+    size_t line = client_keys_line (app->keys, server);
+    char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+    zpost_announce_fingerprint (announced, fingerprint);
+    snprintf (error, error_size,
+              "WARNING: the server %s now announces a different key from the one "
+              "you trusted (line %zu of %s), and does not answer to the known "
+              "one: someone may be posing as the server, or its operator changed "
+              "its key; nothing was sent. If the change is expected (ask the "
+              "operator), remove line %zu from %s and connect again to trust the "
+              "new key, whose fingerprint is %s",
+              server, line, path, line, path, fingerprint);
+    free (server);
+    return -1;
+}
+
+//  Ask the person at the terminal a yes-or-no question; only "y" or
+//  "yes" is yes. 1 yes, 0 no, -1 interrupted.
+static int
+s_ask_yes (const char *question)
+{
+    fflush (stdout);
+    fprintf (stderr, "%s", question);
+    fflush (stderr);
+    char *answer = NULL;
+    client_input_t result = client_input_line (STDIN_FILENO, 64, &answer);
+    if (result == CLIENT_INPUT_INTERRUPTED)
+        return -1;
+    int yes = answer && (strcasecmp (answer, "y") == 0 || strcasecmp (answer, "yes") == 0);
+    if (result == CLIENT_INPUT_EOF)
+        fprintf (stderr, "\n");
+    free (answer);
+    return yes;
+}
+
+//  First contact with a server: learn its announced key, and trust it if
+//  the person agrees. Sets the key in the configuration; returns 0, or
+//  the exit status after saying why not.
+static int
+s_first_contact (client_app_t *app, const char *server)
+{
+    char *announce = s_announce_endpoint (app);
+    if (!announce)
+        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                       "no key is known for %s, and it has no port to ask for one "
+                       "on; give --server-key KEY|FILE or set ZPOST_SERVER_KEY "
+                       "(the broker's broker.key)", server);
+    char key [41];
+    char why [256];
+    int rc = client_keys_fetch (announce, app->timeout, key, why, sizeof (why));
+    if (rc && zsys_interrupted) {
+        free (announce);
+        return s_interrupted (app);
+    }
+    if (rc) {
+        int status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                             "no key is known for %s, and none was announced (%s); "
+                             "give --server-key KEY|FILE or set ZPOST_SERVER_KEY "
+                             "(zpost-broker prints its key and keeps it in broker.key), "
+                             "or --announce EP if the broker announces it elsewhere",
+                             server, why);
+        free (announce);
+        return status;
+    }
+    char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+    zpost_announce_fingerprint (key, fingerprint);
+    fflush (stdout);
+    fprintf (stderr,
+             "%sThe server %s is new to this client. It announces (on %s) the key\n"
+             "    %s\n"
+             "with the SHA-256 fingerprint\n"
+             "    %s\n"
+             "Anyone on the way could have answered instead: compare the fingerprint\n"
+             "with the one the server's operator gives you (zpost-broker prints it\n"
+             "when it starts) before you trust it.\n",
+             app->shell? "": "zpost: ", server, announce, key, fingerprint);
+    free (announce);
+
+    if (app->accept_new_key)
+        fprintf (stderr, "Trusting it, as --accept-new-key says.\n");
+    else
+    if (isatty (STDIN_FILENO)) {
+        int yes = s_ask_yes ("Trust this server? [y/N] ");
+        if (yes == -1)
+            return s_interrupted (app);
+        if (!yes)
+            return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                           "the key of %s was not trusted, so nothing was sent", server);
+    }
+    else
+        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                       "the key of %s is not known and there is no terminal to ask "
+                       "whether to trust it; run again with --accept-new-key to "
+                       "trust the fingerprint above, or give --server-key KEY|FILE "
+                       "or set ZPOST_SERVER_KEY", server);
+    rc = client_config_set_server_key (app->config, key);
+    assert (rc == 0);
+    return CLIENT_EXIT_DONE;
+}
+
+//  Find the server's key: given, known, or met now. Returns 0, or the
+//  exit status after saying why not. *pin_p is set when the key is new
+//  and must be added to the known servers once the server proves it.
+static int
+s_server_key (client_app_t *app, bool *pin_p)
+{
+    *pin_p = false;
+    const char *variable = getenv ("ZPOST_SERVER_KEY");
+    if (app->server_key || (variable && *variable)) {
+        if (client_config_set_server_key (app->config, app->server_key))
+            return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
+                           client_config_error (app->config));
+        return CLIENT_EXIT_DONE;
+    }
+    const char *dir = client_config_dir (app->config);
+    if (!dir)
+        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                       "cannot find your home directory, where the keys of known "
+                       "servers are kept; set HOME, or give --server-key KEY|FILE");
+    if (!app->keys) {
+        char *path = zsys_sprintf ("%s/" CLIENT_KEYS_FILE, dir);
+        assert (path);
+        app->keys = client_keys_new (path);
+        free (path);
+    }
+    if (client_keys_load (app->keys))
+        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
+                       client_keys_error (app->keys));
+    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    const char *known = client_keys_lookup (app->keys, server);
+    int status = CLIENT_EXIT_DONE;
+    if (known) {
+        int rc = client_config_set_server_key (app->config, known);
+        assert (rc == 0);
+        app->key_known = true;
+    }
+    else {
+        status = s_first_contact (app, server);
+        *pin_p = status == CLIENT_EXIT_DONE;
+    }
+    free (server);
+    return status;
+}
+
+static zpost_msg_t *
+s_call (client_app_t *app, zpost_msg_t *request, int *status_p);
+
+//  A key met for the first time goes into the file only once the server
+//  has proved it holds it: a PING that the broker answers.
+static int
+s_pin (client_app_t *app)
+{
+    int status = CLIENT_EXIT_DONE;
+    zpost_msg_t *reply = client_commands_ping (app, true, &status);
+    if (!reply)
+        return status;
+    zpost_msg_destroy (&reply);
+    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    if (client_keys_add (app->keys, server, client_config_server_key (app->config)))
+        status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s; the key "
+                         "was not kept", client_keys_error (app->keys));
+    else {
+        fflush (stdout);
+        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server,
+                 client_keys_path (app->keys));
+        app->key_known = true;
+    }
+    free (server);
+    return status;
 }
 
 //  Make the session the first time a command needs the server: address,
@@ -283,16 +544,21 @@ s_open_session (client_app_t *app)
     if (app->session)
         return CLIENT_EXIT_DONE;
     if (client_config_set_server (app->config, app->server)) {
-        fprintf (stderr, "zpost: %s\n", client_config_error (app->config));
+        //  It quotes what was typed
+        char *safe = client_output_safe_str (client_config_error (app->config),
+                                             CLIENT_OUTPUT_LINE);
+        s_say (app, safe);
+        free (safe);
         return CLIENT_EXIT_USAGE;
     }
-    if (client_config_set_server_key (app->config, app->server_key))
-        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
-                       client_config_error (app->config));
     zcert_t *cert = client_config_client_cert (app->config);
     if (!cert)
         return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
                        client_config_error (app->config));
+    bool pin;
+    int status = s_server_key (app, &pin);
+    if (status)
+        return status;
     app->session = client_session_new (client_config_endpoint (app->config),
                                        client_config_server_key (app->config), cert);
     if (!app->session)
@@ -301,7 +567,21 @@ s_open_session (client_app_t *app)
     client_session_set_timeout (app->session, app->timeout);
     client_session_set_retries (app->session, app->retries);
     client_session_set_verbose (app->session, app->verbose);
-    return CLIENT_EXIT_DONE;
+    if (app->key_known)
+        client_session_set_check (app->session, s_check_known, app);
+    if (pin) {
+        status = s_pin (app);
+        if (status)
+            client_session_destroy (&app->session);
+    }
+    return status;
+}
+
+int
+client_commands_open_session (client_app_t *app)
+{
+    assert (app);
+    return s_open_session (app);
 }
 
 //  Send a request and get its reply, whatever its status. On no reply,
@@ -329,6 +609,10 @@ s_call (client_app_t *app, zpost_msg_t *request, int *status_p)
             break;
         case CLIENT_SESSION_SOCKET:
             *status_p = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
+                                client_session_error (session));
+            break;
+        case CLIENT_SESSION_REFUSED:
+            *status_p = s_fail (app, CLIENT_EXIT_LOCAL, 0, "KEY_CHANGED", "%s",
                                 client_session_error (session));
             break;
         default:
@@ -374,7 +658,9 @@ s_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
         said = strdup (sentence);
     else
     if (status == ZPOST_NOT_LOGGED_IN) {
-        said = strdup ("not logged in: run zpost login");
+        said = strdup (app->shell? "your session has ended (logged out, or idle "
+                                   "too long); log in again"
+                                 : "not logged in: run zpost login");
         if (state)
             client_state_remove (state);
     }
@@ -398,7 +684,8 @@ s_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
     }
     else
     if (status == ZPOST_STORE_UNAVAILABLE)
-        said = strdup ("the message store did not answer in time; try again shortly");
+        said = strdup ("the message store is unavailable (503): it did not answer "
+                       "in time; try again shortly");
     else {
         char *safe_reason = client_output_safe_str (*reason? reason:
                                                     zpost_status_reason (status),
@@ -410,7 +697,7 @@ s_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
     }
     assert (said);
     //  Already safe: printed as it is
-    fprintf (stderr, "zpost: %s\n", said);
+    s_say (app, said);
     if (app->json) {
         json_t *object = json_pack ("{s:i, s:s, s:o, s:o}", "status", status,
                                     "error", zpost_status_name (status),
@@ -423,6 +710,220 @@ s_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
     free (said);
     free (safe_detail);
     return status >= 400 && status < 500? CLIENT_EXIT_REFUSED: CLIENT_EXIT_SERVER;
+}
+
+int
+client_commands_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
+                         int special, const char *sentence)
+{
+    assert (app);
+    assert (reply);
+    return s_refusal (app, reply, state, special, sentence);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Requests, one function each, shared with the guided session
+
+//  A new request for the open session, with its token
+static zpost_msg_t *
+s_request (client_app_t *app, zpost_command_t command)
+{
+    assert (app->session);
+    return client_session_new_request (app->session, command);
+}
+
+//  Send the request, destroy it (which wipes any password it held), and
+//  return the reply
+static zpost_msg_t *
+s_send (client_app_t *app, zpost_msg_t **request_p, int *status_p)
+{
+    zpost_msg_t *reply = s_call (app, *request_p, status_p);
+    zpost_msg_destroy (request_p);
+    return reply;
+}
+
+zpost_msg_t *
+client_commands_ping (client_app_t *app, bool broker, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, broker? "broker": "store");
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_register (client_app_t *app, const char *username,
+                          const char *password, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_REGISTER);
+    zpost_msg_set (request, ZPOST_F_USERNAME, username);
+    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_login (client_app_t *app, const char *username,
+                       const char *password, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_LOGIN);
+    zpost_msg_set (request, ZPOST_F_USERNAME, username);
+    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_logout (client_app_t *app, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_LOGOUT);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_passwd (client_app_t *app, const char *password,
+                        const char *new_password, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_PASSWD);
+    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
+    zpost_msg_set (request, ZPOST_F_NEW_PASSWORD, new_password);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_send (client_app_t *app, const char *recipients, const char *subject,
+                      const char *body, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_SEND);
+    zpost_msg_set (request, ZPOST_F_RECIPIENTS, recipients);
+    zpost_msg_set (request, ZPOST_F_SUBJECT, subject);
+    zpost_msg_set (request, ZPOST_F_BODY, body);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_list (client_app_t *app, bool sent, bool unread, int limit,
+                      uint64_t before, int *status_p)
+{
+    assert (limit >= 1 && limit <= ZPOST_LIST_MAX);
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_LIST);
+    zpost_msg_set (request, ZPOST_F_FOLDER, sent? "sent": "inbox");
+    zpost_msg_set (request, ZPOST_F_FILTER, unread? "unread": "all");
+    zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
+    zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_read (client_app_t *app, uint64_t id, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_READ);
+    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_delete (client_app_t *app, bool sent, uint64_t id, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_DELETE);
+    zpost_msg_set (request, ZPOST_F_FOLDER, sent? "sent": "inbox");
+    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_commands_stats (client_app_t *app, bool server, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_STATS);
+    zpost_msg_set (request, ZPOST_F_SCOPE, server? "server": "user");
+    return s_send (app, &request, status_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  What a person typed, checked before it is sent
+
+const char *
+client_commands_subject_fault (const char *subject)
+{
+    assert (subject);
+    if (strlen (subject) > ZPOST_SUBJECT_MAX)
+        return "the subject is longer than 255 bytes";
+    if (!zpost_msg_valid_utf8 (subject, strlen (subject))
+    ||  strchr (subject, '\n') || strchr (subject, '\r'))
+        return "the subject must be one line of UTF-8 text";
+    return NULL;
+}
+
+const char *
+client_commands_password_fault (const char *password, bool new_password)
+{
+    assert (password);
+    if (!*password)
+        return "the password is empty; nothing was done";
+    if (strlen (password) > ZPOST_PASSWORD_MAX)
+        return "the password is longer than 1024 bytes; choose a shorter one";
+    if (!zpost_msg_valid_utf8 (password, strlen (password)))
+        return "the password is not valid UTF-8 text; check your terminal's encoding";
+    if (new_password && strlen (password) < ZPOST_PASSWORD_MIN)
+        return "the password is shorter than 8 bytes; choose a longer one";
+    return NULL;
+}
+
+const char *
+client_commands_body_fault (const char *body, size_t size)
+{
+    if (size > ZPOST_BODY_MAX)
+        return "the body is larger than 16 MiB; nothing was sent";
+    if ((size && !body) || (body && memchr (body, 0, size))
+    ||  (body && !zpost_msg_valid_utf8 (body, size)))
+        return "the body is not UTF-8 text (or holds a NUL byte); nothing was sent";
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Showing replies
+
+void
+client_commands_print_message (zpost_msg_t *reply)
+{
+    assert (reply);
+    const char *body = zpost_msg_get (reply, ZPOST_F_BODY);
+    char date [CLIENT_OUTPUT_DATE_SIZE];
+    client_output_date (zpost_msg_get_number (reply, ZPOST_F_DATE), true, date);
+    const char *to_list = zpost_msg_get (reply, ZPOST_F_TO);
+    char *to = s_spaced_list (to_list? to_list: "");
+    printf ("From: ");
+    client_output_print (stdout, zpost_msg_get (reply, ZPOST_F_FROM), CLIENT_OUTPUT_LINE);
+    printf ("\nTo: ");
+    client_output_print (stdout, to, CLIENT_OUTPUT_LINE);
+    printf ("\nDate: %s\nSubject: ", date);
+    client_output_print (stdout, zpost_msg_get (reply, ZPOST_F_SUBJECT), CLIENT_OUTPUT_LINE);
+    printf ("\n\n");
+    client_output_print (stdout, body, CLIENT_OUTPUT_TEXT);
+    if (body && *body && body [strlen (body) - 1] != '\n')
+        printf ("\n");
+    free (to);
+}
+
+void
+client_commands_print_stats (zpost_msg_t *reply)
+{
+    assert (reply);
+    size_t rows = zpost_msg_rows (reply);
+    int width = 0;
+    for (size_t row = 0; row < rows; row++) {
+        int size = (int) strlen (zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME));
+        width = size > width? size: width;
+    }
+    for (size_t row = 0; row < rows; row++) {
+        char *name = client_output_safe_str (
+            zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME), CLIENT_OUTPUT_LINE);
+        char *value = client_output_safe_str (
+            zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE), CLIENT_OUTPUT_LINE);
+        printf ("%-*s  %s\n", width, name, value);
+        free (name);
+        free (value);
+    }
 }
 
 //  The login state for the server, made when needed. NULL with a failure
@@ -543,15 +1044,7 @@ s_password (client_app_t *app, bool from_stdin, const char *variable,
                        "cannot read the password: %s", strerror (errno));
     assert (password);
 
-    const char *fault = NULL;
-    if (!*password)
-        fault = "the password is empty; nothing was done";
-    else
-    if (!zpost_msg_valid_utf8 (password, strlen (password)))
-        fault = "the password is not valid UTF-8 text; check your terminal's encoding";
-    else
-    if (kind == S_PASSWORD_NEW && strlen (password) < ZPOST_PASSWORD_MIN)
-        fault = "the password is shorter than 8 bytes; choose a longer one";
+    const char *fault = client_commands_password_fault (password, kind == S_PASSWORD_NEW);
     if (fault) {
         client_input_wipe (&password);
         return s_fail (app, CLIENT_EXIT_USAGE, 0, "LOCAL_ERROR", "%s", fault);
@@ -560,10 +1053,8 @@ s_password (client_app_t *app, bool from_stdin, const char *variable,
     return CLIENT_EXIT_DONE;
 }
 
-//  A username as typed, folded to lower case as the server folds it, or
-//  NULL if it is not one.
-static char *
-s_username (const char *typed)
+char *
+client_commands_username (const char *typed)
 {
     char *name = strdup (typed);
     assert (name);
@@ -602,10 +1093,7 @@ s_cmd_ping (client_app_t *app, const client_command_t *command, int argc, char *
     status = s_open_session (app);
     if (status)
         return status;
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_PING);
-    zpost_msg_set (request, ZPOST_F_TARGET, broker? "broker": "store");
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
+    zpost_msg_t *reply = client_commands_ping (app, broker, &status);
     if (!reply)
         return status;
 
@@ -665,7 +1153,7 @@ s_account_args (client_app_t *app, const client_command_t *command, int argc,
     if (optind + 1 < argc)
         return s_command_misuse (command, "takes one USERNAME (the password is asked "
                                  "for, never given as an argument)");
-    *username_p = s_username (argv [optind]);
+    *username_p = client_commands_username (argv [optind]);
     if (!*username_p)
         return s_command_misuse (command, "'%.64s' is not a username: use 1 to 32 of "
                                  "a-z 0-9 . _ -, starting with a letter or digit",
@@ -691,12 +1179,8 @@ s_cmd_register (client_app_t *app, const client_command_t *command, int argc, ch
         return status;
     }
 
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_REGISTER);
-    zpost_msg_set (request, ZPOST_F_USERNAME, username);
-    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
+    zpost_msg_t *reply = client_commands_register (app, username, password, &status);
     client_input_wipe (&password);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);          //  wipes its copy of the password
     if (reply) {
         if (zpost_msg_status (reply) == ZPOST_OK) {
             if (app->json) {
@@ -756,12 +1240,8 @@ s_cmd_login (client_app_t *app, const client_command_t *command, int argc, char 
         return status;
     }
 
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_LOGIN);
-    zpost_msg_set (request, ZPOST_F_USERNAME, username);
-    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
+    zpost_msg_t *reply = client_commands_login (app, username, password, &status);
     client_input_wipe (&password);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
     if (reply && zpost_msg_status (reply) != ZPOST_OK)
         status = s_refusal (app, reply, NULL, ZPOST_LOGIN_FAILED,
                             "wrong username or password; check both and try again");
@@ -865,9 +1345,7 @@ s_cmd_logout (client_app_t *app, const client_command_t *command, int argc, char
     char *username = strdup (client_state_username (state));
     assert (username);
     client_session_set_token (app->session, client_state_token (state));
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_LOGOUT);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
+    zpost_msg_t *reply = client_commands_logout (app, &status);
     //  The login is forgotten here whatever the server said: a person who
     //  asked to log out must not stay logged in because the server is down
     bool removed = client_state_remove (state) == 0;
@@ -941,13 +1419,9 @@ s_cmd_passwd (client_app_t *app, const client_command_t *command, int argc, char
         return status;
     }
 
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_PASSWD);
-    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
-    zpost_msg_set (request, ZPOST_F_NEW_PASSWORD, new_password);
+    zpost_msg_t *reply = client_commands_passwd (app, password, new_password, &status);
     client_input_wipe (&password);
     client_input_wipe (&new_password);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
     if (reply && zpost_msg_status (reply) != ZPOST_OK)
         status = s_refusal (app, reply, state, ZPOST_LOGIN_FAILED,
                             "the current password is wrong; nothing was changed");
@@ -976,8 +1450,8 @@ s_cmd_passwd (client_app_t *app, const client_command_t *command, int argc, char
 //  Recipients as typed, in one or more --to: names separated by commas,
 //  spaces around them allowed. Appends the folded names to *list_p (a
 //  comma-separated string). Returns NULL, or what is wrong.
-static char *
-s_add_recipients (char **list_p, const char *typed, size_t *count_p)
+char *
+client_commands_add_recipients (char **list_p, const char *typed, size_t *count_p)
 {
     char *copy = strdup (typed);
     assert (copy);
@@ -991,7 +1465,7 @@ s_add_recipients (char **list_p, const char *typed, size_t *count_p)
         size_t size = strlen (item);
         while (size > 0 && (item [size - 1] == ' ' || item [size - 1] == '\t'))
             item [--size] = 0;
-        char *name = s_username (item);
+        char *name = client_commands_username (item);
         if (!name)
             fault = *item? zsys_sprintf ("'%.64s' is not a username", item)
                          : strdup ("--to has an empty name; separate names with "
@@ -1030,7 +1504,7 @@ s_cmd_send (client_app_t *app, const client_command_t *command, int argc, char *
     int code;
     while ((code = s_next_option (app, command, argc, argv, ":ht:s:m:", options, &status)) != -1) {
         if (code == 't' && !fault)
-            fault = s_add_recipients (&recipients, optarg, &count);
+            fault = client_commands_add_recipients (&recipients, optarg, &count);
         else
         if (code == 's')
             subject = optarg;
@@ -1057,14 +1531,9 @@ s_cmd_send (client_app_t *app, const client_command_t *command, int argc, char *
             status = s_command_misuse (command, "needs --subject TEXT "
                                        "(--subject '' for none)");
         else
-        if (strlen (subject) > ZPOST_SUBJECT_MAX)
-            status = s_command_misuse (command, "the subject is longer than %d bytes",
-                                       ZPOST_SUBJECT_MAX);
-        else
-        if (!zpost_msg_valid_utf8 (subject, strlen (subject))
-        ||  strchr (subject, '\n') || strchr (subject, '\r'))
-            status = s_command_misuse (command, "the subject must be one line of "
-                                       "UTF-8 text");
+        if (client_commands_subject_fault (subject))
+            status = s_command_misuse (command, "%s",
+                                       client_commands_subject_fault (subject));
     }
     free (fault);
     if (status != S_GO_ON) {
@@ -1105,9 +1574,9 @@ s_cmd_send (client_app_t *app, const client_command_t *command, int argc, char *
         status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s", *error? error:
                          "cannot read the body from standard input; nothing was sent");
     else
-    if (memchr (body, 0, size) || !zpost_msg_valid_utf8 (body, size))
-        status = s_fail (app, CLIENT_EXIT_USAGE, 0, "LOCAL_ERROR", "the body is not "
-                         "UTF-8 text (or holds a NUL byte); nothing was sent");
+    if (client_commands_body_fault (body, size))
+        status = s_fail (app, CLIENT_EXIT_USAGE, 0, "LOCAL_ERROR", "%s",
+                         client_commands_body_fault (body, size));
     else
     if (size == 0 && !message && isatty (STDIN_FILENO))
         status = s_fail (app, CLIENT_EXIT_USAGE, 0, "LOCAL_ERROR", "the message is "
@@ -1116,12 +1585,7 @@ s_cmd_send (client_app_t *app, const client_command_t *command, int argc, char *
         status = CLIENT_EXIT_DONE;
 
     if (status == CLIENT_EXIT_DONE) {
-        zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_SEND);
-        zpost_msg_set (request, ZPOST_F_RECIPIENTS, recipients);
-        zpost_msg_set (request, ZPOST_F_SUBJECT, subject);
-        zpost_msg_set (request, ZPOST_F_BODY, body);
-        zpost_msg_t *reply = s_call (app, request, &status);
-        zpost_msg_destroy (&request);
+        zpost_msg_t *reply = client_commands_send (app, recipients, subject, body, &status);
         if (reply && zpost_msg_status (reply) != ZPOST_OK)
             status = s_refusal (app, reply, state, 0, NULL);
         else
@@ -1208,7 +1672,7 @@ s_cmd_list (client_app_t *app, const client_command_t *command, int argc, char *
             bad_value = optarg;
         }
         else
-        if (code == S_OPT_BEFORE && s_parse_id (optarg, &before)) {
+        if (code == S_OPT_BEFORE && client_commands_parse_id (optarg, &before)) {
             bad = "--before wants a message id";
             bad_value = optarg;
         }
@@ -1225,7 +1689,6 @@ s_cmd_list (client_app_t *app, const client_command_t *command, int argc, char *
     client_state_t *state = s_logged_in (app, &status);
     if (!state)
         return status;
-    const char *folder = sent? "sent": "inbox";
     json_t *entries = app->json? json_array (): NULL;
     size_t total = 0;
     int id_width = 0;
@@ -1233,13 +1696,8 @@ s_cmd_list (client_app_t *app, const client_command_t *command, int argc, char *
     uint64_t next_before = 0;
     status = CLIENT_EXIT_DONE;
     while (true) {
-        zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_LIST);
-        zpost_msg_set (request, ZPOST_F_FOLDER, folder);
-        zpost_msg_set (request, ZPOST_F_FILTER, unread? "unread": "all");
-        zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
-        zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
-        zpost_msg_t *reply = s_call (app, request, &status);
-        zpost_msg_destroy (&request);
+        zpost_msg_t *reply = client_commands_list (app, sent, unread, limit, before,
+                                                   &status);
         if (!reply)
             break;
         if (zpost_msg_status (reply) != ZPOST_OK) {
@@ -1328,16 +1786,13 @@ s_cmd_read (client_app_t *app, const client_command_t *command, int argc, char *
     uint64_t id;
     if (optind + 1 != argc)
         return s_command_misuse (command, "needs one message ID (zpost list shows them)");
-    if (s_parse_id (argv [optind], &id))
+    if (client_commands_parse_id (argv [optind], &id))
         return s_command_misuse (command, "'%.64s' is not a message id", argv [optind]);
 
     client_state_t *state = s_logged_in (app, &status);
     if (!state)
         return status;
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_READ);
-    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
+    zpost_msg_t *reply = client_commands_read (app, id, &status);
     if (reply && zpost_msg_status (reply) != ZPOST_OK) {
         char *sentence = zsys_sprintf ("there is no message %" PRIu64 " in your folders; "
                                        "zpost list shows their ids", id);
@@ -1359,23 +1814,8 @@ s_cmd_read (client_app_t *app, const client_command_t *command, int argc, char *
             s_json_emit (object);
             json_decref (object);
         }
-        else {
-            char date [CLIENT_OUTPUT_DATE_SIZE];
-            client_output_date (zpost_msg_get_number (reply, ZPOST_F_DATE), true, date);
-            char *to = s_spaced_list (zpost_msg_get (reply, ZPOST_F_TO));
-            printf ("From: ");
-            client_output_print (stdout, zpost_msg_get (reply, ZPOST_F_FROM), CLIENT_OUTPUT_LINE);
-            printf ("\nTo: ");
-            client_output_print (stdout, to, CLIENT_OUTPUT_LINE);
-            printf ("\nDate: %s\nSubject: ", date);
-            client_output_print (stdout, zpost_msg_get (reply, ZPOST_F_SUBJECT),
-                                 CLIENT_OUTPUT_LINE);
-            printf ("\n\n");
-            client_output_print (stdout, body, CLIENT_OUTPUT_TEXT);
-            if (body && *body && body [strlen (body) - 1] != '\n')
-                printf ("\n");
-            free (to);
-        }
+        else
+            client_commands_print_message (reply);
         status = CLIENT_EXIT_DONE;
     }
     zpost_msg_destroy (&reply);
@@ -1403,18 +1843,14 @@ s_cmd_delete (client_app_t *app, const client_command_t *command, int argc, char
     uint64_t id;
     if (optind + 1 != argc)
         return s_command_misuse (command, "needs one message ID (zpost list shows them)");
-    if (s_parse_id (argv [optind], &id))
+    if (client_commands_parse_id (argv [optind], &id))
         return s_command_misuse (command, "'%.64s' is not a message id", argv [optind]);
 
     client_state_t *state = s_logged_in (app, &status);
     if (!state)
         return status;
     const char *folder = sent? "sent": "inbox";
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_DELETE);
-    zpost_msg_set (request, ZPOST_F_FOLDER, folder);
-    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
+    zpost_msg_t *reply = client_commands_delete (app, sent, id, &status);
     if (reply && zpost_msg_status (reply) != ZPOST_OK)
         status = s_refusal (app, reply, state, 0, NULL);
     else
@@ -1462,10 +1898,7 @@ s_cmd_stats (client_app_t *app, const client_command_t *command, int argc, char 
     client_state_t *state = s_logged_in (app, &status);
     if (!state)
         return status;
-    zpost_msg_t *request = client_session_new_request (app->session, ZPOST_CMD_STATS);
-    zpost_msg_set (request, ZPOST_F_SCOPE, server? "server": "user");
-    zpost_msg_t *reply = s_call (app, request, &status);
-    zpost_msg_destroy (&request);
+    zpost_msg_t *reply = client_commands_stats (app, server, &status);
     if (reply && zpost_msg_status (reply) != ZPOST_OK)
         status = s_refusal (app, reply, state, 0, NULL);
     else
@@ -1480,22 +1913,8 @@ s_cmd_stats (client_app_t *app, const client_command_t *command, int argc, char 
             s_json_emit (object);
             json_decref (object);
         }
-        else {
-            int width = 0;
-            for (size_t row = 0; row < rows; row++) {
-                int size = (int) strlen (zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME));
-                width = size > width? size: width;
-            }
-            for (size_t row = 0; row < rows; row++) {
-                char *name = client_output_safe_str (
-                    zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME), CLIENT_OUTPUT_LINE);
-                char *value = client_output_safe_str (
-                    zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE), CLIENT_OUTPUT_LINE);
-                printf ("%-*s  %s\n", width, name, value);
-                free (name);
-                free (value);
-            }
-        }
+        else
+            client_commands_print_stats (reply);
         status = CLIENT_EXIT_DONE;
     }
     zpost_msg_destroy (&reply);
@@ -1675,4 +2094,13 @@ const client_command_t *
 client_commands_at (size_t index)
 {
     return index < S_COMMAND_COUNT? &s_commands [index]: NULL;
+}
+
+void
+client_commands_finish (client_app_t *app)
+{
+    assert (app);
+    client_session_destroy (&app->session);
+    client_keys_destroy (&app->keys);
+    client_config_destroy (&app->config);
 }

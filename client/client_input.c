@@ -14,11 +14,47 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+//  A descriptor that becomes readable at Ctrl-C, or -1 (client_input_set_interrupt_fd)
+static int s_interrupt_fd = -1;
+
+void
+client_input_set_interrupt_fd (int fd)
+{
+    s_interrupt_fd = fd;
+}
+
+//  A signal that lands after the check of zsys_interrupted and before
+//  read () blocks would be lost until the next key; a descriptor that the
+//  signal handler writes to cannot be missed, so when there is one, every
+//  read waits on both.
+int
+client_input_wait (int fd)
+{
+    if (s_interrupt_fd < 0)
+        return 0;
+    while (true) {
+        struct pollfd items [2] = {
+            { .fd = fd, .events = POLLIN },
+            { .fd = s_interrupt_fd, .events = POLLIN }
+        };
+        int rc = poll (items, 2, -1);
+        if (rc == -1 && errno == EINTR)
+            continue;           //  the interrupt descriptor says if it was Ctrl-C
+        if (rc == -1)
+            return 0;           //  let the read say what is wrong
+        if (items [1].revents & POLLIN)
+            return -1;
+        if (items [0].revents)
+            return 0;
+    }
+}
 
 void
 client_input_wipe (char **secret_p)
@@ -44,6 +80,10 @@ client_input_line (int fd, size_t max, char **line_p)
     client_input_t result = CLIENT_INPUT_OK;
     while (true) {
         char c;
+        if (client_input_wait (fd)) {
+            result = CLIENT_INPUT_INTERRUPTED;
+            break;
+        }
         ssize_t got = read (fd, &c, 1);
         if (got == -1 && errno == EINTR) {
             if (zsys_interrupted) {
@@ -98,10 +138,12 @@ client_input_secret (int fd, const char *prompt, size_t max, char **secret_p)
     //  Lines stay lines (ICANON), so the terminal still offers erase and
     //  kill; only the echo goes
     quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHOE | ECHOK | ECHONL);
-    fputs (prompt, stderr);
-    fflush (stderr);
+    //  Echo goes before the prompt comes: whatever is typed once the
+    //  prompt shows is never echoed, and is not flushed away either
     if (tcsetattr (fd, TCSAFLUSH, &quiet))
         return CLIENT_INPUT_FAILED;
+    fputs (prompt, stderr);
+    fflush (stderr);
     client_input_t result = client_input_line (fd, max, secret_p);
     int error = errno;
     while (tcsetattr (fd, TCSAFLUSH, &saved) == -1 && errno == EINTR)
@@ -132,6 +174,10 @@ client_input_all (int fd, size_t max, char **text_p, size_t *size_p)
             capacity *= 2;
             text = (char *) realloc (text, capacity + 1);
             assert (text);
+        }
+        if (client_input_wait (fd)) {
+            result = CLIENT_INPUT_INTERRUPTED;
+            break;
         }
         ssize_t got = read (fd, text + size, capacity - size);
         if (got == -1 && errno == EINTR) {

@@ -13,8 +13,9 @@
     temporary file (mode 0600, removed afterwards).
 
     Reads stop with CLIENT_INPUT_INTERRUPTED when Ctrl-C arrives (CZMQ's
-    signal handler sets zsys_interrupted); the terminal's echo is always
-    restored first.
+    signal handler sets zsys_interrupted, or the guided session's writes
+    to its interrupt descriptor); the terminal's echo is always restored
+    first.
     =========================================================================
 */
 
@@ -59,6 +60,18 @@ client_input_t
 //  The editor command that client_input_editor would run.
 const char *
     client_input_editor_name (void);
+
+//  A descriptor that becomes readable when Ctrl-C comes (the guided
+//  session's signal handler writes to a pipe), or -1 for none (the
+//  default): reads then stop with CLIENT_INPUT_INTERRUPTED even when the
+//  signal lands before they block.
+void
+    client_input_set_interrupt_fd (int fd);
+
+//  Wait until fd has something to read: 0, or -1 if the interrupt
+//  descriptor became readable first. Returns 0 at once without one.
+int
+    client_input_wait (int fd);
 
 //  Wipe a string that may hold a secret, free it, set *secret_p to NULL.
 void

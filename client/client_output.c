@@ -340,10 +340,17 @@ s_subject_width (int id_width)
 char *
 client_output_list_header (int id_width, bool sent)
 {
+    return client_output_list_header_labelled (id_width, sent, "ID");
+}
+
+char *
+client_output_list_header_labelled (int id_width, bool sent, const char *id_label)
+{
+    assert (id_label);
     if (id_width < 2)
         id_width = 2;
     char *subject = client_output_fit ("SUBJECT", (size_t) s_subject_width (id_width), true);
-    char *header = zsys_sprintf ("  %*s  %-*s  %-*s  %s  %*s", id_width, "ID",
+    char *header = zsys_sprintf ("  %*.*s  %-*s  %-*s  %s  %*s", id_width, id_width, id_label,
                                  S_DATE_WIDTH, "DATE", S_WHO_WIDTH, sent? "TO": "FROM",
                                  subject, S_SIZE_WIDTH, "SIZE");
     assert (header);
@@ -521,6 +528,10 @@ client_output_test (bool verbose)
     assert (client_output_width (header) == CLIENT_OUTPUT_COLUMNS);
     assert (streq (header, "   ID  DATE              FROM          SUBJECT"
                            "                              SIZE"));
+    free (header);
+    header = client_output_list_header_labelled (3, false, "#");
+    assert (client_output_width (header) == CLIENT_OUTPUT_COLUMNS);
+    assert (strncmp (header, "    #  DATE", 11) == 0);
     free (header);
     header = client_output_list_header (5, true);
     assert (strstr (header, "  TO  "));

@@ -85,6 +85,10 @@ void
 //  results have no newline; the caller frees them.
 char *
     client_output_list_header (int id_width, bool sent);
+//  The same header with another name over the id column (at most
+//  id_width characters of it), e.g. "#" when rows show their position.
+char *
+    client_output_list_header_labelled (int id_width, bool sent, const char *id_label);
 char *
     client_output_list_row (int id_width, bool unseen, const char *id,
                             uint64_t date, const char *who, const char *subject,

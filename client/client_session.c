@@ -10,9 +10,16 @@
     store recognises a retry of a request it has already carried out.
 
     A reply is accepted only if it decodes (zpost_msg_recv_reply) and
-    echoes this request's command and request id. On a fresh REQ socket a
-    reply to another request cannot arrive, so a mismatch means a broken
-    server; it is dropped like a lost reply.
+    echoes this request's command and request id, or is an error reply
+    that leaves them empty (the spec's answer to a request the server could
+    not read, such as a 505 from a server of another version). On a fresh
+    REQ socket a reply to another request cannot arrive, so a mismatch
+    means a broken server; it is dropped like a lost reply.
+
+    A 503 says the broker had no store to give the request to, now; a store
+    that is restarting comes back within a second or so, so the same
+    request goes again after a pause (100 ms, doubling, never more than
+    the timeout), on the same socket, as one more of the tries.
     =========================================================================
 */
 
@@ -25,6 +32,7 @@
 #define CLIENT_SESSION_MAXMSGSIZE   (2 * ZPOST_BODY_MAX)
 #define CLIENT_SESSION_RETRIES_MAX  100
 #define CLIENT_SESSION_TIMEOUT_MAX  (3600 * 1000)
+#define CLIENT_SESSION_BACKOFF      100     //  msec before the first retry of a 503
 
 struct _client_session_t {
     char *endpoint;             //  server endpoint, "tcp://host:port"
@@ -37,9 +45,13 @@ struct _client_session_t {
     bool verbose;               //  log tries and messages
     char *token;                //  session token new requests carry, or NULL
     client_session_failure_t failure;   //  why the last request failed
-    char error [256];           //  the same, for a person
+    char error [1024];          //  the same, for a person
     int tries;                  //  tries the last request took
     int64_t rtt;                //  usecs of the last successful try
+    client_session_check_fn *check;     //  run once when there is no answer
+    void *check_arg;            //  its argument
+    bool checked;               //  the check has run
+    bool answered;              //  a reply has come on this session
 };
 
 static void
@@ -188,6 +200,23 @@ client_session_set_token (client_session_t *self, const char *token)
     }
 }
 
+void
+client_session_set_check (client_session_t *self, client_session_check_fn *check,
+                          void *arg)
+{
+    assert (self);
+    self->check = check;
+    self->check_arg = arg;
+    self->checked = false;
+}
+
+bool
+client_session_answered (client_session_t *self)
+{
+    assert (self);
+    return self->answered;
+}
+
 const char *
 client_session_token (client_session_t *self)
 {
@@ -297,11 +326,15 @@ s_try (client_session_t *self, zpost_msg_t *request)
     assert (reply);
     int rc = zpost_msg_recv_reply (reply, self->socket);
     int64_t end = zclock_usecs ();
-    if (rc == 0
-    &&  zpost_msg_command (reply) == zpost_msg_command (request)
-    &&  streq (zpost_msg_request_id (reply), zpost_msg_request_id (request))) {
+    bool error_reply = rc == 0 && zpost_msg_status (reply) != ZPOST_OK;
+    bool same_command = zpost_msg_command (reply) == zpost_msg_command (request)
+                     || (error_reply && zpost_msg_command (reply) == ZPOST_CMD_NONE);
+    bool same_id = streq (zpost_msg_request_id (reply), zpost_msg_request_id (request))
+                || (error_reply && *zpost_msg_request_id (reply) == 0);
+    if (rc == 0 && same_command && same_id) {
         self->rtt = end - start;
         self->failure = CLIENT_SESSION_OK;
+        self->answered = true;
         if (self->verbose)
             zpost_msg_print (reply);
         return reply;
@@ -327,6 +360,22 @@ s_try (client_session_t *self, zpost_msg_t *request)
     return NULL;
 }
 
+//  Wait msecs before a retry, or stop at Ctrl-C: 0, or -1 if interrupted
+static int
+s_pause (client_session_t *self, int msecs)
+{
+    int64_t end = zclock_mono () + msecs;
+    while (!zsys_interrupted) {
+        int64_t left = end - zclock_mono ();
+        if (left <= 0)
+            return 0;
+        zclock_sleep (left > 50? 50: (int) left);
+    }
+    s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
+    s_close (self);
+    return -1;
+}
+
 zpost_msg_t *
 client_session_request (client_session_t *self, zpost_msg_t *request)
 {
@@ -342,6 +391,7 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
     if (self->verbose)
         zpost_msg_print (request);
 
+    int backoff = CLIENT_SESSION_BACKOFF;
     while (self->tries < self->retries) {
         self->tries++;
         if (self->verbose)
@@ -350,10 +400,28 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
                         zpost_msg_request_id (request), self->endpoint,
                         self->tries, self->retries);
         zpost_msg_t *reply = s_try (self, request);
+        if (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE
+        &&  self->tries < self->retries) {
+            if (self->verbose)
+                zsys_debug ("client_session: 503; again in %d ms", backoff);
+            zpost_msg_destroy (&reply);
+            if (s_pause (self, backoff))
+                return NULL;
+            backoff = backoff * 2 > self->timeout? self->timeout: backoff * 2;
+            continue;
+        }
         if (reply)
             return reply;
         if (self->failure != CLIENT_SESSION_NO_ANSWER)
             return NULL;
+        if (self->check && !self->checked && !self->answered) {
+            self->checked = true;
+            char error [sizeof (self->error)];
+            if (self->check (self->check_arg, error, sizeof (error))) {
+                s_fail (self, CLIENT_SESSION_REFUSED, "%s", error);
+                return NULL;
+            }
+        }
     }
     s_fail (self, CLIENT_SESSION_NO_ANSWER,
             "no answer from %s after %d %s (%d ms each)", self->endpoint,
@@ -401,7 +469,8 @@ client_session_rtt (client_session_t *self)
 //  A stand-in server in an actor: a CURVE ROUTER that answers PING through
 //  the codec, misbehaving on purpose as its script says, one letter per
 //  request: A answer, D drop, M answer with another request id, X answer
-//  with a broken signature. It reports each request id it saw on its pipe.
+//  with a broken signature, U answer 503, E answer 400 with the command
+//  and request id left empty. It reports each request id it saw on its pipe.
 
 typedef struct {
     zcert_t *cert;              //  server key pair
@@ -450,6 +519,21 @@ s_server_actor (zsock_t *pipe, void *args)
                                         zpost_msg_routing_id (request));
             }
             zpost_msg_destroy (&reply);
+        }
+        else
+        if (what == 'U') {
+            zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_STORE_UNAVAILABLE, NULL);
+            zpost_msg_send (reply, router);
+            zpost_msg_destroy (&reply);
+        }
+        else
+        if (what == 'E') {
+            zpost_msg_t *unread = zpost_msg_new ();
+            zpost_msg_set_routing_id (unread, zpost_msg_routing_id (request));
+            zpost_msg_t *reply = zpost_msg_new_reply (unread, ZPOST_MALFORMED, NULL);
+            zpost_msg_send (reply, router);
+            zpost_msg_destroy (&reply);
+            zpost_msg_destroy (&unread);
         }
         else
         if (what == 'M') {
@@ -504,6 +588,23 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     return reply;
 }
 
+static int
+s_check_count (void *arg, char *error, size_t error_size)
+{
+    (void) error;
+    (void) error_size;
+    (*(int *) arg)++;
+    return 0;
+}
+
+static int
+s_check_refuse (void *arg, char *error, size_t error_size)
+{
+    (void) arg;
+    snprintf (error, error_size, "not that server");
+    return -1;
+}
+
 void
 client_session_test (bool verbose)
 {
@@ -552,6 +653,26 @@ client_session_test (bool verbose)
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
 
+    //  503 is tried again, same request id, within the tries; the last
+    //  503 is the reply
+    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3);
+    assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
+    assert (client_session_failure (session) == CLIENT_SESSION_OK);
+    assert (client_session_answered (session));
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+
+    //  An error reply that leaves command and request id empty is taken
+    reply = s_ping_through (&session, server_cert, client_cert, "E", 1);
+    assert (reply && zpost_msg_status (reply) == ZPOST_MALFORMED);
+    assert (zpost_msg_command (reply) == ZPOST_CMD_NONE);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+
     //  A malformed reply ends the request at once, with a reason
     reply = s_ping_through (&session, server_cert, client_cert, "X", 1);
     assert (reply == NULL);
@@ -592,6 +713,31 @@ client_session_test (bool verbose)
         zsys_debug ("no answer after %d ms", (int) elapsed);
     zpost_msg_destroy (&request);
     client_session_destroy (&session);
+
+    //  The check runs once, at the first try with no answer: it may let
+    //  the tries go on, or stop them with its own sentence
+    int calls = 0;
+    session = client_session_new (endpoint, zcert_public_txt (server_cert), client_cert);
+    client_session_set_timeout (session, 100);
+    client_session_set_retries (session, 3);
+    client_session_set_check (session, s_check_count, &calls);
+    request = client_session_new_request (session, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, "broker");
+    assert (client_session_request (session, request) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (client_session_tries (session) == 3);
+    assert (calls == 1);
+    assert (client_session_request (session, request) == NULL);
+    assert (calls == 1);
+    client_session_set_check (session, s_check_refuse, &calls);
+    assert (client_session_request (session, request) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_REFUSED);
+    assert (client_session_tries (session) == 1);
+    assert (streq (client_session_error (session), "not that server"));
+    assert (!client_session_answered (session));
+    zpost_msg_destroy (&request);
+    client_session_destroy (&session);
+
     zactor_destroy (&server);
     zstr_free (&port);
     zstr_free (&endpoint);

@@ -8,8 +8,14 @@
     again, with the same request id, so the store can tell a retry from a
     new request. After the last try, give up and let the caller say so.
 
+    A 503 reply (store unavailable, which the spec makes retryable) is
+    tried again the same way, after a short pause, within the same number
+    of tries; the last 503 is returned as the reply.
+
     The session checks that a reply is well formed (zpost_msg) and that it
-    answers this request (same command, same request id). It never prints;
+    answers this request (same command, same request id; an error reply
+    may leave both empty, as the spec allows for a request the server
+    could not read). It never prints;
     failures are told through client_session_failure () and
     client_session_error (). Usable from the CLI, the interactive shell and
     tests alike.
@@ -32,8 +38,16 @@ typedef enum {
     CLIENT_SESSION_NO_ANSWER,       //  every try timed out
     CLIENT_SESSION_MALFORMED,       //  the server's reply broke the protocol
     CLIENT_SESSION_INTERRUPTED,     //  a signal (Ctrl-C) stopped the wait
-    CLIENT_SESSION_SOCKET           //  a local socket could not be made or used
+    CLIENT_SESSION_SOCKET,          //  a local socket could not be made or used
+    CLIENT_SESSION_REFUSED          //  the check (set_check) refused the server
 } client_session_failure_t;
+
+//  A check the session runs when a try gets no answer, while no reply has
+//  ever come on this session (a reply proves the server holds the key we
+//  expect). Returns 0 to go on trying; or -1, after writing a sentence to
+//  error (error_size bytes), to give up at once with CLIENT_SESSION_REFUSED.
+//  It runs at most once per session.
+typedef int (client_session_check_fn) (void *arg, char *error, size_t error_size);
 
 typedef struct _client_session_t client_session_t;
 
@@ -67,6 +81,15 @@ const char *
 //  Log each try and each message through zsys (debug level).
 void
     client_session_set_verbose (client_session_t *self, bool verbose);
+
+//  Set the check to run when the server does not answer; NULL for none.
+void
+    client_session_set_check (client_session_t *self, client_session_check_fn *check,
+                              void *arg);
+
+//  True once any reply has come on this session.
+bool
+    client_session_answered (client_session_t *self);
 
 //  Session token that new requests carry ("" or NULL = none). Copied.
 void

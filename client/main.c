@@ -1,13 +1,20 @@
 /*  =========================================================================
     zpost - the command-line client
 
-        zpost [OPTIONS] COMMAND [ARGS]
+        zpost [OPTIONS] COMMAND [ARGS]       one command, for scripts
+        zpost [OPTIONS] HOST                 the guided session
+        zpost [OPTIONS] --server ADDR        the guided session
+        zpost [OPTIONS] -d ADDR              the same (the original's name)
 
     main () reads the global options, finds the command in the table of
     client_commands and runs it; each command is one function that reads
     its own options, builds its request, and turns the reply into output
     and an exit status. A new command is one more function and one more
-    row in that table.
+    row in that table. With no command but a server, the guided session
+    (client_shell) runs instead. A bare word that is not a command is
+    taken as the server when it looks like an address (it has a dot or a
+    colon, or is "localhost"), so that a mistyped command is still a
+    usage error.
 
     Exit status (stable; scripts rely on it):
         0  done
@@ -25,6 +32,7 @@
 
 #include "client_commands.h"
 #include "client_output.h"
+#include "client_shell.h"
 
 #include <getopt.h>
 
@@ -38,7 +46,8 @@
 static void
 s_usage (FILE *stream)
 {
-    fprintf (stream, "usage: zpost [OPTIONS] COMMAND [ARGS]\n");
+    fprintf (stream, "usage: zpost [OPTIONS] COMMAND [ARGS]\n"
+                     "       zpost [OPTIONS] HOST | --server ADDR   (guided session)\n");
 }
 
 static void
@@ -49,16 +58,27 @@ s_help (void)
         "\n"
         "zpost talks to a zpost server, an email-like messaging service, over\n"
         "CurveZMQ: every byte is encrypted, and the server must prove that it\n"
-        "holds the key you give with --server-key.\n"
+        "holds the key you trust: given with --server-key, or pinned the first\n"
+        "time you connect, after you compare its fingerprint (known_servers).\n"
+        "\n"
+        "With a server and no command (zpost HOST, zpost --server ADDR), zpost\n"
+        "opens a guided session: menus to create an account, log in, read the\n"
+        "inbox, send, delete, see statistics and change the password.\n"
         "\n"
         "Options:\n"
         "  -s, --server ADDR     server: host, host:port, [ipv6]:port or\n"
         "                        tcp://host:port (port %d; default $ZPOST_SERVER,\n"
         "                        else %s)\n"
+        "  -d, --destination ADDR  the same as --server\n"
         "  -k, --server-key KEY|FILE\n"
         "                        the server's public key: 40 Z85 characters, or a\n"
         "                        file holding it, such as the broker's broker.key\n"
-        "                        (default $ZPOST_SERVER_KEY)\n"
+        "                        (default $ZPOST_SERVER_KEY, else known_servers)\n"
+        "      --accept-new-key  trust the key a new server announces without\n"
+        "                        asking (it is still shown, and then pinned)\n"
+        "      --announce EP     ask EP for a new server's key (default: the\n"
+        "                        server's host, its port + 1)\n"
+        "      --announce-port N ask the server's host on port N\n"
         "      --timeout MS      wait this long for each try (default %d)\n"
         "      --retries N       tries before giving up (default %d)\n"
         "  -v, --verbose         log each try and message on stderr\n"
@@ -77,11 +97,14 @@ s_help (void)
         "--json, for scripts: the result as JSON on stdout, or on failure\n"
         "{\"status\": N, \"error\": \"NAME\", \"reason\": \"...\", \"detail\": ...}\n"
         "(status 0 when no server status applies: NO_ANSWER, BAD_REPLY,\n"
-        "INTERRUPTED, LOCAL_ERROR).\n"
+        "INTERRUPTED, LOCAL_ERROR, KEY_CHANGED).\n"
         "\n"
         "Files:\n"
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/client.key, client.key_secret\n"
         "                        your key pair, made on first use (secret 0600)\n"
+        "  ${XDG_CONFIG_HOME:-~/.config}/zpost/known_servers\n"
+        "                        \"host:port KEY\" per server you trusted (0600);\n"
+        "                        remove a line to trust a server's new key\n"
         "  ${XDG_STATE_HOME:-~/.local/state}/zpost/HOST_PORT.session\n"
         "                        the session zpost login keeps per server (0600)\n"
         "\n"
@@ -101,8 +124,19 @@ s_help (void)
         "  2  usage error\n"
         "  3  no answer, a malformed answer, or the server could not do it\n"
         "     (503 store unavailable, 5xx)\n"
-        "  4  local error (keys, files)\n"
-        "130  interrupted (Ctrl-C)\n");
+        "  4  local error (keys, files), a server key not trusted, or a\n"
+        "     server whose key changed\n"
+        "130  interrupted (Ctrl-C)\n"
+        "\n"
+        "More: man zpost\n");
+}
+
+//  A word that can only be a server: the commands have neither dots nor
+//  colons, host names and addresses nearly always do
+static bool
+s_looks_like_address (const char *word)
+{
+    return strchr (word, '.') || strchr (word, ':') || streq (word, "localhost");
 }
 
 //  Say what is wrong (unless already said), then how to get it right.
@@ -135,9 +169,14 @@ main (int argc, char *argv [])
         .timeout = CLIENT_SESSION_TIMEOUT,
         .retries = CLIENT_SESSION_RETRIES
     };
-    enum { OPT_TIMEOUT = 256, OPT_RETRIES };
+    enum { OPT_TIMEOUT = 256, OPT_RETRIES, OPT_ANNOUNCE, OPT_ANNOUNCE_PORT,
+           OPT_ACCEPT_NEW_KEY };
     static struct option options [] = {
         { "server",     required_argument, NULL, 's' },
+        { "destination", required_argument, NULL, 'd' },
+        { "announce",   required_argument, NULL, OPT_ANNOUNCE },
+        { "announce-port", required_argument, NULL, OPT_ANNOUNCE_PORT },
+        { "accept-new-key", no_argument,   NULL, OPT_ACCEPT_NEW_KEY },
         { "server-key", required_argument, NULL, 'k' },
         { "timeout",    required_argument, NULL, OPT_TIMEOUT },
         { "retries",    required_argument, NULL, OPT_RETRIES },
@@ -149,10 +188,25 @@ main (int argc, char *argv [])
     //  "+": stop at the command, whose options are its own
     opterr = 0;
     int code;
-    while ((code = getopt_long (argc, argv, "+:s:k:vhV", options, NULL)) != -1) {
+    while ((code = getopt_long (argc, argv, "+:s:d:k:vhV", options, NULL)) != -1) {
         switch (code) {
             case 's':
+            case 'd':
                 app.server = optarg;
+                break;
+            case OPT_ANNOUNCE:
+                if (strncmp (optarg, "tcp://", 6) != 0 || strlen (optarg) > 300)
+                    return s_misuse ("--announce wants a tcp://host:port endpoint;"
+                                     " not", optarg);
+                app.announce = optarg;
+                break;
+            case OPT_ANNOUNCE_PORT:
+                if (client_commands_parse_int (optarg, 1, 65535, &app.announce_port))
+                    return s_misuse ("--announce-port wants a port, from 1 to 65535;"
+                                     " not", optarg);
+                break;
+            case OPT_ACCEPT_NEW_KEY:
+                app.accept_new_key = true;
                 break;
             case 'k':
                 app.server_key = optarg;
@@ -181,17 +235,29 @@ main (int argc, char *argv [])
                 return s_misuse (NULL, NULL);
         }
     }
-    if (optind >= argc)
-        return s_misuse ("no command given", NULL);
-
-    const char *name = argv [optind];
-    const client_command_t *command = client_commands_find (name);
-    if (!command) {
-        char *printable = zsys_sprintf ("'%.64s'", name);
-        int status = s_misuse ("unknown command", printable);
-        zstr_free (&printable);
-        return status;
+    const client_command_t *command = NULL;
+    if (optind < argc) {
+        const char *name = argv [optind];
+        command = client_commands_find (name);
+        if (!command && !app.server && s_looks_like_address (name)) {
+            app.server = name;
+            if (optind + 1 < argc)
+                return s_misuse ("after the server comes no more; for one command, "
+                                 "write zpost --server ADDR COMMAND, not", argv [optind + 1]);
+        }
+        else
+        if (!command) {
+            char *printable = zsys_sprintf ("'%.64s'%s", name,
+                app.server? "": " (for a guided session with a server of that "
+                "name, write zpost --server NAME)");
+            int status = s_misuse ("unknown command", printable);
+            zstr_free (&printable);
+            return status;
+        }
     }
+    else
+    if (!app.server)
+        return s_misuse ("no command given (and no server for a guided session)", NULL);
 
     if (app.verbose)
         zsys_set_logstream (stderr);
@@ -199,12 +265,17 @@ main (int argc, char *argv [])
     app.config = client_config_new (NULL, NULL);
     assert (app.config);
 
+    if (!command) {
+        int status = client_shell_run (&app);
+        client_commands_finish (&app);
+        return status;
+    }
+
     //  The command sees its name as argv [0]; optind 0 makes glibc's
     //  getopt start over on the new vector.
     int first = optind;
     optind = 0;
     int status = command->run (&app, command, argc - first, argv + first);
-    client_session_destroy (&app.session);
-    client_config_destroy (&app.config);
+    client_commands_finish (&app);
     return status;
 }

@@ -47,7 +47,7 @@ static const s_field_spec_t s_field_specs [ZPOST_F_COUNT] = {
     [ZPOST_F_PASSWORD]       = { "password", S_TYPE_SECRET, ZPOST_PASSWORD_MAX, 0, 0, { NULL } },
     [ZPOST_F_NEW_PASSWORD]   = { "new-password", S_TYPE_SECRET, ZPOST_PASSWORD_MAX, 0, 0, { NULL } },
     [ZPOST_F_RECIPIENTS]     = { "recipients", S_TYPE_NAMES,
-                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1), 0, 0, { NULL } },
+                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1) - 1, 0, 0, { NULL } },
     [ZPOST_F_SUBJECT]        = { "subject", S_TYPE_LINE, ZPOST_SUBJECT_MAX, 0, 0, { NULL } },
     [ZPOST_F_BODY]           = { "body", S_TYPE_TEXT, ZPOST_BODY_MAX, 0, 0, { NULL } },
     [ZPOST_F_FOLDER]         = { "folder", S_TYPE_ENUM, 5, 0, 0, { "inbox", "sent" } },
@@ -62,7 +62,7 @@ static const s_field_spec_t s_field_specs [ZPOST_F_COUNT] = {
     [ZPOST_F_EXPIRES]        = { "expires", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
     [ZPOST_F_FROM]           = { "from", S_TYPE_NAME, ZPOST_NAME_MAX, 0, 0, { NULL } },
     [ZPOST_F_TO]             = { "to", S_TYPE_NAMES,
-                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1), 0, 0, { NULL } },
+                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1) - 1, 0, 0, { NULL } },
     [ZPOST_F_DATE]           = { "date", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
     [ZPOST_F_SIZE]           = { "size", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
     [ZPOST_F_SEEN]           = { "seen", S_TYPE_NUMBER, 1, 0, 1, { NULL } },
@@ -402,7 +402,10 @@ static char *
 s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p)
 {
     const s_field_spec_t *spec = &s_field_specs [field];
-    if (size > spec->max_size) {
+    //  A word or a number that is too long is still just the wrong word or
+    //  number: 422, like any other. Only free text is "too large".
+    bool sized = spec->type != S_TYPE_ENUM && spec->type != S_TYPE_NUMBER;
+    if (sized && size > spec->max_size) {
         *status_p = ZPOST_TOO_LARGE;
         return zsys_sprintf ("%s is longer than %zu bytes", spec->name, spec->max_size);
     }
@@ -546,11 +549,15 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
     if (count >= 3) {
         zframe_t *frame = frames [2];
         size_t size = zframe_size (frame);
-        if (size > 0 && size <= ZPOST_REQUEST_ID_MAX) {
-            memcpy (self->request_id, zframe_data (frame), size);
+        //  Judge the frame's bytes, not a C string of them: a NUL inside
+        //  would cut the string short and let a bad id through
+        const byte *data = zframe_data (frame);
+        bool valid = size > 0 && size <= ZPOST_REQUEST_ID_MAX;
+        for (size_t index = 0; valid && index < size; index++)
+            valid = data [index] >= 0x21 && data [index] <= 0x7E;
+        if (valid) {
+            memcpy (self->request_id, data, size);
             self->request_id [size] = 0;
-            if (!zpost_msg_valid_request_id (self->request_id))
-                self->request_id [0] = 0;
         }
     }
     if (count == 0) {
@@ -1308,6 +1315,7 @@ zpost_msg_test (bool verbose)
     zpost_msg_destroy (&msg);
 
     //  Rejections: each with its status, echoing what was valid
+    zmsg_t *frames;
     s_expect_request_error (zmsg_new (), ZPOST_MALFORMED, "", "");
     s_expect_request_error (s_frames ("ZPOST2", "PING", "r", "", "store", NULL),
                             ZPOST_VERSION_UNSUPPORTED, "PING", "r");
@@ -1322,6 +1330,11 @@ zpost_msg_test (bool verbose)
                             ZPOST_MALFORMED, "PING", "");
     s_expect_request_error (s_frames ("ZPOST1", "PING", "a b", "", "store", NULL),
                             ZPOST_MALFORMED, "PING", "");
+    frames = s_frames ("ZPOST1", "PING", NULL);
+    zmsg_addmem (frames, "id\0x", 4);
+    zmsg_addstr (frames, "");
+    zmsg_addstr (frames, "store");
+    s_expect_request_error (frames, ZPOST_MALFORMED, "PING", "");
     s_expect_request_error (s_frames ("ZPOST1", "PING", "r", NULL),
                             ZPOST_MALFORMED, "PING", "r");
     s_expect_request_error (s_frames ("ZPOST1", "PING", "r", "", NULL),
@@ -1353,6 +1366,10 @@ zpost_msg_test (bool verbose)
                             ZPOST_INVALID_VALUE, "LIST", "r");
     s_expect_request_error (s_frames ("ZPOST1", "READ", "r", "", "18446744073709551616", NULL),
                             ZPOST_INVALID_VALUE, "READ", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "READ", "r", "", "184467440737095516160000", NULL),
+                            ZPOST_INVALID_VALUE, "READ", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "STATS", "r", "", "everything", NULL),
+                            ZPOST_INVALID_VALUE, "STATS", "r");
     s_expect_request_error (s_frames ("ZPOST1", "READ", "r", "", "-1", NULL),
                             ZPOST_INVALID_VALUE, "READ", "r");
     s_expect_request_error (s_frames ("ZPOST1", "LOGIN", "r", "", "bob", "", NULL),
@@ -1373,7 +1390,7 @@ zpost_msg_test (bool verbose)
         s_frames ("ZPOST1", "SEND", "r", "", "bob", subject, "b", NULL)) == 0);
     zpost_msg_destroy (&msg);
 
-    zmsg_t *frames = s_frames ("ZPOST1", "LOGIN", "r", "", NULL);
+    frames = s_frames ("ZPOST1", "LOGIN", "r", "", NULL);
     zmsg_addmem (frames, "bob\0x", 5);
     zmsg_addstr (frames, "password");
     s_expect_request_error (frames, ZPOST_INVALID_VALUE, "LOGIN", "r");

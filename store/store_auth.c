@@ -262,20 +262,29 @@ s_throttled (store_server_t *server, store_op_t **op_p, const char *account_key)
     return true;
 }
 
+//  An attempt is counted as a failure when it is let through to the
+//  hasher, and forgiven if the password turns out right. Counting only
+//  after the verify would let a pipelined guesser queue hundreds of
+//  attempts past the throttle before the first one failed.
+//  An attempt from a key that skips the account's throttle (name NULL)
+//  touches only the key's counter: the owner's logins neither charge the
+//  account nor clear what an attacker has run up on it.
 static void
 s_count_attempt (store_server_t *server, store_op_t *op, const char *name, bool ok)
 {
     store_throttle_t *throttle = store_server_throttle (server);
     int64_t now = zclock_mono ();
     char *client_key = s_key_throttle (op);
-    char *account_key = s_user_throttle (name);
+    char *account_key = name? s_user_throttle (name): NULL;
     if (ok) {
         store_throttle_success (throttle, client_key, now);
-        store_throttle_success (throttle, account_key, now);
+        if (account_key)
+            store_throttle_success (throttle, account_key, now);
     }
     else {
         store_throttle_failure (throttle, client_key, now);
-        store_throttle_failure (throttle, account_key, now);
+        if (account_key)
+            store_throttle_failure (throttle, account_key, now);
     }
     zstr_free (&client_key);
     zstr_free (&account_key);
@@ -421,9 +430,11 @@ s_login_write (store_server_t *server, MDB_txn *txn, store_op_t *op)
 static void
 s_login_verified (store_server_t *server, store_op_t *op, bool ok, char *new_hash)
 {
-    const char *name = zpost_msg_get (op->request, ZPOST_F_USERNAME);
-    s_count_attempt (server, op, name, ok);
-    if (!ok) {
+    //  op->state is set when the key is known to the account
+    const char *name = op->state? NULL: zpost_msg_get (op->request, ZPOST_F_USERNAME);
+    if (ok)
+        s_count_attempt (server, op, name, true);
+    else {
         //  The same reply, byte for byte, whether the user exists or not
         zstr_free (&new_hash);
         store_server_fail (server, &op, ZPOST_LOGIN_FAILED, NULL, NULL);
@@ -482,6 +493,10 @@ store_auth_login (store_server_t *server, store_op_t *op)
     //  An unknown user costs a verify too, against a hash of nothing, so
     //  the answer takes as long as for a wrong password
     const char *hash = lookup.exists? lookup.hash: store_server_dummy_hash (server);
+    s_count_attempt (server, op, lookup.known_key? NULL:
+                     zpost_msg_get (op->request, ZPOST_F_USERNAME), false);
+    if (lookup.known_key)
+        op->state = op;         //  any non-NULL mark; nothing to free
     store_server_hash (server, &op, zpost_msg_get (op->request, ZPOST_F_PASSWORD),
                        hash, s_login_verified);
     sodium_memzero (&lookup, sizeof lookup);
@@ -577,8 +592,9 @@ s_passwd_verified (store_server_t *server, store_op_t *op, bool ok, char *new_ha
         zstr_free (&new_hash);
     }
     const char *name = (const char *) op->state;
-    s_count_attempt (server, op, name, ok);
-    if (!ok) {
+    if (ok)
+        s_count_attempt (server, op, name, true);
+    else {
         store_server_fail (server, &op, ZPOST_LOGIN_FAILED,
                            "The current password is wrong: nothing was changed", NULL);
         return;
@@ -638,6 +654,7 @@ store_auth_passwd (store_server_t *server, store_op_t *op)
         bool throttled = s_throttled (server, &op, account_key);
         zstr_free (&account_key);
         if (!throttled) {
+            s_count_attempt (server, op, lookup.name, false);
             op->state = strdup (lookup.name);
             op->state_free = s_free_string;
             store_server_hash (server, &op, zpost_msg_get (op->request, ZPOST_F_PASSWORD),

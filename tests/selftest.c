@@ -12,8 +12,10 @@
 #include "zpost_msg.h"
 #include "zpost_link.h"
 #include "zpost_keys.h"
+#include "zpost_announce.h"
 #include "broker_workers.h"
 #include "broker_zap.h"
+#include "broker_announce.h"
 #include "store_db.h"
 #include "store_records.h"
 #include "store_server.h"
@@ -24,6 +26,8 @@
 #include "client_output.h"
 #include "client_state.h"
 #include "client_input.h"
+#include "client_keys.h"
+#include "client_shell.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -35,8 +39,10 @@ static const s_selftest_t s_selftests [] = {
     { "msg", zpost_msg_test },
     { "link", zpost_link_test },
     { "keys", zpost_keys_test },
+    { "announce", zpost_announce_test },
     { "broker_workers", broker_workers_test },
     { "broker_zap", broker_zap_test },
+    { "broker_announce", broker_announce_test },
     { "store_db", store_db_test },
     { "store_records", store_records_test },
     { "store_server", store_server_test },
@@ -47,6 +53,8 @@ static const s_selftest_t s_selftests [] = {
     { "client_output", client_output_test },
     { "client_state", client_state_test },
     { "client_input", client_input_test },
+    { "client_keys", client_keys_test },
+    { "client_shell", client_shell_test },
 };
 
 int

@@ -30,6 +30,7 @@ test and again at exit, whatever happens.
 import atexit
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -46,9 +47,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = os.environ.get("ZPOST_BIN_DIR") or os.getcwd()
 
+#  ZPOST_WRAP: a command line put in front of zpost-broker and zpost-store
+#  (never the client), for instance "valgrind --leak-check=full
+#  --error-exitcode=99" (scripts/valgrind.sh). ZPOST_TIME_SCALE multiplies
+#  the harness's own bounds (ready, stop, watchdog) for such slow runs.
+#  Unset, both change nothing.
+WRAP = shlex.split(os.environ.get("ZPOST_WRAP", ""))
+TIME_SCALE = float(os.environ.get("ZPOST_TIME_SCALE", "1") or "1")
+
 #  Default bounds, in seconds. Every wait in the harness has one.
-READY_TIMEOUT = 15.0        # a program prints its ready line
-STOP_TIMEOUT = 10.0         # a program exits after SIGTERM
+READY_TIMEOUT = 15.0 * TIME_SCALE   # a program prints its ready line
+STOP_TIMEOUT = 10.0 * TIME_SCALE    # a program exits after SIGTERM
 REQUEST_TIMEOUT = 2.0       # one request from the pyzmq client
 CLIENT_TIMEOUT = 30.0       # one run of the zpost binary
 TEST_TIMEOUT = 90           # watchdog for one whole test
@@ -289,8 +298,8 @@ def start_broker(tmp, back=None, extra=(), front="tcp://127.0.0.1:*",
     in tmp; return a Broker once it printed "zpost-broker ready"."""
     back = back or "ipc://%s/back.ipc" % tmp
     keys = keys or os.path.join(tmp, "broker-keys")
-    argv = [binary("zpost-broker"), "--front", front, "--back", back,
-            "--keys", keys] + list(extra)
+    argv = WRAP + [binary("zpost-broker"), "--front", front, "--back", back,
+                   "--keys", keys] + list(extra)
     proc = Proc("broker", argv, tmp)
     if not wait:
         return proc
@@ -315,8 +324,8 @@ def start_store(tmp, back_endpoint, data=None, extra=(), wait=True):
     it printed "zpost-store ready" (it has sent READY; the broker may not
     have read it yet: poll a PING through the store for that)."""
     data = data or os.path.join(tmp, "data")
-    argv = [binary("zpost-store"), "--broker", back_endpoint,
-            "--data", data] + list(extra)
+    argv = WRAP + [binary("zpost-store"), "--broker", back_endpoint,
+                   "--data", data] + list(extra)
     proc = Proc("store", argv, tmp)
     if wait:
         proc.wait_line(r"^zpost-store ready$")
@@ -486,6 +495,84 @@ def wait_store_ready(broker, timeout=15.0, **kw):
                       timeout, 0.1, "PING through the store to answer 200")
 
 
+class Client:
+    """One client: its own CURVE key pair (a user's sessions are bound to
+    it) and one REQ socket kept open across requests, so a test can send
+    thousands of requests without a CURVE handshake each. A socket belongs
+    to one thread; give each thread its own Client. A request that gets no
+    reply in time returns None, and the socket is replaced (Lazy Pirate),
+    since a REQ socket cannot send again before it receives."""
+
+    def __init__(self, broker, keys=None, timeout=REQUEST_TIMEOUT):
+        self.broker = broker
+        self.keys = keys or zmq.curve_keypair()
+        self.timeout = timeout
+        self.token = ""             # sent with every request unless given
+        self.sock = None
+
+    def _open(self):
+        sock = context().socket(zmq.REQ)
+        sock.linger = 0
+        sock.curve_serverkey = _b(self.broker.public_key)
+        sock.curve_publickey = self.keys[0]
+        sock.curve_secretkey = self.keys[1]
+        sock.connect(self.broker.front)
+        self.sock = sock
+
+    def call(self, command, *fields, request_id=None, token=None, timeout=None):
+        """Returns (request_id, Reply or None)."""
+        if self.sock is None:
+            self._open()
+        request_id = request_id or new_request_id()
+        token = self.token if token is None else token
+        self.sock.send_multipart(request_frames(command, request_id, token, *fields))
+        wait = self.timeout if timeout is None else timeout
+        if self.sock.poll(int(wait * 1000), zmq.POLLIN):
+            return request_id, Reply(self.sock.recv_multipart())
+        self.close()
+        return request_id, None
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close(linger=0)
+            self.sock = None
+
+    def expect(self, status, command, *fields, **kw):
+        """call(), and fail unless a reply with this status came back."""
+        rid, reply = self.call(command, *fields, **kw)
+        assert reply is not None, "%s %r: no reply within %.1f s" \
+            % (command, fields[:2], kw.get("timeout") or self.timeout)
+        assert reply.well_formed() and reply.command == _b(command) \
+            and reply.request_id == _b(rid), "%s: bad reply %r" % (command, reply)
+        assert reply.status == status, "%s %r: expected %d, got %r" \
+            % (command, fields[:2], status, reply)
+        return reply
+
+    def register(self, name, password):
+        return self.expect(200, "REGISTER", name, password)
+
+    def login(self, name, password):
+        """LOGIN and keep the token for later requests of this client."""
+        reply = self.expect(200, "LOGIN", name, password)
+        self.token = reply.fields[0].decode()
+        return reply
+
+    def stats(self, scope="user"):
+        """STATS as a dict name -> int."""
+        reply = self.expect(200, "STATS", scope)
+        rows = reply.fields
+        assert len(rows) % 2 == 0, "STATS rows are pairs: %r" % reply
+        return {rows[i].decode(): int(rows[i + 1]) for i in range(0, len(rows), 2)}
+
+
+def start_service(tmp, store_extra=(), broker_extra=()):
+    """A broker and one store on loopback, ready to serve; returns both."""
+    broker = start_broker(tmp, extra=broker_extra)
+    store = start_store(tmp, broker.back, extra=store_extra)
+    wait_store_ready(broker)
+    return broker, store
+
+
 def read_cert(path):
     """(public, secret) Z85 keys as bytes from a CZMQ certificate file;
     secret is None for a public-only file."""
@@ -544,7 +631,7 @@ def run_tests(tests, timeout=TEST_TIMEOUT):
         log("--- %s (%s)" % (name, tmp))
         problems = []
         try:
-            signal.alarm(timeout)
+            signal.alarm(int(timeout * TIME_SCALE))
             try:
                 fn(tmp)
             finally:

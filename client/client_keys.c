@@ -1,0 +1,621 @@
+/*  =========================================================================
+    client_keys - the servers a zpost client knows, and how it meets a new one
+
+    The file is kept as text, as the person may have edited it: adding a
+    server appends one line to what was read and writes the whole back, so
+    comments, order and lines this version does not understand survive.
+    Only the first line for a server counts, and a line is never replaced:
+    a key that changed is for the person to deal with, by removing the old
+    line, never for the client to decide.
+
+    Writable by others would mean anyone could slip their own key in for a
+    server, so such a file is refused; readable is harmless (the keys are
+    public) but the file is made 0600 anyway, like the rest of the config.
+    =========================================================================
+*/
+
+#include "client_keys.h"
+#include "zpost_announce.h"
+#include "zpost_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+//  A file of a few thousand servers is a few hundred KiB; anything much
+//  larger is not a known-servers file
+#define S_FILE_MAX      (4 * 1024 * 1024)
+#define S_SERVER_MAX    300         //  bytes of a server name
+#define S_PORT_MAX      65535
+
+typedef struct {
+    char *server;               //  "host:port"
+    char key [41];              //  Z85 public key
+    size_t line;                //  line number in the file, from 1
+} s_entry_t;
+
+struct _client_keys_t {
+    char *path;                 //  the file
+    char *text;                 //  its text as read, "" if none
+    zlistx_t *entries;          //  s_entry_t, in file order (owned)
+    char error [512];           //  last failure, for a person
+};
+
+static void
+s_set_error (client_keys_t *self, const char *format, ...) CHECK_PRINTF (2);
+
+static void
+s_set_error (client_keys_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof (self->error), format, args);
+    va_end (args);
+}
+
+static void
+s_entry_destroy (void **item_p)
+{
+    s_entry_t *entry = (s_entry_t *) *item_p;
+    if (entry) {
+        zstr_free (&entry->server);
+        free (entry);
+        *item_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+client_keys_t *
+client_keys_new (const char *path)
+{
+    assert (path);
+    client_keys_t *self = (client_keys_t *) zmalloc (sizeof (client_keys_t));
+    assert (self);
+    self->path = strdup (path);
+    self->text = strdup ("");
+    self->entries = zlistx_new ();
+    assert (self->path && self->text && self->entries);
+    zlistx_set_destructor (self->entries, s_entry_destroy);
+    return self;
+}
+
+void
+client_keys_destroy (client_keys_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        client_keys_t *self = *self_p;
+        zlistx_destroy (&self->entries);
+        zstr_free (&self->text);
+        zstr_free (&self->path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+client_keys_path (client_keys_t *self)
+{
+    assert (self);
+    return self->path;
+}
+
+const char *
+client_keys_error (client_keys_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Reading
+
+//  Parse one line into an entry, or NULL if it is not "server key"
+static s_entry_t *
+s_parse_line (char *line, size_t number)
+{
+    line += strspn (line, " \t");
+    if (*line == 0 || *line == '#')
+        return NULL;
+    char *server = line;
+    size_t server_size = strcspn (server, " \t");
+    char *key = server + server_size;
+    key += strspn (key, " \t");
+    size_t key_size = strcspn (key, " \t\r");
+    char *rest = key + key_size;
+    rest += strspn (rest, " \t\r");
+    if (server_size == 0 || server_size > S_SERVER_MAX || key_size != 40 || *rest)
+        return NULL;
+    server [server_size] = 0;
+    key [key_size] = 0;
+    if (!zpost_keys_valid_z85 (key))
+        return NULL;
+    s_entry_t *entry = (s_entry_t *) zmalloc (sizeof (s_entry_t));
+    assert (entry);
+    entry->server = strdup (server);
+    assert (entry->server);
+    memcpy (entry->key, key, sizeof (entry->key));
+    entry->line = number;
+    return entry;
+}
+
+static void
+s_parse (client_keys_t *self)
+{
+    zlistx_purge (self->entries);
+    char *copy = strdup (self->text);
+    assert (copy);
+    char *rest = copy;
+    size_t number = 0;
+    char *line;
+    while ((line = strsep (&rest, "\n"))) {
+        number++;
+        s_entry_t *entry = s_parse_line (line, number);
+        if (entry)
+            zlistx_add_end (self->entries, entry);
+    }
+    free (copy);
+}
+
+int
+client_keys_load (client_keys_t *self)
+{
+    assert (self);
+    self->error [0] = 0;
+    zlistx_purge (self->entries);
+    zstr_free (&self->text);
+    self->text = strdup ("");
+    assert (self->text);
+
+    int fd = open (self->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        if (errno == ENOENT)
+            return 0;
+        s_set_error (self, "cannot read %s: %s", self->path, strerror (errno));
+        return -1;
+    }
+    struct stat info;
+    int rc = -1;
+    if (fstat (fd, &info))
+        s_set_error (self, "cannot read %s: %s", self->path, strerror (errno));
+    else
+    if (!S_ISREG (info.st_mode) || info.st_uid != geteuid ())
+        s_set_error (self, "%s is not a file of yours, so the keys in it are "
+                     "refused; remove it, or give --server-key", self->path);
+    else
+    if (info.st_mode & (S_IWGRP | S_IWOTH))
+        s_set_error (self, "%s may be written by group or others, so the keys in "
+                     "it are refused; fix it with: chmod 600 %s", self->path, self->path);
+    else
+    if (info.st_size > S_FILE_MAX)
+        s_set_error (self, "%s is too large to be a known-servers file; check it",
+                     self->path);
+    else {
+        char *text = (char *) zmalloc ((size_t) info.st_size + 1);
+        assert (text);
+        size_t done = 0;
+        while (done < (size_t) info.st_size) {
+            ssize_t got = read (fd, text + done, (size_t) info.st_size - done);
+            if (got > 0)
+                done += (size_t) got;
+            else
+            if (got == -1 && errno == EINTR)
+                continue;
+            else
+                break;
+        }
+        if (done != (size_t) info.st_size)
+            s_set_error (self, "cannot read %s: %s", self->path,
+                         done? "it changed while being read": strerror (errno));
+        else
+        if (memchr (text, 0, done))
+            s_set_error (self, "%s holds a NUL byte, so it is not a known-servers "
+                         "file; check it", self->path);
+        else {
+            free (self->text);
+            self->text = text;
+            text = NULL;
+            s_parse (self);
+            rc = 0;
+        }
+        free (text);
+    }
+    close (fd);
+    return rc;
+}
+
+static s_entry_t *
+s_find (client_keys_t *self, const char *server)
+{
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
+    while (entry && !streq (entry->server, server))
+        entry = (s_entry_t *) zlistx_next (self->entries);
+    return entry;
+}
+
+const char *
+client_keys_lookup (client_keys_t *self, const char *server)
+{
+    assert (self);
+    assert (server);
+    s_entry_t *entry = s_find (self, server);
+    return entry? entry->key: NULL;
+}
+
+size_t
+client_keys_line (client_keys_t *self, const char *server)
+{
+    assert (self);
+    assert (server);
+    s_entry_t *entry = s_find (self, server);
+    return entry? entry->line: 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Writing
+
+//  The directory part of path, for mkdir. Caller frees.
+static char *
+s_dirname (const char *path)
+{
+    const char *slash = strrchr (path, '/');
+    if (!slash)
+        return strdup (".");
+    if (slash == path)
+        return strdup ("/");
+    return strndup (path, (size_t) (slash - path));
+}
+
+int
+client_keys_add (client_keys_t *self, const char *server, const char *key)
+{
+    assert (self);
+    assert (server && *server && !strpbrk (server, " \t\r\n#"));
+    assert (key && zpost_keys_valid_z85 (key));
+    assert (!s_find (self, server));
+    self->error [0] = 0;
+
+    char *dir = s_dirname (self->path);
+    assert (dir);
+    if (zpost_keys_make_private_dir (dir)) {
+        s_set_error (self, "cannot create %s: %s; check its parent directory",
+                     dir, strerror (errno));
+        free (dir);
+        return -1;
+    }
+    size_t size = strlen (self->text);
+    bool newline = size > 0 && self->text [size - 1] != '\n';
+    char *text = zsys_sprintf ("%s%s%s %s\n", self->text, newline? "\n": "", server, key);
+    assert (text);
+
+    //  mkstemp makes the file 0600, in the same directory as the final
+    //  name, so rename () replaces the old file in one step
+    char *temporary = zsys_sprintf ("%s.XXXXXX", self->path);
+    assert (temporary);
+    int rc = -1;
+    int fd = mkstemp (temporary);
+    if (fd == -1)
+        s_set_error (self, "cannot write in %s: %s; check its permissions",
+                     dir, strerror (errno));
+    else {
+        size = strlen (text);
+        size_t done = 0;
+        while (done < size) {
+            ssize_t wrote = write (fd, text + done, size - done);
+            if (wrote > 0)
+                done += (size_t) wrote;
+            else
+            if (wrote == -1 && errno == EINTR)
+                continue;
+            else
+                break;
+        }
+        if (done != size || fchmod (fd, 0600) || fsync (fd))
+            s_set_error (self, "cannot write %s: %s", temporary, strerror (errno));
+        else
+        if (rename (temporary, self->path))
+            s_set_error (self, "cannot replace %s: %s", self->path, strerror (errno));
+        else
+            rc = 0;
+        close (fd);
+        if (rc)
+            unlink (temporary);
+    }
+    if (rc == 0) {
+        free (self->text);
+        self->text = text;
+        text = NULL;
+        s_parse (self);
+    }
+    free (text);
+    free (temporary);
+    free (dir);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Servers and their announcements
+
+char *
+client_keys_server_name (const char *endpoint)
+{
+    assert (endpoint);
+    if (strncmp (endpoint, "tcp://", 6) == 0)
+        endpoint += 6;
+    char *name = strdup (endpoint);
+    assert (name);
+    return name;
+}
+
+char *
+client_keys_announce_endpoint (const char *endpoint, int port)
+{
+    assert (endpoint);
+    const char *colon = strrchr (endpoint, ':');
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !colon || colon < endpoint + 6
+    ||  strchr (colon, ']'))
+        return NULL;
+    if (port == 0) {
+        const char *digits = colon + 1;
+        if (!*digits || strspn (digits, "0123456789") != strlen (digits)
+        ||  strlen (digits) > 5)
+            return NULL;
+        port = atoi (digits) + 1;
+    }
+    if (port < 1 || port > S_PORT_MAX)
+        return NULL;
+    return zsys_sprintf ("%.*s:%d", (int) (colon - endpoint), endpoint, port);
+}
+
+int
+client_keys_fetch (const char *announce, int timeout, char *key_text,
+                   char *error, size_t error_size)
+{
+    assert (announce);
+    assert (key_text);
+    assert (error && error_size > 0);
+    key_text [0] = 0;
+    error [0] = 0;
+    zsock_t *socket = zsock_new (ZMQ_REQ);
+    if (!socket) {
+        snprintf (error, error_size, "cannot create a socket: %s",
+                  zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_linger (socket, 0);
+    zsock_set_sndtimeo (socket, timeout);
+    zsock_set_maxmsgsize (socket, ZPOST_ANNOUNCE_FRAME_MAX);
+    if (strstr (announce, "://["))
+        zsock_set_ipv6 (socket, 1);
+    int rc = -1;
+    zmsg_t *request = zpost_announce_request ();
+    if (zsock_connect (socket, "%s", announce))
+        snprintf (error, error_size, "cannot connect to %s: %s", announce,
+                  zmq_strerror (zmq_errno ()));
+    else
+    if (zmsg_send (&request, socket))
+        snprintf (error, error_size, "cannot ask %s", announce);
+    else {
+        zpoller_t *poller = zpoller_new (socket, NULL);
+        assert (poller);
+        void *which = zpoller_wait (poller, timeout);
+        if (which == socket) {
+            zmsg_t *reply = zmsg_recv (socket);
+            if (zpost_announce_decode (&reply, key_text) == 0)
+                rc = 0;
+            else
+                snprintf (error, error_size, "%s did not answer with a zpost key "
+                          "announcement", announce);
+        }
+        else
+        if (zsys_interrupted)
+            snprintf (error, error_size, "interrupted");
+        else
+            snprintf (error, error_size, "%s gave no key announcement in %d ms",
+                      announce, timeout);
+        zpoller_destroy (&poller);
+    }
+    zmsg_destroy (&request);
+    zsock_destroy (&socket);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  The selftest's asserts are its checks, and many call what they check:
+//  they must stay in a build with NDEBUG (CMake's release types set it).
+#undef NDEBUG
+#include <assert.h>
+
+static void
+s_write (const char *path, const char *text, mode_t mode)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert (fd >= 0);
+    assert (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
+    assert (fchmod (fd, mode) == 0);
+    close (fd);
+}
+
+static void
+s_expect_announce (const char *endpoint, int port, const char *expected)
+{
+    char *announce = client_keys_announce_endpoint (endpoint, port);
+    if (expected)
+        assert (announce && streq (announce, expected));
+    else
+        assert (announce == NULL);
+    zstr_free (&announce);
+}
+
+//  A stand-in announcer: a ROUTER that answers the first request with
+//  the frames it was given
+static void
+s_announcer (zsock_t *pipe, void *args)
+{
+    const char *answer = (const char *) args;
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert (router);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_signal (pipe, 0);
+    zstr_sendf (pipe, "%d", port);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (zpoller_wait (poller, -1) == router) {
+        zmsg_t *request = zmsg_recv (router);
+        zframe_t *routing_id = zmsg_pop (request);
+        zmsg_destroy (&request);
+        zmsg_t *reply = zmsg_new ();
+        zmsg_add (reply, routing_id);
+        zmsg_addmem (reply, NULL, 0);
+        if (strlen (answer) == 40)
+            zmsg_addstr (reply, ZPOST_ANNOUNCE_SIGNATURE);
+        zmsg_addstr (reply, answer);
+        zmsg_send (&reply, router);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+void
+client_keys_test (bool verbose)
+{
+    printf (" * client_keys: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    char scratch [] = "/tmp/zpost-client-keys-XXXXXX";
+    assert (mkdtemp (scratch));
+    char *path = zsys_sprintf ("%s/config/zpost/" CLIENT_KEYS_FILE, scratch);
+    const char *alpha = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const char *beta = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+
+    //  No file: nothing known; adding makes the directory and the file
+    client_keys_t *keys = client_keys_new (path);
+    assert (streq (client_keys_path (keys), path));
+    assert (client_keys_load (keys) == 0);
+    assert (client_keys_lookup (keys, "127.0.0.1:5321") == NULL);
+    assert (client_keys_line (keys, "127.0.0.1:5321") == 0);
+    assert (client_keys_add (keys, "127.0.0.1:5321", alpha) == 0);
+    assert (streq (client_keys_lookup (keys, "127.0.0.1:5321"), alpha));
+    assert (client_keys_add (keys, "[::1]:5321", beta) == 0);
+    client_keys_destroy (&keys);
+    client_keys_destroy (&keys);        //  harmless twice
+
+    struct stat info;
+    assert (stat (path, &info) == 0);
+    assert ((info.st_mode & 0777) == 0600);
+
+    //  What was written is read back, with comments and odd lines kept
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    assert (streq (client_keys_lookup (keys, "127.0.0.1:5321"), alpha));
+    assert (streq (client_keys_lookup (keys, "[::1]:5321"), beta));
+    assert (client_keys_line (keys, "[::1]:5321") == 2);
+    client_keys_destroy (&keys);
+
+    char *text = zsys_sprintf ("# my servers\n\n  mail.example:5321\t%s  \n"
+                               "broken line\nshort:1 abc\n"
+                               "mail.example:5321 %s\nlast:1 %s", alpha, beta, beta);
+    s_write (path, text, 0600);
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    //  The first line for a server wins
+    assert (streq (client_keys_lookup (keys, "mail.example:5321"), alpha));
+    assert (client_keys_line (keys, "mail.example:5321") == 3);
+    assert (streq (client_keys_lookup (keys, "last:1"), beta));
+    assert (client_keys_lookup (keys, "short:1") == NULL);
+    //  A file without a last newline still gets one line per server
+    assert (client_keys_add (keys, "new:2", alpha) == 0);
+    client_keys_destroy (&keys);
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    assert (streq (client_keys_lookup (keys, "last:1"), beta));
+    assert (streq (client_keys_lookup (keys, "new:2"), alpha));
+    assert (client_keys_line (keys, "new:2") == 8);
+    client_keys_destroy (&keys);
+    FILE *file = fopen (path, "r");
+    char first [64];
+    assert (fgets (first, sizeof (first), file));
+    assert (streq (first, "# my servers\n"));
+    fclose (file);
+    zstr_free (&text);
+
+    //  A file others may write is refused, saying how to fix it
+    assert (chmod (path, 0620) == 0);
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == -1);
+    assert (strstr (client_keys_error (keys), "chmod 600"));
+    assert (client_keys_lookup (keys, "new:2") == NULL);
+    client_keys_destroy (&keys);
+    assert (chmod (path, 0644) == 0);   //  readable is fine
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    client_keys_destroy (&keys);
+
+    //  A directory in its place is refused
+    char *dir_path = zsys_sprintf ("%s/adir", scratch);
+    assert (mkdir (dir_path, 0700) == 0);
+    keys = client_keys_new (dir_path);
+    assert (client_keys_load (keys) == -1);
+    assert (*client_keys_error (keys));
+    client_keys_destroy (&keys);
+    assert (rmdir (dir_path) == 0);
+    zstr_free (&dir_path);
+
+    //  Names and announcement endpoints
+    char *name = client_keys_server_name ("tcp://127.0.0.1:5321");
+    assert (streq (name, "127.0.0.1:5321"));
+    zstr_free (&name);
+    s_expect_announce ("tcp://127.0.0.1:5321", 0, "tcp://127.0.0.1:5322");
+    s_expect_announce ("tcp://[::1]:5321", 0, "tcp://[::1]:5322");
+    s_expect_announce ("tcp://mail.example:5321", 7000, "tcp://mail.example:7000");
+    s_expect_announce ("tcp://mail.example:65535", 0, NULL);
+    s_expect_announce ("tcp://mail.example:80", 70000, NULL);
+    s_expect_announce ("tcp://[::1]", 0, NULL);
+    s_expect_announce ("ipc://x:1", 0, NULL);
+
+    //  Asking an announcer: a good answer, a bad one, and silence
+    char key_text [41];
+    char error [256];
+    zactor_t *announcer = zactor_new (s_announcer, (void *) alpha);
+    char *port = zstr_recv (announcer);
+    char *endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    assert (client_keys_fetch (endpoint, 5000, key_text, error, sizeof (error)) == 0);
+    assert (streq (key_text, alpha));
+    zactor_destroy (&announcer);
+    zstr_free (&port);
+    zstr_free (&endpoint);
+
+    announcer = zactor_new (s_announcer, "not a key");
+    port = zstr_recv (announcer);
+    endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    assert (client_keys_fetch (endpoint, 5000, key_text, error, sizeof (error)) == -1);
+    assert (strstr (error, "did not answer with a zpost key announcement"));
+    assert (*key_text == 0);
+    zactor_destroy (&announcer);
+    //  Nobody there any more
+    assert (client_keys_fetch (endpoint, 100, key_text, error, sizeof (error)) == -1);
+    assert (strstr (error, "no key announcement in 100 ms"));
+    zstr_free (&port);
+    zstr_free (&endpoint);
+
+    zdir_t *dir = zdir_new (scratch, NULL);
+    assert (dir);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    zstr_free (&path);
+    //  @end
+
+    printf ("OK\n");
+}

@@ -1,0 +1,1007 @@
+/*  =========================================================================
+    client_shell - the guided session: zpost for a person at a terminal
+
+    Three layers, top down:
+
+    - the menus (s_login_menu, s_main_menu) and one function per step
+      (s_register, s_login, s_inbox, s_send, ...), each of which asks what
+      it needs, sends one request through client_commands, and says what
+      came of it in one sentence;
+    - the readers (s_read_line, s_read_secret, s_read_body), which give a
+      step a line, or tell it that the person cancelled (Ctrl-C) or that
+      the input ended (Ctrl-D);
+    - below them, libedit on a terminal, or plain line reads on anything
+      else.
+
+    Ctrl-C. Our own SIGINT handler sets zsys_interrupted, which is what
+    client_session and client_input already watch, and installs itself
+    without SA_RESTART so that a blocked poll or read returns. It also
+    writes a byte to a pipe that every read of the person's input waits on
+    beside the input (client_input_wait), so a Ctrl-C that lands just
+    before a read blocks is not lost. libedit would retry a read that a
+    signal interrupted, so it reads through s_getc, which does not.
+    Whatever was cancelled, zsys_interrupted is cleared and the pipe
+    drained before the next step, so one Ctrl-C never spills into the next
+    request. SIGTERM and SIGHUP also set s_leave: the session logs out and
+    ends.
+    =========================================================================
+*/
+
+#include "client_shell.h"
+#include "client_input.h"
+#include "client_output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <histedit.h>
+#include <locale.h>
+#include <signal.h>
+#include <sodium.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#define S_LINE_MAX          (64 * 1024)     //  bytes of one typed line
+#define S_INBOX_LIMIT       50              //  messages the inbox shows
+#define S_HISTORY_SIZE      500             //  lines the history keeps
+
+//  What a reader got
+typedef enum {
+    S_READ_LINE,                //  a line
+    S_READ_EOF,                 //  Ctrl-D, or the input ended
+    S_READ_CANCEL               //  Ctrl-C
+} s_read_t;
+
+//  What the person chose at a menu
+#define S_CHOICE_LEAVE      -1  //  Ctrl-D, or the input ended
+#define S_CHOICE_NONE       0   //  nothing (an empty line, Ctrl-C)
+
+typedef struct {
+    client_app_t *app;          //  options, configuration, the session
+    int input;                  //  descriptor the person types on
+    bool terminal;              //  input is a terminal: libedit reads it
+    EditLine *editline;         //  the line editor, on a terminal
+    History *history;           //  its history
+    const char *prompt;         //  what the editor shows before a line
+    bool cancelled;             //  a read stopped at Ctrl-C
+    char *username;             //  logged in as, or NULL
+    char *server;               //  "host:port", for titles
+    uint64_t *ids;              //  message ids of the last inbox list
+    size_t id_count;            //  their number
+} s_shell_t;
+
+//  Set by SIGTERM or SIGHUP: log out and leave
+static volatile sig_atomic_t s_leave = 0;
+//  The pipe the signal handler writes to; -1 until made
+static int s_signal_pipe [2] = { -1, -1 };
+
+
+//  --------------------------------------------------------------------------
+//  Signals
+
+static void
+s_on_signal (int signal_number)
+{
+    int saved = errno;
+    if (signal_number != SIGINT)
+        s_leave = 1;
+    zsys_interrupted = 1;
+    if (s_signal_pipe [1] != -1) {
+        char byte = 1;
+        //  A full pipe already says it
+        ssize_t rc = write (s_signal_pipe [1], &byte, 1);
+        (void) rc;
+    }
+    errno = saved;
+}
+
+static void
+s_catch_signals (void)
+{
+    if (s_signal_pipe [0] == -1 && pipe (s_signal_pipe) == 0) {
+        for (int index = 0; index < 2; index++) {
+            fcntl (s_signal_pipe [index], F_SETFL, O_NONBLOCK);
+            fcntl (s_signal_pipe [index], F_SETFD, FD_CLOEXEC);
+        }
+        client_input_set_interrupt_fd (s_signal_pipe [0]);
+    }
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    action.sa_flags = 0;        //  no SA_RESTART: a blocked read must return
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);
+}
+
+//  Forget a Ctrl-C that has done its work
+static void
+s_clear_interrupt (s_shell_t *self)
+{
+    zsys_interrupted = 0;
+    self->cancelled = false;
+    char bytes [64];
+    if (s_signal_pipe [0] != -1)
+        while (read (s_signal_pipe [0], bytes, sizeof (bytes)) > 0)
+            ;
+}
+
+//  Back to the signal handling the process had
+static void
+s_release_signals (void)
+{
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+    signal (SIGHUP, SIG_DFL);
+    client_input_set_interrupt_fd (-1);
+    for (int index = 0; index < 2; index++)
+        if (s_signal_pipe [index] != -1) {
+            close (s_signal_pipe [index]);
+            s_signal_pipe [index] = -1;
+        }
+}
+
+
+//  --------------------------------------------------------------------------
+//  The line editor
+
+static char *
+s_prompt (EditLine *editline)
+{
+    s_shell_t *self = NULL;
+    el_get (editline, EL_CLIENTDATA, &self);
+    return (char *) (self && self->prompt? self->prompt: "");
+}
+
+//  libedit's reader retries a read that a signal interrupted; this one
+//  gives up at Ctrl-C, so that el_gets returns. UTF-8 is decoded here, as
+//  libedit would.
+static int
+s_getc (EditLine *editline, wchar_t *character)
+{
+    s_shell_t *self = NULL;
+    el_get (editline, EL_CLIENTDATA, &self);
+    assert (self);
+    char bytes [8];
+    size_t size = 0;
+    while (true) {
+        if (client_input_wait (self->input)) {
+            self->cancelled = true;
+            return -1;
+        }
+        ssize_t got = read (self->input, bytes + size, 1);
+        if (got == -1 && errno == EINTR) {
+            if (zsys_interrupted) {
+                self->cancelled = true;
+                return -1;
+            }
+            continue;
+        }
+        if (got <= 0)
+            return got == 0? 0: -1;
+        size++;
+        mbstate_t state;
+        memset (&state, 0, sizeof (state));
+        wchar_t decoded;
+        size_t rc = mbrtowc (&decoded, bytes, size, &state);
+        if (rc == (size_t) -2 && size < sizeof (bytes))
+            continue;           //  more bytes of this character to come
+        if (rc == (size_t) -1 || rc == (size_t) -2)
+            decoded = 0xFFFD;   //  not UTF-8: the replacement character
+        *character = decoded;
+        return 1;
+    }
+}
+
+static void
+s_editor_start (s_shell_t *self)
+{
+    self->editline = el_init ("zpost", stdin, stdout, stderr);
+    assert (self->editline);
+    el_set (self->editline, EL_CLIENTDATA, self);
+    el_set (self->editline, EL_PROMPT, s_prompt);
+    el_set (self->editline, EL_EDITOR, "emacs");
+    el_set (self->editline, EL_GETCFN, s_getc);
+    self->history = history_init ();
+    assert (self->history);
+    HistEvent event;
+    history (self->history, &event, H_SETSIZE, S_HISTORY_SIZE);
+    history (self->history, &event, H_SETUNIQUE, 1);
+    el_set (self->editline, EL_HIST, history, self->history);
+    //  The person's ~/.editrc, as every libedit program reads it
+    el_source (self->editline, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+static s_shell_t *
+s_shell_new (client_app_t *app, int input)
+{
+    s_shell_t *self = (s_shell_t *) zmalloc (sizeof (s_shell_t));
+    assert (self);
+    self->app = app;
+    self->input = input;
+    self->terminal = isatty (input) && isatty (STDOUT_FILENO);
+    if (self->terminal)
+        s_editor_start (self);
+    return self;
+}
+
+static void
+s_forget_login (s_shell_t *self)
+{
+    zstr_free (&self->username);
+    if (self->app->session)
+        client_session_set_token (self->app->session, NULL);
+}
+
+static void
+s_shell_destroy (s_shell_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        s_shell_t *self = *self_p;
+        s_forget_login (self);
+        zstr_free (&self->server);
+        if (self->editline)
+            el_end (self->editline);
+        if (self->history)
+            history_end (self->history);
+        free (self->ids);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Readers
+
+//  Read one line, without its newline, into *line_p (the caller frees).
+//  remember puts a non-empty line into the history.
+static s_read_t
+s_read_line (s_shell_t *self, const char *prompt, bool remember, char **line_p)
+{
+    *line_p = NULL;
+    if (s_leave)
+        return S_READ_EOF;
+    s_clear_interrupt (self);
+    fflush (stdout);
+    if (!self->terminal) {
+        fputs (prompt, stdout);
+        fflush (stdout);
+        client_input_t result = client_input_line (self->input, S_LINE_MAX, line_p);
+        if (result == CLIENT_INPUT_INTERRUPTED)
+            return s_leave? S_READ_EOF: S_READ_CANCEL;
+        if (result == CLIENT_INPUT_TOO_LONG) {
+            fprintf (stderr, "That line is longer than %d bytes, so it was dropped.\n",
+                     S_LINE_MAX);
+            return S_READ_CANCEL;
+        }
+        return result == CLIENT_INPUT_OK? S_READ_LINE: S_READ_EOF;
+    }
+    self->prompt = prompt;
+    //  libedit writes the prompt first and makes the terminal raw only
+    //  when it reads: keys typed in between would meet the cooked line
+    //  discipline (a Ctrl-D there is lost). Raw first, then the prompt.
+    el_set (self->editline, EL_PREP_TERM, 1);
+    int count = 0;
+    const char *line = el_gets (self->editline, &count);
+    self->prompt = NULL;
+    if (self->cancelled || s_leave) {
+        //  The terminal echoed nothing; end the abandoned line
+        printf ("\n");
+        return s_leave? S_READ_EOF: S_READ_CANCEL;
+    }
+    if (!line || count <= 0) {
+        printf ("\n");
+        return S_READ_EOF;
+    }
+    size_t size = strlen (line);
+    while (size > 0 && (line [size - 1] == '\n' || line [size - 1] == '\r'))
+        size--;
+    *line_p = strndup (line, size);
+    assert (*line_p);
+    if (remember && size > 0) {
+        HistEvent event;
+        history (self->history, &event, H_ENTER, *line_p);
+    }
+    return S_READ_LINE;
+}
+
+//  Read a password: without echo on a terminal, a plain line otherwise.
+//  The caller wipes it with client_input_wipe.
+static s_read_t
+s_read_secret (s_shell_t *self, const char *prompt, char **secret_p)
+{
+    *secret_p = NULL;
+    if (s_leave)
+        return S_READ_EOF;
+    s_clear_interrupt (self);
+    client_input_t result;
+    if (self->terminal)
+        result = client_input_secret (self->input, prompt, ZPOST_PASSWORD_MAX, secret_p);
+    else {
+        fputs (prompt, stdout);
+        fflush (stdout);
+        result = client_input_line (self->input, ZPOST_PASSWORD_MAX, secret_p);
+    }
+    if (result == CLIENT_INPUT_OK)
+        return S_READ_LINE;
+    if (result == CLIENT_INPUT_INTERRUPTED)
+        return s_leave? S_READ_EOF: S_READ_CANCEL;
+    if (result == CLIENT_INPUT_TOO_LONG) {
+        fprintf (stderr, "The password is longer than %d bytes; nothing was done.\n",
+                 ZPOST_PASSWORD_MAX);
+        return S_READ_CANCEL;
+    }
+    return S_READ_EOF;
+}
+
+//  Read a message body: lines up to one holding only ".", or the end of
+//  the input (Ctrl-D). Returns S_READ_LINE with the body (each line ended
+//  by "\n") in *body_p, or S_READ_CANCEL, with nothing.
+static s_read_t
+s_read_body (s_shell_t *self, char **body_p)
+{
+    *body_p = NULL;
+    size_t size = 0;
+    size_t capacity = 1024;
+    char *body = (char *) malloc (capacity);
+    assert (body);
+    body [0] = 0;
+    while (true) {
+        char *line = NULL;
+        s_read_t result = s_read_line (self, "", false, &line);
+        if (result == S_READ_CANCEL || (result == S_READ_EOF && s_leave)) {
+            free (body);
+            return S_READ_CANCEL;
+        }
+        if (result == S_READ_EOF)
+            break;
+        if (streq (line, ".")) {
+            free (line);
+            break;
+        }
+        size_t length = strlen (line);
+        if (size + length + 1 > ZPOST_BODY_MAX) {
+            fprintf (stderr, "The message is larger than %d MiB, so it was not sent.\n",
+                     ZPOST_BODY_MAX >> 20);
+            free (line);
+            free (body);
+            return S_READ_CANCEL;
+        }
+        while (size + length + 2 > capacity) {
+            capacity *= 2;
+            body = (char *) realloc (body, capacity);
+            assert (body);
+        }
+        memcpy (body + size, line, length);
+        size += length;
+        body [size++] = '\n';
+        body [size] = 0;
+        free (line);
+    }
+    *body_p = body;
+    return S_READ_LINE;
+}
+
+//  A number from 1 to max as typed (spaces around it allowed); 0 if not
+static size_t
+s_parse_choice (const char *text, size_t max)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    size_t digits = strspn (text, "0123456789");
+    const char *rest = text + digits;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (digits == 0 || digits > 9 || *rest)
+        return 0;
+    size_t value = (size_t) strtoul (text, NULL, 10);
+    return value >= 1 && value <= max? value: 0;
+}
+
+//  Ask for a number from 1 to max. S_CHOICE_NONE when the person typed
+//  nothing or cancelled, S_CHOICE_LEAVE at the end of input, else the
+//  number. A wrong answer is said, and asked again.
+static int
+s_read_number (s_shell_t *self, const char *prompt, size_t max)
+{
+    while (true) {
+        char *line = NULL;
+        s_read_t result = s_read_line (self, prompt, true, &line);
+        if (result == S_READ_EOF)
+            return S_CHOICE_LEAVE;
+        if (result == S_READ_CANCEL)
+            return S_CHOICE_NONE;
+        bool empty = line [strspn (line, " \t")] == 0;
+        size_t choice = s_parse_choice (line, max);
+        free (line);
+        if (empty)
+            return S_CHOICE_NONE;
+        if (choice)
+            return (int) choice;
+        fflush (stdout);
+        if (max == 1)
+            fprintf (stderr, "Type 1, or just Enter.\n");
+        else
+            fprintf (stderr, "Type a number from 1 to %zu.\n", max);
+    }
+}
+
+//  Show a menu and read a choice, as s_read_number
+static int
+s_menu (s_shell_t *self, const char *title, const char **items, size_t count)
+{
+    printf ("\n%s\n", title);
+    for (size_t index = 0; index < count; index++)
+        printf ("  %zu  %s\n", index + 1, items [index]);
+    return s_read_number (self, "zpost> ", count);
+}
+
+//  Say something, as one line
+static void
+s_say (const char *format, ...) CHECK_PRINTF (1);
+
+static void
+s_say (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vprintf (format, args);
+    va_end (args);
+    printf ("\n");
+    fflush (stdout);
+}
+
+//  Say what is wrong with what was typed, as one line on stderr
+static void
+s_complain (const char *sentence)
+{
+    fflush (stdout);
+    //  It may quote what was typed
+    char *safe = client_output_safe_str (sentence, CLIENT_OUTPUT_LINE);
+    if (*safe)
+        safe [0] = (char) toupper ((unsigned char) safe [0]);
+    fprintf (stderr, "%s.\n", safe);
+    free (safe);
+}
+
+static void
+s_cancelled (void)
+{
+    s_say ("Cancelled.");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+//  After a request: NULL means the failure was said; a reply that is not
+//  200 is said here. Returns the reply if it is 200, else NULL (and
+//  destroys it). A 401 ends the login here.
+static zpost_msg_t *
+s_ok (s_shell_t *self, zpost_msg_t *reply, int special, const char *sentence)
+{
+    if (!reply) {
+        //  A Ctrl-C during a request has been said ("interrupted")
+        s_clear_interrupt (self);
+        return NULL;
+    }
+    if (zpost_msg_status (reply) == ZPOST_OK)
+        return reply;
+    client_commands_refusal (self->app, reply, NULL, special, sentence);
+    if (zpost_msg_status (reply) == ZPOST_NOT_LOGGED_IN && self->username)
+        s_forget_login (self);
+    zpost_msg_destroy (&reply);
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Asking for an account
+
+//  A username, folded, or NULL if none was given (said why)
+static char *
+s_ask_username (s_shell_t *self)
+{
+    char *typed = NULL;
+    s_read_t result = s_read_line (self, "Username: ", true, &typed);
+    if (result != S_READ_LINE) {
+        if (result == S_READ_CANCEL)
+            s_cancelled ();
+        return NULL;
+    }
+    char *name = client_commands_username (typed);
+    if (!name && *typed) {
+        char *sentence = zsys_sprintf ("'%.64s' is not a username: use 1 to 32 of "
+                                       "a-z 0-9 . _ -, starting with a letter or digit",
+                                       typed);
+        s_complain (sentence);
+        free (sentence);
+    }
+    free (typed);
+    return name;
+}
+
+//  A password, checked, asked twice if confirm. NULL if none (said why).
+static char *
+s_ask_password (s_shell_t *self, const char *prompt, bool new_password, bool confirm)
+{
+    char *password = NULL;
+    s_read_t result = s_read_secret (self, prompt, &password);
+    if (result != S_READ_LINE) {
+        if (result == S_READ_CANCEL)
+            s_cancelled ();
+        return NULL;
+    }
+    const char *fault = client_commands_password_fault (password, new_password);
+    if (fault) {
+        s_complain (fault);
+        client_input_wipe (&password);
+        return NULL;
+    }
+    if (confirm) {
+        char *again = NULL;
+        result = s_read_secret (self, "Again: ", &again);
+        if (result != S_READ_LINE) {
+            if (result == S_READ_CANCEL)
+                s_cancelled ();
+            client_input_wipe (&password);
+            return NULL;
+        }
+        if (!streq (password, again)) {
+            s_complain ("the two passwords differ; nothing was done, try again");
+            client_input_wipe (&password);
+        }
+        client_input_wipe (&again);
+    }
+    return password;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The login menu
+
+static void
+s_register (s_shell_t *self)
+{
+    char *username = s_ask_username (self);
+    if (!username)
+        return;
+    char *password = s_ask_password (self, "Password: ", true, true);
+    if (!password) {
+        free (username);
+        return;
+    }
+    int status;
+    zpost_msg_t *reply = client_commands_register (self->app, username, password, &status);
+    client_input_wipe (&password);
+    char *taken = zsys_sprintf ("the name %s is taken; choose another", username);
+    reply = s_ok (self, reply, ZPOST_NAME_TAKEN, taken);
+    if (reply)
+        s_say ("Account %s created. Choose 2 to log in.", username);
+    zpost_msg_destroy (&reply);
+    free (taken);
+    free (username);
+}
+
+static void
+s_login (s_shell_t *self)
+{
+    char *username = s_ask_username (self);
+    if (!username)
+        return;
+    char *password = s_ask_password (self, "Password: ", false, false);
+    if (!password) {
+        free (username);
+        return;
+    }
+    int status;
+    zpost_msg_t *reply = client_commands_login (self->app, username, password, &status);
+    client_input_wipe (&password);
+    reply = s_ok (self, reply, ZPOST_LOGIN_FAILED,
+                  "wrong username or password; check both and try again");
+    if (reply) {
+        const char *token = zpost_msg_get (reply, ZPOST_F_TOKEN);
+        client_session_set_token (self->app->session, token);
+        if (token)
+            sodium_memzero ((char *) token, strlen (token));
+        self->username = username;
+        username = NULL;
+        s_say ("Logged in as %s.", self->username);
+    }
+    zpost_msg_destroy (&reply);
+    free (username);
+}
+
+//  Returns false when the person leaves
+static bool
+s_login_menu (s_shell_t *self)
+{
+    const char *items [] = { "create an account", "log in", "quit" };
+    char *title = zsys_sprintf ("zpost on %s", self->server);
+    int choice = s_menu (self, title, items, 3);
+    free (title);
+    if (choice == 1)
+        s_register (self);
+    else
+    if (choice == 2)
+        s_login (self);
+    return choice != 3 && choice != S_CHOICE_LEAVE;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The main menu
+
+//  List the inbox, numbered from 1; keeps the ids for s_pick. Returns the
+//  number of messages, or -1 if there is no list (said why).
+static int
+s_list_inbox (s_shell_t *self)
+{
+    int status;
+    zpost_msg_t *reply = client_commands_list (self->app, false, false, S_INBOX_LIMIT,
+                                               0, &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (!reply)
+        return -1;
+    size_t rows = zpost_msg_rows (reply);
+    free (self->ids);
+    self->ids = rows? (uint64_t *) calloc (rows, sizeof (uint64_t)): NULL;
+    self->id_count = rows;
+    if (rows == 0)
+        s_say ("Your inbox is empty.");
+    else {
+        char *header = client_output_list_header_labelled (2, false, "#");
+        printf ("%s\n", header);
+        free (header);
+    }
+    size_t unread = 0;
+    for (size_t row = 0; row < rows; row++) {
+        const char *id = zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID);
+        self->ids [row] = strtoull (id, NULL, 10);
+        bool unseen = streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0");
+        unread += unseen;
+        char number [24];
+        snprintf (number, sizeof (number), "%zu", row + 1);
+        char *line = client_output_list_row (
+            2, unseen, number,
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
+            zpost_msg_row_get (reply, row, ZPOST_F_FROM),
+            zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+        printf ("%s\n", line);
+        free (line);
+    }
+    if (rows)
+        s_say ("%zu message%s, %zu unread (*)%s.", rows, rows == 1? "": "s", unread,
+               rows == S_INBOX_LIMIT? "; the newest are shown, zpost list --all "
+               "shows every one": "");
+    zpost_msg_destroy (&reply);
+    return (int) rows;
+}
+
+static void
+s_inbox (s_shell_t *self)
+{
+    int count = s_list_inbox (self);
+    while (count > 0 && self->username) {
+        char *prompt = zsys_sprintf ("Read which? (1-%d, Enter for the menu) ", count);
+        int choice = s_read_number (self, prompt, (size_t) count);
+        free (prompt);
+        if (choice <= 0)
+            break;
+        int status;
+        zpost_msg_t *reply = client_commands_read (self->app, self->ids [choice - 1],
+                                                   &status);
+        reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE,
+                      "that message is no longer there; it was deleted");
+        if (reply) {
+            printf ("\n");
+            client_commands_print_message (reply);
+            printf ("\n");
+        }
+        zpost_msg_destroy (&reply);
+    }
+}
+
+static void
+s_send (s_shell_t *self)
+{
+    char *typed = NULL;
+    s_read_t result = s_read_line (self, "To (names, separated by commas): ", true, &typed);
+    if (result != S_READ_LINE) {
+        if (result == S_READ_CANCEL)
+            s_cancelled ();
+        return;
+    }
+    char *recipients = NULL;
+    size_t count = 0;
+    char *fault = typed [strspn (typed, " \t")]
+                ? client_commands_add_recipients (&recipients, typed, &count)
+                : strdup ("no recipients were given, so nothing was sent");
+    free (typed);
+    if (!fault && count > ZPOST_RECIPIENTS_MAX)
+        fault = zsys_sprintf ("%zu recipients are too many; at most %d may be given",
+                              count, ZPOST_RECIPIENTS_MAX);
+    if (fault) {
+        s_complain (fault);
+        free (fault);
+        free (recipients);
+        return;
+    }
+    char *subject = NULL;
+    result = s_read_line (self, "Subject: ", true, &subject);
+    const char *subject_fault = result == S_READ_LINE
+                              ? client_commands_subject_fault (subject): NULL;
+    if (result != S_READ_LINE || subject_fault) {
+        if (result == S_READ_CANCEL)
+            s_cancelled ();
+        if (subject_fault)
+            s_complain (subject_fault);
+        free (subject);
+        free (recipients);
+        return;
+    }
+    s_say ("Type the message. End it with a line holding only \".\", or with Ctrl-D.");
+    char *body = NULL;
+    result = s_read_body (self, &body);
+    if (result != S_READ_LINE)
+        s_say ("Cancelled; nothing was sent.");
+    else
+    if (client_commands_body_fault (body, strlen (body)))
+        s_complain (client_commands_body_fault (body, strlen (body)));
+    else
+    if (!*body)
+        s_complain ("the message is empty, so it was not sent");
+    else {
+        int status;
+        zpost_msg_t *reply = client_commands_send (self->app, recipients, subject, body,
+                                                   &status);
+        reply = s_ok (self, reply, 0, NULL);
+        if (reply) {
+            //  "alice,bob" as "alice, bob"
+            char *spaced = (char *) malloc (strlen (recipients) * 2 + 1);
+            assert (spaced);
+            char *out = spaced;
+            for (const char *in = recipients; *in; in++) {
+                *out++ = *in;
+                if (*in == ',')
+                    *out++ = ' ';
+            }
+            *out = 0;
+            s_say ("Sent to %s (message %s).", spaced,
+                   zpost_msg_get (reply, ZPOST_F_MESSAGE_ID));
+            free (spaced);
+        }
+        zpost_msg_destroy (&reply);
+    }
+    free (body);
+    free (subject);
+    free (recipients);
+}
+
+static void
+s_delete (s_shell_t *self)
+{
+    int count = s_list_inbox (self);
+    if (count <= 0)
+        return;
+    char *prompt = zsys_sprintf ("Delete which? (1-%d, Enter for the menu) ", count);
+    int choice = s_read_number (self, prompt, (size_t) count);
+    free (prompt);
+    if (choice <= 0)
+        return;
+    int status;
+    zpost_msg_t *reply = client_commands_delete (self->app, false, self->ids [choice - 1],
+                                                 &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (reply)
+        s_say ("Deleted message %d from your inbox.", choice);
+    zpost_msg_destroy (&reply);
+}
+
+static void
+s_statistics (s_shell_t *self)
+{
+    int status;
+    zpost_msg_t *reply = client_commands_stats (self->app, false, &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (reply) {
+        printf ("\n");
+        client_commands_print_stats (reply);
+    }
+    zpost_msg_destroy (&reply);
+}
+
+static void
+s_passwd (s_shell_t *self)
+{
+    char *password = s_ask_password (self, "Current password: ", false, false);
+    if (!password)
+        return;
+    char *new_password = s_ask_password (self, "New password: ", true, true);
+    if (!new_password) {
+        client_input_wipe (&password);
+        return;
+    }
+    int status;
+    zpost_msg_t *reply = client_commands_passwd (self->app, password, new_password,
+                                                 &status);
+    client_input_wipe (&password);
+    client_input_wipe (&new_password);
+    reply = s_ok (self, reply, ZPOST_LOGIN_FAILED,
+                  "the current password is wrong; nothing was changed");
+    if (reply)
+        s_say ("Password changed; your other sessions have ended.");
+    zpost_msg_destroy (&reply);
+}
+
+static void
+s_logout (s_shell_t *self)
+{
+    if (!self->username)
+        return;
+    //  Whatever a Ctrl-C or a signal left, the logout must be able to go
+    zsys_interrupted = 0;
+    int status;
+    zpost_msg_t *reply = client_commands_logout (self->app, &status);
+    char *username = self->username;
+    self->username = NULL;
+    s_forget_login (self);
+    if (reply && zpost_msg_status (reply) == ZPOST_OK)
+        s_say ("Logged out %s.", username);
+    else
+        s_say ("Logged out %s here; the server did not confirm it, so the session "
+               "ends there when it expires.", username);
+    zpost_msg_destroy (&reply);
+    free (username);
+}
+
+//  Returns false when the person leaves
+static bool
+s_main_menu (s_shell_t *self)
+{
+    const char *items [] = { "inbox", "send a message", "delete a message",
+                             "statistics", "change password", "log out" };
+    char *title = zsys_sprintf ("%s on %s", self->username, self->server);
+    int choice = s_menu (self, title, items, 6);
+    free (title);
+    switch (choice) {
+        case 1: s_inbox (self); break;
+        case 2: s_send (self); break;
+        case 3: s_delete (self); break;
+        case 4: s_statistics (self); break;
+        case 5: s_passwd (self); break;
+        case 6: s_logout (self); break;
+        default: break;
+    }
+    return choice != S_CHOICE_LEAVE;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The session
+
+int
+client_shell_run (client_app_t *app)
+{
+    assert (app);
+    assert (app->config);
+    //  libedit and the terminal speak the locale's encoding; zpost is UTF-8
+    //  throughout, so a bare C locale gets C.UTF-8
+    setlocale (LC_CTYPE, "");
+    if (MB_CUR_MAX == 1)
+        setlocale (LC_CTYPE, "C.UTF-8");
+
+    int status = client_commands_open_session (app);
+    if (status)
+        return status;
+    s_catch_signals ();
+
+    //  The broker's answer proves the key; a store that is down is not yet
+    //  a reason to refuse a person the menus. Until then, failures are
+    //  said as the one-shot commands say them.
+    zpost_msg_t *reply = client_commands_ping (app, true, &status);
+    if (!reply) {
+        s_release_signals ();
+        return status;
+    }
+    app->shell = true;
+    char *version = client_output_safe_str (zpost_msg_get (reply, ZPOST_F_SERVER_VERSION),
+                                            CLIENT_OUTPUT_LINE);
+    zpost_msg_destroy (&reply);
+
+    s_shell_t *self = s_shell_new (app, STDIN_FILENO);
+    self->server = client_keys_server_name (client_config_endpoint (app->config));
+    s_say ("Connected to %s (%s).", self->server, version);
+    s_say ("Ctrl-C cancels a step; Ctrl-D at a menu leaves.");
+    free (version);
+    while (!s_leave) {
+        bool more = self->username? s_main_menu (self): s_login_menu (self);
+        if (!more)
+            break;
+    }
+    s_logout (self);
+    s_say ("Goodbye.");
+    s_shell_destroy (&self);
+    s_release_signals ();
+    return CLIENT_EXIT_DONE;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  The selftest's asserts are its checks, and many call what they check:
+//  they must stay in a build with NDEBUG (CMake's release types set it).
+#undef NDEBUG
+#include <assert.h>
+
+void
+client_shell_test (bool verbose)
+{
+    printf (" * client_shell: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  Choices
+    assert (s_parse_choice ("1", 3) == 1);
+    assert (s_parse_choice ("  3 \t", 3) == 3);
+    assert (s_parse_choice ("4", 3) == 0);
+    assert (s_parse_choice ("0", 3) == 0);
+    assert (s_parse_choice ("", 3) == 0);
+    assert (s_parse_choice ("1x", 3) == 0);
+    assert (s_parse_choice ("-1", 3) == 0);
+    assert (s_parse_choice ("99999999999999999999", 3) == 0);
+
+    //  Lines and bodies from a pipe, as a script would give them
+    int fds [2];
+    assert (pipe (fds) == 0);
+    const char *input = "first\r\n  2  \nline one\n\nline three\n.\nafter\n"
+                        "x\n7\n3\nend without newline";
+    assert (write (fds [1], input, strlen (input)) == (ssize_t) strlen (input));
+    close (fds [1]);
+
+    client_app_t app = { .timeout = 1000, .retries = 1 };
+    s_shell_t *self = s_shell_new (&app, fds [0]);
+    assert (!self->terminal);
+    char *line = NULL;
+    assert (s_read_line (self, "", true, &line) == S_READ_LINE);
+    assert (streq (line, "first"));
+    free (line);
+    assert (s_read_line (self, "", true, &line) == S_READ_LINE);
+    assert (s_parse_choice (line, 6) == 2);
+    free (line);
+    char *body = NULL;
+    assert (s_read_body (self, &body) == S_READ_LINE);
+    assert (streq (body, "line one\n\nline three\n"));
+    free (body);
+    assert (s_read_line (self, "", false, &line) == S_READ_LINE);
+    assert (streq (line, "after"));
+    free (line);
+    //  A wrong number is asked again, and the right one taken
+    assert (s_read_number (self, "", 5) == 3);
+    //  A body that the input ends
+    assert (s_read_body (self, &body) == S_READ_LINE);
+    assert (streq (body, "end without newline\n"));
+    free (body);
+    assert (s_read_line (self, "", true, &line) == S_READ_EOF);
+    assert (line == NULL);
+    assert (s_read_number (self, "", 5) == S_CHOICE_LEAVE);
+    char *secret = NULL;
+    assert (s_read_secret (self, "", &secret) == S_READ_EOF);
+    s_shell_destroy (&self);
+    s_shell_destroy (&self);        //  harmless twice
+    close (fds [0]);
+    if (verbose)
+        zsys_debug ("lines, numbers and bodies read as typed");
+    //  @end
+
+    printf ("OK\n");
+}

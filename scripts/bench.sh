@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+#  bench.sh - the standard zpost benchmark, in one go, on this machine.
+#
+#  Starts its own zpost-broker (front on an ephemeral loopback port, back
+#  end on ipc:// in a temporary directory) and zpost-store (fresh data
+#  directory), runs zpost-bench for each row of the standard set, and
+#  prints one table. Each row is compared with the PINGs at the same
+#  number of clients taken in this same run (throughput of the row divided
+#  by that of ping-store, and of ping-broker), so that the ratios mean
+#  something even on a noisy machine. Broker and store resident memory are
+#  recorded at the start and the end. Everything it started is stopped
+#  when it exits, whatever happens.
+#
+#      scripts/bench.sh             the standard set (a minute or two)
+#      scripts/bench.sh --quick     a tiny version (seconds), for ctest
+#      scripts/bench.sh --keep      keep the temporary directory (logs, data)
+#
+#  Environment:
+#      ZPOST_BIN_DIR    use the programs in this directory, build nothing
+#      BUILD_DIR        else build them here (default build/ in the source)
+#      BENCH_SECONDS    length of each row (default 3)
+#      BENCH_CLIENTS    the "many clients" column (default 16)
+#      BENCH_PREFILL    messages in the inbox that list and read use
+#                       (default 100000)
+#
+#  Exits 0 if every row ran without a single failed request, else 1.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+keep=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        --keep) keep=1 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,2\}//'; exit 0 ;;
+        *) echo "bench: unknown argument $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+seconds=${BENCH_SECONDS:-3}
+many=${BENCH_CLIENTS:-16}
+prefill=${BENCH_PREFILL:-100000}
+if [ "$quick" = 1 ]; then
+    many=2
+    prefill=50
+fi
+
+# ---------------------------------------------------------------------------
+#  Programs
+
+if [ -n "${ZPOST_BIN_DIR:-}" ]; then
+    bin=$ZPOST_BIN_DIR
+else
+    bin=${BUILD_DIR:-$top/build}
+    if [ ! -f "$bin/CMakeCache.txt" ]; then
+        cmake -S "$top" -B "$bin" >/dev/null
+    fi
+    cmake --build "$bin" -j "$(nproc)" --target zpost-broker zpost-store zpost-bench >/dev/null
+fi
+for program in zpost-broker zpost-store zpost-bench; do
+    [ -x "$bin/$program" ] || { echo "bench: no $bin/$program" >&2; exit 2; }
+done
+
+# ---------------------------------------------------------------------------
+#  Processes: started here, stopped here
+
+tmp=$(mktemp -d /tmp/zpost-bench.XXXXXX)
+broker_pid=""
+store_pid=""
+bench_pid=""
+
+cleanup () {
+    local pid
+    for pid in $bench_pid $store_pid $broker_pid; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in $bench_pid $store_pid $broker_pid; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$keep" = 1 ]; then
+        echo "bench: kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+#  Wait until FILE has a line matching REGEX, while PID lives; bounded.
+wait_line () {
+    local file=$1 regex=$2 pid=$3 deadline=$((SECONDS + 15))
+    until grep -qE "$regex" "$file" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench: process $pid exited before printing /$regex/" >&2
+            return 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: no /$regex/ from process $pid in 15 s" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+#  Stop PID with SIGTERM; fail if it does not exit 0 within 10 s.
+stop () {
+    local pid=$1 name=$2 deadline=$((SECONDS + 10)) rc=0
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"
+        echo "bench: $name did not stop within 10 s of SIGTERM" >&2
+        problems=$((problems + 1))
+    fi
+    wait "$pid" || rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "bench: $name exited with $rc" >&2
+        problems=$((problems + 1))
+    fi
+}
+
+#  "VmRSS/RssAnon" of PID in KiB. RssAnon leaves out LMDB's mapped file.
+memory () {
+    awk '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 }
+         END { printf "%s/%s", rss, anon }' "/proc/$1/status"
+}
+
+start_broker () {
+    "$bin/zpost-broker" --front "tcp://127.0.0.1:*" --back "ipc://$tmp/back.ipc" \
+        --keys "$tmp/keys" > "$tmp/broker.out" 2> "$tmp/broker.log" &
+    broker_pid=$!
+    wait_line "$tmp/broker.out" '^zpost-broker ready$' "$broker_pid"
+    front=$(sed -n 's/^zpost-broker front //p' "$tmp/broker.out")
+    key=$(sed -n 's/^zpost-broker .* public key //p' "$tmp/broker.out")
+}
+
+#  Start the store (extra options in "$@") and wait until a PING goes
+#  through it: "ready" means it sent READY, not that the broker read it.
+#  A quota far above the default: the list inbox alone holds 100 MiB of
+#  bodies.
+start_store () {
+    local log=$tmp/store-$((++stores)).log
+    "$bin/zpost-store" --broker "ipc://$tmp/back.ipc" --data "$tmp/data" \
+        --map-size 4096 --quota 10737418240 "$@" > "$tmp/store.out" 2> "$log" &
+    store_pid=$!
+    wait_line "$tmp/store.out" '^zpost-store ready$' "$store_pid"
+    local deadline=$((SECONDS + 15))
+    until "$bin/zpost-bench" -s "$front" -k "$key" --op ping-store --count 1 \
+            --timeout 500 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: the store does not answer PING through the broker" >&2
+            return 1
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------
+#  Rows
+
+rows=()             #  one "label|json" per row
+problems=0          #  rows with errors, failed rows, bad exits
+stores=0
+
+#  The row's main JSON object, without the login burst's
+field () {
+    local json=${1%%,\"login_burst\"*}
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<< "$json" | tr -d '"'
+}
+
+burst_field () {
+    local json=${1#*\"login_burst\":}
+    [ "$json" != "$1" ] || return 0
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<< "$json" | tr -d '"'
+}
+
+#  run_row LABEL zpost-bench-options...
+run_row () {
+    local label=$1
+    shift
+    local bound=(--seconds "$seconds")
+    [ "$quick" = 1 ] && bound=(--count 100)
+    local json rc=0
+    #  In the background and waited for, so that a signal stops the whole
+    #  run at once (a trap waits for a foreground command to finish)
+    "$bin/zpost-bench" -s "$front" -k "$key" --json "${bound[@]}" "$@" \
+        > "$tmp/row.json" 2> "$tmp/row.err" &
+    bench_pid=$!
+    wait "$bench_pid" || rc=$?
+    bench_pid=""
+    json=$(cat "$tmp/row.json")
+    if [ -z "$json" ] || [ "$rc" -ge 2 ]; then
+        echo "bench: row \"$label\" failed (zpost-bench exit $rc):" >&2
+        cat "$tmp/row.err" >&2
+        rows+=("$label|")
+        problems=$((problems + 1))
+        return 0
+    fi
+    if [ "$rc" != 0 ]; then
+        echo "bench: row \"$label\" had errors: $json" >&2
+        problems=$((problems + 1))
+    fi
+    rows+=("$label|$json")
+    printf '  %-30s %8s ops/s  p50 %s ms\n' "$label" \
+        "$(field "$json" throughput)" "$(field "$json" p50_ms)" >&2
+}
+
+#  Load average at the start and the end: other work on the machine moves
+#  every figure, and the reader should know how much there was
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: $(nproc) cores; programs in $bin; scratch in $tmp" >&2
+start_broker
+start_store
+broker_start=$(memory "$broker_pid")
+store_start=$(memory "$store_pid")
+
+login_count=()
+[ "$quick" = 1 ] && login_count=(--count 2)
+
+for clients in 1 "$many"; do
+    run_row "ping-broker" --op ping-broker --clients "$clients"
+    run_row "ping-store" --op ping-store --clients "$clients"
+    run_row "send 1 KiB, 1 recipient" --op send --clients "$clients" --setup
+done
+run_row "list 50 newest of $prefill" --op list --clients 1 --setup --prefill "$prefill"
+run_row "list 1000 (one page)" --op list --clients 1 --limit 1000
+run_row "read" --op read --clients 1
+#  Argon2id memory is counted while a hash runs: take the store's figure
+#  before the logins too
+store_mid=$(memory "$store_pid")
+if [ "$quick" = 1 ]; then
+    run_row "login (Argon2id)" --op login --clients 1 --setup "${login_count[@]}"
+    run_row "send + login burst" --op send --clients "$many" --login-burst 1
+else
+    #  Login is slow on purpose: a row of its own, with its own bound
+    run_row "login (Argon2id)" --op login --clients 2 --setup
+    run_row "send + login burst" --op send --clients "$many" --login-burst 2
+fi
+store_end=$(memory "$store_pid")
+stop "$store_pid" zpost-store
+store_pid=""
+
+start_store --no-group-commit
+store2_start=$(memory "$store_pid")
+for clients in 1 "$many"; do
+    run_row "send, no group commit" --op send --clients "$clients"
+done
+store2_end=$(memory "$store_pid")
+broker_end=$(memory "$broker_pid")
+stop "$store_pid" zpost-store
+store_pid=""
+stop "$broker_pid" zpost-broker
+broker_pid=""
+
+# ---------------------------------------------------------------------------
+#  The table
+
+#  Throughput of the PINGs, by op and clients, for the ratios
+declare -A baseline
+for row in "${rows[@]}"; do
+    json=${row#*|}
+    [ -n "$json" ] || continue
+    op=$(field "$json" op)
+    case "$op" in
+        ping-broker|ping-store)
+            baseline[$op/$(field "$json" clients)]=$(field "$json" throughput) ;;
+    esac
+done
+
+ratio () {
+    local base=${baseline[$2]:-}
+    if [ -z "$base" ] || [ -z "$1" ]; then
+        echo "-"
+    else
+        awk -v a="$1" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+    fi
+}
+
+echo
+echo "zpost bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)," \
+     "load $load_start -> $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$quick" = 1 ] && echo "(--quick: counts of 100, not timed; the figures mean nothing)"
+printf '%-30s %7s %10s %8s %8s %8s %8s %7s %7s %7s\n' row clients "ops/s" \
+    "p50 ms" "p90 ms" "p99 ms" "max ms" errors "/store" "/broker"
+for row in "${rows[@]}"; do
+    label=${row%%|*}
+    json=${row#*|}
+    if [ -z "$json" ]; then
+        printf '%-30s %s\n' "$label" "FAILED"
+        continue
+    fi
+    clients=$(field "$json" clients)
+    rate=$(field "$json" throughput)
+    printf '%-30s %7s %10s %8s %8s %8s %8s %7s %7s %7s\n' "$label" "$clients" \
+        "$rate" "$(field "$json" p50_ms)" "$(field "$json" p90_ms)" \
+        "$(field "$json" p99_ms)" "$(field "$json" max_ms)" \
+        "$(field "$json" errors)" "$(ratio "$rate" "ping-store/$clients")" \
+        "$(ratio "$rate" "ping-broker/$clients")"
+    if [ -n "$(burst_field "$json" ops)" ]; then
+        printf '%-30s %7s %10s %8s %8s %8s %8s %7s\n' "  meanwhile: login burst" \
+            "$(burst_field "$json" clients)" "$(burst_field "$json" throughput)" \
+            "$(burst_field "$json" p50_ms)" "$(burst_field "$json" p90_ms)" \
+            "$(burst_field "$json" p99_ms)" "$(burst_field "$json" max_ms)" \
+            "$(burst_field "$json" errors)"
+    fi
+done
+
+#  The login burst's effect on send p99, against the plain send row
+send_p99=""
+burst_p99=""
+for row in "${rows[@]}"; do
+    json=${row#*|}
+    [ -n "$json" ] || continue
+    case "${row%%|*}" in
+        "send 1 KiB, 1 recipient")
+            [ "$(field "$json" clients)" = "$many" ] && send_p99=$(field "$json" p99_ms) ;;
+        "send + login burst")
+            burst_p99=$(field "$json" p99_ms) ;;
+    esac
+done
+echo
+if [ -n "$send_p99" ] && [ -n "$burst_p99" ]; then
+    awk -v a="$burst_p99" -v b="$send_p99" -v c="$many" 'BEGIN {
+        printf "login burst: send p99 at %s clients %.3f ms alone, %.3f ms during the burst (x%.2f)\n",
+               c, b, a, (b > 0 ? a / b : 0) }'
+fi
+echo "memory (VmRSS/RssAnon KiB): broker $broker_start -> $broker_end;" \
+     "store $store_start -> $store_mid -> (logins) $store_end; store --no-group-commit $store2_start -> $store2_end"
+echo
+
+if [ "$problems" -gt 0 ]; then
+    echo "bench: $problems problem(s); see above"
+    exit 1
+fi
+echo "bench: every row ran, no errors"

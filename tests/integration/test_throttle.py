@@ -1,0 +1,176 @@
+"""test_throttle - failed logins are throttled, and the throttle lets go
+(issue 3, items 3 and 7; ZPOST.md "Login throttling").
+
+The rules under test: 4 failures are free; after the 5th the next attempt
+waits 1 s, after the 6th 2 s (doubling); an attempt during the wait gets
+429 with detail = whole seconds left (>= 1), its password unchecked, and
+does not count; counters are per account and per client key. The owner,
+on the client key that logged in to the account before, can still log in
+while an attacker keeps the account's counter in its delay; a success
+resets the account's counter.
+"""
+
+import time
+
+import harness as h
+
+RIGHT = "right-password"
+WRONG = "wrong-password"
+
+
+def _login(client, name, password):
+    _, reply = client.call("LOGIN", name, password)
+    assert reply is not None, "LOGIN %s: no reply" % name
+    return reply
+
+
+def _expect_429(reply, what, seconds=None):
+    assert reply.status == 429, "%s: expected 429, got %r" % (what, reply)
+    assert len(reply.fields) == 1, "%s: 429 needs a detail: %r" % (what, reply)
+    detail = reply.fields[0].decode()
+    assert detail.isdigit() and int(detail) >= 1, \
+        "%s: detail %r is not a number of seconds >= 1" % (what, detail)
+    if seconds is not None:
+        assert int(detail) == seconds, "%s: detail %s, expected %d" \
+            % (what, detail, seconds)
+    return int(detail)
+
+
+def _poll_release(client, name, password, timeout, what):
+    """Try LOGIN every 0.1 s until it is not 429; returns (reply, seconds)."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        reply = _login(client, name, password)
+        if reply.status != 429:
+            return reply, time.monotonic() - start
+        _expect_429(reply, what)
+        assert time.monotonic() < deadline, \
+            "%s: still 429 after %.1f s" % (what, timeout)
+        time.sleep(0.1)
+
+
+def test_account_throttle_engages_and_releases(tmp):
+    broker, store = h.start_service(tmp)
+    owner = h.Client(broker, timeout=5)
+    owner.register("victim", RIGHT)
+    owner.login("victim", RIGHT)            # the owner's key is now known
+
+    attacker = h.Client(broker, timeout=5)
+    # 4 failures are free, and so is the 5th attempt
+    for n in range(1, 6):
+        reply = _login(attacker, "victim", WRONG)
+        assert reply.status == 403, "failure %d: expected 403, got %r" % (n, reply)
+    # after the 5th failure: 1 s to wait, even with the right password
+    t_fifth = time.monotonic()
+    _expect_429(_login(attacker, "victim", WRONG), "6th attempt", seconds=1)
+    _expect_429(_login(attacker, "victim", RIGHT), "right password in the delay",
+                seconds=1)
+    assert time.monotonic() - t_fifth < 1.0, "the check took too long to mean anything"
+
+    # It lets go: the next attempt after the delay is checked again (this
+    # one fails: the 6th failure, which sets a 2 s delay)
+    reply, waited = _poll_release(attacker, "victim", WRONG, 4.0, "after 5 failures")
+    assert reply.status == 403, "after the 1 s delay: expected 403, got %r" % reply
+    t_sixth = time.monotonic()
+    h.log("released after %.2f s (delay 1 s)" % waited)
+
+    # After the 6th failure: 2 s. A never-used key is throttled too
+    # (the account's counter), the owner's known key is not, and the
+    # owner's success touches only its own key's counter: it neither
+    # resets the account's counter (that would hand the attacker new free
+    # guesses) nor the attacker's key counter.
+    _expect_429(_login(attacker, "victim", WRONG), "after 6 failures", seconds=2)
+    newcomer = h.Client(broker, timeout=5)
+    _expect_429(_login(newcomer, "victim", RIGHT), "a new key, account in its delay",
+                seconds=2)
+    reply = _login(owner, "victim", RIGHT)
+    assert reply.status == 200, "the owner, on the key that logged in before, " \
+        "is locked out by the attacker: %r" % reply
+    _expect_429(_login(attacker, "victim", RIGHT),
+                "the attacker's key after the owner's login")
+    assert time.monotonic() - t_sixth < 2.0, "the checks took too long to mean anything"
+    _expect_429(_login(newcomer, "victim", RIGHT),
+                "a new key after the owner's login: the account is still in its delay")
+
+    # The attacker's key lets go after its 2 s, and no earlier
+    reply, waited = _poll_release(attacker, "victim", RIGHT, 5.0, "after 6 failures")
+    since = time.monotonic() - t_sixth
+    assert reply.status == 200, "after the delay, the right password: %r" % reply
+    assert since >= 1.8, "released %.2f s after the 6th failure; the delay is 2 s" % since
+    h.log("released %.2f s after the 6th failure (delay 2 s)" % since)
+
+
+def test_new_key_throttled_by_account(tmp):
+    """The account's counter alone throttles a key that never failed."""
+    broker, store = h.start_service(tmp)
+    h.Client(broker, timeout=5).register("target", RIGHT)
+    for n in range(5):
+        # a new key for every failure: no key counter ever reaches 5
+        reply = _login(h.Client(broker, timeout=5), "target", WRONG)
+        assert reply.status == 403, "failure %d: %r" % (n + 1, reply)
+    _expect_429(_login(h.Client(broker, timeout=5), "target", RIGHT),
+                "a sixth key, account after 5 failures", seconds=1)
+    # another account is not affected
+    h.Client(broker, timeout=5).register("bystander", RIGHT)
+    reply = _login(h.Client(broker, timeout=5), "bystander", RIGHT)
+    assert reply.status == 200, reply
+    # Unknown names are throttled the same way (the throttle says nothing
+    # about existence)
+    for n in range(5):
+        reply = _login(h.Client(broker, timeout=5), "no-such-user", WRONG)
+        assert reply.status == 403, reply
+    _expect_429(_login(h.Client(broker, timeout=5), "no-such-user", WRONG),
+                "an unknown name after 5 failures", seconds=1)
+
+
+def test_key_throttle_across_accounts(tmp):
+    """One client key failing against five accounts is throttled on a
+    sixth, whose own counter is clean."""
+    broker, store = h.start_service(tmp)
+    setup = h.Client(broker, timeout=5)
+    for n in range(6):
+        setup.register("user%d" % n, RIGHT)
+    guesser = h.Client(broker, timeout=5)
+    for n in range(5):
+        reply = _login(guesser, "user%d" % n, WRONG)
+        assert reply.status == 403, reply
+    _expect_429(_login(guesser, "user5", RIGHT), "the same key, a sixth account",
+                seconds=1)
+    # other keys are not throttled on these accounts (each failed once)
+    reply = _login(h.Client(broker, timeout=5), "user5", RIGHT)
+    assert reply.status == 200, reply
+
+
+def test_passwd_failures_count(tmp):
+    """A PASSWD with a wrong current password counts as a failed login
+    (ZPOST.md: "A failure is a LOGIN answered 403, or a PASSWD whose
+    current password is wrong"), and PASSWD is throttled too."""
+    broker, store = h.start_service(tmp)
+    c = h.Client(broker, timeout=5)
+    c.register("quinn", RIGHT)
+    c.login("quinn", RIGHT)
+    for n in range(5):
+        c.expect(403, "PASSWD", WRONG, "new-password-1")
+    _, reply = c.call("PASSWD", RIGHT, "new-password-1")
+    _expect_429(reply, "PASSWD after 5 wrong current passwords", seconds=1)
+    _expect_429(_login(h.Client(broker, timeout=5), "quinn", RIGHT),
+                "LOGIN from a new key after 5 failed PASSWDs", seconds=1)
+    # the password was not changed
+    wait_until_ok = time.monotonic() + 4
+    while True:
+        reply = _login(c, "quinn", RIGHT)
+        if reply.status != 429:
+            break
+        assert time.monotonic() < wait_until_ok, "still 429: %r" % reply
+        time.sleep(0.1)
+    assert reply.status == 200, reply
+
+
+if __name__ == "__main__":
+    h.run_tests([
+        test_account_throttle_engages_and_releases,
+        test_new_key_throttled_by_account,
+        test_key_throttle_across_accounts,
+        test_passwd_failures_count,
+    ])
