@@ -106,6 +106,10 @@ stop_servers () {
     fi
 }
 trap stop_servers EXIT
+#  A signal at any point from here on stops what was started, and is a
+#  normal way to end: installed now, not later, so that none slips through
+#  while the servers are still starting
+trap 'exit 0' INT TERM
 
 #  Wait until file has a line matching pattern, while pid lives
 wait_for_line () {
@@ -176,7 +180,6 @@ EOF
 
 if [ "$client" = no ]; then
     echo "Stop with Ctrl-C (or SIGTERM to pid $$)."
-    trap 'exit 0' INT TERM
     #  Returns when a server dies, or at once when a signal comes
     set +e
     wait -n "$broker_pid" "$store_pid"
