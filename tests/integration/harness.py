@@ -45,7 +45,7 @@ import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
-BIN_DIR = os.environ.get("ZPOST_BIN_DIR") or os.getcwd()
+BIN_DIR = os.path.abspath(os.environ.get("ZPOST_BIN_DIR") or os.getcwd())
 
 #  ZPOST_WRAP: a command line put in front of zpost-broker and zpost-store
 #  (never the client), for instance "valgrind --leak-check=full
