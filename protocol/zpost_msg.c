@@ -609,6 +609,8 @@ s_decode_fields (zpost_msg_t *self, zframe_t **frames, size_t count, size_t firs
     size_t rest = count - first;
     const char *name = s_command_specs [self->command].name;
 
+    //  A row is one frame: its fields joined by NUL bytes, which no field
+    //  may hold, so the split is exact
     bool fits;
     if (self->is_reply && self->status != ZPOST_OK)
         fits = rest <= 1;       //  an error reply's detail is optional
@@ -617,8 +619,7 @@ s_decode_fields (zpost_msg_t *self, zframe_t **frames, size_t count, size_t firs
         fits = rest == fixed_count;
     else
         fits = rest >= fixed_count
-            && (rest - fixed_count) % row_width == 0
-            && (rest - fixed_count) / row_width <= s_command_specs [self->command].rows_max;
+            && rest - fixed_count <= s_command_specs [self->command].rows_max;
     if (!fits) {
         s_fail (self, ZPOST_MALFORMED,
                 zsys_sprintf ("%s %s has the wrong number of fields (%zu)", name,
@@ -627,23 +628,42 @@ s_decode_fields (zpost_msg_t *self, zframe_t **frames, size_t count, size_t firs
     }
     for (size_t index = 0; index < rest; index++) {
         zframe_t *frame = frames [first + index];
-        zpost_field_t field = index < fixed_count
-                            ? fixed [index]
-                            : row [(index - fixed_count) % row_width];
         const char *data = (const char *) zframe_data (frame);
         size_t size = zframe_size (frame);
-        int status;
-        char *reason = s_check_field (field, data, size, &status);
-        if (reason) {
-            s_fail (self, status, reason);
-            self->fault_field = s_field_specs [field].name;
-            return -2;
+        //  A fixed field is the whole frame; a row frame holds row_width
+        size_t parts = index < fixed_count? 1: row_width;
+        for (size_t part = 0; part < parts; part++) {
+            zpost_field_t field = index < fixed_count? fixed [index]: row [part];
+            size_t field_size = size;
+            if (parts > 1) {
+                const char *end = (const char *) memchr (data, 0, size);
+                bool last = part + 1 == parts;
+                if ((end != NULL) == last) {
+                    s_fail (self, ZPOST_MALFORMED,
+                            zsys_sprintf ("%s reply row %zu does not have %zu fields",
+                                          name, index - fixed_count + 1, row_width));
+                    return -2;
+                }
+                if (end)
+                    field_size = (size_t) (end - data);
+            }
+            int status;
+            char *reason = s_check_field (field, data, field_size, &status);
+            if (reason) {
+                s_fail (self, status, reason);
+                self->fault_field = s_field_specs [field].name;
+                return -2;
+            }
+            char *value = s_copy_value (field, data, field_size);
+            if (index < fixed_count)
+                self->fields [field] = value;
+            else
+                s_add_row_value (self, value);
+            if (parts > 1 && field_size < size) {
+                data += field_size + 1;
+                size -= field_size + 1;
+            }
         }
-        char *value = s_copy_value (field, data, size);
-        if (index < fixed_count)
-            self->fields [field] = value;
-        else
-            s_add_row_value (self, value);
     }
     return 0;
 }
@@ -665,7 +685,7 @@ s_frame_array (zmsg_t *msg, zframe_t **frames, size_t max_frames)
 }
 
 #define S_REQUEST_FRAMES_MAX  (S_REQUEST_HEAD + S_FIELDS_MAX)
-#define S_REPLY_FRAMES_MAX    (S_REPLY_HEAD + S_FIELDS_MAX + ZPOST_LIST_MAX * 7)
+#define S_REPLY_FRAMES_MAX    (S_REPLY_HEAD + S_FIELDS_MAX + ZPOST_LIST_MAX)
 
 int
 zpost_msg_decode_request (zpost_msg_t *self, zmsg_t **msg_p)
@@ -886,8 +906,23 @@ zpost_msg_encode (zpost_msg_t *self)
         }
         zmsg_addstr (msg, value);
     }
-    for (size_t index = 0; index < self->row_values_count; index++)
-        zmsg_addstr (msg, self->row_values [index]);
+    size_t width = s_count (s_row_fields (self));
+    for (size_t first = 0; width && first < self->row_values_count; first += width) {
+        size_t size = 0;
+        for (size_t column = 0; column < width; column++)
+            size += strlen (self->row_values [first + column]) + 1;
+        zframe_t *frame = zframe_new (NULL, size - 1);
+        assert (frame);
+        char *out = (char *) zframe_data (frame);
+        for (size_t column = 0; column < width; column++) {
+            size_t length = strlen (self->row_values [first + column]);
+            memcpy (out, self->row_values [first + column], length);
+            out += length;
+            if (column + 1 < width)
+                *out++ = 0;
+        }
+        zmsg_append (msg, &frame);
+    }
     return msg;
 }
 
@@ -1436,6 +1471,20 @@ zpost_msg_test (bool verbose)
     frames = s_frames ("ZPOST1", "PING", "r", "200", "OK", "v", NULL);
     assert (zpost_msg_decode_reply (msg, &frames) == -2);
     frames = s_frames ("ZPOST1", "LIST", "r", "200", "OK", "1", "a", "b", NULL);
+    assert (zpost_msg_decode_reply (msg, &frames) == -2);
+    //  A row is one frame of seven NUL-separated fields, no more, no fewer
+    const char row_ok [] = "7\0alice\0bob\0hi\0" "1790000000\0" "12\0" "0";
+    frames = s_frames ("ZPOST1", "LIST", "r", "200", "OK", NULL);
+    zmsg_addmem (frames, row_ok, sizeof row_ok - 1);
+    assert (zpost_msg_decode_reply (msg, &frames) == 0);
+    assert (zpost_msg_rows (msg) == 1);
+    assert (streq (zpost_msg_row_get (msg, 0, ZPOST_F_SUBJECT), "hi"));
+    assert (streq (zpost_msg_row_get (msg, 0, ZPOST_F_SEEN), "0"));
+    frames = s_frames ("ZPOST1", "LIST", "r", "200", "OK", NULL);
+    zmsg_addmem (frames, row_ok, sizeof row_ok);        //  one NUL too many
+    assert (zpost_msg_decode_reply (msg, &frames) == -2);
+    frames = s_frames ("ZPOST1", "LIST", "r", "200", "OK", NULL);
+    zmsg_addmem (frames, row_ok, sizeof row_ok - 3);    //  a field short
     assert (zpost_msg_decode_reply (msg, &frames) == -2);
     frames = s_frames ("ZPOST1", "PING", "r", "503", "down", NULL);
     assert (zpost_msg_decode_reply (msg, &frames) == 0);

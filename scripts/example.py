@@ -134,11 +134,12 @@ def main():
     (message_id,) = client.expect("SEND", username, subject, body)
     print("SEND: message %s to %s" % (message_id.decode(), username))
 
-    # LIST folder filter limit before: rows of 7 fields
+    # LIST folder filter limit before: one frame per row, 7 fields
+    # separated by NUL bytes (no field can hold one)
     rows = client.expect("LIST", "inbox", "all", 10, 0)
-    print("LIST: %d message(s) in the inbox" % (len(rows) // 7))
-    for i in range(0, len(rows), 7):
-        mid, sender, to, subj, date, size, seen = (f.decode() for f in rows[i:i + 7])
+    print("LIST: %d message(s) in the inbox" % len(rows))
+    for row in rows:
+        mid, sender, to, subj, date, size, seen = (f.decode() for f in row.split(b"\0"))
         # Text other users wrote may hold terminal escapes: %r shows them
         # escaped instead of letting them act on the terminal
         print("  %s%s  from %r  %r  %s bytes" % ("*" if seen == "0" else " ",

@@ -560,9 +560,19 @@ class Client:
     def stats(self, scope="user"):
         """STATS as a dict name -> int."""
         reply = self.expect(200, "STATS", scope)
-        rows = reply.fields
-        assert len(rows) % 2 == 0, "STATS rows are pairs: %r" % reply
-        return {rows[i].decode(): int(rows[i + 1]) for i in range(0, len(rows), 2)}
+        return {name: int(value) for name, value in rows(reply, 2)}
+
+
+def rows(reply, width):
+    """The rows of a LIST (width 7) or STATS (width 2) reply: each row is
+    one frame, its fields separated by NUL bytes. Returns lists of str."""
+    out = []
+    for frame in reply.fields:
+        fields = frame.split(b"\0")
+        assert len(fields) == width, "a row of %d fields, not %d: %r" \
+            % (len(fields), width, frame)
+        out.append([f.decode() for f in fields])
+    return out
 
 
 def start_service(tmp, store_extra=(), broker_extra=()):

@@ -108,8 +108,8 @@ def test_allow_list(tmp):
 
     # The listed key is still served, and its session still works.
     ok.close()
-    rows = ok.expect(200, "LIST", "inbox", "all", "10", "0").fields
-    assert len(rows) == 7 and rows[3] == b"hi", rows
+    rows = h.rows(ok.expect(200, "LIST", "inbox", "all", "10", "0"), 7)
+    assert len(rows) == 1 and rows[0][3] == "hi", rows
     # The account was not registered by the unlisted REGISTER.
     rid, reply = ok.call("SEND", "intruder", "s", "b")
     assert reply.status == 430, reply
@@ -354,8 +354,8 @@ def test_token_of_one_user_never_reaches_another(tmp):
     for folder in ("inbox", "sent"):
         for flt in ("all", "unread"):
             for before in ("0", str(max(bob_ids) + 1), "18446744073709551615"):
-                rows = alice.expect(200, "LIST", folder, flt, "1000", before).fields
-                ids = {int(rows[i]) for i in range(0, len(rows), 7)}
+                reply = alice.expect(200, "LIST", folder, flt, "1000", before)
+                ids = {int(row[0]) for row in h.rows(reply, 7)}
                 assert not ids & bob_ids, "alice's LIST %s %s shows bob's %r" \
                     % (folder, flt, ids & bob_ids)
                 assert ids <= {mine}, (folder, flt, ids)

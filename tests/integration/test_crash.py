@@ -161,10 +161,7 @@ def _folder(client, folder):
     while True:
         reply = client.expect(200, "LIST", folder, "all", "1000", str(before),
                               timeout=10.0)
-        f = reply.fields
-        assert len(f) % 7 == 0, "LIST rows are 7 frames: %d" % len(f)
-        page = [(int(f[i]), f[i + 1].decode(), f[i + 2].decode(),
-                 f[i + 3].decode()) for i in range(0, len(f), 7)]
+        page = [(int(r[0]), r[1], r[2], r[3]) for r in h.rows(reply, 7)]
         rows += page
         if len(page) < 1000:
             return rows

@@ -40,8 +40,7 @@ def _list_all(client, folder="inbox"):
     ids, before = [], 0
     for _ in range(1000):
         reply = client.expect(200, "LIST", folder, "all", "1000", str(before))
-        rows = reply.fields
-        page = [int(rows[i]) for i in range(0, len(rows), 7)]
+        page = [int(row[0]) for row in h.rows(reply, 7)]
         ids += page
         if len(page) < 1000:
             return ids

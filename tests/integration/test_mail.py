@@ -23,9 +23,7 @@ import harness as h
 
 
 def _rows(reply):
-    f = reply.fields
-    assert len(f) % 7 == 0, "LIST rows have 7 frames: %r" % reply
-    return [[x.decode() for x in f[i:i + 7]] for i in range(0, len(f), 7)]
+    return h.rows(reply, 7)
 
 
 def _list(client, folder="inbox", filter_="all", limit=1000, before=0):
@@ -354,8 +352,8 @@ def test_stats_server(tmp):
     u = _users(broker, "alice", "bob")
     _send(u["alice"], "bob", "s", "12345")
     reply = u["alice"].expect(200, "STATS", "server")
-    names = [reply.fields[i].decode() for i in range(0, len(reply.fields), 2)]
-    values = [reply.fields[i].decode() for i in range(1, len(reply.fields), 2)]
+    names = [name for name, _ in h.rows(reply, 2)]
+    values = [value for _, value in h.rows(reply, 2)]
     for name in ("users", "messages", "bytes", "map-used", "map-size", "commits"):
         assert name in names, "STATS server lacks %s: %r" % (name, names)
     assert all(v.isdigit() for v in values), values
@@ -365,7 +363,7 @@ def test_stats_server(tmp):
     assert 0 < s["map-used"] <= s["map-size"], s
     assert s["commits"] >= 1, s
     reply = u["alice"].expect(200, "STATS", "user")
-    names = [reply.fields[i].decode() for i in range(0, len(reply.fields), 2)]
+    names = [name for name, _ in h.rows(reply, 2)]
     assert names == ["inbox-count", "inbox-unread", "inbox-bytes", "sent-count",
                      "sent-bytes", "quota-used", "quota-limit"], names
     reply = u["alice"].expect(422, "STATS", "users")
