@@ -102,14 +102,6 @@ store_auth_record (store_server_t *server, MDB_txn *txn, store_op_t *op,
                             op->reply);
 }
 
-static void
-s_set_reply (store_op_t *op, int status, const char *reason, const char *detail)
-{
-    zpost_msg_destroy (&op->reply);
-    op->reply = zpost_msg_new_reply (op->request, status, reason);
-    if (detail)
-        zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
-}
 
 //  The digest we keep for a token, from its hex text. -1 if it is not one.
 static int
@@ -135,7 +127,7 @@ s_session_check (store_server_t *server, MDB_txn *txn, store_op_t *op,
     store_db_t *db = store_server_db (server);
     uint8_t digest [STORE_DIGEST_SIZE];
     if (s_token_digest (zpost_msg_token (op->request), digest)) {
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN, "Not logged in: log in first", NULL);
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN, "Not logged in: log in first", NULL);
         return STORE_ROLLBACK;
     }
     int rc = store_session_get (db, txn, digest, session);
@@ -143,20 +135,20 @@ s_session_check (store_server_t *server, MDB_txn *txn, store_op_t *op,
     ||  (rc == 0 && !streq (session->client_key, zpost_msg_client_key (op->request)))) {
         //  A token shown from another key is as good as no token: sessions
         //  are bound to the CURVE key that logged in
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
         return STORE_ROLLBACK;
     }
     if (rc)
         return rc;
     if (op->now > session->last_used + (uint64_t) config->session_idle
     ||  op->now > session->created + (uint64_t) config->session_max) {
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN,
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN,
                      "The session has expired: log in again", NULL);
         return STORE_ROLLBACK;
     }
     rc = store_user_get (db, txn, session->username, user);
     if (rc == MDB_NOTFOUND) {
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
         return STORE_ROLLBACK;
     }
     if (rc)
@@ -314,13 +306,13 @@ s_register_write (store_server_t *server, MDB_txn *txn, store_op_t *op)
             rc = store_user_put (db, txn, name, &user, true);
         sodium_memzero (user.hash, sizeof user.hash);
         if (rc == MDB_KEYEXIST) {
-            s_set_reply (op, ZPOST_NAME_TAKEN, NULL, NULL);
+            store_op_reply (op, ZPOST_NAME_TAKEN, NULL, NULL);
             rc = STORE_ROLLBACK;
         }
         if (rc == 0)
             rc = store_counter_add (db, txn, "users", 1);
         if (rc == 0) {
-            s_set_reply (op, ZPOST_OK, NULL, NULL);
+            store_op_reply (op, ZPOST_OK, NULL, NULL);
             rc = store_auth_record (server, txn, op, scope, strlen (scope));
         }
     }
@@ -354,7 +346,7 @@ s_register_check (store_server_t *server, MDB_txn *txn, store_op_t *op, void *ar
     rc = store_user_get (store_server_db (server), txn, name, &user);
     sodium_memzero (&user, sizeof user);
     if (rc == 0) {
-        s_set_reply (op, ZPOST_NAME_TAKEN, NULL, NULL);
+        store_op_reply (op, ZPOST_NAME_TAKEN, NULL, NULL);
         return 0;
     }
     return rc;                  //  MDB_NOTFOUND: go on
@@ -388,7 +380,7 @@ s_login_write (store_server_t *server, MDB_txn *txn, store_op_t *op)
     store_user_t user;
     int rc = store_user_get (db, txn, name, &user);
     if (rc == MDB_NOTFOUND) {
-        s_set_reply (op, ZPOST_LOGIN_FAILED, NULL, NULL);
+        store_op_reply (op, ZPOST_LOGIN_FAILED, NULL, NULL);
         return STORE_ROLLBACK;
     }
     if (rc == 0 && op->hash && strlen (op->hash) < STORE_HASH_SIZE) {
@@ -419,7 +411,7 @@ s_login_write (store_server_t *server, MDB_txn *txn, store_op_t *op)
     if (rc == 0)
         rc = store_known_key_put (db, txn, user.id, zpost_msg_client_key (op->request));
     if (rc == 0) {
-        s_set_reply (op, ZPOST_OK, NULL, NULL);
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
         zpost_msg_set (op->reply, ZPOST_F_TOKEN, token);
         zpost_msg_set_number (op->reply, ZPOST_F_EXPIRES, op->now + (uint64_t) config->session_max);
     }
@@ -510,7 +502,7 @@ store_auth_logout (store_server_t *server, MDB_txn *txn, store_op_t *op)
 {
     uint8_t digest [STORE_DIGEST_SIZE];
     if (s_token_digest (zpost_msg_token (op->request), digest)) {
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN, "Not logged in: there is no session to end", NULL);
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN, "Not logged in: there is no session to end", NULL);
         return STORE_ROLLBACK;
     }
     store_session_t session;
@@ -518,18 +510,18 @@ store_auth_logout (store_server_t *server, MDB_txn *txn, store_op_t *op)
     int rc = store_session_get (db, txn, digest, &session);
     if (rc == MDB_NOTFOUND) {
         //  Ended already (a retry, or an expiry sweep): the goal is met
-        s_set_reply (op, ZPOST_OK, NULL, NULL);
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
         return STORE_ROLLBACK;
     }
     if (rc)
         return rc;
     if (!streq (session.client_key, zpost_msg_client_key (op->request))) {
-        s_set_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
+        store_op_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
         return STORE_ROLLBACK;
     }
     rc = store_session_delete (db, txn, digest);
     if (rc == 0)
-        s_set_reply (op, ZPOST_OK, NULL, NULL);
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
     return rc;
 }
 
@@ -564,7 +556,7 @@ s_passwd_write (store_server_t *server, MDB_txn *txn, store_op_t *op)
     if (rc == 0) {
         char *reason = zsys_sprintf ("Password changed; %zu other session%s ended",
                                      ended, ended == 1? "": "s");
-        s_set_reply (op, ZPOST_OK, reason, NULL);
+        store_op_reply (op, ZPOST_OK, reason, NULL);
         zstr_free (&reason);
         rc = store_auth_record (server, txn, op, scope, sizeof scope);
     }

@@ -13,14 +13,6 @@
 #include "store_records.h"
 #include <inttypes.h>
 
-static void
-s_set_reply (store_op_t *op, int status, const char *reason, const char *detail)
-{
-    zpost_msg_destroy (&op->reply);
-    op->reply = zpost_msg_new_reply (op->request, status, reason);
-    if (detail)
-        zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
-}
 
 //  --------------------------------------------------------------------------
 //  SEND
@@ -77,7 +69,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
     if (body_size > config->body_limit) {
         char *reason = zsys_sprintf ("The body is larger than this server's limit of "
                                      "%zu bytes", config->body_limit);
-        s_set_reply (op, ZPOST_TOO_LARGE, reason, "body");
+        store_op_reply (op, ZPOST_TOO_LARGE, reason, "body");
         zstr_free (&reason);
         return STORE_ROLLBACK;
     }
@@ -104,7 +96,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
         char *reason = is_unknown
             ? zsys_sprintf ("No such user: %s; nothing was sent", names)
             : zsys_sprintf ("Mailbox full: %s; nothing was sent", names);
-        s_set_reply (op, is_unknown? ZPOST_UNKNOWN_RECIPIENT: ZPOST_QUOTA_EXCEEDED,
+        store_op_reply (op, is_unknown? ZPOST_UNKNOWN_RECIPIENT: ZPOST_QUOTA_EXCEEDED,
                      reason, names);
         zstr_free (&reason);
         zstr_free (&names);
@@ -162,7 +154,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
     if (rc == 0)
         rc = store_counter_add (db, txn, "bytes", (int64_t) body_size);
     if (rc == 0) {
-        s_set_reply (op, ZPOST_OK, NULL, NULL);
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
         zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, message.id);
     }
     return rc;
@@ -238,7 +230,7 @@ store_mail_list (store_server_t *server, MDB_txn *txn, store_op_t *op)
     if (rc)
         return rc;
     bool sent = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "sent");
-    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
     s_list_t list = {
         .server = server, .txn = txn, .op = op,
         .unread_only = streq (zpost_msg_get (op->request, ZPOST_F_FILTER), "unread"),
@@ -272,7 +264,7 @@ store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
         rc = store_folder_get (db, txn, user.id, STORE_SENT, id, &seen);
     }
     if (rc == MDB_NOTFOUND) {
-        s_set_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+        store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
         return 0;               //  keep the session's touch, if any
     }
     store_message_t message;
@@ -280,7 +272,7 @@ store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
         rc = store_message_get (db, txn, id, &message);
     if (rc)
         return rc;
-    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
     zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, id);
     zpost_msg_set_number (op->reply, ZPOST_F_DATE, message.date);
     char *text = zsys_sprintf ("%.*s", (int) message.from_size, message.from);
@@ -326,7 +318,7 @@ store_mail_delete (store_server_t *server, MDB_txn *txn, store_op_t *op)
     store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;
     bool seen = true;
     rc = store_folder_get (db, txn, user.id, folder, id, &seen);
-    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
     if (rc == MDB_NOTFOUND)
         return 0;
     store_message_t message;
@@ -380,7 +372,7 @@ store_mail_stats (store_server_t *server, MDB_txn *txn, store_op_t *op)
     int rc = store_auth_session (server, txn, op, &session, &user, NULL);
     if (rc)
         return rc;
-    s_set_reply (op, ZPOST_OK, NULL, NULL);
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
     if (streq (zpost_msg_get (op->request, ZPOST_F_SCOPE), "user")) {
         s_stat (op, "inbox-count", user.inbox_count);
         s_stat (op, "inbox-unread", user.inbox_unread);

@@ -373,14 +373,20 @@ store_server_answer (store_server_t *self, store_op_t **op_p)
 }
 
 void
-store_server_fail (store_server_t *self, store_op_t **op_p, int status,
-                   const char *reason, const char *detail)
+store_op_reply (store_op_t *op, int status, const char *reason, const char *detail)
 {
-    store_op_t *op = *op_p;
+    assert (op);
     zpost_msg_destroy (&op->reply);
     op->reply = zpost_msg_new_reply (op->request, status, reason);
     if (detail)
         zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
+}
+
+void
+store_server_fail (store_server_t *self, store_op_t **op_p, int status,
+                   const char *reason, const char *detail)
+{
+    store_op_reply (*op_p, status, reason, detail);
     store_server_answer (self, op_p);
 }
 

@@ -134,6 +134,11 @@ const store_server_config_t *
 struct _store_throttle_t *
     store_server_throttle (store_server_t *self);
 
+//  Set op->reply, replacing any: the reply to op->request with this status,
+//  reason (NULL: the status's standard one) and detail (NULL: none).
+void
+    store_op_reply (store_op_t *op, int status, const char *reason, const char *detail);
+
 //  Send op->reply (it must be set) and destroy the op.
 void
     store_server_answer (store_server_t *self, store_op_t **op_p);
