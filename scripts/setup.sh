@@ -16,7 +16,7 @@ packages=(
     build-essential cmake pkg-config git
     libzmq3-dev libczmq-dev liblmdb-dev libsodium-dev libjansson-dev libedit-dev lmdb-utils
     python3 python3-zmq
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev valgrind
 )
 
 missing=()
