@@ -402,6 +402,12 @@ s_back_message (s_server_t *self, zpost_link_t *link)
             s_worker_drop (self, worker, "disconnected");
     }
     else
+    if (command == ZPOST_LINK_REQUEST) {
+        //  Not a store's message to send: drop it, answer nothing, so that
+        //  a confused peer cannot start a loop
+        zsys_warning ("zpost-broker: REQUEST on the back end, dropped");
+    }
+    else
     if (!known) {
         //  Heard from a worker we dropped or never met (we restarted, say):
         //  tell it to announce itself again. Its reply, if any, is stale.
@@ -688,6 +694,14 @@ s_server_destroy (s_server_t **self_p)
             entry = (s_pending_t *) zlistx_first (self->deadlines);
         }
         zloop_destroy (&self->loop);
+        //  Tell the stores, so that they look for a broker again at once
+        //  rather than after three silent heartbeats
+        if (self->back) {
+            zsock_set_linger (self->back, 100);
+            for (zframe_t *worker = broker_workers_first (self->workers); worker;
+                 worker = broker_workers_next (self->workers))
+                s_worker_send (self, worker, ZPOST_LINK_DISCONNECT);
+        }
         zsock_destroy (&self->front);
         zsock_destroy (&self->back);
         zlistx_destroy (&self->deadlines);

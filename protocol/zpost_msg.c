@@ -430,21 +430,23 @@ s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p
                                      spec->name, ZPOST_NAME_MAX);
             return NULL;
         case S_TYPE_NAMES: {
-            size_t names = 0;
+            //  Too many names is "too large" whatever the names are
+            size_t names = 1;
+            for (size_t index = 0; index < size; index++)
+                names += data [index] == ',';
+            if (names > ZPOST_RECIPIENTS_MAX) {
+                *status_p = ZPOST_TOO_LARGE;
+                return zsys_sprintf ("%s has more than %d names", spec->name,
+                                     ZPOST_RECIPIENTS_MAX);
+            }
             size_t start = 0;
             for (size_t index = 0; index <= size; index++)
                 if (index == size || data [index] == ',') {
                     if (!s_valid_name (data + start, index - start))
                         return zsys_sprintf ("%s must be usernames separated by "
                                              "commas, without spaces", spec->name);
-                    names++;
                     start = index + 1;
                 }
-            if (names > ZPOST_RECIPIENTS_MAX) {
-                *status_p = ZPOST_TOO_LARGE;
-                return zsys_sprintf ("%s has more than %d names", spec->name,
-                                     ZPOST_RECIPIENTS_MAX);
-            }
             return NULL;
         }
         case S_TYPE_LINE:

@@ -201,15 +201,16 @@ s_fail_lmdb (store_server_t *server, store_op_t **op_p, int rc)
     store_server_fail (server, op_p, ZPOST_INTERNAL_ERROR, NULL, NULL);
 }
 
+//  A password being set is at least ZPOST_PASSWORD_MIN bytes; if not, the
+//  op's reply says so.
 static bool
-s_password_too_short (store_server_t *server, store_op_t **op_p, zpost_field_t field)
+s_password_short (store_op_t *op, zpost_field_t field)
 {
-    const char *password = zpost_msg_get ((*op_p)->request, field);
+    const char *password = zpost_msg_get (op->request, field);
     if (strlen (password) >= ZPOST_PASSWORD_MIN)
         return false;
     char *reason = zsys_sprintf ("A password needs at least %d bytes", ZPOST_PASSWORD_MIN);
-    store_server_fail (server, op_p, ZPOST_INVALID_VALUE, reason,
-                       zpost_msg_field_name (field));
+    store_op_reply (op, ZPOST_INVALID_VALUE, reason, zpost_msg_field_name (field));
     zstr_free (&reason);
     return true;
 }
@@ -342,6 +343,8 @@ s_register_check (store_server_t *server, MDB_txn *txn, store_op_t *op, void *ar
     zstr_free (&scope);
     if (rc != MDB_NOTFOUND)
         return rc;              //  answered from the record, or failed
+    if (s_password_short (op, ZPOST_F_PASSWORD))
+        return 0;
     store_user_t user;
     rc = store_user_get (store_server_db (server), txn, name, &user);
     sodium_memzero (&user, sizeof user);
@@ -355,8 +358,6 @@ s_register_check (store_server_t *server, MDB_txn *txn, store_op_t *op, void *ar
 void
 store_auth_register (store_server_t *server, store_op_t *op)
 {
-    if (s_password_too_short (server, &op, ZPOST_F_PASSWORD))
-        return;
     int rc = s_read (server, op, s_register_check, NULL);
     if (rc == 0)
         store_server_answer (server, &op);
@@ -583,9 +584,8 @@ s_passwd_verified (store_server_t *server, store_op_t *op, bool ok, char *new_ha
         sodium_memzero (new_hash, strlen (new_hash));
         zstr_free (&new_hash);
     }
-    const char *name = (const char *) op->state;
     if (ok)
-        s_count_attempt (server, op, name, true);
+        s_count_attempt (server, op, NULL, true);
     else {
         store_server_fail (server, &op, ZPOST_LOGIN_FAILED,
                            "The current password is wrong: nothing was changed", NULL);
@@ -597,7 +597,6 @@ s_passwd_verified (store_server_t *server, store_op_t *op, bool ok, char *new_ha
 
 typedef struct {
     char hash [STORE_HASH_SIZE];    //  the user's current hash
-    char name [ZPOST_NAME_MAX + 1]; //  the user's name
 } s_passwd_lookup_t;
 
 static int
@@ -614,25 +613,18 @@ s_passwd_check (store_server_t *server, MDB_txn *txn, store_op_t *op, void *arg)
     uint8_t scope [8];
     store_auth_user_scope (user.id, scope);
     rc = store_auth_recorded (server, txn, op, scope, sizeof scope);
+    if (rc == MDB_NOTFOUND && s_password_short (op, ZPOST_F_NEW_PASSWORD))
+        rc = 0;
     if (rc == MDB_NOTFOUND) {
         strcpy (lookup->hash, user.hash);
-        strcpy (lookup->name, session.username);
     }
     sodium_memzero (&user, sizeof user);
     return rc;
 }
 
-static void
-s_free_string (void **state_p)
-{
-    zstr_free ((char **) state_p);
-}
-
 void
 store_auth_passwd (store_server_t *server, store_op_t *op)
 {
-    if (s_password_too_short (server, &op, ZPOST_F_NEW_PASSWORD))
-        return;
     s_passwd_lookup_t lookup;
     memset (&lookup, 0, sizeof lookup);
     int rc = s_read (server, op, s_passwd_check, &lookup);
@@ -641,14 +633,10 @@ store_auth_passwd (store_server_t *server, store_op_t *op)
     else
     if (rc == MDB_NOTFOUND) {
         //  Someone holding a stolen session must not get to guess the
-        //  password at full speed either
-        char *account_key = s_user_throttle (lookup.name);
-        bool throttled = s_throttled (server, &op, account_key);
-        zstr_free (&account_key);
-        if (!throttled) {
-            s_count_attempt (server, op, lookup.name, false);
-            op->state = strdup (lookup.name);
-            op->state_free = s_free_string;
+        //  password at full speed either. The session's key has logged in
+        //  to the account, so, as for LOGIN, only its own counter applies.
+        if (!s_throttled (server, &op, NULL)) {
+            s_count_attempt (server, op, NULL, false);
             store_server_hash (server, &op, zpost_msg_get (op->request, ZPOST_F_PASSWORD),
                                lookup.hash, s_passwd_verified);
         }
