@@ -253,6 +253,38 @@ def test_data_file_holds_hashes_not_secrets(tmp):
                     % ("raw" if form == raw else "hex", name)
 
 
+def _hashes_of(data_dir):
+    with open(os.path.join(data_dir, "data.mdb"), "rb") as f:
+        data = f.read()
+    return re.findall(rb"\$argon2id\$v=19\$m=[0-9]+,t=([0-9]+),p=[0-9]+\$", data)
+
+
+def test_login_rehashes_when_parameters_change(tmp):
+    """A hash made with other Argon2id limits than the store's is replaced
+    by a new one at the next successful login (crypto_pwhash_str_needs_rehash)."""
+    broker, store = h.start_service(tmp)
+    c = h.Client(broker, timeout=10)
+    c.register("rita", "password-1")
+    h.stop(store.proc)
+    assert _hashes_of(store.data_dir) == [b"2"], _hashes_of(store.data_dir)
+
+    store = h.start_store(tmp, broker.back, data=store.data_dir,
+                          extra=["--pwhash-ops", "3"])
+    h.wait_store_ready(broker)
+    c.expect(403, "LOGIN", "rita", "wrong-password")   # a failure changes nothing
+    c.login("rita", "password-1")
+    h.stop(store.proc)
+    # A t=3 hash can only come from the rehash (the old page may linger in
+    # LMDB's free pages, so the t=2 one may still be found in the file)
+    hashes = _hashes_of(store.data_dir)
+    assert b"3" in hashes, "no t=3 hash after a login at t=3: %r" % hashes
+
+    store = h.start_store(tmp, broker.back, data=store.data_dir,
+                          extra=["--pwhash-ops", "3"])
+    h.wait_store_ready(broker)
+    c.login("rita", "password-1")                      # the new hash verifies
+
+
 def test_unknown_user_and_wrong_password_identical(tmp):
     broker, store = h.start_service(tmp)
     c = h.Client(broker, timeout=5)
@@ -464,6 +496,7 @@ if __name__ == "__main__":
         test_reused_request_id_other_content_is_422,
         test_login_token_and_expiry,
         test_data_file_holds_hashes_not_secrets,
+        test_login_rehashes_when_parameters_change,
         test_unknown_user_and_wrong_password_identical,
         test_token_refused_after_logout_and_from_other_key,
         test_logout_from_another_key,
