@@ -12,28 +12,10 @@
     =========================================================================
 */
 
+#include "fuzz_frames.h"
 #include "zpost_msg.h"
 #include <assert.h>
 
-static zmsg_t *
-s_frames_from (const uint8_t *data, size_t size)
-{
-    zmsg_t *msg = zmsg_new ();
-    size_t index = 0;
-    while (index < size) {
-        size_t length = data [index] << 8;
-        if (index + 1 < size)
-            length |= data [index + 1];
-        index += 2;
-        if (index > size)
-            index = size;
-        if (length > size - index)
-            length = size - index;
-        zmsg_addmem (msg, data + index, length);
-        index += length;
-    }
-    return msg;
-}
 
 static bool
 s_same_frames (zmsg_t *left, zmsg_t *right)
@@ -59,7 +41,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     bool as_reply = data [0] & 1;
-    zmsg_t *frames = s_frames_from (data + 1, size - 1);
+    zmsg_t *frames = fuzz_frames_from (data + 1, size - 1);
     zpost_msg_t *msg = zpost_msg_new ();
     int rc = as_reply? zpost_msg_decode_reply (msg, &frames)
                      : zpost_msg_decode_request (msg, &frames);

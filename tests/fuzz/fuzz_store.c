@@ -32,6 +32,7 @@
     =========================================================================
 */
 
+#include "fuzz_frames.h"
 #include "store_server.h"
 #include "zpost_link.h"
 #include "zpost_msg.h"
@@ -157,25 +158,6 @@ s_setup (void)
     return self;
 }
 
-static zmsg_t *
-s_frames_from (const uint8_t *data, size_t size)
-{
-    zmsg_t *msg = zmsg_new ();
-    size_t index = 0;
-    while (index < size) {
-        size_t length = data [index] << 8;
-        if (index + 1 < size)
-            length |= data [index + 1];
-        index += 2;
-        if (index > size)
-            index = size;
-        if (length > size - index)
-            length = size - index;
-        zmsg_addmem (msg, data + index, length);
-        index += length;
-    }
-    return msg;
-}
 
 //  Send one REQUEST and return the REPLY's content. Aborts (a finding)
 //  if no REPLY with this ticket comes before the deadline.
@@ -250,7 +232,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    zmsg_t *content = s_frames_from (data + 1, size - 1);
+    zmsg_t *content = fuzz_frames_from (data + 1, size - 1);
     if (zmsg_size (content) == 0) {
         zmsg_destroy (&content);
         return 0;
