@@ -204,6 +204,10 @@ def test_session_on_a_terminal(tmp):
         pty.line("2")
         pty.expect(b"Username: ")
         pty.send("ali")
+        # Wait for the echo, as a person would see it: it shows the line
+        # editor has the terminal, so the Ctrl-C goes to it and is not
+        # typed ahead into a terminal being set up
+        pty.expect(b"ali")
         pty.send(b"\x03")
         pty.expect(b"Cancelled.")
         _menu(pty)
