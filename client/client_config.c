@@ -266,6 +266,50 @@ s_port (const char *text)
     return port >= 1 && port <= 65535? port: 0;
 }
 
+int
+client_config_write_private (const char *path, const char *text,
+                             char *error, size_t error_size)
+{
+    assert (path && text && error);
+    //  mkstemp makes the file 0600, in the same directory as the final
+    //  name, so that rename () replaces the old file in one step
+    char *temporary = zsys_sprintf ("%s.XXXXXX", path);
+    assert (temporary);
+    int rc = -1;
+    int fd = mkstemp (temporary);
+    if (fd == -1)
+        snprintf (error, error_size, "cannot write beside %s: %s; check the "
+                  "directory's permissions", path, strerror (errno));
+    else {
+        size_t size = strlen (text);
+        size_t done = 0;
+        while (done < size) {
+            ssize_t wrote = write (fd, text + done, size - done);
+            if (wrote > 0)
+                done += (size_t) wrote;
+            else
+            if (wrote == -1 && errno == EINTR)
+                continue;
+            else
+                break;
+        }
+        if (done != size || fchmod (fd, 0600) || fsync (fd))
+            snprintf (error, error_size, "cannot write %s: %s", temporary,
+                      strerror (errno));
+        else
+        if (rename (temporary, path))
+            snprintf (error, error_size, "cannot replace %s: %s", path,
+                      strerror (errno));
+        else
+            rc = 0;
+        close (fd);
+        if (rc)
+            unlink (temporary);
+    }
+    zstr_free (&temporary);
+    return rc;
+}
+
 char *
 client_config_parse_address (const char *address, const char **reason_p)
 {
@@ -651,6 +695,27 @@ client_config_test (bool verbose)
     s_env_restore ("XDG_CONFIG_HOME", &saved_config);
     s_env_restore ("XDG_STATE_HOME", &saved_state);
     s_env_restore ("HOME", &saved_home);
+
+    //  A private file is written whole, 0600, and replaced in one step;
+    //  a directory it cannot be written in gives a sentence, not a file
+    char *private_path = zsys_sprintf ("%s/private.txt", scratch);
+    char error [256] = "";
+    assert (client_config_write_private (private_path, "first\n", error, sizeof error) == 0);
+    assert (client_config_write_private (private_path, "second\n", error, sizeof error) == 0);
+    struct stat private_info;
+    assert (stat (private_path, &private_info) == 0);
+    assert ((private_info.st_mode & 0777) == 0600);
+    FILE *private_file = fopen (private_path, "r");
+    assert (private_file);
+    char private_text [16] = "";
+    assert (fgets (private_text, sizeof private_text, private_file));
+    fclose (private_file);
+    assert (streq (private_text, "second\n"));
+    unlink (private_path);
+    zstr_free (&private_path);
+    assert (client_config_write_private ("/nonexistent-dir/private.txt", "x",
+                                         error, sizeof error) == -1);
+    assert (strstr (error, "/nonexistent-dir/private.txt"));
 
     zdir_t *dir = zdir_new (scratch, NULL);
     assert (dir);

@@ -90,6 +90,14 @@ const char *
 char *
     client_config_parse_address (const char *address, const char **reason_p);
 
+//  Replace the file at path with text, in one step and readable by its
+//  owner only: the text goes to a 0600 temporary beside it, is synced, and
+//  renamed over path. Returns 0, or -1 with a sentence in error (of
+//  error_size bytes) that says what failed and where.
+int
+    client_config_write_private (const char *path, const char *text,
+                                 char *error, size_t error_size);
+
 //  Selftest
 void
     client_config_test (bool verbose);

@@ -15,6 +15,7 @@
 */
 
 #include "client_keys.h"
+#include "client_config.h"
 #include "zpost_announce.h"
 #include "zpost_keys.h"
 
@@ -294,39 +295,8 @@ client_keys_add (client_keys_t *self, const char *server, const char *key)
     char *text = zsys_sprintf ("%s%s%s %s\n", self->text, newline? "\n": "", server, key);
     assert (text);
 
-    //  mkstemp makes the file 0600, in the same directory as the final
-    //  name, so rename () replaces the old file in one step
-    char *temporary = zsys_sprintf ("%s.XXXXXX", self->path);
-    assert (temporary);
-    int rc = -1;
-    int fd = mkstemp (temporary);
-    if (fd == -1)
-        s_set_error (self, "cannot write in %s: %s; check its permissions",
-                     dir, strerror (errno));
-    else {
-        size = strlen (text);
-        size_t done = 0;
-        while (done < size) {
-            ssize_t wrote = write (fd, text + done, size - done);
-            if (wrote > 0)
-                done += (size_t) wrote;
-            else
-            if (wrote == -1 && errno == EINTR)
-                continue;
-            else
-                break;
-        }
-        if (done != size || fchmod (fd, 0600) || fsync (fd))
-            s_set_error (self, "cannot write %s: %s", temporary, strerror (errno));
-        else
-        if (rename (temporary, self->path))
-            s_set_error (self, "cannot replace %s: %s", self->path, strerror (errno));
-        else
-            rc = 0;
-        close (fd);
-        if (rc)
-            unlink (temporary);
-    }
+    int rc = client_config_write_private (self->path, text, self->error,
+                                          sizeof self->error);
     if (rc == 0) {
         free (self->text);
         self->text = text;
@@ -334,7 +304,6 @@ client_keys_add (client_keys_t *self, const char *server, const char *key)
         s_parse (self);
     }
     free (text);
-    free (temporary);
     free (dir);
     return rc;
 }

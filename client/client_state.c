@@ -12,6 +12,7 @@
 */
 
 #include "client_state.h"
+#include "client_config.h"
 #include "zpost_keys.h"
 #include "zpost_msg.h"
 
@@ -326,42 +327,10 @@ client_state_save (client_state_t *self, const char *username, const char *token
         sodium_memzero (kept, strlen (kept));
     zconfig_destroy (&root);
 
-    //  mkstemp makes the file 0600, in the same directory as the final
-    //  name so that rename () replaces it in one step
-    char *temporary = zsys_sprintf ("%s.XXXXXX", self->path);
-    assert (temporary);
-    int rc = -1;
-    int fd = mkstemp (temporary);
-    if (fd == -1)
-        s_set_error (self, "cannot write in %s: %s; check its permissions",
-                     self->state_dir, strerror (errno));
-    else {
-        size_t size = strlen (text);
-        size_t done = 0;
-        while (done < size) {
-            ssize_t wrote = write (fd, text + done, size - done);
-            if (wrote > 0)
-                done += (size_t) wrote;
-            else
-            if (wrote == -1 && errno == EINTR)
-                continue;
-            else
-                break;
-        }
-        if (done != size || fchmod (fd, 0600) || fsync (fd))
-            s_set_error (self, "cannot write %s: %s", temporary, strerror (errno));
-        else
-        if (rename (temporary, self->path))
-            s_set_error (self, "cannot replace %s: %s", self->path, strerror (errno));
-        else
-            rc = 0;
-        close (fd);
-        if (rc)
-            unlink (temporary);
-    }
+    int rc = client_config_write_private (self->path, text, self->error,
+                                          sizeof self->error);
     sodium_memzero (text, strlen (text));
     zstr_free (&text);
-    zstr_free (&temporary);
     if (rc == 0) {
         s_forget (self);
         self->username = strdup (username);
