@@ -41,77 +41,40 @@ typedef struct {
     const char *choices [3];    //  S_TYPE_ENUM: the words, NULL-terminated
 } s_field_spec_t;
 
+//  Both tables are expansions of the one definition in zpost_commands.h.
+#define S_UNPAREN(...) __VA_ARGS__
+#define S_FIELD_SPEC(upper, name, type, max_size, min_value, max_value, \
+                     choices, syntax, limit, fault) \
+    [ZPOST_F_##upper] = { name, S_TYPE_##type, max_size, min_value, max_value, \
+                          { S_UNPAREN choices } },
+
 static const s_field_spec_t s_field_specs [ZPOST_F_COUNT] = {
-    [ZPOST_F_TARGET]         = { "target", S_TYPE_ENUM, 6, 0, 0, { "broker", "store" } },
-    [ZPOST_F_USERNAME]       = { "username", S_TYPE_NAME, ZPOST_NAME_MAX, 0, 0, { NULL } },
-    [ZPOST_F_PASSWORD]       = { "password", S_TYPE_SECRET, ZPOST_PASSWORD_MAX, 0, 0, { NULL } },
-    [ZPOST_F_NEW_PASSWORD]   = { "new-password", S_TYPE_SECRET, ZPOST_PASSWORD_MAX, 0, 0, { NULL } },
-    [ZPOST_F_RECIPIENTS]     = { "recipients", S_TYPE_NAMES,
-                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1) - 1, 0, 0, { NULL } },
-    [ZPOST_F_SUBJECT]        = { "subject", S_TYPE_LINE, ZPOST_SUBJECT_MAX, 0, 0, { NULL } },
-    [ZPOST_F_BODY]           = { "body", S_TYPE_TEXT, ZPOST_BODY_MAX, 0, 0, { NULL } },
-    [ZPOST_F_FOLDER]         = { "folder", S_TYPE_ENUM, 5, 0, 0, { "inbox", "sent" } },
-    [ZPOST_F_FILTER]         = { "filter", S_TYPE_ENUM, 6, 0, 0, { "all", "unread" } },
-    [ZPOST_F_LIMIT]          = { "limit", S_TYPE_NUMBER, 20, 1, ZPOST_LIST_MAX, { NULL } },
-    [ZPOST_F_BEFORE]         = { "before", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_MESSAGE_ID]     = { "message-id", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_SCOPE]          = { "scope", S_TYPE_ENUM, 6, 0, 0, { "user", "server" } },
-    [ZPOST_F_SERVER_VERSION] = { "server-version", S_TYPE_LINE, ZPOST_VERSION_MAX, 0, 0, { NULL } },
-    [ZPOST_F_ANSWERED_BY]    = { "answered-by", S_TYPE_ENUM, 6, 0, 0, { "broker", "store" } },
-    [ZPOST_F_TOKEN]          = { "token", S_TYPE_TOKEN, ZPOST_TOKEN_SIZE, 0, 0, { NULL } },
-    [ZPOST_F_EXPIRES]        = { "expires", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_FROM]           = { "from", S_TYPE_NAME, ZPOST_NAME_MAX, 0, 0, { NULL } },
-    [ZPOST_F_TO]             = { "to", S_TYPE_NAMES,
-                                 ZPOST_RECIPIENTS_MAX * (ZPOST_NAME_MAX + 1) - 1, 0, 0, { NULL } },
-    [ZPOST_F_DATE]           = { "date", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_SIZE]           = { "size", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_SEEN]           = { "seen", S_TYPE_NUMBER, 1, 0, 1, { NULL } },
-    [ZPOST_F_STAT_NAME]      = { "name", S_TYPE_WORD, ZPOST_STAT_NAME_MAX, 0, 0, { NULL } },
-    [ZPOST_F_STAT_VALUE]     = { "value", S_TYPE_NUMBER, 20, 0, UINT64_MAX, { NULL } },
-    [ZPOST_F_DETAIL]         = { "detail", S_TYPE_LINE, ZPOST_DETAIL_MAX, 0, 0, { NULL } },
+    ZPOST_FIELDS (S_FIELD_SPEC)
 };
 
 //  Field lists end at ZPOST_F_COUNT.
 #define S_END ZPOST_F_COUNT
 #define S_FIELDS_MAX 8
 
+//  A field list from the definition, "(A, B,)", as an array ended by S_END.
+#define S_LIST(...) { __VA_ARGS__ S_END }
+
 typedef struct {
     const char *name;                       //  wire name
+    unsigned flags;                         //  ZPOST_CMD_SESSION ...
     zpost_field_t request [S_FIELDS_MAX];   //  request fields in order
     zpost_field_t reply [S_FIELDS_MAX];     //  fixed fields of a 200 reply
     zpost_field_t row [S_FIELDS_MAX];       //  fields of each reply row
     size_t rows_max;                        //  most rows in one reply
 } s_command_spec_t;
 
+#define S_COMMAND_SPEC(upper, lower, wire, flags, request, reply, row, rows_max) \
+    [ZPOST_CMD_##upper] = { wire, flags, S_LIST request, S_LIST reply, \
+                            S_LIST row, rows_max },
+
 static const s_command_spec_t s_command_specs [ZPOST_CMD_COUNT] = {
-    [ZPOST_CMD_NONE]     = { "", { S_END }, { S_END }, { S_END }, 0 },
-    [ZPOST_CMD_PING]     = { "PING", { ZPOST_F_TARGET, S_END },
-                             { ZPOST_F_SERVER_VERSION, ZPOST_F_ANSWERED_BY, S_END },
-                             { S_END }, 0 },
-    [ZPOST_CMD_REGISTER] = { "REGISTER", { ZPOST_F_USERNAME, ZPOST_F_PASSWORD, S_END },
-                             { S_END }, { S_END }, 0 },
-    [ZPOST_CMD_LOGIN]    = { "LOGIN", { ZPOST_F_USERNAME, ZPOST_F_PASSWORD, S_END },
-                             { ZPOST_F_TOKEN, ZPOST_F_EXPIRES, S_END }, { S_END }, 0 },
-    [ZPOST_CMD_LOGOUT]   = { "LOGOUT", { S_END }, { S_END }, { S_END }, 0 },
-    [ZPOST_CMD_SEND]     = { "SEND", { ZPOST_F_RECIPIENTS, ZPOST_F_SUBJECT, ZPOST_F_BODY, S_END },
-                             { ZPOST_F_MESSAGE_ID, S_END }, { S_END }, 0 },
-    [ZPOST_CMD_LIST]     = { "LIST", { ZPOST_F_FOLDER, ZPOST_F_FILTER, ZPOST_F_LIMIT,
-                                       ZPOST_F_BEFORE, S_END },
-                             { S_END },
-                             { ZPOST_F_MESSAGE_ID, ZPOST_F_FROM, ZPOST_F_TO, ZPOST_F_SUBJECT,
-                               ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN, S_END },
-                             ZPOST_LIST_MAX },
-    [ZPOST_CMD_READ]     = { "READ", { ZPOST_F_MESSAGE_ID, S_END },
-                             { ZPOST_F_MESSAGE_ID, ZPOST_F_FROM, ZPOST_F_TO, ZPOST_F_SUBJECT,
-                               ZPOST_F_DATE, ZPOST_F_BODY, S_END },
-                             { S_END }, 0 },
-    [ZPOST_CMD_DELETE]   = { "DELETE", { ZPOST_F_FOLDER, ZPOST_F_MESSAGE_ID, S_END },
-                             { S_END }, { S_END }, 0 },
-    [ZPOST_CMD_STATS]    = { "STATS", { ZPOST_F_SCOPE, S_END }, { S_END },
-                             { ZPOST_F_STAT_NAME, ZPOST_F_STAT_VALUE, S_END },
-                             ZPOST_STATS_MAX },
-    [ZPOST_CMD_PASSWD]   = { "PASSWD", { ZPOST_F_PASSWORD, ZPOST_F_NEW_PASSWORD, S_END },
-                             { S_END }, { S_END }, 0 },
+    [ZPOST_CMD_NONE] = { "", 0, { S_END }, { S_END }, { S_END }, 0 },
+    ZPOST_COMMANDS (S_COMMAND_SPEC)
 };
 
 //  A request has signature, command, request id and token before its fields;
@@ -119,7 +82,8 @@ static const s_command_spec_t s_command_specs [ZPOST_CMD_COUNT] = {
 #define S_REQUEST_HEAD  4
 #define S_REPLY_HEAD    5
 
-static const zpost_field_t s_error_fields [] = { ZPOST_F_DETAIL, S_END };
+#define S_LIST_OF(list) S_LIST list
+static const zpost_field_t s_error_fields [] = S_LIST_OF (ZPOST_ERROR_FIELDS);
 
 //  ---------------------------------------------------------------------------
 //  The message
@@ -1129,6 +1093,13 @@ zpost_msg_add_row (zpost_msg_t *self, const char **values)
         assert (value);
         s_add_row_value (self, value);
     }
+}
+
+unsigned
+zpost_command_flags (zpost_command_t command)
+{
+    assert (command < ZPOST_CMD_COUNT);
+    return s_command_specs [command].flags;
 }
 
 const char *

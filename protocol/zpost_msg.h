@@ -14,8 +14,8 @@
     codec reads and writes the routing id and the delimiter.
 
     Every field is UTF-8 text without NUL, and is kept as a C string. Which
-    fields a command has, their order, type and limit live in one table in
-    zpost_msg.c (and the same table, in words, in the spec). A request is
+    fields a command has, their order, type and limit live in one X-macro
+    definition, zpost_commands.h; the spec's tables are checked against it. A request is
     decoded only if every field passes; usernames come out folded to lower
     case.
 
@@ -56,53 +56,12 @@
 #define ZPOST_VERSION_MAX       64          //  bytes of a server version string
 #define ZPOST_KEY_TEXT_SIZE     40          //  Z85 characters of a CURVE public key
 
-typedef enum {
-    ZPOST_CMD_NONE = 0,         //  not (yet) known: malformed input
-    ZPOST_CMD_PING,
-    ZPOST_CMD_REGISTER,
-    ZPOST_CMD_LOGIN,
-    ZPOST_CMD_LOGOUT,
-    ZPOST_CMD_SEND,
-    ZPOST_CMD_LIST,
-    ZPOST_CMD_READ,
-    ZPOST_CMD_DELETE,
-    ZPOST_CMD_STATS,
-    ZPOST_CMD_PASSWD,
-    ZPOST_CMD_COUNT             //  one past the last
-} zpost_command_t;
-
-//  Field names. Which fields a message has depends on its command and on
-//  whether it is a request or a successful reply; the spec's table says.
-typedef enum {
-    //  request fields
-    ZPOST_F_TARGET,             //  PING: "broker" or "store"
-    ZPOST_F_USERNAME,           //  REGISTER, LOGIN
-    ZPOST_F_PASSWORD,           //  REGISTER, LOGIN; PASSWD: the old one
-    ZPOST_F_NEW_PASSWORD,       //  PASSWD
-    ZPOST_F_RECIPIENTS,         //  SEND: comma-separated usernames
-    ZPOST_F_SUBJECT,            //  SEND
-    ZPOST_F_BODY,               //  SEND; READ reply
-    ZPOST_F_FOLDER,             //  LIST, DELETE: "inbox" or "sent"
-    ZPOST_F_FILTER,             //  LIST: "all" or "unread"
-    ZPOST_F_LIMIT,              //  LIST: 1..ZPOST_LIST_MAX
-    ZPOST_F_BEFORE,             //  LIST: only ids below this; 0 = newest
-    ZPOST_F_MESSAGE_ID,         //  READ, DELETE; SEND, LIST and READ replies
-    ZPOST_F_SCOPE,              //  STATS: "user" or "server"
-    //  reply fields
-    ZPOST_F_SERVER_VERSION,     //  PING reply
-    ZPOST_F_ANSWERED_BY,        //  PING reply: "broker" or "store"
-    ZPOST_F_TOKEN,              //  LOGIN reply
-    ZPOST_F_EXPIRES,            //  LOGIN reply: absolute expiry, Unix seconds
-    ZPOST_F_FROM,               //  LIST row, READ reply
-    ZPOST_F_TO,                 //  LIST row, READ reply: comma-separated
-    ZPOST_F_DATE,               //  LIST row, READ reply: Unix seconds
-    ZPOST_F_SIZE,               //  LIST row: body bytes
-    ZPOST_F_SEEN,               //  LIST row: "0" or "1"
-    ZPOST_F_STAT_NAME,          //  STATS row
-    ZPOST_F_STAT_VALUE,         //  STATS row
-    ZPOST_F_DETAIL,             //  error reply: optional machine-readable detail
-    ZPOST_F_COUNT
-} zpost_field_t;
+//  The commands (zpost_command_t, ZPOST_CMD_PING ...), the fields
+//  (zpost_field_t, ZPOST_F_TARGET ...) and what each command does
+//  (zpost_command_flags) come from the one definition in this header.
+//  Which fields a message has depends on its command and on whether it is
+//  a request or a successful reply; that header and the spec's table say.
+#include "zpost_commands.h"
 
 typedef struct _zpost_msg_t zpost_msg_t;
 

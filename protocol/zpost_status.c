@@ -1,7 +1,8 @@
 /*  =========================================================================
     zpost_status - the one list of status codes, from codec to CLI
 
-    The table below is the protocol's "Status codes" section in code form.
+    The table is generated from ZPOST_STATUSES (zpost_status.h), the one
+    definition that the spec's "Status codes" section is checked against.
     Reasons are written for the person at the client: they say what went
     wrong and, where there is something to do, what to do.
     =========================================================================
@@ -19,38 +20,11 @@ typedef struct {
     bool retryable;             //  same request, same id, may succeed later
 } s_status_t;
 
+#define S_STATUS_ROW(symbol, code, reason, retryable, meaning, retry) \
+    { ZPOST_##symbol, #symbol, reason, retryable },
+
 static const s_status_t s_statuses [] = {
-    { ZPOST_OK, "OK", "OK", false },
-    { ZPOST_MALFORMED, "MALFORMED",
-      "The request does not follow the ZPOST protocol", false },
-    { ZPOST_NOT_LOGGED_IN, "NOT_LOGGED_IN",
-      "Not logged in, or the session has ended: log in again", false },
-    { ZPOST_LOGIN_FAILED, "LOGIN_FAILED",
-      "Wrong username or password", false },
-    { ZPOST_NO_SUCH_MESSAGE, "NO_SUCH_MESSAGE",
-      "No message with that id in your mailbox", false },
-    { ZPOST_UNKNOWN_COMMAND, "UNKNOWN_COMMAND",
-      "Unknown command", false },
-    { ZPOST_NAME_TAKEN, "NAME_TAKEN",
-      "That username is taken: choose another", false },
-    { ZPOST_TOO_LARGE, "TOO_LARGE",
-      "A field is larger than the server allows", false },
-    { ZPOST_INVALID_VALUE, "INVALID_VALUE",
-      "A field has a value the server does not accept", false },
-    { ZPOST_THROTTLED, "THROTTLED",
-      "Too many failed attempts: wait before trying again", true },
-    { ZPOST_UNKNOWN_RECIPIENT, "UNKNOWN_RECIPIENT",
-      "No user by that name: nothing was sent", false },
-    { ZPOST_QUOTA_EXCEEDED, "QUOTA_EXCEEDED",
-      "A recipient's mailbox is full: nothing was sent", false },
-    { ZPOST_INTERNAL_ERROR, "INTERNAL_ERROR",
-      "The server failed to do this; nothing was changed", false },
-    { ZPOST_STORE_UNAVAILABLE, "STORE_UNAVAILABLE",
-      "The message store is unavailable: try again shortly", true },
-    { ZPOST_VERSION_UNSUPPORTED, "VERSION_UNSUPPORTED",
-      "This server speaks ZPOST1 only: update the client", false },
-    { ZPOST_STORAGE_FULL, "STORAGE_FULL",
-      "The server's storage is full: nothing was stored", false },
+    ZPOST_STATUSES (S_STATUS_ROW)
 };
 
 #define S_STATUS_COUNT (sizeof (s_statuses) / sizeof (s_statuses [0]))

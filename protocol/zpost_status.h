@@ -2,8 +2,9 @@
     zpost_status - the one list of status codes, from codec to CLI
 
     Every reply of the ZPOST protocol carries a three-digit status and a
-    reason. This header is the only place the codes are defined; the spec
-    (protocol/ZPOST.md, section "Status codes") lists the same table. The
+    reason. This header is the only place the codes are defined, in the
+    X-macro ZPOST_STATUSES; the spec (protocol/ZPOST.md, section "Status
+    codes") lists the same table, and a test compares the two. The
     first digit says who must act: 2 = done, 4 = the request must change,
     5 = the server could not do it now.
 
@@ -18,24 +19,59 @@
 
 #include <stdbool.h>
 
+//  The one definition: X (NAME, code, reason, retryable, meaning, retry)
+//
+//      NAME       enum suffix (ZPOST_NAME) and the symbolic name, as text
+//      code       the three digits
+//      reason     the sentence a reply carries by default, for a person
+//      retryable  same request, same request id, may succeed later
+//      meaning    the spec's "meaning" column
+//      retry      the spec's "retry?" column ("yes..." exactly when retryable)
+//
+//  The spec's "Status codes" table is checked against it (spec_tables test).
+#define ZPOST_STATUSES(X) \
+    X (OK, 200, "OK", false, \
+       "done", "\xe2\x80\x94") \
+    X (MALFORMED, 400, "The request does not follow the ZPOST protocol", false, \
+       "the frames do not follow the grammar", "no") \
+    X (NOT_LOGGED_IN, 401, "Not logged in, or the session has ended: log in again", false, \
+       "the token is missing, unknown, expired, or from another client key", \
+       "no (log in, then send again)") \
+    X (LOGIN_FAILED, 403, "Wrong username or password", false, \
+       "wrong username or password; never says which; no detail", "no") \
+    X (NO_SUCH_MESSAGE, 404, "No message with that id in your mailbox", false, \
+       "no message with that id in your folders", "no") \
+    X (UNKNOWN_COMMAND, 405, "Unknown command", false, \
+       "the command is not in this protocol version", "no") \
+    X (NAME_TAKEN, 409, "That username is taken: choose another", false, \
+       "the username is already registered", "no") \
+    X (TOO_LARGE, 413, "A field is larger than the server allows", false, \
+       "a field is over its limit; detail SHOULD name the field", "no") \
+    X (INVALID_VALUE, 422, "A field has a value the server does not accept", false, \
+       "a field is well framed but its value is not allowed; detail SHOULD name the field", \
+       "no") \
+    X (THROTTLED, 429, "Too many failed attempts: wait before trying again", true, \
+       "too many failed attempts; **detail** = seconds to wait", \
+       "yes, after waiting the detail's seconds") \
+    X (UNKNOWN_RECIPIENT, 430, "No user by that name: nothing was sent", false, \
+       "**detail** = the unknown names, comma-separated", "no") \
+    X (QUOTA_EXCEEDED, 452, "A recipient's mailbox is full: nothing was sent", false, \
+       "a recipient's (or the sender's) mailbox is full; detail SHOULD name them", "no") \
+    X (INTERNAL_ERROR, 500, "The server failed to do this; nothing was changed", false, \
+       "the server failed; nothing was changed", "no") \
+    X (STORE_UNAVAILABLE, 503, "The message store is unavailable: try again shortly", true, \
+       "no store answered in time", "yes, with the same request-id") \
+    X (VERSION_UNSUPPORTED, 505, "This server speaks ZPOST1 only: update the client", false, \
+       "the signature is not `ZPOST1`", "no") \
+    X (STORAGE_FULL, 507, "The server's storage is full: nothing was stored", false, \
+       "the server's storage is full; nothing was changed", "no")
+
+#define ZPOST_STATUSES_ENUM_(name, code, reason, retryable, meaning, retry) \
+    ZPOST_##name = code,
 typedef enum {
-    ZPOST_OK                  = 200,    //  done
-    ZPOST_MALFORMED           = 400,    //  frames do not follow the grammar
-    ZPOST_NOT_LOGGED_IN       = 401,    //  token missing, unknown, expired or from another key
-    ZPOST_LOGIN_FAILED        = 403,    //  wrong username or password (never says which)
-    ZPOST_NO_SUCH_MESSAGE     = 404,    //  no message with that id in your folders
-    ZPOST_UNKNOWN_COMMAND     = 405,    //  command not in this protocol version
-    ZPOST_NAME_TAKEN          = 409,    //  username already registered
-    ZPOST_TOO_LARGE           = 413,    //  a field is over its limit
-    ZPOST_INVALID_VALUE       = 422,    //  a field is well framed but its value is not allowed
-    ZPOST_THROTTLED           = 429,    //  too many failed attempts; detail = seconds to wait
-    ZPOST_UNKNOWN_RECIPIENT   = 430,    //  detail = the unknown names, comma-separated
-    ZPOST_QUOTA_EXCEEDED      = 452,    //  a recipient's mailbox is full
-    ZPOST_INTERNAL_ERROR      = 500,    //  the server failed; nothing was changed
-    ZPOST_STORE_UNAVAILABLE   = 503,    //  no store answered in time; retry
-    ZPOST_VERSION_UNSUPPORTED = 505,    //  protocol signature not "ZPOST1"
-    ZPOST_STORAGE_FULL        = 507     //  the server's storage is full
+    ZPOST_STATUSES (ZPOST_STATUSES_ENUM_)
 } zpost_status_t;
+#undef ZPOST_STATUSES_ENUM_
 
 //  Return a short sentence for the status, for a person; never NULL.
 //  Unknown codes give a generic sentence built from their first digit.
