@@ -235,6 +235,11 @@ zpost_msg_new_reply (zpost_msg_t *request, int status, const char *reason)
 //  ---------------------------------------------------------------------------
 //  Validation of single values
 
+//  Strict UTF-8, as the spec's ABNF (UTF8-2, UTF8-3, UTF8-4) writes it:
+//  each lead byte allows one range for the byte after it, which is what
+//  rules out overlong forms (C0, C1, E0 80..9F, F0 80..8F), surrogates
+//  (ED A0..BF) and values past U+10FFFF (F4 90..BF, F5..FF); every further
+//  byte is 80..BF; a sequence cut short by the end is refused.
 bool
 zpost_msg_valid_utf8 (const char *data, size_t size)
 {
@@ -247,37 +252,45 @@ zpost_msg_valid_utf8 (const char *data, size_t size)
             continue;
         }
         size_t length;
-        uint32_t codepoint;
-        if (lead >= 0xC2 && lead <= 0xDF) {
+        unsigned char low = 0x80;           //  range of the second byte
+        unsigned char high = 0xBF;
+        if (lead >= 0xC2 && lead <= 0xDF)
             length = 2;
-            codepoint = lead & 0x1F;
-        }
         else
-        if (lead >= 0xE0 && lead <= 0xEF) {
+        if (lead == 0xE0) {
             length = 3;
-            codepoint = lead & 0x0F;
+            low = 0xA0;                     //  below is overlong
         }
         else
-        if (lead >= 0xF0 && lead <= 0xF4) {
-            length = 4;
-            codepoint = lead & 0x07;
+        if (lead == 0xED) {
+            length = 3;
+            high = 0x9F;                    //  above is a surrogate
         }
+        else
+        if (lead >= 0xE1 && lead <= 0xEF)
+            length = 3;
+        else
+        if (lead == 0xF0) {
+            length = 4;
+            low = 0x90;                     //  below is overlong
+        }
+        else
+        if (lead == 0xF4) {
+            length = 4;
+            high = 0x8F;                    //  above is past U+10FFFF
+        }
+        else
+        if (lead >= 0xF1 && lead <= 0xF3)
+            length = 4;
         else
             return false;       //  continuation byte, overlong lead, or > U+10FFFF
         if (size - index < length)
             return false;       //  truncated sequence
-        for (size_t next = 1; next < length; next++) {
-            unsigned char byte = bytes [index + next];
-            if ((byte & 0xC0) != 0x80)
-                return false;
-            codepoint = (codepoint << 6) | (byte & 0x3F);
-        }
-        //  Overlong forms, UTF-16 surrogates and values past U+10FFFF
-        if ((length == 3 && codepoint < 0x800)
-        ||  (length == 4 && codepoint < 0x10000)
-        ||  (codepoint >= 0xD800 && codepoint <= 0xDFFF)
-        ||  codepoint > 0x10FFFF)
+        if (bytes [index + 1] < low || bytes [index + 1] > high)
             return false;
+        for (size_t next = 2; next < length; next++)
+            if ((bytes [index + next] & 0xC0) != 0x80)
+                return false;
         index += length;
     }
     return true;
@@ -1236,6 +1249,125 @@ s_expect_request_error (zmsg_t *frames, int status, const char *echo_command,
     zpost_msg_destroy (&msg);
 }
 
+//  A second UTF-8 check, written another way, to judge the codec's by:
+//  decode each sequence to its code point by the bit patterns, then refuse
+//  what is longer than it needs to be, a surrogate, or past U+10FFFF.
+static bool
+s_reference_utf8 (const unsigned char *bytes, size_t size)
+{
+    size_t index = 0;
+    while (index < size) {
+        uint32_t point = bytes [index];
+        size_t length;
+        uint32_t least;
+        if ((point & 0x80) == 0) {
+            length = 1;
+            least = 0;
+        }
+        else
+        if ((point & 0xE0) == 0xC0) {
+            length = 2;
+            least = 0x80;
+            point &= 0x1F;
+        }
+        else
+        if ((point & 0xF0) == 0xE0) {
+            length = 3;
+            least = 0x800;
+            point &= 0x0F;
+        }
+        else
+        if ((point & 0xF8) == 0xF0) {
+            length = 4;
+            least = 0x10000;
+            point &= 0x07;
+        }
+        else
+            return false;
+        if (index + length > size)
+            return false;
+        for (size_t next = 1; next < length; next++) {
+            if ((bytes [index + next] & 0xC0) != 0x80)
+                return false;
+            point = (point << 6) | (bytes [index + next] & 0x3F);
+        }
+        if (point < least || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF))
+            return false;
+        index += length;
+    }
+    return true;
+}
+
+static bool
+s_utf8_agrees (const unsigned char *bytes, size_t size)
+{
+    bool codec = zpost_msg_valid_utf8 ((const char *) bytes, size);
+    bool reference = s_reference_utf8 (bytes, size);
+    if (codec != reference) {
+        char hex [16] = "";
+        for (size_t index = 0; index < size; index++)
+            snprintf (hex + 3 * index, sizeof hex - 3 * index, "%02X ", bytes [index]);
+        zsys_error ("UTF-8 check: %s: codec says %s, reference says %s", hex,
+                    codec? "valid": "invalid", reference? "valid": "invalid");
+    }
+    return codec == reference;
+}
+
+//  Every sequence of 1, 2 and 3 bytes; for 4 bytes, every second and third
+//  byte under each 4-byte lead (F0..F4) and a sample of other leads, with
+//  the fourth byte at the edges of its classes.
+static void
+s_test_utf8_exhaustive (void)
+{
+    unsigned char bytes [4];
+    size_t valid = 0;
+    for (unsigned value = 0; value < 0x100; value++) {
+        bytes [0] = (unsigned char) value;
+        assert (s_utf8_agrees (bytes, 1));
+    }
+    for (unsigned value = 0; value < 0x10000; value++) {
+        bytes [0] = (unsigned char) (value >> 8);
+        bytes [1] = (unsigned char) value;
+        assert (s_utf8_agrees (bytes, 2));
+    }
+    for (unsigned value = 0; value < 0x1000000; value++) {
+        bytes [0] = (unsigned char) (value >> 16);
+        bytes [1] = (unsigned char) (value >> 8);
+        bytes [2] = (unsigned char) value;
+        if (!s_utf8_agrees (bytes, 3))
+            assert (false);
+        valid += zpost_msg_valid_utf8 ((const char *) bytes, 3);
+    }
+    //  ASCII x3, a 2-byte character and ASCII either way round, and the
+    //  61,440 three-byte characters: if this count is off, the reference is
+    assert (valid == 128 * 128 * 128 + 2 * 1920 * 128 + (0x10000 - 0x800 - 0x800));
+
+    static const unsigned char leads [] = {
+        0xF0, 0xF1, 0xF2, 0xF3, 0xF4,
+        0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+        0xE0, 0xED, 0xEF, 0xF5, 0xF7, 0xF8, 0xFB, 0xFE, 0xFF
+    };
+    static const unsigned char fourths [] = {
+        0x00, 0x7F, 0x80, 0x8F, 0x90, 0xBF, 0xC0, 0xF4, 0xFF
+    };
+    valid = 0;
+    for (size_t lead = 0; lead < sizeof leads; lead++)
+        for (unsigned middle = 0; middle < 0x10000; middle++)
+            for (size_t fourth = 0; fourth < sizeof fourths; fourth++) {
+                bytes [0] = leads [lead];
+                bytes [1] = (unsigned char) (middle >> 8);
+                bytes [2] = (unsigned char) middle;
+                bytes [3] = fourths [fourth];
+                if (!s_utf8_agrees (bytes, 4))
+                    assert (false);
+                if (lead < 5)
+                    valid += zpost_msg_valid_utf8 ((const char *) bytes, 4);
+            }
+    //  Under F0..F4 only whole 4-byte characters are valid: U+10000 to
+    //  U+10FFFF, of which 4 in 64 have a fourth byte in the sample
+    assert (valid == 0x100000 / 16);
+}
+
 void
 zpost_msg_test (bool verbose)
 {
@@ -1423,8 +1555,14 @@ zpost_msg_test (bool verbose)
     zmsg_append (frames, &body);
     s_expect_request_error (frames, ZPOST_TOO_LARGE, "SEND", "r");
 
-    //  UTF-8: accepted and refused forms
+    //  UTF-8: accepted and refused forms, then every short sequence
     assert (zpost_msg_valid_utf8 ("", 0));
+    assert (!zpost_msg_valid_utf8 ("\xf0\x80\x80\x80", 4));  //  overlong (defect 13)
+    assert (!zpost_msg_valid_utf8 ("\xf0\x8f\xbf\xbf", 4));  //  overlong U+FFFF
+    assert (zpost_msg_valid_utf8 ("\xf0\x90\x80\x80", 4));   //  U+10000
+    assert (zpost_msg_valid_utf8 ("\xf4\x8f\xbf\xbf", 4));   //  U+10FFFF
+    assert (!zpost_msg_valid_utf8 ("\xf0\x9f\x93", 3));       //  truncated
+    s_test_utf8_exhaustive ();
     assert (zpost_msg_valid_utf8 ("\xe2\x82\xac \xf0\x9f\x93\xa8", 8));
     assert (zpost_msg_valid_utf8 ("\xc2\x9b", 2));           //  U+009B is valid UTF-8
     assert (!zpost_msg_valid_utf8 ("\xc0\xaf", 2));          //  overlong
