@@ -15,6 +15,7 @@
 #include "zpost_msg.h"
 #include <assert.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <string.h>
 
 //  ---------------------------------------------------------------------------
@@ -132,15 +133,92 @@ s_row_fields (zpost_msg_t *self)
     return none;
 }
 
+//  Seen only by the selftest: called with every buffer that may have held
+//  a secret, after the wipe and before the free, so that a test can prove
+//  the wipe happened. NULL in every program.
+static void (*s_free_hook) (const void *data, size_t size) = NULL;
+
+//  Free a field's value. A password (or a session token) is wiped first,
+//  with sodium_memzero, which the compiler may not drop as a dead store.
+static void
+s_free_value (zpost_msg_t *self, zpost_field_t field)
+{
+    char *value = self->fields [field];
+    if (!value)
+        return;
+    s_type_t type = s_field_specs [field].type;
+    if (type == S_TYPE_SECRET || type == S_TYPE_TOKEN) {
+        size_t size = strlen (value);
+        sodium_memzero (value, size);
+        if (s_free_hook)
+            s_free_hook (value, size);
+    }
+    zstr_free (&self->fields [field]);
+}
+
+static bool
+s_frame_is (zframe_t *frame, const char *text)
+{
+    size_t size = strlen (text);
+    return zframe_size (frame) == size && memcmp (zframe_data (frame), text, size) == 0;
+}
+
+size_t
+zpost_msg_wipe_frames (zmsg_t *msg)
+{
+    if (!msg)
+        return 0;
+    //  Find the signature, past any envelope or link header
+    zframe_t *frame = zmsg_first (msg);
+    while (frame && !s_frame_is (frame, ZPOST_MSG_SIGNATURE))
+        frame = zmsg_next (msg);
+    size_t skip = 2;                //  signature and command are no secret
+    if (frame) {
+        zframe_t *command = zmsg_next (msg);
+        zpost_command_t known = ZPOST_CMD_NONE;
+        for (int index = ZPOST_CMD_NONE + 1; command && index < ZPOST_CMD_COUNT; index++)
+            if (s_frame_is (command, s_command_specs [index].name))
+                known = (zpost_command_t) index;
+        //  Only a command with a password step carries one; a command we
+        //  cannot name might be one misspelt, so it is wiped too
+        if (known != ZPOST_CMD_NONE
+        && !(s_command_specs [known].flags & ZPOST_CMD_PASSWORD))
+            return 0;
+        frame = zmsg_first (msg);
+        while (!s_frame_is (frame, ZPOST_MSG_SIGNATURE))
+            frame = zmsg_next (msg);
+    }
+    else {
+        frame = zmsg_first (msg);   //  no signature: anything may be a password
+        skip = 0;
+    }
+    size_t wiped = 0;
+    for (size_t index = 0; frame; index++, frame = zmsg_next (msg))
+        if (index >= skip && zframe_size (frame) > 0) {
+            sodium_memzero (zframe_data (frame), zframe_size (frame));
+            wiped++;
+        }
+    return wiped;
+}
+
+//  Every frame list the codec frees goes through here
+static void
+s_destroy_frames (zmsg_t **msg_p)
+{
+    if (*msg_p) {
+        zpost_msg_wipe_frames (*msg_p);
+        if (s_free_hook)
+            for (zframe_t *frame = zmsg_first (*msg_p); frame; frame = zmsg_next (*msg_p))
+                s_free_hook (zframe_data (frame), zframe_size (frame));
+        zmsg_destroy (msg_p);
+    }
+}
+
 static void
 s_clear_fields (zpost_msg_t *self)
 {
     for (size_t index = 0; index < ZPOST_F_COUNT; index++)
-        if (self->fields [index]) {
-            //  Passwords may sit in these buffers; wipe before freeing
-            memset (self->fields [index], 0, strlen (self->fields [index]));
-            zstr_free (&self->fields [index]);
-        }
+        s_free_value (self, (zpost_field_t) index);
     for (size_t index = 0; index < self->row_values_count; index++)
         zstr_free (&self->row_values [index]);
     self->row_values_count = 0;
@@ -174,6 +252,7 @@ zpost_msg_destroy (zpost_msg_t **self_p)
     if (*self_p) {
         zpost_msg_t *self = *self_p;
         s_clear_fields (self);
+        sodium_memzero (self->token, sizeof self->token);
         free (self->row_values);
         zstr_free (&self->reason);
         zframe_destroy (&self->routing_id);
@@ -481,13 +560,6 @@ s_copy_value (zpost_field_t field, const char *data, size_t size)
     return value;
 }
 
-static bool
-s_frame_is (zframe_t *frame, const char *text)
-{
-    size_t size = strlen (text);
-    return zframe_size (frame) == size && memcmp (zframe_data (frame), text, size) == 0;
-}
-
 static void
 s_fail (zpost_msg_t *self, int status, char *reason)
 {
@@ -683,7 +755,12 @@ zpost_msg_decode_request (zpost_msg_t *self, zmsg_t **msg_p)
     size_t count = s_frame_array (msg, frames, S_REQUEST_FRAMES_MAX);
     if (count == SIZE_MAX) {
         //  Still echo command and request id if they are good
-        zframe_t *head [3] = { zmsg_first (msg), zmsg_next (msg), zmsg_next (msg) };
+        //  One call per statement: the order of calls inside an
+        //  initializer list is unspecified in C
+        zframe_t *head [3];
+        head [0] = zmsg_first (msg);
+        head [1] = zmsg_next (msg);
+        head [2] = zmsg_next (msg);
         if (s_decode_head (self, head, 3, 3) == 0)
             s_fail (self, ZPOST_MALFORMED,
                     zsys_sprintf ("the request has too many frames (%zu)", zmsg_size (msg)));
@@ -708,7 +785,7 @@ zpost_msg_decode_request (zpost_msg_t *self, zmsg_t **msg_p)
     self->status = 0;
     rc = 0;
 done:
-    zmsg_destroy (&msg);
+    s_destroy_frames (&msg);
     return rc;
 }
 
@@ -782,7 +859,7 @@ zpost_msg_decode_reply (zpost_msg_t *self, zmsg_t **msg_p)
     rc = 0;
 done:
     free (frames);
-    zmsg_destroy (&msg);
+    s_destroy_frames (&msg);
     return rc;
 }
 
@@ -813,7 +890,7 @@ zpost_msg_recv_request (zpost_msg_t *self, zsock_t *input)
     if (zsock_type (input) == ZMQ_ROUTER && s_take_envelope (self, msg)) {
         //  Not a REQ or DEALER peer speaking ZPOST: any reply would be
         //  misread, so the spec says to drop it unanswered.
-        zmsg_destroy (&msg);
+        s_destroy_frames (&msg);
         return -1;
     }
     //  The ZAP handler put the client's key in the User-Id property of every
@@ -843,7 +920,7 @@ zpost_msg_recv_reply (zpost_msg_t *self, zsock_t *input)
         bool empty = delimiter && zframe_size (delimiter) == 0;
         zframe_destroy (&delimiter);
         if (!empty) {
-            zmsg_destroy (&msg);
+            s_destroy_frames (&msg);
             s_reset (self);
             s_fail (self, ZPOST_MALFORMED, strdup ("a reply must start with an empty delimiter"));
             return -2;
@@ -880,7 +957,7 @@ zpost_msg_encode (zpost_msg_t *self)
             //  An error reply's detail is optional; every other field is not
             if (self->is_reply && self->status != ZPOST_OK)
                 continue;
-            zmsg_destroy (&msg);
+            s_destroy_frames (&msg);
             return NULL;
         }
         zmsg_addstr (msg, value);
@@ -913,14 +990,14 @@ zpost_msg_send_encoded (zmsg_t **content_p, zsock_t *router, zframe_t *routing_i
     zmsg_t *content = *content_p;
     *content_p = NULL;
     if (!content || !routing_id) {
-        zmsg_destroy (&content);
+        s_destroy_frames (&content);
         return -1;
     }
     zmsg_pushmem (content, NULL, 0);
     zframe_t *copy = zframe_dup (routing_id);
     zmsg_prepend (content, &copy);
     if (zmsg_send (&content, router)) {
-        zmsg_destroy (&content);
+        s_destroy_frames (&content);
         return -1;
     }
     return 0;
@@ -939,8 +1016,9 @@ zpost_msg_send (zpost_msg_t *self, zsock_t *output)
         return zpost_msg_send_encoded (&msg, output, self->routing_id);
     if (type == ZMQ_DEALER)
         zmsg_pushmem (msg, NULL, 0);
+    //  Sent frames are libzmq's to free, unwiped: see the header
     if (zmsg_send (&msg, output)) {
-        zmsg_destroy (&msg);
+        s_destroy_frames (&msg);
         return -1;
     }
     return 0;
@@ -1057,8 +1135,7 @@ zpost_msg_set (zpost_msg_t *self, zpost_field_t field, const char *value)
     assert (value);
     assert (field < ZPOST_F_COUNT);
     assert (s_has_field (s_fixed_fields (self), field));
-    if (self->fields [field])
-        zstr_free (&self->fields [field]);
+    s_free_value (self, field);
     self->fields [field] = strdup (value);
     assert (self->fields [field]);
 }
@@ -1368,6 +1445,121 @@ s_test_utf8_exhaustive (void)
     assert (valid == 0x100000 / 16);
 }
 
+//  The free hook for the selftest: counts buffers about to be freed and
+//  those that still hold the secret
+static size_t s_hook_calls;
+static size_t s_hook_leaks;
+static const char *s_hook_secret;
+
+static void
+s_test_free_hook (const void *data, size_t size)
+{
+    s_hook_calls++;
+    size_t secret = strlen (s_hook_secret);
+    for (size_t index = 0; index + secret <= size; index++)
+        if (memcmp ((const byte *) data + index, s_hook_secret, secret) == 0) {
+            s_hook_leaks++;
+            break;
+        }
+}
+
+//  Run one decode, and expect frees of wiped buffers only
+static void
+s_expect_wiped_decode (zmsg_t *frames, int expect_rc, size_t expect_frees)
+{
+    size_t calls = s_hook_calls;
+    zpost_msg_t *msg = zpost_msg_new ();
+    assert (s_decode_request_frames (msg, frames) == expect_rc);
+    zpost_msg_destroy (&msg);
+    assert (s_hook_calls - calls >= expect_frees);
+    assert (s_hook_leaks == 0);
+}
+
+static bool
+s_all_zero (zframe_t *frame)
+{
+    for (size_t index = 0; index < zframe_size (frame); index++)
+        if (zframe_data (frame) [index])
+            return false;
+    return true;
+}
+
+static void
+s_test_wipes (void)
+{
+    const char *secret = "correct horse battery";
+    s_hook_secret = secret;
+    s_hook_calls = s_hook_leaks = 0;
+    s_free_hook = s_test_free_hook;
+
+    //  A decoded request: its frames, then its value, replaced or destroyed
+    zpost_msg_t *msg = zpost_msg_new ();
+    assert (s_decode_request_frames (msg,
+        s_frames ("ZPOST1", "LOGIN", "r", "", "alice", secret, NULL)) == 0);
+    assert (s_hook_calls == 6 && s_hook_leaks == 0);
+    assert (streq (zpost_msg_get (msg, ZPOST_F_PASSWORD), secret));
+    zpost_msg_set (msg, ZPOST_F_PASSWORD, "another one");
+    assert (s_hook_calls == 7 && s_hook_leaks == 0);
+    zpost_msg_set (msg, ZPOST_F_PASSWORD, secret);
+    assert (s_hook_calls == 8);
+    zpost_msg_destroy (&msg);
+    assert (s_hook_calls == 9 && s_hook_leaks == 0);
+
+    //  Malformed: too many frames, a bad later field, an unknown command,
+    //  a password where the request id goes, no signature
+    s_expect_wiped_decode (s_frames ("ZPOST1", "LOGIN", "r", "", "alice", secret,
+                                     secret, NULL), -2, 7);
+    s_expect_wiped_decode (s_frames ("ZPOST1", "PASSWD", "r", "", secret, "", NULL), -2, 7);
+    s_expect_wiped_decode (s_frames ("ZPOST1", "LOGON", "r", "", "alice", secret, NULL),
+                           -2, 6);
+    s_expect_wiped_decode (s_frames ("ZPOST1", "LOGIN", secret, NULL), -2, 3);
+    s_expect_wiped_decode (s_frames ("ZPOST2", "LOGIN", "r", "", "alice", secret, NULL),
+                           -2, 6);
+
+    //  An encoding the codec gives up on: PASSWD without its new password
+    msg = zpost_msg_new_request (ZPOST_CMD_PASSWD, "r", NULL);
+    zpost_msg_set (msg, ZPOST_F_PASSWORD, secret);
+    size_t calls = s_hook_calls;
+    assert (zpost_msg_encode (msg) == NULL);
+    assert (s_hook_calls - calls == 5 && s_hook_leaks == 0);
+
+    //  The same, whole, encoded for a caller, behind a ROUTER envelope:
+    //  zpost_msg_wipe_frames clears what follows the command frame only
+    zpost_msg_set (msg, ZPOST_F_NEW_PASSWORD, "battery staple");
+    zmsg_t *frames = zpost_msg_encode (msg);
+    assert (frames);
+    zmsg_pushstr (frames, "");
+    zmsg_pushstr (frames, "peer");
+    assert (zpost_msg_wipe_frames (frames) == 3);  //  id, password, new password
+    zframe_t *frame = zmsg_first (frames);
+    assert (zframe_streq (frame, "peer"));
+    assert (zframe_streq (zmsg_next (frames), ""));
+    assert (zframe_streq (zmsg_next (frames), ZPOST_MSG_SIGNATURE));
+    assert (zframe_streq (zmsg_next (frames), "PASSWD"));
+    for (frame = zmsg_next (frames); frame; frame = zmsg_next (frames))
+        assert (s_all_zero (frame));
+    zmsg_destroy (&frames);
+    zpost_msg_destroy (&msg);
+
+    //  A command without a password is left as it is
+    msg = zpost_msg_new_request (ZPOST_CMD_SEND, "r", NULL);
+    zpost_msg_set (msg, ZPOST_F_RECIPIENTS, "bob");
+    zpost_msg_set (msg, ZPOST_F_SUBJECT, "hi");
+    zpost_msg_set (msg, ZPOST_F_BODY, "text");
+    frames = zpost_msg_encode (msg);
+    assert (zpost_msg_wipe_frames (frames) == 0);
+    assert (zframe_streq (zmsg_last (frames), "text"));
+    zmsg_destroy (&frames);
+    zpost_msg_destroy (&msg);
+    frames = s_frames ("hello", secret, NULL);
+    assert (zpost_msg_wipe_frames (frames) == 2);
+    assert (s_all_zero (zmsg_last (frames)));
+    zmsg_destroy (&frames);
+    assert (zpost_msg_wipe_frames (NULL) == 0);
+
+    s_free_hook = NULL;
+}
+
 void
 zpost_msg_test (bool verbose)
 {
@@ -1662,6 +1854,20 @@ zpost_msg_test (bool verbose)
     zsock_destroy (&dealer);
     zsock_destroy (&req);
     zsock_destroy (&router);
+
+    //  Passwords are wiped in every copy the codec frees
+    s_test_wipes ();
+
+    //  The one definition's flags
+    assert (zpost_command_flags (ZPOST_CMD_NONE) == 0);
+    assert (zpost_command_flags (ZPOST_CMD_PING) == 0);
+    assert (zpost_command_flags (ZPOST_CMD_REGISTER)
+            == (ZPOST_CMD_WRITES | ZPOST_CMD_RECORDED | ZPOST_CMD_PASSWORD));
+    assert (zpost_command_flags (ZPOST_CMD_LOGIN) == (ZPOST_CMD_WRITES | ZPOST_CMD_PASSWORD));
+    assert (zpost_command_flags (ZPOST_CMD_LIST) == ZPOST_CMD_SESSION);
+    assert (zpost_command_flags (ZPOST_CMD_PASSWD)
+            == (ZPOST_CMD_SESSION | ZPOST_CMD_WRITES | ZPOST_CMD_RECORDED
+                | ZPOST_CMD_PASSWORD));
 
     //  Names
     assert (zpost_msg_valid_username ("a"));

@@ -80,7 +80,8 @@ zpost_msg_t *
 zpost_msg_t *
     zpost_msg_new_reply (zpost_msg_t *request, int status, const char *reason);
 
-//  Destroy a message; sets *self_p to NULL.
+//  Destroy a message; sets *self_p to NULL. Passwords and tokens it holds
+//  are wiped first, as is a password that zpost_msg_set replaces.
 void
     zpost_msg_destroy (zpost_msg_t **self_p);
 
@@ -117,6 +118,20 @@ int
 int
     zpost_msg_send_encoded (zmsg_t **content_p, zsock_t *router,
                             zframe_t *routing_id);
+
+//  Overwrite with zeros (sodium_memzero) every frame of msg that may hold
+//  a password, so that freeing it leaves no copy: in a message of a command
+//  with a password step (REGISTER, LOGIN, PASSWD), or of a command frame
+//  that is no command, every frame after the command frame; in frames
+//  without a "ZPOST1" signature, every frame. Frames before the signature
+//  (a ROUTER envelope, a link header) are left alone. Returns how many
+//  frames it wiped. The codec does this to every frame list it frees
+//  (decoded input, and its own encodings when it fails to send them);
+//  callers that free an encoded or received message themselves should call
+//  it first. Frames handed to libzmq by a successful send are libzmq's to
+//  free, and are not wiped.
+size_t
+    zpost_msg_wipe_frames (zmsg_t *msg);
 
 //  Routing id of the peer (ROUTER side), or NULL. The setter copies.
 zframe_t *
