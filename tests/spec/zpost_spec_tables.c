@@ -13,7 +13,9 @@
 
     The "in" column of "Fields" is not a string in the definition: it is
     worked out from the command table (which requests, 200 replies and
-    reply rows hold the field), so it checks the grammar too.
+    reply rows hold the field). The check also compares the grammar's
+    request, -ok and row rules, and the field counts that "Malformed
+    requests" lists, with the command table.
     =========================================================================
 */
 
@@ -31,6 +33,7 @@
 
 typedef struct {
     zpost_command_t command;
+    const char *lower;
     const char *wire;
     unsigned flags;
     zpost_field_t request [8];
@@ -39,7 +42,7 @@ typedef struct {
 } s_command_t;
 
 #define S_COMMAND(upper, lower, wire, flags, request, reply, row, rows_max) \
-    { ZPOST_CMD_##upper, wire, flags, S_LIST request, S_LIST reply, S_LIST row },
+    { ZPOST_CMD_##upper, #lower, wire, flags, S_LIST request, S_LIST reply, S_LIST row },
 static const s_command_t s_commands [] = { ZPOST_COMMANDS (S_COMMAND) };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands [0]))
 
@@ -263,6 +266,9 @@ s_normal (const char *row, char *out, size_t size)
 }
 
 static int
+    s_check_grammar (char **lines, size_t line_count, const char *path);
+
+static int
 s_check (s_table_t *tables, size_t table_count, const char *path)
 {
     FILE *file = fopen (path, "r");
@@ -277,7 +283,7 @@ s_check (s_table_t *tables, size_t table_count, const char *path)
         lines [line_count++] = strdup (buffer);
     fclose (file);
 
-    int faults = 0;
+    int faults = s_check_grammar (lines, line_count, path);
     for (size_t table = 0; table < table_count; table++) {
         s_table_t *want = &tables [table];
         size_t heading = 0;
@@ -323,6 +329,140 @@ s_check (s_table_t *tables, size_t table_count, const char *path)
     }
     for (size_t index = 0; index < line_count; index++)
         free (lines [index]);
+    return faults;
+}
+
+//  One ABNF rule of the spec, "name = ...", with its continuation lines,
+//  comments cut and white space collapsed; NULL if there is none.
+static char *
+s_abnf_rule (char **lines, size_t line_count, const char *name)
+{
+    size_t length = strlen (name);
+    for (size_t line = 0; line < line_count; line++) {
+        const char *text = lines [line];
+        if (strncmp (text, name, length) != 0 || text [length] != ' ')
+            continue;
+        const char *equals = text + length;
+        while (*equals == ' ')
+            equals++;
+        if (*equals != '=')
+            continue;
+        char rule [S_LINE_MAX] = "";
+        size_t used = 0;
+        bool space = false;
+        for (size_t next = line; next < line_count; next++) {
+            if (next > line && lines [next][0] != ' ')
+                break;
+            const char *from = next == line? equals + 1: lines [next];
+            for (; *from && *from != ';' && used + 2 < sizeof rule; from++) {
+                if (*from == ' ' || *from == '\n' || *from == '\r' || *from == '\t')
+                    space = used > 0;
+                else {
+                    if (space)
+                        rule [used++] = ' ';
+                    rule [used++] = *from;
+                    space = false;
+                }
+            }
+            rule [used] = 0;
+        }
+        return strdup (rule);
+    }
+    return NULL;
+}
+
+static void
+s_append_fields (char *out, size_t size, const zpost_field_t *list, const char *between,
+                 bool reply)
+{
+    for (size_t index = 0; list [index] != ZPOST_F_COUNT; index++) {
+        const char *name = zpost_msg_field_name (list [index]);
+        //  The grammar calls the LOGIN reply's token field token-value, so
+        //  that it is not read as the request's token frame
+        if (reply && list [index] == ZPOST_F_TOKEN)
+            name = "token-value";
+        size_t used = strlen (out);
+        snprintf (out + used, size - used, "%s%s", index? between: " ", name);
+    }
+}
+
+static int
+s_compare_rule (char **lines, size_t line_count, const char *path, const char *name,
+                const char *want)
+{
+    char *got = s_abnf_rule (lines, line_count, name);
+    int faults = 0;
+    if (!got || !streq (got, want)) {
+        fprintf (stderr, "%s: the grammar's rule %s differs from the definition:\n"
+                 "    spec: %s\n    code: %s\n", path, name, got? got: "(none)", want);
+        faults = 1;
+    }
+    free (got);
+    return faults;
+}
+
+//  The grammar's request and reply rules, and the frame counts in
+//  "Malformed requests", from the command table
+static int
+s_check_grammar (char **lines, size_t line_count, const char *path)
+{
+    int faults = 0;
+    char counts [512] = "";
+    for (size_t index = 0; index < S_COMMANDS; index++) {
+        const s_command_t *command = &s_commands [index];
+        char name [64], want [S_LINE_MAX];
+        snprintf (want, sizeof want, "signature \"%s\" request-id token", command->wire);
+        s_append_fields (want, sizeof want, command->request, " ", false);
+        faults += s_compare_rule (lines, line_count, path, command->lower, want);
+
+        snprintf (want, sizeof want, "signature \"%s\" request-id ok reason", command->wire);
+        s_append_fields (want, sizeof want, command->reply, " ", true);
+        snprintf (name, sizeof name, "%s-ok", command->lower);
+        if (command->row [0] != ZPOST_F_COUNT) {
+            //  The row is a rule of its own, named by the reply rule
+            char *got = s_abnf_rule (lines, line_count, name);
+            const char *star = got? strrchr (got, '*'): NULL;
+            char row_name [64] = "(none)";
+            if (star)
+                snprintf (row_name, sizeof row_name, "%s", star + 1);
+            size_t used = strlen (want);
+            snprintf (want + used, sizeof want - used, " *%s", row_name);
+            char row [S_LINE_MAX] = "";
+            s_append_fields (row, sizeof row, command->row, " NUL ", true);
+            faults += s_compare_rule (lines, line_count, path, row_name, row + 1);
+            free (got);
+        }
+        faults += s_compare_rule (lines, line_count, path, name, want);
+
+        size_t fields = 0;
+        while (command->request [fields] != ZPOST_F_COUNT)
+            fields++;
+        size_t used = strlen (counts);
+        snprintf (counts + used, sizeof counts - used, "%s%s %zu",
+                  index? ", ": "", command->wire, fields);
+    }
+    //  The counts are prose, wrapped: compare with white space collapsed
+    size_t total = 0;
+    for (size_t line = 0; line < line_count; line++)
+        total += strlen (lines [line]) + 1;
+    char *text = (char *) malloc (total + 1);
+    size_t used = 0;
+    for (size_t line = 0; line < line_count; line++)
+        for (const char *from = lines [line]; *from; from++) {
+            char c = *from == '\n'? ' ': *from;
+            if (c == ' ' && used > 0 && text [used - 1] == ' ')
+                continue;
+            text [used++] = c;
+        }
+    text [used] = 0;
+    char want [600];
+    snprintf (want, sizeof want, "(%s)", counts);
+    if (!strstr (text, want)) {
+        fprintf (stderr, "%s: \"Malformed requests\" does not give the field counts "
+                 "%s\n", path, want);
+        faults++;
+    }
+    free (text);
     return faults;
 }
 
