@@ -53,7 +53,9 @@ enum {
     S_OPT_HASHERS,
     S_OPT_PWHASH_OPS,
     S_OPT_PWHASH_MEM,
-    S_OPT_NO_GROUP_COMMIT
+    S_OPT_NO_GROUP_COMMIT,
+    S_OPT_REPLY_KEEP,
+    S_OPT_SWEEP_INTERVAL
 };
 
 static const struct option s_options [] = {
@@ -72,6 +74,8 @@ static const struct option s_options [] = {
     { "pwhash-ops", required_argument, NULL, S_OPT_PWHASH_OPS },
     { "pwhash-mem", required_argument, NULL, S_OPT_PWHASH_MEM },
     { "no-group-commit", no_argument,  NULL, S_OPT_NO_GROUP_COMMIT },
+    { "reply-keep", required_argument, NULL, S_OPT_REPLY_KEEP },
+    { "sweep-interval", required_argument, NULL, S_OPT_SWEEP_INTERVAL },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { "version",    no_argument,       NULL, 'V' },
@@ -87,6 +91,7 @@ s_usage (FILE *stream)
         "                   [--heartbeat MS] [--body-limit BYTES] [--quota BYTES]\n"
         "                   [--session-idle S] [--session-max S] [--hashers N]\n"
         "                   [--pwhash-ops N] [--pwhash-mem BYTES] [--no-group-commit]\n"
+        "                   [--reply-keep S] [--sweep-interval MS]\n"
         "                   [-v] [-h|--help] [-V|--version]\n"
         "\n"
         "The zpost storage worker: keeps users and messages in LMDB and serves\n"
@@ -105,10 +110,15 @@ s_usage (FILE *stream)
         "      --session-idle S  a session unused this many seconds ends (default %d)\n"
         "      --session-max S   a session ends this many seconds after login\n"
         "                        (default %d)\n"
-        "      --hashers N       threads for Argon2id (default: cores - 1, at least 1)\n"
+        "      --hashers N       threads for Argon2id (default: one per core)\n"
         "      --pwhash-ops N    Argon2id passes (default and least %llu)\n"
         "      --pwhash-mem BYTES  Argon2id memory (default and least %zu)\n"
         "      --no-group-commit commit each request on its own (for comparison)\n"
+        "      --reply-keep S    keep each recorded reply (what a retry with the same\n"
+        "                        request id is answered) this many seconds (default %d)\n"
+        "      --sweep-interval MS  sweep expired replies and sessions this often\n"
+        "                        when idle (default %d); every commit also\n"
+        "                        sweeps twice as many records as it writes\n"
         "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
         "                        characters (default hostname:pid)\n"
         "      --heartbeat MS    heartbeat interval (default %d); the broker is\n"
@@ -125,6 +135,7 @@ s_usage (FILE *stream)
         STORE_SESSION_IDLE, STORE_SESSION_MAX,
         (unsigned long long) crypto_pwhash_OPSLIMIT_INTERACTIVE,
         (size_t) crypto_pwhash_MEMLIMIT_INTERACTIVE,
+        STORE_REPLY_KEEP, STORE_SWEEP_INTERVAL,
         ZPOST_LINK_NAME_MAX, STORE_SERVER_HEARTBEAT,
         STORE_SERVER_LIVENESS);
 }
@@ -218,6 +229,7 @@ main (int argc, char *argv [])
     bool verbose = false;
     unsigned long long map_max_mib = 0, body_limit = 0, quota = 0;
     unsigned long long session_idle = 0, session_max = 0, hashers = 0;
+    unsigned long long reply_keep = 0, sweep_interval = 0;
     unsigned long long pwhash_ops = 0, pwhash_mem = 0;
     bool no_group_commit = false;
 
@@ -295,6 +307,16 @@ main (int argc, char *argv [])
                 break;
             case S_OPT_NO_GROUP_COMMIT:
                 no_group_commit = true;
+                break;
+            case S_OPT_REPLY_KEEP:
+                if (s_parse_number (optarg, 1, 365 * 86400, &reply_keep))
+                    return s_usage_error ("--reply-keep: '%s' is not a number of seconds "
+                                          "from 1 to a year", optarg);
+                break;
+            case S_OPT_SWEEP_INTERVAL:
+                if (s_parse_number (optarg, 10, 3600000, &sweep_interval))
+                    return s_usage_error ("--sweep-interval: '%s' is not a number of "
+                                          "milliseconds from 10 to 3600000", optarg);
                 break;
             case 'v':
                 verbose = true;
@@ -375,6 +397,8 @@ main (int argc, char *argv [])
         .quota = quota,
         .session_idle = (int) session_idle,
         .session_max = (int) session_max,
+        .reply_keep = reply_keep,
+        .sweep_interval = (int) sweep_interval,
         .hashers = (size_t) hashers,
         .pwhash_ops = pwhash_ops,
         .pwhash_mem = (size_t) pwhash_mem,

@@ -13,7 +13,7 @@
     =========================================================================
 */
 
-#include "store_db.h"
+#include "store_lmdb.h"
 #include "zpost_keys.h"
 
 #include <errno.h>
@@ -304,7 +304,16 @@ int
 store_db_grow (store_db_t *self, size_t max_size)
 {
     assert (self);
+    //  Another process may have grown the map further than we know: start
+    //  from the larger of its size and ours (ours may be ahead of the file
+    //  when our last growth has not been committed yet).
+    size_t ours = store_db_map_size (self);
+    mdb_env_set_mapsize (self->env, 0);
     size_t current = store_db_map_size (self);
+    if (current < ours) {
+        current = ours;
+        mdb_env_set_mapsize (self->env, current);
+    }
     if (current >= max_size)
         return -1;
     size_t next = current * 2 < max_size? current * 2: max_size;
@@ -316,6 +325,119 @@ store_db_grow (store_db_t *self, size_t max_size)
     return 0;
 }
 
+
+
+//  --------------------------------------------------------------------------
+//  Transactions
+
+struct _store_txn_t {
+    MDB_txn *handle;            //  the LMDB transaction
+    store_db_t *db;             //  whose
+};
+
+int
+store_lmdb_rc (int rc, const char *what)
+{
+    switch (rc) {
+        case 0:                 return STORE_OK;
+        case MDB_NOTFOUND:      return STORE_NOTFOUND;
+        case MDB_KEYEXIST:      return STORE_EXISTS;
+        case MDB_MAP_FULL:      return STORE_FULL;
+        case MDB_MAP_RESIZED:   return STORE_RETRY;
+        default:
+            zsys_error ("store_db: %s: %s", what, mdb_strerror (rc));
+            return STORE_FAILED;
+    }
+}
+
+const char *
+store_rc_name (int rc)
+{
+    switch (rc) {
+        case STORE_OK:          return "ok";
+        case STORE_NOTFOUND:    return "not found";
+        case STORE_EXISTS:      return "exists";
+        case STORE_FULL:        return "storage full";
+        case STORE_RETRY:       return "conflict, run again";
+        case STORE_FAILED:      return "failed";
+        default:                return "unknown";
+    }
+}
+
+int
+store_txn_begin (store_db_t *db, store_txn_t *parent, bool write, store_txn_t **txn_p)
+{
+    assert (db);
+    assert (txn_p);
+    assert (!parent || write);
+    *txn_p = NULL;
+    MDB_txn *handle = NULL;
+    unsigned int flags = write? 0: MDB_RDONLY;
+    int rc = mdb_txn_begin (db->env, parent? parent->handle: NULL, flags, &handle);
+    if (rc == MDB_MAP_RESIZED && !parent) {
+        //  Another process sharing the environment grew the map: adopt
+        //  its size (0 means "what the file says") and begin again. This
+        //  process has no transaction open here, as LMDB requires.
+        zsys_info ("store_db: %s: the map was grown by another process; "
+                   "adopting its size", db->dir);
+        rc = mdb_env_set_mapsize (db->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin (db->env, NULL, flags, &handle);
+    }
+    if (rc)
+        return store_lmdb_rc (rc, "begin a transaction");
+    store_txn_t *txn = (store_txn_t *) zmalloc (sizeof (store_txn_t));
+    assert (txn);
+    txn->handle = handle;
+    txn->db = db;
+    *txn_p = txn;
+    return STORE_OK;
+}
+
+int
+store_txn_commit (store_txn_t **txn_p)
+{
+    assert (txn_p && *txn_p);
+    int rc = mdb_txn_commit ((*txn_p)->handle);
+    free (*txn_p);
+    *txn_p = NULL;
+    return store_lmdb_rc (rc, "commit");
+}
+
+void
+store_txn_abort (store_txn_t **txn_p)
+{
+    assert (txn_p);
+    if (*txn_p) {
+        mdb_txn_abort ((*txn_p)->handle);
+        free (*txn_p);
+        *txn_p = NULL;
+    }
+}
+
+store_db_t *
+store_txn_db (store_txn_t *txn)
+{
+    assert (txn);
+    return txn->db;
+}
+
+MDB_txn *
+store_txn_lmdb (store_txn_t *txn)
+{
+    assert (txn);
+    return txn->handle;
+}
+
+uint64_t
+store_db_generation (store_db_t *self)
+{
+    assert (self);
+    MDB_envinfo info;
+    if (mdb_env_info (self->env, &info))
+        return 0;
+    return info.me_last_txnid;
+}
 
 //  --------------------------------------------------------------------------
 //  Accessors

@@ -37,7 +37,8 @@
 #define STORE_DB_H_INCLUDED
 
 #include <czmq.h>
-#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 //  The schema this code reads and writes. An environment written by a
 //  newer schema is refused rather than misread.
@@ -48,22 +49,57 @@
 //  number when the environment is opened.
 #define STORE_DB_MAXDBS             16
 
-//  The named databases. Add a table here and in s_tables in store_db.c.
-typedef enum {
-    STORE_DB_META = 0,          //  "meta": schema-version and server-wide counters
-    STORE_DB_USERS,             //  username -> user record (store_records.h)
-    STORE_DB_SESSIONS,          //  token digest -> session record
-    STORE_DB_USER_SESSIONS,     //  user id + token digest -> "" (to end them all)
-    STORE_DB_KNOWN_KEYS,        //  user id + client key -> "" (keys that logged in)
-    STORE_DB_MESSAGES,          //  message id -> message record (immutable)
-    STORE_DB_REFS,              //  message id -> folders that refer to it
-    STORE_DB_FOLDERS,           //  user id + folder + message id -> seen flag
-    STORE_DB_REPLIES,           //  scope + request id -> recorded reply
-    STORE_DB_REPLY_TIMES,       //  time + scope + request id -> "" (for expiry)
-    STORE_DB_TABLES             //  one past the last
-} store_db_table_t;
 
 typedef struct _store_db_t store_db_t;
+
+//  What every function of the storage interface (this header and
+//  store_records.h) returns. A back end maps its own codes onto these,
+//  and logs the words of any STORE_FAILED where it happens, so the engine
+//  above never sees a back end's code.
+typedef enum {
+    STORE_OK = 0,               //  done
+    STORE_NOTFOUND,             //  a lookup found nothing
+    STORE_EXISTS,               //  a put that must be new found a record
+    STORE_FULL,                 //  no room: grow (store_db_grow) and run again
+    STORE_RETRY,                //  a passing conflict: run the transaction again
+    STORE_FAILED                //  anything else; already logged
+} store_rc_t;
+
+//  A transaction, of the back end's own kind; opaque.
+typedef struct _store_txn_t store_txn_t;
+
+//  Begin a transaction: read-only (write false, parent NULL), a write one
+//  (write true, parent NULL), or one nested in a write transaction
+//  (parent given), whose work the parent keeps only if it is committed.
+//  When another process has grown the map, the new size is adopted and
+//  the begin tried again, as LMDB asks. STORE_OK with *txn_p set, or a
+//  code with *txn_p NULL.
+int
+    store_txn_begin (store_db_t *db, store_txn_t *parent, bool write,
+                     store_txn_t **txn_p);
+
+//  Commit, with sync for a top-level write: STORE_OK means on disk.
+//  Frees the transaction whatever happens; sets *txn_p to NULL.
+int
+    store_txn_commit (store_txn_t **txn_p);
+
+//  Throw the transaction away; sets *txn_p to NULL. Harmless on NULL.
+void
+    store_txn_abort (store_txn_t **txn_p);
+
+//  The database a transaction belongs to.
+store_db_t *
+    store_txn_db (store_txn_t *txn);
+
+//  The name of a store_rc_t, for logs.
+const char *
+    store_rc_name (int rc);
+
+//  A number that changes with every commit that wrote something, in any
+//  process sharing the database: comparing two readings tells whether a
+//  commit reached the disk in between.
+uint64_t
+    store_db_generation (store_db_t *self);
 
 //  Open (creating if needed) the environment in dir, with a map of
 //  map_size bytes (LMDB rounds it to pages, and never maps less than the
@@ -78,14 +114,6 @@ store_db_t *
 //  open.
 void
     store_db_destroy (store_db_t **self_p);
-
-//  The LMDB environment, for beginning transactions. Stays owned by self.
-MDB_env *
-    store_db_env (store_db_t *self);
-
-//  The handle of a named database, valid in any transaction.
-MDB_dbi
-    store_db_dbi (store_db_t *self, store_db_table_t table);
 
 //  The data directory as given to store_db_new.
 const char *

@@ -20,7 +20,10 @@
 
 //  One job, from queueing to store_hasher_recv
 typedef struct {
-    uint64_t id;                //  caller's job id
+    void *context;              //  the caller's, handed back with the result
+    bool urgent;                //  queued ahead of the others
+    int64_t started;            //  zclock_usecs when a worker took it
+    int64_t micros;             //  how long the work took, set by the worker
     bool verify;                //  verify (true) or hash (false)
     char *password;             //  our copy, wiped before it is freed
     size_t password_size;       //  its length in bytes, without the NUL
@@ -42,9 +45,14 @@ struct _store_hasher_t {
     zactor_t **workers;         //  the worker threads
     bool *busy;                 //  per worker: it holds a job
     size_t threads;             //  number of workers
-    zlistx_t *queue;            //  s_job_t not yet given to a worker
+    zlistx_t *urgent;           //  s_job_t not yet given to a worker, first served
+    zlistx_t *queue;            //  s_job_t not yet given to a worker, after those
+    size_t busy_count;          //  workers holding a job
+    double mean_micros;         //  moving average of one job's work
+    store_hasher_context_fn *context_free;  //  for the contexts of dropped jobs
     size_t pending;             //  jobs queued and not yet returned
     char *dummy_hash;           //  hash of a random, forgotten password
+    int64_t dummy_micros;       //  how long making it took
     unsigned long long opslimit;    //  Argon2id passes for new hashes
     size_t memlimit;            //  Argon2id memory for new hashes, bytes
 };
@@ -54,11 +62,12 @@ struct _store_hasher_t {
 //  Jobs
 
 static s_job_t *
-s_job_new (uint64_t id, const char *password)
+s_job_new (void *context, bool urgent, const char *password)
 {
     s_job_t *self = (s_job_t *) zmalloc (sizeof (s_job_t));
     assert (self);
-    self->id = id;
+    self->context = context;
+    self->urgent = urgent;
     self->password_size = strlen (password);
     self->password = (char *) malloc (self->password_size + 1);
     assert (self->password);
@@ -91,12 +100,6 @@ s_job_destroy (s_job_t **self_p)
     }
 }
 
-//  The queue's destructor has the zlistx signature
-static void
-s_job_free (void **item_p)
-{
-    s_job_destroy ((s_job_t **) item_p);
-}
 
 
 //  --------------------------------------------------------------------------
@@ -118,6 +121,7 @@ s_hash (const s_job_t *job, unsigned long long opslimit, size_t memlimit)
 static void
 s_work (s_job_t *job, unsigned long long opslimit, size_t memlimit)
 {
+    int64_t started = zclock_usecs ();
     if (job->verify) {
         job->ok = crypto_pwhash_str_verify (job->stored, job->password,
                                             job->password_size) == 0;
@@ -131,6 +135,7 @@ s_work (s_job_t *job, unsigned long long opslimit, size_t memlimit)
         job->ok = job->new_hash != NULL;
     }
     s_job_forget_password (job);
+    job->micros = zclock_usecs () - started;
 }
 
 static void
@@ -180,31 +185,55 @@ static void
 s_dispatch (store_hasher_t *self)
 {
     for (size_t index = 0; index < self->threads; index++) {
-        if (zlistx_size (self->queue) == 0)
+        zlistx_t *from = zlistx_size (self->urgent)? self->urgent: self->queue;
+        if (zlistx_size (from) == 0)
             break;
         if (self->busy [index])
             continue;
-        s_job_t *job = (s_job_t *) zlistx_detach (self->queue, NULL);
+        s_job_t *job = (s_job_t *) zlistx_detach (from, NULL);
         assert (job);
         job->worker = index;
         //  The pipe holds one job at most, so this does not fail; if it
         //  did, the job would wait for the next result to come back
         if (zsock_send (self->workers [index], "sp", "JOB", job) != 0) {
-            zlistx_add_start (self->queue, job);
+            zlistx_add_start (from, job);
             break;
         }
         self->busy [index] = true;
+        self->busy_count++;
     }
 }
 
 static void
 s_queue (store_hasher_t *self, s_job_t *job)
 {
-    zlistx_add_end (self->queue, job);
+    zlistx_add_end (job->urgent? self->urgent: self->queue, job);
     self->pending++;
     s_dispatch (self);
 }
 
+
+//  A job that will never be returned: wipe it, and give its context to
+//  the caller's destructor
+static void
+s_drop (store_hasher_t *self, s_job_t **job_p)
+{
+    if (self->context_free && (*job_p)->context)
+        self->context_free (&(*job_p)->context);
+    s_job_destroy (job_p);
+}
+
+static void
+s_drop_all (store_hasher_t *self, zlistx_t *queue)
+{
+    if (!queue)
+        return;
+    s_job_t *job = (s_job_t *) zlistx_detach (queue, NULL);
+    while (job) {
+        s_drop (self, &job);
+        job = (s_job_t *) zlistx_detach (queue, NULL);
+    }
+}
 
 //  --------------------------------------------------------------------------
 //  Public API
@@ -228,8 +257,10 @@ store_hasher_new (size_t threads, unsigned long long opslimit, size_t memlimit)
     randombytes_buf (secret, sizeof (secret));
     sodium_bin2hex (password, sizeof (password), secret, sizeof (secret));
     char dummy [crypto_pwhash_STRBYTES];
+    int64_t started = zclock_usecs ();
     int rc = crypto_pwhash_str (dummy, password, strlen (password),
                                 opslimit, memlimit);
+    int64_t dummy_micros = zclock_usecs () - started;
     sodium_memzero (secret, sizeof (secret));
     sodium_memzero (password, sizeof (password));
     if (rc != 0) {
@@ -239,14 +270,16 @@ store_hasher_new (size_t threads, unsigned long long opslimit, size_t memlimit)
 
     store_hasher_t *self = (store_hasher_t *) zmalloc (sizeof (store_hasher_t));
     assert (self);
+    self->dummy_micros = dummy_micros;
     self->dummy_hash = strdup (dummy);
     assert (self->dummy_hash);
     self->opslimit = opslimit;
     self->memlimit = memlimit;
     self->threads = threads;
     self->queue = zlistx_new ();
-    assert (self->queue);
-    zlistx_set_destructor (self->queue, s_job_free);
+    self->urgent = zlistx_new ();
+    assert (self->queue && self->urgent);
+    self->mean_micros = 0;
 
     self->workers = (zactor_t **) zmalloc (threads * sizeof (zactor_t *));
     self->busy = (bool *) zmalloc (threads * sizeof (bool));
@@ -284,7 +317,10 @@ store_hasher_destroy (store_hasher_t **self_p)
     assert (self_p);
     if (*self_p) {
         store_hasher_t *self = *self_p;
-        zlistx_destroy (&self->queue);      //  wipes what never ran
+        s_drop_all (self, self->urgent);    //  wipes what never ran
+        s_drop_all (self, self->queue);
+        zlistx_destroy (&self->urgent);
+        zlistx_destroy (&self->queue);
         //  A worker finishes the job it holds, pushes it, then reads
         //  $TERM: all results are in our socket once the workers are gone
         for (size_t index = 0; index < self->threads; index++)
@@ -292,7 +328,7 @@ store_hasher_destroy (store_hasher_t **self_p)
         void *pointer;
         while (zsock_recv (self->results, "p", &pointer) == 0) {
             s_job_t *job = (s_job_t *) pointer;
-            s_job_destroy (&job);
+            s_drop (self, &job);
         }
         zsock_destroy (&self->results);
         free (self->workers);
@@ -312,18 +348,18 @@ store_hasher_socket (store_hasher_t *self)
 }
 
 int
-store_hasher_hash (store_hasher_t *self, uint64_t job, const char *password)
+store_hasher_hash (store_hasher_t *self, void *context, bool urgent, const char *password)
 {
     assert (self);
     assert (password);
     if (strlen (password) > crypto_pwhash_PASSWD_MAX)
         return -1;
-    s_queue (self, s_job_new (job, password));
+    s_queue (self, s_job_new (context, urgent, password));
     return 0;
 }
 
 int
-store_hasher_verify (store_hasher_t *self, uint64_t job,
+store_hasher_verify (store_hasher_t *self, void *context, bool urgent,
                      const char *stored_hash, const char *password)
 {
     assert (self);
@@ -333,7 +369,7 @@ store_hasher_verify (store_hasher_t *self, uint64_t job,
     if (strlen (password) > crypto_pwhash_PASSWD_MAX
     ||  stored_size >= crypto_pwhash_STRBYTES)
         return -1;
-    s_job_t *item = s_job_new (job, password);
+    s_job_t *item = s_job_new (context, urgent, password);
     item->verify = true;
     memcpy (item->stored, stored_hash, stored_size + 1);
     s_queue (self, item);
@@ -341,11 +377,11 @@ store_hasher_verify (store_hasher_t *self, uint64_t job,
 }
 
 int
-store_hasher_recv (store_hasher_t *self, uint64_t *job, bool *ok,
+store_hasher_recv (store_hasher_t *self, void **context, bool *ok,
                    char **new_hash_p)
 {
     assert (self);
-    assert (job);
+    assert (context);
     assert (ok);
     assert (new_hash_p);
     void *pointer;
@@ -354,11 +390,16 @@ store_hasher_recv (store_hasher_t *self, uint64_t *job, bool *ok,
     s_job_t *item = (s_job_t *) pointer;
     assert (item && item->worker < self->threads);
     self->busy [item->worker] = false;
+    assert (self->busy_count > 0);
+    self->busy_count--;
+    //  A slow moving average: one odd job does not swing the estimate
+    self->mean_micros = self->mean_micros == 0? (double) item->micros
+                      : self->mean_micros * 0.9 + (double) item->micros * 0.1;
     assert (self->pending > 0);
     self->pending--;
     s_dispatch (self);
 
-    *job = item->id;
+    *context = item->context;
     *ok = item->ok;
     *new_hash_p = item->new_hash;
     item->new_hash = NULL;
@@ -380,6 +421,28 @@ store_hasher_pending (store_hasher_t *self)
     return self->pending;
 }
 
+void
+store_hasher_set_destructor (store_hasher_t *self, store_hasher_context_fn *context_free)
+{
+    assert (self);
+    self->context_free = context_free;
+}
+
+int64_t
+store_hasher_wait_ms (store_hasher_t *self, bool urgent)
+{
+    assert (self);
+    //  Until the first job comes back, the dummy hash made at start is the
+    //  measure of one job
+    double mean = self->mean_micros > 0? self->mean_micros: (double) self->dummy_micros;
+    size_t ahead = zlistx_size (self->urgent) + self->busy_count
+                 + (urgent? 0: zlistx_size (self->queue));
+    //  Jobs ahead are served self->threads at a time; ours is in the
+    //  round after them
+    size_t rounds = ahead / self->threads + 1;
+    return (int64_t) (mean * (double) rounds / 1000.0) + 1;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Selftest
@@ -391,16 +454,30 @@ store_hasher_pending (store_hasher_t *self)
 
 //  Wait for one result; the selftest's jobs all finish in well under the
 //  timeout, which only keeps a broken build from hanging
+#define S_ID(id)    ((void *) (uintptr_t) (id))
+
+static size_t s_dropped;        //  contexts the destructor was given
+
+static void
+s_count_dropped (void **context_p)
+{
+    s_dropped++;
+    *context_p = NULL;
+}
+
 static int
 s_wait_result (store_hasher_t *self, uint64_t *job, bool *ok, char **new_hash_p)
 {
+    void *context = NULL;
     zpoller_t *poller = zpoller_new (store_hasher_socket (self), NULL);
     assert (poller);
     int rc = -1;
     while (rc == -1) {
-        rc = store_hasher_recv (self, job, ok, new_hash_p);
-        if (rc == 0)
+        rc = store_hasher_recv (self, &context, ok, new_hash_p);
+        if (rc == 0) {
+            *job = (uint64_t) (uintptr_t) context;
             break;
+        }
         if (!zpoller_wait (poller, 120 * 1000) && zpoller_expired (poller))
             break;
     }
@@ -443,11 +520,12 @@ store_hasher_test (bool verbose)
     uint64_t job;
     bool ok;
     char *new_hash;
+    void *context;
     //  Nothing to read yet
-    assert (store_hasher_recv (hasher, &job, &ok, &new_hash) == -1);
+    assert (store_hasher_recv (hasher, &context, &ok, &new_hash) == -1);
 
     //  Hash, then verify the right and a wrong password
-    int rc = store_hasher_hash (hasher, 1, "correct horse battery staple");
+    int rc = store_hasher_hash (hasher, S_ID (1), false, "correct horse battery staple");
     assert (rc == 0);
     assert (store_hasher_pending (hasher) == 1);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
@@ -460,14 +538,14 @@ store_hasher_test (bool verbose)
     if (verbose)
         zsys_debug ("store_hasher: made %s", stored);
 
-    rc = store_hasher_verify (hasher, 2, stored, "correct horse battery staple");
+    rc = store_hasher_verify (hasher, S_ID (2), false, stored, "correct horse battery staple");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
     assert (job == 2 && ok);
     assert (new_hash == NULL);  //  same limits: no rehash
 
-    rc = store_hasher_verify (hasher, 3, stored, "correct horse battery stapl");
+    rc = store_hasher_verify (hasher, S_ID (3), false, stored, "correct horse battery stapl");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
@@ -477,10 +555,10 @@ store_hasher_test (bool verbose)
     char too_long [crypto_pwhash_STRBYTES + 1];
     memset (too_long, 'x', sizeof (too_long) - 1);
     too_long [sizeof (too_long) - 1] = 0;
-    assert (store_hasher_verify (hasher, 4, too_long, "password") == -1);
+    assert (store_hasher_verify (hasher, S_ID (4), false, too_long, "password") == -1);
     assert (store_hasher_pending (hasher) == 0);
     //  A garbled stored hash just does not match
-    rc = store_hasher_verify (hasher, 5, "$argon2id$garbage", "password");
+    rc = store_hasher_verify (hasher, S_ID (5), false, "$argon2id$garbage", "password");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
@@ -494,7 +572,7 @@ store_hasher_test (bool verbose)
                             opslimit + 1, memlimit);
     assert (rc == 0);
     assert (crypto_pwhash_str_needs_rehash (stronger, opslimit, memlimit) != 0);
-    rc = store_hasher_verify (hasher, 6, stronger, "old password");
+    rc = store_hasher_verify (hasher, S_ID (6), false, stronger, "old password");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
@@ -504,7 +582,7 @@ store_hasher_test (bool verbose)
     assert (crypto_pwhash_str_verify (new_hash, "old password",
                                       strlen ("old password")) == 0);
     zstr_free (&new_hash);
-    rc = store_hasher_verify (hasher, 7, stronger, "wrong password");
+    rc = store_hasher_verify (hasher, S_ID (7), false, stronger, "wrong password");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
@@ -516,7 +594,7 @@ store_hasher_test (bool verbose)
     assert (dummy);
     assert (strncmp (dummy, "$argon2id$", 10) == 0);
     assert (crypto_pwhash_str_needs_rehash (dummy, opslimit, memlimit) == 0);
-    rc = store_hasher_verify (hasher, 8, dummy, "correct horse battery staple");
+    rc = store_hasher_verify (hasher, S_ID (8), false, dummy, "correct horse battery staple");
     assert (rc == 0);
     rc = s_wait_result (hasher, &job, &ok, &new_hash);
     assert (rc == 0);
@@ -528,10 +606,10 @@ store_hasher_test (bool verbose)
     size_t count = 5;
     for (size_t index = 0; index < count; index++) {
         if (index % 2)
-            rc = store_hasher_verify (hasher, first + index, stored,
+            rc = store_hasher_verify (hasher, S_ID (first + index), false, stored,
                                       "correct horse battery staple");
         else
-            rc = store_hasher_hash (hasher, first + index, "another password");
+            rc = store_hasher_hash (hasher, S_ID (first + index), false, "another password");
         assert (rc == 0);
     }
     assert (store_hasher_pending (hasher) == count);
@@ -561,7 +639,7 @@ store_hasher_test (bool verbose)
     zactor_t *echo = zactor_new (s_echo, NULL);
     assert (echo);
     for (uint64_t id = 200; id < 204; id++) {
-        rc = store_hasher_hash (hasher, id, "busy password");
+        rc = store_hasher_hash (hasher, S_ID (id), false, "busy password");
         assert (rc == 0);
     }
     //  All four are queued, and we are back before any is done
@@ -592,7 +670,8 @@ store_hasher_test (bool verbose)
             }
         }
         else {
-            while (store_hasher_recv (hasher, &job, &ok, &new_hash) == 0) {
+            while (store_hasher_recv (hasher, &context, &ok, &new_hash) == 0) {
+                job = (uint64_t) (uintptr_t) context;
                 assert (job >= 200 && job < 204 && ok && new_hash);
                 zstr_free (&new_hash);
                 results++;
@@ -606,14 +685,42 @@ store_hasher_test (bool verbose)
     zpoller_destroy (&poller);
     zactor_destroy (&echo);
 
+    //  The wait estimate grows with the queue, and an urgent job has
+    //  only urgent and running jobs ahead of it
+    assert (store_hasher_wait_ms (hasher, false) >= 1);
+    store_hasher_destroy (&hasher);
+    hasher = store_hasher_new (1, opslimit, memlimit);
+    assert (hasher);
+    int64_t idle_wait = store_hasher_wait_ms (hasher, false);
+    for (uint64_t id = 400; id < 403; id++) {
+        rc = store_hasher_hash (hasher, S_ID (id), false, "ordinary password");
+        assert (rc == 0);
+    }
+    assert (store_hasher_wait_ms (hasher, false) > idle_wait);
+    assert (store_hasher_wait_ms (hasher, true) < store_hasher_wait_ms (hasher, false));
+    rc = store_hasher_hash (hasher, S_ID (499), true, "urgent password");
+    assert (rc == 0);
+    //  One worker: job 400 was running already, 499 jumps the other two
+    uint64_t order [4];
+    for (size_t index = 0; index < 4; index++) {
+        rc = s_wait_result (hasher, &order [index], &ok, &new_hash);
+        assert (rc == 0 && ok);
+        zstr_free (&new_hash);
+    }
+    assert (order [0] == 400 && order [1] == 499);
+    assert (order [2] == 401 && order [3] == 402);
+
     //  Destroy with jobs queued and running: they are dropped, wiped,
-    //  freed (valgrind checks the last)
+    //  freed (valgrind checks the last), and each context goes to the
+    //  destructor, once
+    store_hasher_set_destructor (hasher, s_count_dropped);
     for (uint64_t id = 300; id < 305; id++) {
-        rc = store_hasher_verify (hasher, id, stored, "dropped password");
+        rc = store_hasher_verify (hasher, S_ID (id), false, stored, "dropped password");
         assert (rc == 0);
     }
     zstr_free (&stored);
     store_hasher_destroy (&hasher);
+    assert (s_dropped == 5);
     assert (hasher == NULL);
     store_hasher_destroy (&hasher);     //  harmless twice
     //  @end

@@ -8,9 +8,12 @@
     (zactors) that compute crypto_pwhash_str and crypto_pwhash_str_verify
     while the store's loop goes on serving requests.
 
-    The store queues jobs, each with a 64-bit id of its choosing, and
-    polls store_hasher_socket: when it is readable, store_hasher_recv
-    gives back one finished job, by id. Jobs are handed to whichever
+    The store queues jobs, each carrying a context pointer of its choosing
+    (the request waiting on it), and polls store_hasher_socket: when it is
+    readable, store_hasher_recv gives back one finished job, with its
+    context. No table of ids stands between a result and its request, so
+    no result can reach another request. An urgent job (a LOGIN from a key
+    the account knows) is served before every job that is not. Jobs are handed to whichever
     worker is idle, so a slow job never holds up a free thread; results
     come back in the order they finish, not the order they were queued.
 
@@ -19,12 +22,12 @@
             crypto_pwhash_MEMLIMIT_INTERACTIVE);
         zloop_reader (loop, store_hasher_socket (hasher), s_hashed, self);
         ...
-        store_hasher_verify (hasher, 42, stored_hash, password);
+        store_hasher_verify (hasher, request, false, stored_hash, password);
         ...
         //  in s_hashed, when the socket is readable:
-        uint64_t job; bool ok; char *new_hash;
-        while (store_hasher_recv (hasher, &job, &ok, &new_hash) == 0) {
-            ... job 42: ok says if the password matched; if new_hash is
+        void *context; bool ok; char *new_hash;
+        while (store_hasher_recv (hasher, &context, &ok, &new_hash) == 0) {
+            ... context is request: ok says if the password matched; if new_hash is
             ... not NULL, store it in place of the old one, then free it
         }
         ...
@@ -86,7 +89,7 @@ zsock_t *
 //  hash if libsodium failed (out of memory). Returns 0, or -1 (nothing
 //  queued) if the password is longer than crypto_pwhash_PASSWD_MAX.
 int
-    store_hasher_hash (store_hasher_t *self, uint64_t job,
+    store_hasher_hash (store_hasher_t *self, void *context, bool urgent,
                        const char *password);
 
 //  Queue a job: verify password against stored_hash, a string that
@@ -100,7 +103,7 @@ int
 //  crypto_pwhash_PASSWD_MAX or stored_hash longer than
 //  crypto_pwhash_STRBYTES - 1 (no hash is that long).
 int
-    store_hasher_verify (store_hasher_t *self, uint64_t job,
+    store_hasher_verify (store_hasher_t *self, void *context, bool urgent,
                          const char *stored_hash, const char *password);
 
 //  Read one finished job, without blocking. Sets *job to its id, *ok to
@@ -110,7 +113,7 @@ int
 //  alone). Also hands the next queued job, if any, to the worker that
 //  just became free: call it whenever the socket is readable.
 int
-    store_hasher_recv (store_hasher_t *self, uint64_t *job, bool *ok,
+    store_hasher_recv (store_hasher_t *self, void **context, bool *ok,
                        char **new_hash_p);
 
 //  A hash, made at start with the pool's limits, of a random password
@@ -124,6 +127,20 @@ const char *
 //  Jobs queued and not yet returned by store_hasher_recv.
 size_t
     store_hasher_pending (store_hasher_t *self);
+
+//  Frees the context of a job that is dropped, never to be returned (at
+//  destroy): the caller's request waiting on it.
+typedef void (store_hasher_context_fn) (void **context_p);
+void
+    store_hasher_set_destructor (store_hasher_t *self, store_hasher_context_fn *context_free);
+
+//  How long, in msecs, a job queued now would take to come back: the jobs
+//  ahead of it (an urgent one has only the urgent ones and the running
+//  ones ahead), served `threads` at a time, each taking the moving
+//  average of the jobs done so far. An estimate, for refusing at once the
+//  work that could not be answered in time.
+int64_t
+    store_hasher_wait_ms (store_hasher_t *self, bool urgent);
 
 //  Selftest
 void

@@ -1,15 +1,14 @@
 /*  =========================================================================
     store_mail - messages: SEND, LIST, READ, DELETE, STATS
 
-    Every step begins with store_auth_session: no token, no mail. A step
-    only ever reaches the folders of the user its session belongs to, so
-    another user's message id is indistinguishable from one that does not
-    exist.
+    The engine has resolved the session before a rule runs: no token, no
+    mail. A rule only ever reaches the folders of the user its session
+    belongs to, so another user's message id is indistinguishable from
+    one that does not exist.
     =========================================================================
 */
 
 #include "store_mail.h"
-#include "store_auth.h"
 #include "store_records.h"
 #include <inttypes.h>
 
@@ -58,11 +57,12 @@ s_join (zlistx_t *names)
 }
 
 static int
-s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
-                store_session_t *session, zlistx_t *recipients)
+s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
 {
-    store_db_t *db = store_server_db (server);
-    const store_server_config_t *config = store_server_config (server);
+    store_txn_t *txn = ctx->txn;
+    store_op_t *op = ctx->op;
+    const store_config_t *config = ctx->config;
+    store_session_t *session = &ctx->session;
     const char *subject = zpost_msg_get (op->request, ZPOST_F_SUBJECT);
     const char *body = zpost_msg_get (op->request, ZPOST_F_BODY);
     size_t body_size = strlen (body);
@@ -71,7 +71,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
                                      "%zu bytes", config->body_limit);
         store_op_reply (op, ZPOST_TOO_LARGE, reason, "body");
         zstr_free (&reason);
-        return STORE_ROLLBACK;
+        return STORE_UNDO;
     }
 
     //  Every recipient must exist and have room, or nothing is stored
@@ -81,8 +81,8 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
     for (char *name = (char *) zlistx_first (recipients); name && rc == 0;
          name = (char *) zlistx_next (recipients)) {
         store_user_t user;
-        rc = store_user_get (db, txn, name, &user);
-        if (rc == MDB_NOTFOUND) {
+        rc = store_user_get (txn, name, &user);
+        if (rc == STORE_NOTFOUND) {
             zlistx_add_end (unknown, name);
             rc = 0;
         }
@@ -100,7 +100,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
                      reason, names);
         zstr_free (&reason);
         zstr_free (&names);
-        rc = STORE_ROLLBACK;
+        rc = STORE_UNDO;
     }
     zlistx_destroy (&unknown);
     zlistx_destroy (&full);
@@ -109,7 +109,7 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
 
     store_message_t message;
     memset (&message, 0, sizeof message);
-    rc = store_counter_next (db, txn, "next-message-id", &message.id);
+    rc = store_counter_next (txn, "next-message-id", &message.id);
     if (rc)
         return rc;
     char *to = s_join (recipients);
@@ -122,37 +122,37 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
     message.subject_size = strlen (subject);
     message.body = body;
     message.body_size = body_size;
-    rc = store_message_put (db, txn, &message, (uint32_t) zlistx_size (recipients) + 1);
+    rc = store_message_put (txn, &message, (uint32_t) zlistx_size (recipients) + 1);
     zstr_free (&to);
 
     for (char *name = (char *) zlistx_first (recipients); name && rc == 0;
          name = (char *) zlistx_next (recipients)) {
         store_user_t user;
-        rc = store_user_get (db, txn, name, &user);
+        rc = store_user_get (txn, name, &user);
         if (rc == 0)
-            rc = store_folder_put (db, txn, user.id, STORE_INBOX, message.id, false);
+            rc = store_folder_put (txn, user.id, STORE_INBOX, message.id, false);
         if (rc == 0) {
             user.inbox_count++;
             user.inbox_unread++;
             user.inbox_bytes += body_size;
-            rc = store_user_put (db, txn, name, &user, false);
+            rc = store_user_put (txn, name, &user, false);
         }
     }
     //  Read the sender again: they may have been a recipient too
     store_user_t sender;
     if (rc == 0)
-        rc = store_user_get (db, txn, session->username, &sender);
+        rc = store_user_get (txn, session->username, &sender);
     if (rc == 0)
-        rc = store_folder_put (db, txn, sender.id, STORE_SENT, message.id, true);
+        rc = store_folder_put (txn, sender.id, STORE_SENT, message.id, true);
     if (rc == 0) {
         sender.sent_count++;
         sender.sent_bytes += body_size;
-        rc = store_user_put (db, txn, session->username, &sender, false);
+        rc = store_user_put (txn, session->username, &sender, false);
     }
     if (rc == 0)
-        rc = store_counter_add (db, txn, "messages", 1);
+        rc = store_counter_add (txn, "messages", 1);
     if (rc == 0)
-        rc = store_counter_add (db, txn, "bytes", (int64_t) body_size);
+        rc = store_counter_add (txn, "bytes", (int64_t) body_size);
     if (rc == 0) {
         store_op_reply (op, ZPOST_OK, NULL, NULL);
         zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, message.id);
@@ -161,25 +161,11 @@ s_send_checked (store_server_t *server, MDB_txn *txn, store_op_t *op,
 }
 
 int
-store_mail_send (store_server_t *server, MDB_txn *txn, store_op_t *op)
+store_rule_send (store_ctx_t *ctx)
 {
-    store_session_t session;
-    store_user_t user;
-    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
-    if (rc)
-        return rc;
-    uint8_t scope [8];
-    store_auth_user_scope (user.id, scope);
-    rc = store_auth_recorded (server, txn, op, scope, sizeof scope);
-    if (rc == 0)
-        return 0;               //  a retry: the recorded answer, nothing new stored
-    if (rc != MDB_NOTFOUND)
-        return rc;
-    zlistx_t *recipients = s_recipients (zpost_msg_get (op->request, ZPOST_F_RECIPIENTS));
-    rc = s_send_checked (server, txn, op, &session, recipients);
+    zlistx_t *recipients = s_recipients (zpost_msg_get (ctx->op->request, ZPOST_F_RECIPIENTS));
+    int rc = s_send_checked (ctx, recipients);
     zlistx_destroy (&recipients);
-    if (rc == 0)
-        rc = store_auth_record (server, txn, op, scope, sizeof scope);
     return rc;
 }
 
@@ -187,8 +173,7 @@ store_mail_send (store_server_t *server, MDB_txn *txn, store_op_t *op)
 //  LIST
 
 typedef struct {
-    store_server_t *server;     //  for the database
-    MDB_txn *txn;               //  the transaction
+    store_txn_t *txn;           //  the transaction
     store_op_t *op;             //  holds the reply being filled
     bool unread_only;           //  skip seen messages
     size_t limit;               //  rows wanted
@@ -202,8 +187,7 @@ s_list_visit (void *arg, uint64_t message_id, bool seen)
     if (list->unread_only && seen)
         return true;
     store_message_t message;
-    list->rc = store_message_get (store_server_db (list->server), list->txn,
-                                  message_id, &message);
+    list->rc = store_message_get (list->txn, message_id, &message);
     if (list->rc)
         return false;
     char id [24], date [24], size [24];
@@ -222,21 +206,17 @@ s_list_visit (void *arg, uint64_t message_id, bool seen)
 }
 
 int
-store_mail_list (store_server_t *server, MDB_txn *txn, store_op_t *op)
+store_rule_list (store_ctx_t *ctx)
 {
-    store_session_t session;
-    store_user_t user;
-    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
-    if (rc)
-        return rc;
+    store_op_t *op = ctx->op;
     bool sent = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "sent");
     store_op_reply (op, ZPOST_OK, NULL, NULL);
     s_list_t list = {
-        .server = server, .txn = txn, .op = op,
+        .txn = ctx->txn, .op = op,
         .unread_only = streq (zpost_msg_get (op->request, ZPOST_F_FILTER), "unread"),
         .limit = (size_t) zpost_msg_get_number (op->request, ZPOST_F_LIMIT),
     };
-    rc = store_folder_walk (store_server_db (server), txn, user.id,
+    int rc = store_folder_walk (ctx->txn, ctx->user.id,
                             sent? STORE_SENT: STORE_INBOX,
                             zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
                             s_list_visit, &list);
@@ -247,29 +227,27 @@ store_mail_list (store_server_t *server, MDB_txn *txn, store_op_t *op)
 //  READ
 
 int
-store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
+store_rule_read (store_ctx_t *ctx)
 {
-    store_session_t session;
-    store_user_t user;
-    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
-    if (rc)
-        return rc;
-    store_db_t *db = store_server_db (server);
+    store_txn_t *txn = ctx->txn;
+    store_op_t *op = ctx->op;
+    store_user_t *user = &ctx->user;
+    int rc;
     uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
     bool seen = true;
     bool in_inbox = true;
-    rc = store_folder_get (db, txn, user.id, STORE_INBOX, id, &seen);
-    if (rc == MDB_NOTFOUND) {
+    rc = store_folder_get (txn, user->id, STORE_INBOX, id, &seen);
+    if (rc == STORE_NOTFOUND) {
         in_inbox = false;
-        rc = store_folder_get (db, txn, user.id, STORE_SENT, id, &seen);
+        rc = store_folder_get (txn, user->id, STORE_SENT, id, &seen);
     }
-    if (rc == MDB_NOTFOUND) {
+    if (rc == STORE_NOTFOUND) {
         store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
         return 0;               //  keep the session's touch, if any
     }
     store_message_t message;
     if (rc == 0)
-        rc = store_message_get (db, txn, id, &message);
+        rc = store_message_get (txn, id, &message);
     if (rc)
         return rc;
     store_op_reply (op, ZPOST_OK, NULL, NULL);
@@ -292,10 +270,10 @@ store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
     zstr_free (&text);
 
     if (in_inbox && !seen) {
-        rc = store_folder_put (db, txn, user.id, STORE_INBOX, id, true);
+        rc = store_folder_put (txn, user->id, STORE_INBOX, id, true);
         if (rc == 0) {
-            user.inbox_unread--;
-            rc = store_user_put (db, txn, session.username, &user, false);
+            user->inbox_unread--;
+            rc = store_user_put (txn, ctx->session.username, user, false);
         }
     }
     return rc;
@@ -305,49 +283,47 @@ store_mail_read (store_server_t *server, MDB_txn *txn, store_op_t *op)
 //  DELETE: idempotent by itself; a second delete finds nothing and is fine
 
 int
-store_mail_delete (store_server_t *server, MDB_txn *txn, store_op_t *op)
+store_rule_delete (store_ctx_t *ctx)
 {
-    store_session_t session;
-    store_user_t user;
-    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
-    if (rc)
-        return rc;
-    store_db_t *db = store_server_db (server);
+    store_txn_t *txn = ctx->txn;
+    store_op_t *op = ctx->op;
+    store_user_t *user = &ctx->user;
+    int rc;
     uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
     bool inbox = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "inbox");
     store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;
     bool seen = true;
-    rc = store_folder_get (db, txn, user.id, folder, id, &seen);
+    rc = store_folder_get (txn, user->id, folder, id, &seen);
     store_op_reply (op, ZPOST_OK, NULL, NULL);
-    if (rc == MDB_NOTFOUND)
+    if (rc == STORE_NOTFOUND)
         return 0;
     store_message_t message;
     if (rc == 0)
-        rc = store_message_get (db, txn, id, &message);
+        rc = store_message_get (txn, id, &message);
     if (rc)
         return rc;
     uint64_t size = message.body_size;
-    rc = store_folder_delete (db, txn, user.id, folder, id);
+    rc = store_folder_delete (txn, user->id, folder, id);
     bool freed = false;
     if (rc == 0)
-        rc = store_message_unref (db, txn, id, &freed);
+        rc = store_message_unref (txn, id, &freed);
     if (rc == 0) {
         if (inbox) {
-            user.inbox_count--;
-            user.inbox_bytes -= size;
+            user->inbox_count--;
+            user->inbox_bytes -= size;
             if (!seen)
-                user.inbox_unread--;
+                user->inbox_unread--;
         }
         else {
-            user.sent_count--;
-            user.sent_bytes -= size;
+            user->sent_count--;
+            user->sent_bytes -= size;
         }
-        rc = store_user_put (db, txn, session.username, &user, false);
+        rc = store_user_put (txn, ctx->session.username, user, false);
     }
     if (rc == 0 && freed) {
-        rc = store_counter_add (db, txn, "messages", -1);
+        rc = store_counter_add (txn, "messages", -1);
         if (rc == 0)
-            rc = store_counter_add (db, txn, "bytes", -(int64_t) size);
+            rc = store_counter_add (txn, "bytes", -(int64_t) size);
     }
     return rc;
 }
@@ -365,35 +341,44 @@ s_stat (store_op_t *op, const char *name, uint64_t value)
 }
 
 int
-store_mail_stats (store_server_t *server, MDB_txn *txn, store_op_t *op)
+store_rule_stats (store_ctx_t *ctx)
 {
-    store_session_t session;
-    store_user_t user;
-    int rc = store_auth_session (server, txn, op, &session, &user, NULL);
-    if (rc)
-        return rc;
+    store_op_t *op = ctx->op;
+    store_user_t *user = &ctx->user;
+    int rc;
     store_op_reply (op, ZPOST_OK, NULL, NULL);
     if (streq (zpost_msg_get (op->request, ZPOST_F_SCOPE), "user")) {
-        s_stat (op, "inbox-count", user.inbox_count);
-        s_stat (op, "inbox-unread", user.inbox_unread);
-        s_stat (op, "inbox-bytes", user.inbox_bytes);
-        s_stat (op, "sent-count", user.sent_count);
-        s_stat (op, "sent-bytes", user.sent_bytes);
-        s_stat (op, "quota-used", user.inbox_bytes);
-        s_stat (op, "quota-limit", store_server_config (server)->quota);
+        s_stat (op, "inbox-count", user->inbox_count);
+        s_stat (op, "inbox-unread", user->inbox_unread);
+        s_stat (op, "inbox-bytes", user->inbox_bytes);
+        s_stat (op, "sent-count", user->sent_count);
+        s_stat (op, "sent-bytes", user->sent_bytes);
+        s_stat (op, "quota-used", user->inbox_bytes);
+        s_stat (op, "quota-limit", ctx->config->quota);
         return 0;
     }
-    store_db_t *db = store_server_db (server);
+    store_db_t *db = store_txn_db (ctx->txn);
     static const char *counters [] = { "users", "messages", "bytes" };
     for (size_t index = 0; index < 3; index++) {
         uint64_t value;
-        rc = store_counter_get (db, txn, counters [index], &value);
+        rc = store_counter_get (ctx->txn, counters [index], &value);
         if (rc)
             return rc;
         s_stat (op, counters [index], value);
     }
     s_stat (op, "map-used", (uint64_t) store_db_used_pages (db) * store_db_page_size (db));
     s_stat (op, "map-size", store_db_map_size (db));
-    s_stat (op, "commits", store_server_commits (server));
+    s_stat (op, "commits", store_engine_commits (ctx->engine));
+    //  Records that expire: flat under any load once the first retention
+    //  period has passed, or the sweeps are not keeping pace
+    uint64_t count;
+    rc = store_reply_count (ctx->txn, &count);
+    if (rc)
+        return rc;
+    s_stat (op, "replies", count);
+    rc = store_session_count (ctx->txn, &count);
+    if (rc)
+        return rc;
+    s_stat (op, "sessions", count);
     return 0;
 }

@@ -19,10 +19,14 @@
         reply-times     time + scope + request-id -> ""
         meta            counter name -> uint64
 
-    Functions take the caller's transaction and return 0, MDB_NOTFOUND
-    where a lookup found nothing, or another LMDB code (MDB_MAP_FULL
-    above all), which the caller passes up so the group commit can grow
-    the map and try again.
+    This header is the whole storage interface the engine sees, with
+    store_db.h: it names records, never LMDB. Functions take the caller's
+    transaction and return a store_rc_t: STORE_OK, STORE_NOTFOUND where a
+    lookup found nothing, STORE_EXISTS, or STORE_FULL / STORE_RETRY /
+    STORE_FAILED, which the caller passes up so the group commit can grow
+    the map and run again, or fail the request. The LMDB back end is
+    store_records.c and store_db.c; another back end implements the same
+    two headers.
     =========================================================================
 */
 
@@ -30,7 +34,6 @@
 #define STORE_RECORDS_H_INCLUDED
 
 #include <czmq.h>
-#include <lmdb.h>
 #include "store_db.h"
 #include "zpost_msg.h"
 
@@ -79,85 +82,97 @@ typedef enum {
 
 //  Users
 int
-    store_user_get (store_db_t *db, MDB_txn *txn, const char *name, store_user_t *user);
+    store_user_get (store_txn_t *txn, const char *name, store_user_t *user);
 int
-    store_user_put (store_db_t *db, MDB_txn *txn, const char *name,
+    store_user_put (store_txn_t *txn, const char *name,
                     const store_user_t *user, bool must_be_new);
 
 //  Sessions, keyed by the digest of the token. Put also indexes the
 //  session under its user; delete removes both.
 int
-    store_session_get (store_db_t *db, MDB_txn *txn, const uint8_t *digest,
+    store_session_get (store_txn_t *txn, const uint8_t *digest,
                        store_session_t *session);
 int
-    store_session_put (store_db_t *db, MDB_txn *txn, const uint8_t *digest,
+    store_session_put (store_txn_t *txn, const uint8_t *digest,
                        const store_session_t *session);
 int
-    store_session_delete (store_db_t *db, MDB_txn *txn, const uint8_t *digest);
+    store_session_delete (store_txn_t *txn, const uint8_t *digest);
 //  End every session of a user except keep (NULL: all). *ended counts them.
 int
-    store_session_delete_all (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_session_delete_all (store_txn_t *txn, uint64_t user_id,
                               const uint8_t *keep, size_t *ended);
+
+//  Delete expired sessions (idle or past max seconds old at now),
+//  examining at most `examine` records from `resume` (a digest, all zero
+//  at first), which is left where the walk stopped, for the next call.
+int
+    store_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t max,
+                          uint8_t *resume, size_t examine, size_t *removed);
+//  Records held, for STATS and the soak
+int
+    store_session_count (store_txn_t *txn, uint64_t *count);
+int
+    store_reply_count (store_txn_t *txn, uint64_t *count);
 
 //  Client keys that have logged in as a user
 int
-    store_known_key_get (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_known_key_get (store_txn_t *txn, uint64_t user_id,
                          const char *client_key);
 int
-    store_known_key_put (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_known_key_put (store_txn_t *txn, uint64_t user_id,
                          const char *client_key);
 
 //  Messages. Put stores a new message with its refs count.
 int
-    store_message_put (store_db_t *db, MDB_txn *txn, const store_message_t *message,
+    store_message_put (store_txn_t *txn, const store_message_t *message,
                        uint32_t refs);
 int
-    store_message_get (store_db_t *db, MDB_txn *txn, uint64_t id,
+    store_message_get (store_txn_t *txn, uint64_t id,
                        store_message_t *message);
 //  Drop one reference; the message goes when none is left.
 int
-    store_message_unref (store_db_t *db, MDB_txn *txn, uint64_t id, bool *freed);
+    store_message_unref (store_txn_t *txn, uint64_t id, bool *freed);
 
 //  Folders
 int
-    store_folder_put (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_folder_put (store_txn_t *txn, uint64_t user_id,
                       store_folder_t folder, uint64_t message_id, bool seen);
 int
-    store_folder_get (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_folder_get (store_txn_t *txn, uint64_t user_id,
                       store_folder_t folder, uint64_t message_id, bool *seen);
 int
-    store_folder_delete (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_folder_delete (store_txn_t *txn, uint64_t user_id,
                          store_folder_t folder, uint64_t message_id);
 
 //  Walk a folder newest first, starting below `before` (0: the newest).
 //  Calls visit for each entry until it returns false or the folder ends.
 typedef bool (store_folder_visit_fn) (void *arg, uint64_t message_id, bool seen);
 int
-    store_folder_walk (store_db_t *db, MDB_txn *txn, uint64_t user_id,
+    store_folder_walk (store_txn_t *txn, uint64_t user_id,
                        store_folder_t folder, uint64_t before,
                        store_folder_visit_fn *visit, void *arg);
 
 //  Server-wide counters in "meta"
 int
-    store_counter_get (store_db_t *db, MDB_txn *txn, const char *name, uint64_t *value);
+    store_counter_get (store_txn_t *txn, const char *name, uint64_t *value);
 int
-    store_counter_add (store_db_t *db, MDB_txn *txn, const char *name, int64_t delta);
+    store_counter_add (store_txn_t *txn, const char *name, int64_t delta);
 //  Add one and give the new value: ids start at 1
 int
-    store_counter_next (store_db_t *db, MDB_txn *txn, const char *name, uint64_t *value);
+    store_counter_next (store_txn_t *txn, const char *name, uint64_t *value);
 
 //  Recorded replies, for idempotent retries. scope is the user's id as 8
 //  bytes, or "register:" and a name. *reply_p is the stored reply, decoded.
 int
-    store_reply_get (store_db_t *db, MDB_txn *txn, const void *scope, size_t scope_size,
+    store_reply_get (store_txn_t *txn, const void *scope, size_t scope_size,
                      const char *request_id, uint8_t *digest, zpost_msg_t **reply_p);
 int
-    store_reply_put (store_db_t *db, MDB_txn *txn, const void *scope, size_t scope_size,
+    store_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
                      const char *request_id, const uint8_t *digest, uint64_t now,
                      zpost_msg_t *reply);
 //  Forget up to max replies recorded before `older_than`; *removed counts.
 int
-    store_reply_expire (store_db_t *db, MDB_txn *txn, uint64_t older_than,
+    store_reply_expire (store_txn_t *txn, uint64_t older_than,
                         size_t max, size_t *removed);
 
 void

@@ -1,7 +1,7 @@
 /*  =========================================================================
     store_server - the store worker: one actor that serves the broker
 
-    This file is the store's side of the link and its command dispatch.
+    This file is the store's side of the link.
     It keeps the worker registered with whatever broker listens at the
     endpoint: READY when it starts, a HEARTBEAT every interval, and a new
     socket and a new READY when the broker falls silent, so a restarted
@@ -17,11 +17,7 @@
 */
 
 #include "store_server.h"
-#include "store_auth.h"
-#include "store_mail.h"
-#include "store_hasher.h"
-#include "store_records.h"
-#include "store_throttle.h"
+#include "store_engine.h"
 #include "zpost_link.h"
 #include "zpost_status.h"
 #include <sodium.h>
@@ -38,18 +34,10 @@
 //  ceiling; anything bigger is not ZPOST and libzmq drops the connection.
 #define S_FRAME_MAX         (ZPOST_BODY_MAX + 4096)
 
-//  Most messages read off the socket before the group is committed: enough
-//  to share one fsync among every client of a busy broker, few enough that
-//  the first of them is not kept waiting long.
-#define S_GROUP_MAX         512
+//  A sweep that found a full batch runs again this soon, until it catches up
+#define S_SWEEP_AGAIN       10
 
-//  Password jobs queued beyond this are refused with STORE_UNAVAILABLE
-//  rather than left to wait longer than any client would.
-#define S_HASH_QUEUE_MAX    256
-
-//  Recorded replies are expired by a timer, a bounded number at a time.
-#define S_EXPIRE_INTERVAL   60000
-#define S_EXPIRE_BATCH      1000
+typedef struct _store_server_t store_server_t;
 
 struct _store_server_t {
     zsock_t *pipe;              //  actor pipe to the caller
@@ -71,92 +59,15 @@ struct _store_server_t {
     bool terminated;            //  $TERM received
     uint64_t requests;          //  replies sent
     uint64_t reconnects;        //  sockets replaced after broker silence
-    store_server_config_t config;   //  limits and policies, defaults filled in
-    zlistx_t *group;            //  store_op_t queued for the next commit
-    store_hasher_t *hasher;     //  Argon2id pool
-    zhashx_t *hash_jobs;        //  job id -> s_hash_job_t waiting on the pool
-    uint64_t next_job;          //  id of the next password job
-    store_throttle_t *throttle; //  failed logins, per account and per key
-    uint64_t commits;           //  group commits that wrote something
-    size_t last_group;          //  ops in the last group, for logs
+    store_engine_t *engine;     //  the request flow; answers through s_send_reply
+    int sweep_timer;            //  the sweep's timer; -1 before START
+    int64_t heartbeat_at;       //  zclock_mono time of the last HEARTBEAT sent
 };
 
-//  A password job: the op waiting on it and what to do with the result.
-typedef struct {
-    store_op_t *op;             //  the waiting request
-    store_hashed_fn *then;      //  continues it
-} s_hash_job_t;
-
-
-//  --------------------------------------------------------------------------
-//  Commands: where each one starts. A command with a start step begins
-//  there; one with only a write step is queued for the group commit.
-
 static void
-    s_start_ping (store_server_t *self, store_op_t *op);
-
-static const struct {
-    store_start_fn *start;      //  first step, outside any transaction
-    store_write_fn *write;      //  or straight into the group commit
-} s_commands [ZPOST_CMD_COUNT] = {
-    [ZPOST_CMD_PING]     = { s_start_ping, NULL },
-    [ZPOST_CMD_REGISTER] = { store_auth_register, NULL },
-    [ZPOST_CMD_LOGIN]    = { store_auth_login, NULL },
-    [ZPOST_CMD_PASSWD]   = { store_auth_passwd, NULL },
-    [ZPOST_CMD_LOGOUT]   = { NULL, store_auth_logout },
-    [ZPOST_CMD_SEND]     = { NULL, store_mail_send },
-    [ZPOST_CMD_LIST]     = { NULL, store_mail_list },
-    [ZPOST_CMD_READ]     = { NULL, store_mail_read },
-    [ZPOST_CMD_DELETE]   = { NULL, store_mail_delete },
-    [ZPOST_CMD_STATS]    = { NULL, store_mail_stats },
-};
-
-//  PING through the store proves the link works end to end, and is the
-//  baseline for benchmarks: it must not touch LMDB.
+    s_send_reply_cb (void *arg, uint64_t ticket, zpost_msg_t **reply_p);
 static void
-s_start_ping (store_server_t *self, store_op_t *op)
-{
-    op->reply = zpost_msg_new_reply (op->request, ZPOST_OK, NULL);
-    zpost_msg_set (op->reply, ZPOST_F_SERVER_VERSION, "zpost " ZPOST_VERSION);
-    zpost_msg_set (op->reply, ZPOST_F_ANSWERED_BY, "store");
-    store_server_answer (self, &op);
-}
-
-static void
-s_op_destroy (store_op_t **op_p)
-{
-    if (*op_p) {
-        store_op_t *op = *op_p;
-        zpost_msg_destroy (&op->request);
-        zpost_msg_destroy (&op->reply);
-        if (op->hash) {
-            sodium_memzero (op->hash, strlen (op->hash));
-            zstr_free (&op->hash);
-        }
-        if (op->state && op->state_free)
-            op->state_free (&op->state);
-        free (op);
-        *op_p = NULL;
-    }
-}
-
-//  An op in the group, with the step to run for it in the transaction
-typedef struct {
-    store_op_t *op;             //  the op
-    store_write_fn *step;       //  what to run in the transaction
-} s_queued_t;
-
-static void
-s_queued_free (void **item_p)
-{
-    s_queued_t *queued = (s_queued_t *) *item_p;
-    if (queued) {
-        s_op_destroy (&queued->op);
-        free (queued);
-        *item_p = NULL;
-    }
-}
-
+    s_heartbeat_if_due (store_server_t *self);
 
 //  --------------------------------------------------------------------------
 //  Constructor and destructor of the actor's state
@@ -194,37 +105,15 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     self->verbose = config->verbose;
     self->timer_id = -1;
 
-    self->config = *config;
-    self->config.endpoint = self->endpoint;
-    self->config.broker_key = self->broker_key;
-    self->config.name = self->name;
-    self->config.cert = NULL;
-    if (!self->config.body_limit)
-        self->config.body_limit = STORE_BODY_LIMIT;
-    if (!self->config.quota)
-        self->config.quota = STORE_QUOTA;
-    if (!self->config.session_idle)
-        self->config.session_idle = STORE_SESSION_IDLE;
-    if (!self->config.session_max)
-        self->config.session_max = STORE_SESSION_MAX;
-    if (!self->config.pwhash_ops)
-        self->config.pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-    if (!self->config.pwhash_mem)
-        self->config.pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    if (!self->config.hashers) {
-        long cores = sysconf (_SC_NPROCESSORS_ONLN);
-        self->config.hashers = cores > 1? (size_t) cores - 1: 1;
-    }
-    if (self->config.map_max < store_db_map_size (self->db))
-        self->config.map_max = store_db_map_size (self->db);
-
-    self->group = zlistx_new ();
-    assert (self->group);
-    zlistx_set_destructor (self->group, s_queued_free);
-    self->hash_jobs = zhashx_new ();
-    assert (self->hash_jobs);
-    self->throttle = store_throttle_new ();
-    assert (self->throttle);
+    self->sweep_timer = -1;
+    //  The engine copies what it needs and fills in the defaults
+    store_server_config_t engine_config = *config;
+    engine_config.endpoint = self->endpoint;
+    engine_config.broker_key = self->broker_key;
+    engine_config.name = self->name;
+    engine_config.cert = NULL;
+    self->engine = store_engine_new (&engine_config, self->db, s_send_reply_cb, self);
+    assert (self->engine);
 
     self->loop = zloop_new ();
     assert (self->loop);
@@ -243,18 +132,7 @@ s_server_destroy (store_server_t **self_p)
         zloop_destroy (&self->loop);
         //  Requests still waiting get no reply: the broker answers them
         //  503 when their deadline passes, and clients retry.
-        zlistx_destroy (&self->group);
-        if (self->hash_jobs) {
-            s_hash_job_t *job = (s_hash_job_t *) zhashx_first (self->hash_jobs);
-            while (job) {
-                s_op_destroy (&job->op);
-                free (job);
-                job = (s_hash_job_t *) zhashx_next (self->hash_jobs);
-            }
-            zhashx_destroy (&self->hash_jobs);
-        }
-        store_hasher_destroy (&self->hasher);
-        store_throttle_destroy (&self->throttle);
+        store_engine_destroy (&self->engine);
         zsock_destroy (&self->dealer);
         zcert_destroy (&self->cert);
         zstr_free (&self->broker_key);
@@ -283,6 +161,8 @@ s_send_command (store_server_t *self, zpost_link_id_t id)
     //  broker is not reading, and silence detection will deal with it.
     int rc = zpost_link_send (link, self->dealer);
     zpost_link_destroy (&link);
+    if (rc == 0 && id == ZPOST_LINK_HEARTBEAT)
+        self->heartbeat_at = zclock_mono ();
     if (rc)
         zsys_warning ("store_server: cannot send %s to %s: %s",
                       zpost_link_command_name (id), self->endpoint,
@@ -358,225 +238,31 @@ s_send_reply (store_server_t *self, uint64_t ticket, zpost_msg_t **reply_p)
 }
 
 
-//  --------------------------------------------------------------------------
-//  Ops: answering, queueing, hashing
-
-void
-store_server_answer (store_server_t *self, store_op_t **op_p)
-{
-    assert (self);
-    assert (op_p && *op_p);
-    store_op_t *op = *op_p;
-    assert (op->reply);
-    s_send_reply (self, op->ticket, &op->reply);
-    s_op_destroy (op_p);
-}
-
-void
-store_op_reply (store_op_t *op, int status, const char *reason, const char *detail)
-{
-    assert (op);
-    zpost_msg_destroy (&op->reply);
-    op->reply = zpost_msg_new_reply (op->request, status, reason);
-    if (detail)
-        zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
-}
-
-void
-store_server_fail (store_server_t *self, store_op_t **op_p, int status,
-                   const char *reason, const char *detail)
-{
-    store_op_reply (*op_p, status, reason, detail);
-    store_server_answer (self, op_p);
-}
-
-void
-store_server_queue (store_server_t *self, store_op_t **op_p, store_write_fn *step)
-{
-    assert (self);
-    assert (op_p && *op_p);
-    assert (step);
-    s_queued_t *queued = (s_queued_t *) zmalloc (sizeof (s_queued_t));
-    assert (queued);
-    queued->op = *op_p;
-    queued->step = step;
-    *op_p = NULL;
-    zlistx_add_end (self->group, queued);
-}
-
-void
-store_server_hash (store_server_t *self, store_op_t **op_p, const char *password,
-                   const char *stored_hash, store_hashed_fn *then)
-{
-    assert (self);
-    assert (op_p && *op_p);
-    if (!self->hasher || store_hasher_pending (self->hasher) >= S_HASH_QUEUE_MAX) {
-        store_server_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
-                           "The store is busy checking passwords: try again shortly", NULL);
-        return;
-    }
-    uint64_t job_id = ++self->next_job;
-    int rc = stored_hash? store_hasher_verify (self->hasher, job_id, stored_hash, password)
-                        : store_hasher_hash (self->hasher, job_id, password);
-    if (rc) {
-        store_server_fail (self, op_p, ZPOST_INVALID_VALUE, NULL, "password");
-        return;
-    }
-    s_hash_job_t *job = (s_hash_job_t *) zmalloc (sizeof (s_hash_job_t));
-    assert (job);
-    job->op = *op_p;
-    job->then = then;
-    *op_p = NULL;
-    zhashx_insert (self->hash_jobs, &job_id, job);
-}
-
-const char *
-store_server_dummy_hash (store_server_t *self)
-{
-    assert (self);
-    return store_hasher_dummy_hash (self->hasher);
-}
-
-uint64_t
-store_server_commits (store_server_t *self)
-{
-    assert (self);
-    return self->commits;
-}
-
-const store_server_config_t *
-store_server_config (store_server_t *self)
-{
-    assert (self);
-    return &self->config;
-}
-
-store_throttle_t *
-store_server_throttle (store_server_t *self)
-{
-    assert (self);
-    return self->throttle;
-}
-
-
-//  --------------------------------------------------------------------------
-//  The group commit. Every queued op runs in a nested transaction of one
-//  write transaction; the parent is committed (one fsync for all), and
-//  only then does any reply leave. Returns nothing: every op is answered.
-
-//  Run every op of the group once. Returns 0, or MDB_MAP_FULL if the map
-//  must grow and the group run again, or another LMDB code for the parent.
-static int
-s_group_run (store_server_t *self, MDB_txn *txn, bool map_at_max)
-{
-    MDB_env *env = store_db_env (self->db);
-    s_queued_t *queued = (s_queued_t *) zlistx_first (self->group);
-    while (queued) {
-        store_op_t *op = queued->op;
-        zpost_msg_destroy (&op->reply);
-        MDB_txn *child;
-        int rc = mdb_txn_begin (env, txn, 0, &child);
-        if (rc)
-            return rc;
-        rc = queued->step (self, child, op);
-        if (rc == 0)
-            rc = mdb_txn_commit (child);
-        else {
-            mdb_txn_abort (child);
-            if (rc == STORE_ROLLBACK)
-                rc = 0;
-        }
-        if (rc == MDB_MAP_FULL && !map_at_max)
-            return rc;
-        if (rc) {
-            zpost_msg_destroy (&op->reply);
-            if (rc == MDB_MAP_FULL)
-                op->reply = zpost_msg_new_reply (op->request, ZPOST_STORAGE_FULL, NULL);
-            else {
-                zsys_error ("store_server: %s failed: %s",
-                            zpost_msg_command_name (zpost_msg_command (op->request)),
-                            mdb_strerror (rc));
-                op->reply = zpost_msg_new_reply (op->request, ZPOST_INTERNAL_ERROR, NULL);
-            }
-        }
-        assert (op->reply);
-        queued = (s_queued_t *) zlistx_next (self->group);
-    }
-    return 0;
-}
-
+//  The engine's way to answer
 static void
-s_group_answer_all (store_server_t *self, int status)
+s_send_reply_cb (void *arg, uint64_t ticket, zpost_msg_t **reply_p)
 {
-    s_queued_t *queued = (s_queued_t *) zlistx_first (self->group);
-    while (queued) {
-        store_op_t *op = queued->op;
-        if (status) {
-            zpost_msg_destroy (&op->reply);
-            op->reply = zpost_msg_new_reply (op->request, status, NULL);
-        }
-        store_server_answer (self, &queued->op);
-        free (queued);
-        queued = (s_queued_t *) zlistx_next (self->group);
-    }
-    //  The items were freed above; empty the list without its destructor
-    zlistx_set_destructor (self->group, NULL);
-    zlistx_purge (self->group);
-    zlistx_set_destructor (self->group, s_queued_free);
+    s_send_reply ((store_server_t *) arg, ticket, reply_p);
 }
 
+//  A heartbeat never waits for a commit to end: after each group, one
+//  goes out if the interval has passed, whatever the timer managed
 static void
-s_group_commit (store_server_t *self)
+s_heartbeat_if_due (store_server_t *self)
 {
-    if (zlistx_size (self->group) == 0)
-        return;
-    MDB_env *env = store_db_env (self->db);
-    bool map_at_max = false;
-    int status = 0;
-    while (true) {
-        MDB_envinfo before;
-        mdb_env_info (env, &before);
-        MDB_txn *txn;
-        int rc = mdb_txn_begin (env, NULL, 0, &txn);
-        if (rc == 0) {
-            rc = s_group_run (self, txn, map_at_max);
-            if (rc == 0)
-                rc = mdb_txn_commit (txn);
-            else
-                mdb_txn_abort (txn);
-        }
-        if (rc == 0) {
-            //  LMDB skips the commit (and its fsync) when nothing was
-            //  written; count only the transactions that reached the disk.
-            MDB_envinfo after;
-            mdb_env_info (env, &after);
-            if (after.me_last_txnid != before.me_last_txnid)
-                self->commits++;
-            break;
-        }
-        if (rc == MDB_MAP_FULL && !map_at_max) {
-            if (store_db_grow (self->db, self->config.map_max))
-                map_at_max = true;      //  run again, failing only what needs room
-            continue;
-        }
-        zsys_error ("store_server: group commit of %zu failed: %s",
-                    zlistx_size (self->group), mdb_strerror (rc));
-        status = rc == MDB_MAP_FULL? ZPOST_STORAGE_FULL: ZPOST_INTERNAL_ERROR;
-        break;
-    }
-    self->last_group = zlistx_size (self->group);
-    s_group_answer_all (self, status);
+    if (self->dealer && zclock_mono () - self->heartbeat_at >= self->heartbeat)
+        s_send_command (self, ZPOST_LINK_HEARTBEAT);
 }
-
 
 //  --------------------------------------------------------------------------
-//  A REQUEST: decode the client's frames, start the command.
+//  A REQUEST: decode the client's frames, hand them to the engine
 
 static void
 s_handle_request (store_server_t *self, zpost_link_t *link)
 {
     uint64_t ticket = zpost_link_ticket (link);
     zmsg_t *content = zpost_link_take_content (link);
+    size_t size = content? zmsg_content_size (content): 0;
     zpost_msg_t *request = zpost_msg_new ();
     if (zpost_msg_decode_request (request, &content)) {
         if (self->verbose)
@@ -595,80 +281,30 @@ s_handle_request (store_server_t *self, zpost_link_t *link)
         zsys_debug ("store_server: request %" PRIu64 ": %s %s", ticket,
                     zpost_msg_command_name (zpost_msg_command (request)),
                     zpost_msg_request_id (request));
-
-    store_op_t *op = (store_op_t *) zmalloc (sizeof (store_op_t));
-    assert (op);
-    op->ticket = ticket;
-    op->request = request;
-    op->now = (uint64_t) time (NULL);
-    zpost_command_t command = zpost_msg_command (request);
-    if (s_commands [command].start)
-        s_commands [command].start (self, op);
-    else
-    if (s_commands [command].write) {
-        store_server_queue (self, &op, s_commands [command].write);
-        if (self->config.no_group_commit)
-            s_group_commit (self);
-    }
-    else
-        store_server_fail (self, &op, ZPOST_UNKNOWN_COMMAND, NULL, NULL);
+    store_engine_request (self->engine, ticket, &request, size);
 }
 
-
-//  --------------------------------------------------------------------------
-//  Results from the Argon2id pool
-
+//  Password work done: the engine goes on with it
 static int
 s_recv_hashed (zloop_t *loop, zsock_t *socket, void *arg)
 {
     (void) loop;
     (void) socket;
     store_server_t *self = (store_server_t *) arg;
-    uint64_t job_id;
-    bool ok;
-    char *new_hash;
-    while (store_hasher_recv (self->hasher, &job_id, &ok, &new_hash) == 0) {
-        s_hash_job_t *job = (s_hash_job_t *) zhashx_lookup (self->hash_jobs, &job_id);
-        if (job) {
-            zhashx_delete (self->hash_jobs, &job_id);
-            job->then (self, job->op, ok, new_hash);
-            free (job);
-        }
-        else
-        if (new_hash) {
-            sodium_memzero (new_hash, strlen (new_hash));
-            zstr_free (&new_hash);
-        }
-    }
-    s_group_commit (self);
+    store_engine_hashed (self->engine);
+    s_heartbeat_if_due (self);
     return 0;
 }
 
-
-//  --------------------------------------------------------------------------
-//  Expire recorded replies now and then, a bounded number at a time
-
+//  Expire what is past its time; again soon while there is a backlog
 static int
-s_expire_replies (zloop_t *loop, int timer_id, void *arg)
+s_sweep (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
     (void) timer_id;
     store_server_t *self = (store_server_t *) arg;
-    uint64_t now = (uint64_t) time (NULL);
-    if (now < STORE_REPLY_KEEP)
-        return 0;
-    MDB_txn *txn;
-    if (mdb_txn_begin (store_db_env (self->db), NULL, 0, &txn))
-        return 0;
-    size_t removed = 0;
-    int rc = store_reply_expire (self->db, txn, now - STORE_REPLY_KEEP,
-                                 S_EXPIRE_BATCH, &removed);
-    if (rc == 0 && removed)
-        rc = mdb_txn_commit (txn);
-    else
-        mdb_txn_abort (txn);
-    if (rc)
-        zsys_warning ("store_server: expiring recorded replies: %s", mdb_strerror (rc));
+    bool more = store_engine_sweep (self->engine);
+    int interval = more? S_SWEEP_AGAIN: store_engine_config (self->engine)->sweep_interval;
+    self->sweep_timer = zloop_timer (loop, (size_t) interval, 1, s_sweep, self);
     return 0;
 }
 
@@ -697,16 +333,16 @@ s_recv_link (zloop_t *loop, zsock_t *dealer, void *arg)
     zpost_link_destroy (&link);
 
     //  Read whatever else has arrived, so it all shares one commit
-    for (size_t count = 1; count < S_GROUP_MAX && self->dealer
-         && (zsock_events (self->dealer) & ZMQ_POLLIN)
-         && !self->config.no_group_commit; count++) {
+    while (self->dealer && !store_engine_group_full (self->engine)
+         && (zsock_events (self->dealer) & ZMQ_POLLIN)) {
         link = zpost_link_new (ZPOST_LINK_NONE);
         rc = zpost_link_recv (link, self->dealer);
         if (rc != -1)
             s_link_message (self, link, rc);
         zpost_link_destroy (&link);
     }
-    s_group_commit (self);
+    store_engine_commit (self->engine);
+    s_heartbeat_if_due (self);
     return 0;
 }
 
@@ -842,15 +478,11 @@ s_start (store_server_t *self)
                     "public key and our key pair", self->endpoint);
         return -1;
     }
-    self->hasher = store_hasher_new (self->config.hashers, self->config.pwhash_ops,
-                                     self->config.pwhash_mem);
-    if (!self->hasher) {
-        zsys_error ("store_server: cannot start the password hasher "
-                    "(out of memory for %zu MiB per hash?)", self->config.pwhash_mem >> 20);
+    if (store_engine_start (self->engine))
         return -1;
-    }
-    zloop_reader (self->loop, store_hasher_socket (self->hasher), s_recv_hashed, self);
-    zloop_timer (self->loop, S_EXPIRE_INTERVAL, 0, s_expire_replies, self);
+    zloop_reader (self->loop, store_engine_hasher_socket (self->engine), s_recv_hashed, self);
+    self->sweep_timer = zloop_timer (self->loop,
+        (size_t) store_engine_config (self->engine)->sweep_interval, 1, s_sweep, self);
     if (s_connect (self))
         return -1;
     self->timer_id = zloop_timer (self->loop, (size_t) self->heartbeat, 0, s_tick, self);
@@ -921,18 +553,6 @@ store_server (zsock_t *pipe, void *args)
     s_disconnect (self, true);
     s_server_destroy (&self);
 }
-
-
-//  --------------------------------------------------------------------------
-//  Accessors for handlers
-
-store_db_t *
-store_server_db (store_server_t *self)
-{
-    assert (self);
-    return self->db;
-}
-
 
 
 //  --------------------------------------------------------------------------

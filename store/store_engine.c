@@ -1,0 +1,802 @@
+/*  =========================================================================
+    store_engine - every request's way through the store, from one table
+
+    The table is the protocol's command list with this store's rule for
+    each row; the flags come from the same definition as the codec's and
+    the spec's tables. Everything a flag implies is done here, once:
+
+        SESSION     resolve the token (admit: read-only; act: again, in
+                    the transaction that acts, touching its last use)
+        RECORDED    look up (and later record) the reply under the user's
+                    scope and the request id, in the transaction that acts
+        PASSWORD    the command's prepare step, the throttle, a job slot
+                    for the client key, the pool, and in act the re-check
+                    that the stored hash is still the one checked
+        WRITES      the group commit (read-only commands run there too,
+                    so they see what the group before them committed)
+    =========================================================================
+*/
+
+#include "store_engine.h"
+#include "store_commit.h"
+#include "store_auth.h"
+#include "store_mail.h"
+#include "store_hasher.h"
+#include "store_throttle.h"
+#include "zpost_status.h"
+#include <sodium.h>
+#include <time.h>
+#include <inttypes.h>
+
+//  A group holds at most this many requests and bytes: enough to share
+//  one fsync among every client of a busy broker, few enough that one
+//  commit keeps the loop (and its heartbeats) waiting a bounded time
+#define S_GROUP_MAX         512
+#define S_GROUP_BYTES       (8 * 1024 * 1024)
+
+//  Each sweep, on the timer, removes at most this many of each record;
+//  each commit also removes twice as many as it wrote, so expiry keeps
+//  pace with any write rate
+#define S_SWEEP_BATCH       2000
+#define S_SWEEP_PER_WRITE   2
+#define S_SWEEP_MIN         64
+
+//  A password check found stale this many times in a row gives up: the
+//  account's password is changing faster than it can be checked
+#define S_RECHECKS_MAX      3
+
+typedef struct {
+    store_rule_fn *rule;        //  acts, in the group commit
+    store_prepare_fn *prepare;  //  password commands: before the pool
+    store_hashed_fn *hashed;    //  password commands: after the pool
+} s_command_t;
+
+//  The store's command table: one row per command of the protocol's own
+//  list, in its order. PING never reaches a rule: it is answered at once.
+static const s_command_t s_commands [ZPOST_CMD_COUNT] = {
+#define S_ROW(id, lower, ...) [ZPOST_CMD_##id] = { store_rule_##lower, \
+    store_prepare_##lower, store_hashed_##lower },
+    ZPOST_COMMANDS (S_ROW)
+#undef S_ROW
+};
+
+struct _store_engine_t {
+    store_config_t config;      //  limits and policies, defaults filled in
+    store_db_t *db;             //  lent
+    store_send_fn *send;        //  sends a reply on the link
+    void *send_arg;             //  its argument
+    store_group_t *group;       //  waiting for the next commit
+    store_hasher_t *hasher;     //  the Argon2id pool
+    store_throttle_t *throttle; //  failed password attempts
+    zhashx_t *key_jobs;         //  client key (string) -> jobs queued (uintptr_t)
+    uint64_t commits;           //  commits that reached the disk
+    uint8_t session_resume [STORE_DIGEST_SIZE];     //  where the session sweep goes on
+};
+
+
+//  --------------------------------------------------------------------------
+//  Ops
+
+void
+store_op_destroy (store_op_t **op_p)
+{
+    assert (op_p);
+    if (*op_p) {
+        store_op_t *op = *op_p;
+        zpost_msg_destroy (&op->request);
+        zpost_msg_destroy (&op->reply);
+        if (op->new_hash) {
+            sodium_memzero (op->new_hash, strlen (op->new_hash));
+            zstr_free (&op->new_hash);
+        }
+        sodium_memzero (op->checked, sizeof op->checked);
+        zstr_free (&op->key_jobs);
+        free (op);
+        *op_p = NULL;
+    }
+}
+
+void
+store_op_reply (store_op_t *op, int status, const char *reason, const char *detail)
+{
+    assert (op);
+    zpost_msg_destroy (&op->reply);
+    op->reply = zpost_msg_new_reply (op->request, status, reason);
+    if (detail)
+        zpost_msg_set (op->reply, ZPOST_F_DETAIL, detail);
+}
+
+void
+store_engine_not_logged_in (store_op_t *op)
+{
+    store_op_reply (op, ZPOST_NOT_LOGGED_IN, NULL, NULL);
+}
+
+//  Send the op's reply and destroy it
+static void
+s_answer (store_engine_t *self, store_op_t **op_p)
+{
+    store_op_t *op = *op_p;
+    assert (op->reply);
+    self->send (self->send_arg, op->ticket, &op->reply);
+    store_op_destroy (op_p);
+}
+
+static void
+s_fail (store_engine_t *self, store_op_t **op_p, int status, const char *reason,
+        const char *detail)
+{
+    store_op_reply (*op_p, status, reason, detail);
+    s_answer (self, op_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sessions: the one check, in whatever transaction it is given
+
+//  The digest kept for a token, from its hex text. -1 if it is not one.
+static int
+s_token_digest (const char *token, uint8_t *digest)
+{
+    uint8_t raw [32];
+    size_t size = 0;
+    if (strlen (token) != sizeof raw * 2
+    ||  sodium_hex2bin (raw, sizeof raw, token, strlen (token), NULL, &size, NULL)
+    ||  size != sizeof raw)
+        return -1;
+    crypto_generichash (digest, STORE_DIGEST_SIZE, raw, sizeof raw, NULL, 0);
+    sodium_memzero (raw, sizeof raw);
+    return 0;
+}
+
+//  Resolve the request's session into ctx. STORE_OK, STORE_UNDO with the
+//  one 401 reply, or a failure. With touch, the last use is written now
+//  and then (the caller keeps its transaction when this returns STORE_OK).
+static int
+s_session (store_ctx_t *ctx, bool touch)
+{
+    store_op_t *op = ctx->op;
+    const store_config_t *config = ctx->config;
+    if (s_token_digest (zpost_msg_token (op->request), ctx->digest)) {
+        store_engine_not_logged_in (op);
+        return STORE_UNDO;
+    }
+    int rc = store_session_get (ctx->txn, ctx->digest, &ctx->session);
+    if (rc == STORE_NOTFOUND
+    ||  (rc == STORE_OK
+    &&  (!streq (ctx->session.client_key, zpost_msg_client_key (op->request))
+    ||   op->now > ctx->session.last_used + (uint64_t) config->session_idle
+    ||   op->now > ctx->session.created + (uint64_t) config->session_max))) {
+        //  Unknown, another key's, or expired: one answer for all
+        store_engine_not_logged_in (op);
+        return STORE_UNDO;
+    }
+    if (rc)
+        return rc;
+    rc = store_user_get (ctx->txn, ctx->session.username, &ctx->user);
+    if (rc == STORE_NOTFOUND || (rc == STORE_OK && ctx->user.id != ctx->session.user_id)) {
+        store_engine_not_logged_in (op);
+        return STORE_UNDO;
+    }
+    if (rc)
+        return rc;
+    //  Writing the last use on every request would cost a write for every
+    //  LIST; once per a quarter of the idle time (at most a minute) is as
+    //  good for expiry
+    uint64_t interval = (uint64_t) config->session_idle / 4;
+    interval = interval > 60? 60: interval < 1? 1: interval;
+    if (touch && op->now >= ctx->session.last_used + interval) {
+        ctx->session.last_used = op->now;
+        rc = store_session_put (ctx->txn, ctx->digest, &ctx->session);
+    }
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Recorded replies
+
+//  The scope of a request's record: the user, or for REGISTER the name
+static size_t
+s_scope (store_ctx_t *ctx, uint8_t *scope, size_t max)
+{
+    if (zpost_msg_command (ctx->op->request) == ZPOST_CMD_REGISTER) {
+        int size = snprintf ((char *) scope, max, "register:%s",
+                             zpost_msg_get (ctx->op->request, ZPOST_F_USERNAME));
+        assert (size > 0 && (size_t) size < max);
+        return (size_t) size;
+    }
+    for (int index = 0; index < 8; index++)
+        scope [index] = (uint8_t) (ctx->user.id >> (56 - 8 * index));
+    return 8;
+}
+
+//  The digest of a request's content, leaving out passwords, for telling
+//  a retry (same content) from a reused request id (other content)
+static void
+s_request_digest (zpost_msg_t *request, uint8_t *digest)
+{
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, STORE_REQUEST_DIGEST_SIZE);
+    const char *command = zpost_msg_command_name (zpost_msg_command (request));
+    crypto_generichash_update (&state, (const unsigned char *) command, strlen (command) + 1);
+    for (int field = 0; field < ZPOST_F_COUNT; field++) {
+        //  A password never goes into anything we keep, not even hashed
+        if (field == ZPOST_F_PASSWORD || field == ZPOST_F_NEW_PASSWORD)
+            continue;
+        const char *value = zpost_msg_get (request, (zpost_field_t) field);
+        if (value) {
+            unsigned char tag = (unsigned char) field;
+            crypto_generichash_update (&state, &tag, 1);
+            crypto_generichash_update (&state, (const unsigned char *) value, strlen (value) + 1);
+        }
+    }
+    //  A REGISTER retried from another key is someone else's: it must not
+    //  be told "created" for an account it did not create
+    if (zpost_msg_command (request) == ZPOST_CMD_REGISTER) {
+        const char *key = zpost_msg_client_key (request);
+        crypto_generichash_update (&state, (const unsigned char *) key, strlen (key));
+    }
+    crypto_generichash_final (&state, digest, STORE_REQUEST_DIGEST_SIZE);
+}
+
+//  STORE_OK with op->reply set from the record (or a 422 for a reused
+//  request id), STORE_NOTFOUND, or a failure
+static int
+s_recorded (store_ctx_t *ctx)
+{
+    store_op_t *op = ctx->op;
+    uint8_t scope [64];
+    size_t scope_size = s_scope (ctx, scope, sizeof scope);
+    uint8_t stored [STORE_REQUEST_DIGEST_SIZE];
+    zpost_msg_t *reply;
+    int rc = store_reply_get (ctx->txn, scope, scope_size,
+                              zpost_msg_request_id (op->request), stored, &reply);
+    if (rc)
+        return rc;
+    uint8_t digest [STORE_REQUEST_DIGEST_SIZE];
+    s_request_digest (op->request, digest);
+    if (memcmp (digest, stored, sizeof digest) == 0) {
+        //  The same request again: the same answer, for this request's
+        //  routing, since the broker's routing id changed with the retry
+        store_op_reply (op, zpost_msg_status (reply), zpost_msg_reason (reply), NULL);
+        const char *message_id = zpost_msg_get (reply, ZPOST_F_MESSAGE_ID);
+        if (message_id)
+            zpost_msg_set (op->reply, ZPOST_F_MESSAGE_ID, message_id);
+    }
+    else
+        store_op_reply (op, ZPOST_INVALID_VALUE,
+                        "This request id was already used for another request: use a new one",
+                        "request-id");
+    zpost_msg_destroy (&reply);
+    return STORE_OK;
+}
+
+static int
+s_record (store_ctx_t *ctx)
+{
+    uint8_t scope [64];
+    size_t scope_size = s_scope (ctx, scope, sizeof scope);
+    uint8_t digest [STORE_REQUEST_DIGEST_SIZE];
+    s_request_digest (ctx->op->request, digest);
+    return store_reply_put (ctx->txn, scope, scope_size,
+                            zpost_msg_request_id (ctx->op->request), digest,
+                            ctx->op->now, ctx->op->reply);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Act: one request, inside its nested transaction of the group commit
+
+static int
+s_act (void *arg, store_txn_t *txn, store_op_t *op)
+{
+    store_engine_t *self = (store_engine_t *) arg;
+    zpost_command_t command = zpost_msg_command (op->request);
+    unsigned flags = zpost_command_flags (command);
+    store_ctx_t ctx = {
+        .engine = self, .config = &self->config, .txn = txn, .op = op
+    };
+    int rc = STORE_OK;
+    if (flags & ZPOST_CMD_SESSION) {
+        rc = s_session (&ctx, true);
+        //  LOGOUT's goal is that the token no longer works for this key:
+        //  a token that does not is already so
+        if (rc == STORE_UNDO && command == ZPOST_CMD_LOGOUT
+        &&  zpost_msg_token (op->request) [0])
+            store_op_reply (op, ZPOST_OK, NULL, NULL);
+        if (rc)
+            goto done;
+    }
+    if (flags & ZPOST_CMD_RECORDED) {
+        rc = s_recorded (&ctx);
+        if (rc == STORE_OK)
+            goto done;          //  a retry: the recorded answer, nothing new
+        if (rc != STORE_NOTFOUND)
+            goto done;
+        rc = STORE_OK;
+    }
+    if ((flags & ZPOST_CMD_PASSWORD) && command != ZPOST_CMD_REGISTER) {
+        //  The hash the password was checked against must still be the
+        //  account's, in this transaction, or the check proves nothing
+        const char *name = command == ZPOST_CMD_LOGIN
+                         ? zpost_msg_get (op->request, ZPOST_F_USERNAME)
+                         : ctx.session.username;
+        rc = store_user_get (txn, name, &ctx.user);
+        if (rc == STORE_NOTFOUND) {
+            store_op_reply (op, ZPOST_LOGIN_FAILED, NULL, NULL);
+            rc = STORE_UNDO;
+            goto done;
+        }
+        if (rc)
+            goto done;
+        if (!op->verified || !streq (ctx.user.hash, op->checked)) {
+            rc = STORE_RECHECK;
+            goto done;
+        }
+    }
+    rc = s_commands [command].rule (&ctx);
+    if (rc == STORE_OK && (flags & ZPOST_CMD_RECORDED)
+    &&  zpost_msg_status (op->reply) == ZPOST_OK)
+        rc = s_record (&ctx);
+done:
+    sodium_memzero (&ctx.user, sizeof ctx.user);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  After a commit, each request: answered, or back to the pool
+
+static void
+    s_to_pool (store_engine_t *self, store_op_t **op_p, bool again);
+static void
+    s_sweep_tail (void *arg, store_txn_t *txn, size_t kept);
+
+static void
+s_done (void *arg, store_op_t **op_p)
+{
+    store_engine_t *self = (store_engine_t *) arg;
+    store_op_t *op = *op_p;
+    if (op->reply) {
+        s_answer (self, op_p);
+        return;
+    }
+    //  A stale password check: check again against the hash as it is now
+    if (++op->rechecks > S_RECHECKS_MAX) {
+        s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
+                "The password of this account is changing: try again", NULL);
+        return;
+    }
+    op->verified = false;
+    op->hashing = false;
+    if (op->new_hash) {
+        sodium_memzero (op->new_hash, strlen (op->new_hash));
+        zstr_free (&op->new_hash);
+    }
+    s_to_pool (self, op_p, true);
+}
+
+void
+store_engine_commit (store_engine_t *self)
+{
+    assert (self);
+    if (store_group_commit (self->group, s_act, s_sweep_tail, s_done, self))
+        self->commits++;
+}
+
+bool
+store_engine_group_full (store_engine_t *self)
+{
+    assert (self);
+    return store_group_full (self->group);
+}
+
+static void
+s_queue (store_engine_t *self, store_op_t **op_p)
+{
+    store_group_add (self->group, op_p);
+    if (self->config.no_group_commit || store_group_full (self->group))
+        store_engine_commit (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The pool: a job slot per client key, the throttle, the wait
+
+//  The client key's count of jobs in the pool
+static size_t
+s_key_jobs (store_engine_t *self, const char *key)
+{
+    return (size_t) (uintptr_t) zhashx_lookup (self->key_jobs, key);
+}
+
+static void
+s_key_jobs_add (store_engine_t *self, store_op_t *op)
+{
+    const char *key = zpost_msg_client_key (op->request);
+    size_t count = s_key_jobs (self, key) + 1;
+    zhashx_update (self->key_jobs, key, (void *) (uintptr_t) count);
+    op->key_jobs = strdup (key);
+    assert (op->key_jobs);
+}
+
+static void
+s_key_jobs_release (store_engine_t *self, store_op_t *op)
+{
+    if (!op->key_jobs)
+        return;
+    size_t count = s_key_jobs (self, op->key_jobs);
+    if (count <= 1)
+        zhashx_delete (self->key_jobs, op->key_jobs);
+    else
+        zhashx_update (self->key_jobs, op->key_jobs, (void *) (uintptr_t) (count - 1));
+    zstr_free (&op->key_jobs);
+}
+
+static char *
+s_throttle_key (const char *kind, const char *name)
+{
+    return zsys_sprintf ("%s:%s", kind, name);
+}
+
+//  Refuse the attempt if a throttle says wait; otherwise count it as a
+//  failure now (forgiven if the password is right), so that a pipelined
+//  guesser cannot queue attempts past the throttle. The account's
+//  throttle applies only when job->account is set.
+static bool
+s_throttled (store_engine_t *self, store_op_t *op, const char *account)
+{
+    int64_t now = zclock_mono ();
+    char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
+    char *user = account? s_throttle_key ("user", account): NULL;
+    int64_t wait = store_throttle_wait_ms (self->throttle, key, now);
+    if (user) {
+        int64_t account_wait = store_throttle_wait_ms (self->throttle, user, now);
+        wait = account_wait > wait? account_wait: wait;
+    }
+    if (wait == 0) {
+        store_throttle_failure (self->throttle, key, now);
+        if (user)
+            store_throttle_failure (self->throttle, user, now);
+    }
+    else {
+        int64_t seconds = (wait + 999) / 1000;
+        char *reason = zsys_sprintf ("Too many failed attempts: wait %" PRId64
+                                     " s before trying again", seconds);
+        char *detail = zsys_sprintf ("%" PRId64, seconds);
+        store_op_reply (op, ZPOST_THROTTLED, reason, detail);
+        zstr_free (&reason);
+        zstr_free (&detail);
+    }
+    zstr_free (&key);
+    zstr_free (&user);
+    return wait != 0;
+}
+
+void
+store_engine_password_ok (store_engine_t *self, store_op_t *op, const char *account)
+{
+    int64_t now = zclock_mono ();
+    char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
+    store_throttle_success (self->throttle, key, now);
+    zstr_free (&key);
+    if (account) {
+        char *user = s_throttle_key ("user", account);
+        store_throttle_success (self->throttle, user, now);
+        zstr_free (&user);
+    }
+}
+
+//  Hand a job to the pool, or answer why not
+static void
+s_submit (store_engine_t *self, store_op_t **op_p, store_pwjob_t *job)
+{
+    store_op_t *op = *op_p;
+    bool urgent = op->known_key;
+    if (!op->key_jobs) {
+        if (s_key_jobs (self, zpost_msg_client_key (op->request)) >= STORE_KEY_JOBS_MAX) {
+            s_fail (self, op_p, ZPOST_THROTTLED,
+                    "Too many password requests at once from this client: wait for "
+                    "their answers", "1");
+            return;
+        }
+        int64_t wait = store_hasher_wait_ms (self->hasher, urgent);
+        if (wait > self->config.hash_wait_max) {
+            char *reason = zsys_sprintf ("The store is busy checking passwords: try "
+                                         "again in %" PRId64 " s", (wait + 999) / 1000);
+            char *detail = zsys_sprintf ("%" PRId64, (wait + 999) / 1000);
+            s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE, reason, detail);
+            zstr_free (&reason);
+            zstr_free (&detail);
+            return;
+        }
+        s_key_jobs_add (self, op);
+    }
+    int rc = job->against
+           ? store_hasher_verify (self->hasher, op, urgent, job->against, job->password)
+           : store_hasher_hash (self->hasher, op, urgent, job->password);
+    if (rc) {
+        s_key_jobs_release (self, op);
+        s_fail (self, op_p, ZPOST_INVALID_VALUE, NULL, "password");
+        return;
+    }
+    *op_p = NULL;               //  the pool has it now
+}
+
+//  A password command's way to the pool: its prepare step in a read-only
+//  transaction, the throttle (not on a re-check: that attempt was
+//  counted), then the pool
+static void
+s_to_pool (store_engine_t *self, store_op_t **op_p, bool again)
+{
+    store_op_t *op = *op_p;
+    zpost_command_t command = zpost_msg_command (op->request);
+    store_ctx_t ctx = {
+        .engine = self, .config = &self->config, .op = op
+    };
+    store_pwjob_t job = { NULL, NULL, NULL };
+    int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
+    if (rc == STORE_OK && (zpost_command_flags (command) & ZPOST_CMD_SESSION))
+        rc = s_session (&ctx, false);
+    if (rc == STORE_OK && (zpost_command_flags (command) & ZPOST_CMD_RECORDED)) {
+        rc = s_recorded (&ctx);
+        if (rc == STORE_NOTFOUND)
+            rc = STORE_OK;
+        else
+        if (rc == STORE_OK)
+            rc = STORE_UNDO;    //  answered from the record
+    }
+    if (rc == STORE_OK)
+        rc = s_commands [command].prepare (&ctx, &job);
+    //  The job's strings point into the request or into op->checked,
+    //  which outlive the transaction
+    store_txn_abort (&ctx.txn);
+    sodium_memzero (&ctx.user, sizeof ctx.user);
+    if (rc == STORE_OK && !op->reply && !again && job.password
+    &&  command != ZPOST_CMD_REGISTER && s_throttled (self, op, job.account))
+        rc = STORE_UNDO;
+    if (rc == STORE_OK && op->reply)
+        rc = STORE_UNDO;
+    if (rc == STORE_UNDO)
+        s_answer (self, op_p);
+    else
+    if (rc)
+        s_fail (self, op_p, ZPOST_INTERNAL_ERROR, NULL, NULL);
+    else
+        s_submit (self, op_p, &job);
+}
+
+void
+store_engine_hashed (store_engine_t *self)
+{
+    assert (self);
+    void *context;
+    bool ok;
+    char *new_hash;
+    while (store_hasher_recv (self->hasher, &context, &ok, &new_hash) == 0) {
+        store_op_t *op = (store_op_t *) context;
+        s_key_jobs_release (self, op);
+        zpost_command_t command = zpost_msg_command (op->request);
+        store_pwjob_t job = { NULL, NULL, NULL };
+        bool again = s_commands [command].hashed (self, op, ok, new_hash, &job);
+        if (op->reply)
+            s_answer (self, &op);
+        else
+        if (again)
+            s_submit (self, &op, &job);
+        else
+            store_group_add (self->group, &op);
+    }
+    store_engine_commit (self);
+}
+
+static void
+s_context_free (void **context_p)
+{
+    store_op_destroy ((store_op_t **) context_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Admit: what can be refused at once is, before anything is buffered
+
+void
+store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **request_p,
+                      size_t size)
+{
+    assert (self);
+    assert (request_p && *request_p);
+    store_op_t *op = (store_op_t *) zmalloc (sizeof (store_op_t));
+    assert (op);
+    op->ticket = ticket;
+    op->request = *request_p;
+    *request_p = NULL;
+    op->now = (uint64_t) time (NULL);
+    op->size = size;
+    zpost_command_t command = zpost_msg_command (op->request);
+    unsigned flags = zpost_command_flags (command);
+
+    if (command == ZPOST_CMD_PING) {
+        //  Through the store, not touching the database: the benchmarks'
+        //  baseline, and proof that the link works end to end
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
+        zpost_msg_set (op->reply, ZPOST_F_SERVER_VERSION, "zpost " ZPOST_VERSION);
+        zpost_msg_set (op->reply, ZPOST_F_ANSWERED_BY, "store");
+        s_answer (self, &op);
+        return;
+    }
+    if (command == ZPOST_CMD_SEND) {
+        size_t body = strlen (zpost_msg_get (op->request, ZPOST_F_BODY));
+        if (body > self->config.body_limit) {
+            char *reason = zsys_sprintf ("The body is larger than this server's limit "
+                                         "of %zu bytes", self->config.body_limit);
+            s_fail (self, &op, ZPOST_TOO_LARGE, reason, "body");
+            zstr_free (&reason);
+            return;
+        }
+    }
+    if ((flags & ZPOST_CMD_SESSION) && !(flags & ZPOST_CMD_PASSWORD)) {
+        //  A request without a live session goes no further than this
+        //  read; LOGOUT only needs a token that could be one
+        uint8_t digest [STORE_DIGEST_SIZE];
+        if (command == ZPOST_CMD_LOGOUT) {
+            if (s_token_digest (zpost_msg_token (op->request), digest)) {
+                store_engine_not_logged_in (op);
+                s_answer (self, &op);
+                return;
+            }
+        }
+        else {
+            store_ctx_t ctx = {
+                .engine = self, .config = &self->config, .op = op
+            };
+            int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
+            if (rc == STORE_OK)
+                rc = s_session (&ctx, false);
+            store_txn_abort (&ctx.txn);
+            sodium_memzero (&ctx.user, sizeof ctx.user);
+            if (rc == STORE_UNDO) {
+                s_answer (self, &op);
+                return;
+            }
+            //  A failure here is left to the act step, which will meet
+            //  it again and answer it
+        }
+    }
+    if (flags & ZPOST_CMD_PASSWORD)
+        s_to_pool (self, &op, false);
+    else
+        s_queue (self, &op);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sweeps: recorded replies and sessions past their time
+
+//  Remove up to batch of each; returns true if a batch was full
+static bool
+s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
+{
+    uint64_t now = (uint64_t) time (NULL);
+    size_t replies = 0, sessions = 0;
+    if (now > self->config.reply_keep)
+        store_reply_expire (txn, now - self->config.reply_keep, batch, &replies);
+    store_session_expire (txn, now, (uint64_t) self->config.session_idle,
+                          (uint64_t) self->config.session_max,
+                          self->session_resume, batch, &sessions);
+    return replies == batch || sessions == batch;
+}
+
+static void
+s_sweep_tail (void *arg, store_txn_t *txn, size_t kept)
+{
+    s_sweep ((store_engine_t *) arg, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
+}
+
+bool
+store_engine_sweep (store_engine_t *self)
+{
+    assert (self);
+    store_txn_t *txn;
+    if (store_txn_begin (self->db, NULL, true, &txn) != STORE_OK)
+        return false;
+    bool more = s_sweep (self, txn, S_SWEEP_BATCH);
+    if (store_txn_commit (&txn) != STORE_OK)
+        zsys_warning ("store_engine: the sweep could not commit; it runs again later");
+    return more;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor, destructor, accessors
+
+store_engine_t *
+store_engine_new (const store_config_t *config, store_db_t *db, store_send_fn *send,
+                  void *send_arg)
+{
+    assert (config);
+    assert (db);
+    assert (send);
+    store_engine_t *self = (store_engine_t *) zmalloc (sizeof (store_engine_t));
+    assert (self);
+    self->config = *config;
+    store_config_defaults (&self->config, store_db_map_size (db));
+    self->db = db;
+    self->send = send;
+    self->send_arg = send_arg;
+    self->group = store_group_new (db, self->config.map_max,
+                                   self->config.no_group_commit? 1: S_GROUP_MAX,
+                                   S_GROUP_BYTES);
+    self->throttle = store_throttle_new ();
+    assert (self->throttle);
+    //  Keys are client keys, as C strings: zhashx's own default
+    self->key_jobs = zhashx_new ();
+    assert (self->key_jobs);
+    return self;
+}
+
+int
+store_engine_start (store_engine_t *self)
+{
+    assert (self);
+    self->hasher = store_hasher_new (self->config.hashers, self->config.pwhash_ops,
+                                     self->config.pwhash_mem);
+    if (!self->hasher) {
+        zsys_error ("store_engine: cannot start the password hasher "
+                    "(out of memory for %zu MiB per hash?)", self->config.pwhash_mem >> 20);
+        return -1;
+    }
+    store_hasher_set_destructor (self->hasher, s_context_free);
+    return 0;
+}
+
+void
+store_engine_destroy (store_engine_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        store_engine_t *self = *self_p;
+        store_hasher_destroy (&self->hasher);
+        store_group_destroy (&self->group);
+        store_throttle_destroy (&self->throttle);
+        zhashx_destroy (&self->key_jobs);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+store_engine_hasher_socket (store_engine_t *self)
+{
+    assert (self && self->hasher);
+    return store_hasher_socket (self->hasher);
+}
+
+const store_config_t *
+store_engine_config (store_engine_t *self)
+{
+    assert (self);
+    return &self->config;
+}
+
+store_db_t *
+store_engine_db (store_engine_t *self)
+{
+    assert (self);
+    return self->db;
+}
+
+uint64_t
+store_engine_commits (store_engine_t *self)
+{
+    assert (self);
+    return self->commits;
+}
+
+const char *
+store_engine_dummy_hash (store_engine_t *self)
+{
+    assert (self && self->hasher);
+    return store_hasher_dummy_hash (self->hasher);
+}
