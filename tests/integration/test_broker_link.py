@@ -232,6 +232,12 @@ def test_body_over_store_limit_413_at_broker(tmp):
     store.close()
 
 
+def _sanitized():
+    """True if the broker was built with AddressSanitizer."""
+    with open(h.binary("zpost-broker"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def _vm_hwm_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M)
@@ -249,6 +255,9 @@ def test_flood_of_large_bodies_bounded(tmp):
     sockets: each gets 413 from the broker (the store said 1 MiB in READY),
     and the broker's peak RSS stays far below what buffering them would
     take (120 x 16 MiB = 1.9 GiB)."""
+    if h.WRAP:
+        h.log("flood not run under ZPOST_WRAP (valgrind would take minutes)")
+        return
     broker, store = h.start_service(tmp)
     before = _vm_hwm_kib(broker.proc.pid)
     body = b"y" * FLOOD_BODY
@@ -290,11 +299,16 @@ def test_flood_of_large_bodies_bounded(tmp):
         % (len(statuses), FLOOD_COUNT)
     assert set(statuses.values()) == {413}, "not every SEND got 413: %r" \
         % sorted(set(statuses.values()))
-    # Under ZPOST_WRAP (valgrind) the pid is the wrapper's: no bound
-    assert h.WRAP or after < BROKER_PEAK_BOUND_MIB * 1024, \
+    # Both still serve
+    assert h.ping_status(broker, "store", 5.0) == 200
+    # Under ZPOST_WRAP (valgrind) the pid is the wrapper's, and ASan keeps
+    # freed memory in quarantine: no bound there
+    if h.WRAP or _sanitized():
+        h.log("broker peak not checked under valgrind or AddressSanitizer")
+        return
+    assert after < BROKER_PEAK_BOUND_MIB * 1024, \
         "the broker's peak RSS reached %d MiB under the flood (bound %d MiB)" \
         % (after // 1024, BROKER_PEAK_BOUND_MIB)
-    assert h.ping_status(broker, "store", 5.0) == 200
 
 
 if __name__ == "__main__":
