@@ -308,7 +308,8 @@ zpost_link_send (zpost_link_t *self, zsock_t *output)
         if (self->id == ZPOST_LINK_REQUEST)
             zmsg_addstr (msg, self->client_key);
     }
-    else
+    //  Only REQUEST and REPLY carry content
+    if (self->id != ZPOST_LINK_REQUEST && self->id != ZPOST_LINK_REPLY)
         zpost_link_content_destroy (&content);
 
     //  The head, then the content frame by frame. The first send is the
