@@ -11,6 +11,16 @@
     are and forget the ticket; a reply whose ticket we no longer hold is
     dropped, so a late answer never reaches a client that has moved on.
 
+    A reply is the answer of the worker the ticket was given to, and of no
+    other: the pending entry remembers that worker, and a REPLY for the
+    ticket from any other worker is dropped and logged, and leaves the entry
+    waiting for the right one.
+
+    A SEND whose body is larger than the chosen worker's body limit (from
+    its READY) is answered 413 here, as the store would answer it, and is
+    never forwarded: a flood of large bodies costs the broker a decode, not
+    a copy queued towards a store that will refuse it.
+
     Every request has the same timeout, so deadlines grow with tickets and
     a list in ticket order is also in deadline order: expiring requests
     costs only the expired ones.
@@ -209,6 +219,34 @@ s_worker_send (s_server_t *self, zframe_t *routing_id, zpost_link_id_t command)
 //  --------------------------------------------------------------------------
 //  Front: requests from clients
 
+//  A SEND body over the limit the worker stated in READY: answer 413 with
+//  the store's words (ZPOST.md, SEND) and return true.
+static bool
+s_body_too_large (s_server_t *self, zpost_msg_t *request, zframe_t *worker)
+{
+    if (zpost_msg_command (request) != ZPOST_CMD_SEND)
+        return false;
+    const char *body = zpost_msg_get (request, ZPOST_F_BODY);
+    uint64_t limit = broker_workers_body_limit (self->workers, worker);
+    if (!body || (uint64_t) strlen (body) <= limit)
+        return false;
+    char *reason = zsys_sprintf ("The body is larger than this server's "
+                                 "limit of %" PRIu64 " bytes", limit);
+    assert (reason);
+    zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_TOO_LARGE, reason);
+    assert (reply);
+    zpost_msg_set (reply, ZPOST_F_DETAIL, "body");
+    if (zpost_msg_send (reply, self->front) != 0 && self->verbose)
+        zsys_info ("zpost-broker: reply 413 to a client lost: %s",
+                   zmq_strerror (zmq_errno ()));
+    if (self->verbose)
+        zsys_info ("zpost-broker: SEND %s: body of %zu bytes over %" PRIu64
+                   ": 413", zpost_msg_request_id (request), strlen (body), limit);
+    zpost_msg_destroy (&reply);
+    zstr_free (&reason);
+    return true;
+}
+
 static void
 s_forward (s_server_t *self, zpost_msg_t *request)
 {
@@ -232,6 +270,10 @@ s_forward (s_server_t *self, zpost_msg_t *request)
                      broker_workers_size (self->workers)
                      ? "every store is busy; try again"
                      : "no store is running; try again");
+            return;
+        }
+        if (s_body_too_large (self, request, worker)) {
+            broker_workers_release (self->workers, worker);
             return;
         }
         zmsg_t *content = zpost_msg_encode (request);
@@ -351,11 +393,21 @@ s_relay_reply (s_server_t *self, zpost_link_t *link, zframe_t *worker)
 {
     uint64_t ticket = zpost_link_ticket (link);
     s_pending_t *entry = s_pending_lookup (self, ticket);
-    //  A ticket given to another worker is not this one's to answer
-    if (!entry || !zframe_eq (entry->worker, worker)) {
+    if (!entry) {
         if (self->verbose)
             zsys_info ("zpost-broker: reply to ticket %" PRIu64
                        " dropped: no longer pending", ticket);
+        return;
+    }
+    //  A ticket given to another worker is not this one's to answer: the
+    //  entry stays, waiting for the worker it was given to. A store that
+    //  does this is broken or hostile, so it is logged whatever the level.
+    if (!zframe_eq (entry->worker, worker)) {
+        const char *from = broker_workers_name (self->workers, worker);
+        const char *to = broker_workers_name (self->workers, entry->worker);
+        zsys_warning ("zpost-broker: store %s replied to ticket %" PRIu64
+                      ", which went to store %s: dropped",
+                      from? from: "(unknown)", ticket, to? to: "(gone)");
         return;
     }
     zmsg_t *content = zpost_link_take_content (link);
@@ -385,12 +437,22 @@ s_back_message (s_server_t *self, zpost_link_t *link)
     bool known = broker_workers_known (self->workers, worker);
 
     if (command == ZPOST_LINK_READY) {
+        uint64_t body_limit = zpost_link_body_limit (link);
         int rc = broker_workers_ready (self->workers, worker,
                                    zpost_link_store_name (link),
-                                   zpost_link_capacity (link), expires);
-        if (rc == 1)
-            zsys_info ("zpost-broker: store %s ready (capacity %" PRIu32 ")",
-                       zpost_link_store_name (link), zpost_link_capacity (link));
+                                   zpost_link_capacity (link), body_limit,
+                                   expires);
+        if (rc == 1) {
+            if (body_limit == ZPOST_LINK_BODY_LIMIT_NONE)
+                zsys_info ("zpost-broker: store %s ready (capacity %" PRIu32
+                           ", no body limit stated)",
+                           zpost_link_store_name (link), zpost_link_capacity (link));
+            else
+                zsys_info ("zpost-broker: store %s ready (capacity %" PRIu32
+                           ", body limit %" PRIu64 ")",
+                           zpost_link_store_name (link),
+                           zpost_link_capacity (link), body_limit);
+        }
         else
         if (rc == -1)
             zsys_warning ("zpost-broker: store %s refused: %d stores already",

@@ -15,6 +15,7 @@ typedef struct {
     zframe_t *routing_id;       //  its routing id on the back-end ROUTER
     char *name;                 //  name it gave in READY, for logs
     uint32_t capacity;          //  requests it takes at once
+    uint64_t body_limit;        //  largest SEND body it takes, from READY
     uint32_t in_flight;         //  requests sent to it and not yet over
     int64_t expires;            //  monotonic msec after which it is dead
     uint64_t last_pick;         //  pick sequence number when last chosen
@@ -87,7 +88,8 @@ broker_workers_destroy (broker_workers_t **self_p)
 
 int
 broker_workers_ready (broker_workers_t *self, zframe_t *routing_id,
-                      const char *name, uint32_t capacity, int64_t expires)
+                      const char *name, uint32_t capacity,
+                      uint64_t body_limit, int64_t expires)
 {
     assert (self);
     assert (routing_id);
@@ -97,6 +99,7 @@ broker_workers_ready (broker_workers_t *self, zframe_t *routing_id,
         worker->name = strdup (name? name: "");
         assert (worker->name);
         worker->capacity = capacity;
+        worker->body_limit = body_limit;
         worker->expires = expires;
         return 0;
     }
@@ -109,6 +112,7 @@ broker_workers_ready (broker_workers_t *self, zframe_t *routing_id,
     worker->name = strdup (name? name: "");
     assert (worker->routing_id && worker->name);
     worker->capacity = capacity;
+    worker->body_limit = body_limit;
     worker->expires = expires;
     char *key = zframe_strhex (routing_id);
     assert (key);
@@ -212,6 +216,15 @@ broker_workers_name (broker_workers_t *self, zframe_t *routing_id)
 }
 
 
+uint64_t
+broker_workers_body_limit (broker_workers_t *self, zframe_t *routing_id)
+{
+    assert (self);
+    s_worker_t *worker = s_lookup (self, routing_id);
+    return worker? worker->body_limit: 0;
+}
+
+
 uint32_t
 broker_workers_in_flight (broker_workers_t *self, zframe_t *routing_id)
 {
@@ -276,8 +289,8 @@ broker_workers_test (bool verbose)
     zframe_t *d = s_id ("D");
 
     //  READY adds; READY again updates and keeps the in-flight count
-    assert (broker_workers_ready (workers, a, "store-a", 2, 3000) == 1);
-    assert (broker_workers_ready (workers, b, "store-b", 1, 3000) == 1);
+    assert (broker_workers_ready (workers, a, "store-a", 2, 1048576, 3000) == 1);
+    assert (broker_workers_ready (workers, b, "store-b", 1, 2000, 3000) == 1);
     assert (broker_workers_size (workers) == 2);
     assert (streq (broker_workers_name (workers, a), "store-a"));
     assert (broker_workers_known (workers, b));
@@ -305,15 +318,19 @@ broker_workers_test (bool verbose)
     assert (broker_workers_in_flight (workers, b) == 0);
     broker_workers_release (workers, d);                //  unknown: ignored
 
-    assert (broker_workers_ready (workers, a, "store-a2", 5, 4000) == 0);
+    assert (broker_workers_ready (workers, a, "store-a2", 5, 4096, 4000) == 0);
     assert (streq (broker_workers_name (workers, a), "store-a2"));
+    //  READY again updates the body limit too
+    assert (broker_workers_body_limit (workers, a) == 4096);
+    assert (broker_workers_body_limit (workers, b) == 2000);
+    assert (broker_workers_body_limit (workers, d) == 0);   //  unknown
     assert (broker_workers_in_flight (workers, a) == 2);
 
     //  Capacity 0 is never picked
-    assert (broker_workers_ready (workers, c, "idle", 0, 3000) == 1);
+    assert (broker_workers_ready (workers, c, "idle", 0, UINT64_MAX, 3000) == 1);
     assert (broker_workers_size (workers) == 3);
     //  The table is full
-    assert (broker_workers_ready (workers, d, "store-d", 1, 3000) == -1);
+    assert (broker_workers_ready (workers, d, "store-d", 1, UINT64_MAX, 3000) == -1);
     assert (!broker_workers_known (workers, d));
     broker_workers_release (workers, a);
     broker_workers_release (workers, a);
@@ -351,7 +368,7 @@ broker_workers_test (bool verbose)
     assert (broker_workers_in_flight (workers, a) == 0);
 
     //  Room again
-    assert (broker_workers_ready (workers, d, "store-d", 1, 3000) == 1);
+    assert (broker_workers_ready (workers, d, "store-d", 1, UINT64_MAX, 3000) == 1);
     assert (broker_workers_size (workers) == 2);
 
     zframe_destroy (&a);
@@ -368,7 +385,7 @@ broker_workers_test (bool verbose)
         char name [16];
         snprintf (name, sizeof name, "w%d", count);
         zframe_t *w = s_id (name);
-        assert (broker_workers_ready (workers, w, name, 1, 0) == 1);
+        assert (broker_workers_ready (workers, w, name, 1, UINT64_MAX, 0) == 1);
         zframe_destroy (&w);
     }
     assert (broker_workers_size (workers) == 100);

@@ -34,13 +34,16 @@ broker_workers_t *
 void
     broker_workers_destroy (broker_workers_t **self_p);
 
-//  A worker said READY: add it, or update the name and capacity of a worker
-//  we know (its requests in flight stay counted). It lives until expires.
-//  The routing id is copied. Returns 1 if the worker is new, 0 if it was
-//  known, -1 if the table is full.
+//  A worker said READY: add it, or update the name, capacity and body
+//  limit of a worker we know (its requests in flight stay counted). It
+//  lives until expires. body_limit is the largest SEND body it takes
+//  (ZPOST_LINK_BODY_LIMIT_NONE, UINT64_MAX, if it stated none). The routing
+//  id is copied. Returns 1 if the worker is new, 0 if it was known, -1 if
+//  the table is full.
 int
     broker_workers_ready (broker_workers_t *self, zframe_t *routing_id,
-                          const char *name, uint32_t capacity, int64_t expires);
+                          const char *name, uint32_t capacity,
+                          uint64_t body_limit, int64_t expires);
 
 //  The worker was heard from: it lives until expires. Returns 0, or -1 if
 //  no such worker is in the table.
@@ -76,6 +79,10 @@ bool
 //  The worker's name from READY, or NULL if it is not in the table.
 const char *
     broker_workers_name (broker_workers_t *self, zframe_t *routing_id);
+
+//  The worker's body limit from READY (0 if it is not in the table).
+uint64_t
+    broker_workers_body_limit (broker_workers_t *self, zframe_t *routing_id);
 
 //  Requests the worker has in flight (0 if it is not in the table).
 uint32_t

@@ -3,7 +3,7 @@
 
     Store workers connect DEALER sockets to the broker's back-end ROUTER.
 
-        store -> broker:  READY store-name capacity
+        store -> broker:  READY store-name capacity [body-limit]
                           HEARTBEAT
                           REPLY ticket <client reply frames>
                           DISCONNECT
@@ -21,6 +21,12 @@
 
     zpost_link_recv returns 0, -1 (interrupted or nothing) or -2 (malformed;
     the caller drops the message and may log it).
+
+    Content may hold secrets (a REQUEST's passwords, a LOGIN reply's token).
+    The codec wipes every content frame it frees with sodium_memzero, and
+    the small frames it sends are handed to libzmq as copies that are wiped
+    when libzmq lets them go. Code that takes content wipes it the same way
+    (zpost_link_content_destroy).
     =========================================================================
 */
 
@@ -33,6 +39,9 @@
 #define ZPOST_LINK_SIGNATURE    "ZPOSTL1"
 #define ZPOST_LINK_NAME_MAX     64      //  store-name bytes
 #define ZPOST_LINK_CAPACITY_MAX 100000  //  requests a store may have in flight
+//  READY without a body-limit: the store states none (the protocol's
+//  16 MiB ceiling is all that applies)
+#define ZPOST_LINK_BODY_LIMIT_NONE  UINT64_MAX
 
 typedef enum {
     ZPOST_LINK_NONE = 0,
@@ -86,6 +95,14 @@ uint32_t
 void
     zpost_link_set_capacity (zpost_link_t *self, uint32_t capacity);
 
+//  READY: the largest SEND body, in bytes, the store accepts (its
+//  configured limit). Optional on the wire: a READY without it, and a new
+//  link, read ZPOST_LINK_BODY_LIMIT_NONE; setting NONE leaves the frame out.
+uint64_t
+    zpost_link_body_limit (zpost_link_t *self);
+void
+    zpost_link_set_body_limit (zpost_link_t *self, uint64_t body_limit);
+
 //  REQUEST, REPLY
 uint64_t
     zpost_link_ticket (zpost_link_t *self);
@@ -106,6 +123,16 @@ zmsg_t *
     zpost_link_take_content (zpost_link_t *self);
 void
     zpost_link_set_content (zpost_link_t *self, zmsg_t **content_p);
+
+//  Overwrite every byte of every frame of content with zeros
+//  (sodium_memzero); the frames stay, with their sizes. NULL is ignored.
+void
+    zpost_link_content_wipe (zmsg_t *content);
+
+//  Wipe content, then destroy it; sets *content_p to NULL. For any frames
+//  that may hold a password or a token.
+void
+    zpost_link_content_destroy (zmsg_t **content_p);
 
 void
     zpost_link_test (bool verbose);
