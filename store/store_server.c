@@ -156,7 +156,7 @@ s_send_command (store_server_t *self, zpost_link_id_t id)
     if (id == ZPOST_LINK_READY) {
         zpost_link_set_store_name (link, self->name);
         zpost_link_set_capacity (link, self->capacity);
-        zpost_link_set_body_limit (link, self->config.body_limit);
+        zpost_link_set_body_limit (link, store_engine_config (self->engine)->body_limit);
     }
     //  The socket never blocks (SNDTIMEO 0): a full queue means the
     //  broker is not reading, and silence detection will deal with it.
