@@ -671,3 +671,167 @@ def run_tests(tests, timeout=TEST_TIMEOUT):
     if _ctx is not None:
         _ctx.destroy(linger=0)
     sys.exit(1 if failed or passed == 0 else 0)
+
+
+# ---------------------------------------------------------------------------
+#  Playing the broker: a pyzmq ROUTER on the back end, speaking the link
+#  protocol (ZPOST.md "The link protocol") straight to one zpost-store.
+
+LINK_SIGNATURE = b"ZPOSTL1"
+
+
+class FakeBroker:
+    """A broker's back end in a thread of its own: it binds a ROUTER on an
+    ipc:// endpoint in tmp, takes the store's READY, answers with HEARTBEATs
+    every interval (to the routing id that last sent READY), sends REQUESTs
+    with tickets it numbers itself, and keeps every REPLY by ticket. It
+    records the time (monotonic) of every link message the store sends,
+    so a test can measure the store's silences. Only the thread touches the
+    socket; other threads hand it messages through a queue."""
+
+    def __init__(self, tmp, heartbeat_ms=1000, name="fake-back"):
+        import queue
+        self.endpoint = "ipc://%s/%s.ipc" % (tmp, name)
+        self.heartbeat = heartbeat_ms / 1000.0
+        self._out = queue.Queue()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self.store_id = None        # routing id of the store's last READY
+        self.readies = 0            # READY messages seen
+        self.capacity = None        # capacity of the last READY
+        self.replies = {}           # ticket (int) -> reply frames
+        self.seen = []              # monotonic time of each link message in
+        self.reply_ids = {}         # ticket -> routing id it came from
+        self._ticket = 0
+        self._sock = context().socket(zmq.ROUTER)
+        self._sock.linger = 0
+        self._sock.rcvhwm = 0
+        self._sock.sndhwm = 0
+        self._sock.bind(self.endpoint)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            self._loop()
+        except zmq.ZMQError:
+            pass                # the context went away: the script is ending
+        finally:
+            try:
+                self._sock.close(linger=0)
+            except zmq.ZMQError:
+                pass
+
+    def _loop(self):
+        sock = self._sock
+        next_beat = time.monotonic() + self.heartbeat
+        while not self._stop.is_set():
+            while True:
+                try:
+                    frames, copy = self._out.get_nowait()
+                except Exception:
+                    break
+                if self.store_id is not None:
+                    sock.send_multipart([self.store_id] + frames, copy=copy)
+            now = time.monotonic()
+            if now >= next_beat:
+                if self.store_id is not None:
+                    sock.send_multipart([self.store_id, LINK_SIGNATURE, b"HEARTBEAT"])
+                next_beat = now + self.heartbeat
+            if not sock.poll(5, zmq.POLLIN):
+                continue
+            while sock.poll(0, zmq.POLLIN):
+                msg = sock.recv_multipart()
+                self._take(msg)
+
+    def _take(self, msg):
+        now = time.monotonic()
+        with self._cond:
+            self.seen.append(now)
+            if len(msg) >= 3 and msg[1] == LINK_SIGNATURE:
+                command = msg[2]
+                if command == b"READY" and len(msg) == 5:
+                    self.store_id = msg[0]
+                    self.readies += 1
+                    self.capacity = int(msg[4])
+                elif command == b"REPLY" and len(msg) >= 4 and len(msg[3]) == 8:
+                    ticket = int.from_bytes(msg[3], "big")
+                    self.replies[ticket] = msg[4:]
+                    self.reply_ids[ticket] = msg[0]
+                elif command == b"DISCONNECT":
+                    pass
+            self._cond.notify_all()
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self.store_id is not None, timeout)
+        assert ok, "the store sent no READY within %.1f s" % timeout
+
+    def send(self, client_key, command, *fields, request_id=None, token="",
+             copy=True):
+        """Forward one client request; returns (ticket, request_id). Body
+        frames may be bytes shared between requests (copy=False: no copy is
+        made in this process)."""
+        request_id = request_id or new_request_id()
+        with self._cond:
+            self._ticket += 1
+            ticket = self._ticket
+        frames = [LINK_SIGNATURE, b"REQUEST", ticket.to_bytes(8, "big"),
+                  _b(client_key)] + request_frames(command, request_id, token, *fields)
+        self._out.put((frames, copy))
+        return ticket, request_id
+
+    def wait_reply(self, ticket, timeout=REQUEST_TIMEOUT * 5):
+        """The Reply to a ticket, or None if none came in time."""
+        with self._cond:
+            self._cond.wait_for(lambda: ticket in self.replies, timeout)
+            frames = self.replies.get(ticket)
+        return Reply(frames) if frames is not None else None
+
+    def call(self, client_key, command, *fields, timeout=REQUEST_TIMEOUT * 5, **kw):
+        """send() then wait_reply(); returns (request_id, Reply or None)."""
+        ticket, rid = self.send(client_key, command, *fields, **kw)
+        return rid, self.wait_reply(ticket, timeout)
+
+    def expect(self, status, client_key, command, *fields, **kw):
+        rid, reply = self.call(client_key, command, *fields, **kw)
+        assert reply is not None, "%s: no REPLY from the store" % command
+        assert reply.well_formed() and reply.request_id == _b(rid), \
+            "%s: bad reply %r" % (command, reply)
+        assert reply.status == status, "%s %r: expected %d, got %r" \
+            % (command, fields[:1], status, reply)
+        return reply
+
+    def silences(self, since=None):
+        """The longest gap, in seconds, between two link messages from the
+        store (or between `since` and the first), and the count seen."""
+        with self._cond:
+            times = [t for t in self.seen if since is None or t >= since]
+        if since is not None:
+            times = [since] + times
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        return (max(gaps) if gaps else 0.0), len(times)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def client_key():
+    """A made-up client key (Z85 text of a fresh CURVE public key), for
+    requests a FakeBroker forwards."""
+    return zmq.curve_keypair()[0]
+
+
+def vm_hwm(pid):
+    """Peak resident set size of a process, in bytes (VmHWM from /proc)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for pid %d" % pid)
+
+
+def stats_rows(reply):
+    """STATS reply rows as a dict name -> int."""
+    return {name: int(value) for name, value in rows(reply, 2)}

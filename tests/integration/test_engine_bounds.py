@@ -1,0 +1,103 @@
+"""test_engine_bounds - bounds before buffering; heartbeats apart from
+commits (issue 10, defect 5, the store's half; ZPOST.md "Processing order
+at the store", "Heartbeating").
+
+The test plays the broker (harness.FakeBroker) and talks to zpost-store
+directly, as a broker that respects the READY capacity may:
+
+- 120 SENDs with a 16 MiB body and an empty token, all at once: each is
+  answered 401, and the store's peak resident size (VmHWM) stays under
+  600 MiB: a request without a session is not held for a commit.
+- With a valid session, a body one byte over --body-limit gets 413 with
+  detail `body`, and no commit happens for it (STATS `commits`).
+- 700 SENDs of 1 MiB at once (--body-limit 2 MiB, a large quota and map):
+  every one is answered 200, and the store is never silent on the link
+  for as long as the broker's liveness window (3 heartbeat intervals):
+  its HEARTBEATs do not wait for its commits.
+"""
+
+import time
+
+import harness as h
+
+SCALE = h.TIME_SCALE
+PASSWORD = "password-bounds"
+MiB = 1024 * 1024
+RSS_BOUND = 600 * MiB
+HEARTBEAT_MS = 1000
+
+
+def _collect(fb, tickets, timeout):
+    deadline = time.monotonic() + timeout
+    replies = {}
+    for t in tickets:
+        left = max(0.0, deadline - time.monotonic())
+        replies[t] = fb.wait_reply(t, left)
+    return replies
+
+
+def test_no_session_no_buffering(tmp):
+    fb = h.FakeBroker(tmp)
+    store = h.start_store(tmp, fb.endpoint)
+    fb.wait_ready()
+    assert fb.capacity >= 120, "capacity %d" % fb.capacity
+    key = h.client_key()
+    base = h.vm_hwm(store.proc.pid)
+    body = b"x" * (16 * MiB)            # one buffer, sent 120 times uncopied
+    tickets = [fb.send(key, "SEND", "nobody", "big", body, copy=False)[0]
+               for _ in range(120)]
+    replies = _collect(fb, tickets, 60 * SCALE)
+    missing = [t for t, r in replies.items() if r is None]
+    assert not missing, "%d of 120 SENDs unanswered" % len(missing)
+    wrong = [r for r in replies.values() if r.status != 401]
+    assert not wrong, "SEND with an empty token: %r" % wrong[:3]
+    peak = h.vm_hwm(store.proc.pid)
+    h.log("store VmHWM %d MiB before, %d MiB after 120 x 16 MiB without a "
+          "session" % (base // MiB, peak // MiB))
+    assert peak < RSS_BOUND, "the store's peak RSS reached %d MiB (bound %d " \
+        "MiB) for requests it answers 401" % (peak // MiB, RSS_BOUND // MiB)
+
+    # a valid session, a body one byte over the limit: 413 before a commit
+    fb.expect(200, key, "REGISTER", "bounded", PASSWORD)
+    token = fb.expect(200, key, "LOGIN", "bounded", PASSWORD).fields[0].decode()
+    commits = h.stats_rows(fb.expect(200, key, "STATS", "server", token=token))["commits"]
+    reply = fb.expect(413, key, "SEND", "bounded", "over", b"y" * (MiB + 1),
+                      token=token)
+    assert reply.fields == [b"body"], "413 detail: %r" % reply
+    after = h.stats_rows(fb.expect(200, key, "STATS", "server", token=token))["commits"]
+    assert after == commits, "a 413 SEND made a commit: %d -> %d" % (commits, after)
+    fb.close()
+
+
+def test_heartbeats_apart_from_commits(tmp):
+    fb = h.FakeBroker(tmp, heartbeat_ms=HEARTBEAT_MS)
+    h.start_store(tmp, fb.endpoint, extra=[
+        "--heartbeat", str(HEARTBEAT_MS), "--body-limit", "2097152",
+        "--quota", str(4096 * MiB), "--map-size", "1024", "--map-max", "4096"])
+    fb.wait_ready()
+    key = h.client_key()
+    fb.expect(200, key, "REGISTER", "heavy", PASSWORD)
+    token = fb.expect(200, key, "LOGIN", "heavy", PASSWORD).fields[0].decode()
+    body = b"z" * MiB
+    count = 700
+    start = time.monotonic()
+    tickets = [fb.send(key, "SEND", "heavy", "s%d" % n, body, token=token,
+                       copy=False)[0] for n in range(count)]
+    replies = _collect(fb, tickets, 120 * SCALE)
+    elapsed = time.monotonic() - start
+    silence, seen = fb.silences(since=start)
+    h.log("700 x 1 MiB: %.1f s; longest silence of the store %.2f s over %d "
+          "link messages; READY sent %d times" % (elapsed, silence, seen, fb.readies))
+    missing = [t for t, r in replies.items() if r is None]
+    assert not missing, "%d of %d SENDs unanswered" % (len(missing), count)
+    wrong = [r for r in replies.values() if r.status != 200]
+    assert not wrong, "%d SENDs not 200: %r" % (len(wrong), wrong[:3])
+    window = 3 * HEARTBEAT_MS / 1000.0
+    assert silence < window, "the store was silent for %.2f s on the link " \
+        "while committing: a broker takes it as dead after %.1f s" % (silence, window)
+    assert fb.readies == 1, "the store reset its link %d times" % (fb.readies - 1)
+    fb.close()
+
+
+if __name__ == "__main__":
+    h.run_tests([test_no_session_no_buffering, test_heartbeats_apart_from_commits])
