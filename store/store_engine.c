@@ -626,16 +626,6 @@ store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **reque
         s_answer (self, &op);
         return;
     }
-    if (command == ZPOST_CMD_SEND) {
-        size_t body = strlen (zpost_msg_get (op->request, ZPOST_F_BODY));
-        if (body > self->config.body_limit) {
-            char *reason = zsys_sprintf ("The body is larger than this server's limit "
-                                         "of %zu bytes", self->config.body_limit);
-            s_fail (self, &op, ZPOST_TOO_LARGE, reason, "body");
-            zstr_free (&reason);
-            return;
-        }
-    }
     if ((flags & ZPOST_CMD_SESSION) && !(flags & ZPOST_CMD_PASSWORD)) {
         //  A request without a live session goes no further than this
         //  read; LOGOUT only needs a token that could be one
@@ -662,6 +652,16 @@ store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **reque
             }
             //  A failure here is left to the act step, which will meet
             //  it again and answer it
+        }
+    }
+    if (command == ZPOST_CMD_SEND) {
+        size_t body = strlen (zpost_msg_get (op->request, ZPOST_F_BODY));
+        if (body > self->config.body_limit) {
+            char *reason = zsys_sprintf ("The body is larger than this server's limit "
+                                         "of %zu bytes", self->config.body_limit);
+            s_fail (self, &op, ZPOST_TOO_LARGE, reason, "body");
+            zstr_free (&reason);
+            return;
         }
     }
     if (flags & ZPOST_CMD_PASSWORD)

@@ -699,6 +699,7 @@ class FakeBroker:
         self.store_id = None        # routing id of the store's last READY
         self.readies = 0            # READY messages seen
         self.capacity = None        # capacity of the last READY
+        self.body_limit = None      # body-limit of the last READY, if given
         self.replies = {}           # ticket (int) -> reply frames
         self.seen = []              # monotonic time of each link message in
         self.reply_ids = {}         # ticket -> routing id it came from
@@ -750,10 +751,11 @@ class FakeBroker:
             self.seen.append(now)
             if len(msg) >= 3 and msg[1] == LINK_SIGNATURE:
                 command = msg[2]
-                if command == b"READY" and len(msg) == 5:
+                if command == b"READY" and len(msg) in (5, 6):
                     self.store_id = msg[0]
                     self.readies += 1
                     self.capacity = int(msg[4])
+                    self.body_limit = int(msg[5]) if len(msg) == 6 else None
                 elif command == b"REPLY" and len(msg) >= 4 and len(msg[3]) == 8:
                     ticket = int.from_bytes(msg[3], "big")
                     self.replies[ticket] = msg[4:]
