@@ -46,4 +46,33 @@ MDB_txn *
 int
     store_lmdb_rc (int rc, const char *what);
 
+//  The transaction and table handles, for mdb_* calls
+#define S_TXN(txn)          store_txn_lmdb (txn)
+#define S_DBI(txn, table)   store_db_dbi (store_txn_db (txn), table)
+
+//  Numbers in keys are big-endian, so LMDB's byte order is numeric order
+static inline void
+s_put_be64 (uint8_t *out, uint64_t value)
+{
+    for (int index = 0; index < 8; index++)
+        out [index] = (uint8_t) (value >> (56 - 8 * index));
+}
+
+static inline uint64_t
+s_get_be64 (const uint8_t *in)
+{
+    uint64_t value = 0;
+    for (int index = 0; index < 8; index++)
+        value = (value << 8) | in [index];
+    return value;
+}
+
+static inline MDB_val
+s_val (const void *data, size_t size)
+{
+    MDB_val value = { size, (void *) data };
+    return value;
+}
+
+
 #endif

@@ -13,36 +13,11 @@
 #include <string.h>
 
 
-#define S_TXN(txn)          store_txn_lmdb (txn)
-#define S_DBI(txn, table)   store_db_dbi (store_txn_db (txn), table)
 
 #define S_MESSAGE_HEADER    20      //  date 8, body size 4, three sizes of 2, pad 2
 #define S_FOLDER_KEY        17      //  user id 8, folder 1, message id 8
 #define S_SCOPE_MAX         64      //  bytes of a reply scope
 #define S_REPLY_HEAD        (8 + STORE_REQUEST_DIGEST_SIZE)
-
-static void
-s_put_be64 (uint8_t *out, uint64_t value)
-{
-    for (int index = 0; index < 8; index++)
-        out [index] = (uint8_t) (value >> (56 - 8 * index));
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | in [index];
-    return value;
-}
-
-static MDB_val
-s_val (const void *data, size_t size)
-{
-    MDB_val value = { size, (void *) data };
-    return value;
-}
 
 //  --------------------------------------------------------------------------
 //  Users
@@ -208,193 +183,6 @@ s_known_key_put (store_txn_t *txn, uint64_t user_id,
     MDB_val key = s_val (buffer, sizeof buffer);
     MDB_val value = s_val ("", 0);
     return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_KNOWN_KEYS), &key, &value, 0);
-}
-
-//  --------------------------------------------------------------------------
-//  Messages
-
-static int
-s_message_put (store_txn_t *txn, const store_message_t *message,
-                   uint32_t refs)
-{
-    assert (message->from_size <= UINT16_MAX);
-    assert (message->to_size <= UINT16_MAX);
-    assert (message->subject_size <= UINT16_MAX);
-    assert (message->body_size <= UINT32_MAX);
-    uint8_t id [8];
-    s_put_be64 (id, message->id);
-    MDB_val key = s_val (id, 8);
-    size_t size = S_MESSAGE_HEADER + message->from_size + message->to_size
-                + message->subject_size + message->body_size;
-    //  MDB_RESERVE: LMDB gives us the space in its page and we write the
-    //  record straight into it, sparing a copy of the body.
-    MDB_val value = { size, NULL };
-    int rc = mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_MESSAGES), &key, &value,
-                      MDB_NOOVERWRITE | MDB_RESERVE);
-    if (rc)
-        return rc;
-    uint8_t *out = (uint8_t *) value.mv_data;
-    uint32_t body_size = (uint32_t) message->body_size;
-    uint16_t sizes [4] = { (uint16_t) message->from_size, (uint16_t) message->to_size,
-                           (uint16_t) message->subject_size, 0 };
-    memcpy (out, &message->date, 8);
-    memcpy (out + 8, &body_size, 4);
-    memcpy (out + 12, sizes, 8);
-    out += S_MESSAGE_HEADER;
-    memcpy (out, message->from, message->from_size);
-    out += message->from_size;
-    memcpy (out, message->to, message->to_size);
-    out += message->to_size;
-    memcpy (out, message->subject, message->subject_size);
-    out += message->subject_size;
-    memcpy (out, message->body, message->body_size);
-
-    value = s_val (&refs, sizeof refs);
-    return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value, 0);
-}
-
-static int
-s_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
-{
-    uint8_t key_bytes [8];
-    s_put_be64 (key_bytes, id);
-    MDB_val key = s_val (key_bytes, 8);
-    MDB_val value;
-    int rc = mdb_get (S_TXN (txn), S_DBI (txn, STORE_DB_MESSAGES), &key, &value);
-    if (rc)
-        return rc;
-    if (value.mv_size < S_MESSAGE_HEADER)
-        return MDB_CORRUPTED;
-    const uint8_t *data = (const uint8_t *) value.mv_data;
-    uint32_t body_size;
-    uint16_t sizes [4];
-    memcpy (&message->date, data, 8);
-    memcpy (&body_size, data + 8, 4);
-    memcpy (sizes, data + 12, 8);
-    size_t total = (size_t) S_MESSAGE_HEADER + sizes [0] + sizes [1] + sizes [2] + body_size;
-    if (total != value.mv_size)
-        return MDB_CORRUPTED;
-    message->id = id;
-    message->from = (const char *) data + S_MESSAGE_HEADER;
-    message->from_size = sizes [0];
-    message->to = message->from + sizes [0];
-    message->to_size = sizes [1];
-    message->subject = message->to + sizes [1];
-    message->subject_size = sizes [2];
-    message->body = message->subject + sizes [2];
-    message->body_size = body_size;
-    return 0;
-}
-
-static int
-s_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
-{
-    *freed = false;
-    uint8_t key_bytes [8];
-    s_put_be64 (key_bytes, id);
-    MDB_val key = s_val (key_bytes, 8);
-    MDB_val value;
-    int rc = mdb_get (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value);
-    if (rc)
-        return rc;
-    uint32_t refs = 0;
-    if (value.mv_size != sizeof refs)
-        return MDB_CORRUPTED;
-    memcpy (&refs, value.mv_data, sizeof refs);
-    if (refs > 1) {
-        refs--;
-        value = s_val (&refs, sizeof refs);
-        return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value, 0);
-    }
-    rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, NULL);
-    if (rc == 0)
-        rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_MESSAGES), &key, NULL);
-    if (rc == 0)
-        *freed = true;
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
-//  Folders
-
-static void
-s_folder_key (uint8_t *key, uint64_t user_id, store_folder_t folder, uint64_t message_id)
-{
-    s_put_be64 (key, user_id);
-    key [8] = (uint8_t) folder;
-    s_put_be64 (key + 9, message_id);
-}
-
-static int
-s_folder_put (store_txn_t *txn, uint64_t user_id,
-                  store_folder_t folder, uint64_t message_id, bool seen)
-{
-    uint8_t buffer [S_FOLDER_KEY];
-    s_folder_key (buffer, user_id, folder, message_id);
-    uint8_t flag = seen? 1: 0;
-    MDB_val key = s_val (buffer, sizeof buffer);
-    MDB_val value = s_val (&flag, 1);
-    return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &key, &value, 0);
-}
-
-static int
-s_folder_get (store_txn_t *txn, uint64_t user_id,
-                  store_folder_t folder, uint64_t message_id, bool *seen)
-{
-    uint8_t buffer [S_FOLDER_KEY];
-    s_folder_key (buffer, user_id, folder, message_id);
-    MDB_val key = s_val (buffer, sizeof buffer);
-    MDB_val value;
-    int rc = mdb_get (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &key, &value);
-    if (rc == 0)
-        *seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
-    return rc;
-}
-
-static int
-s_folder_delete (store_txn_t *txn, uint64_t user_id,
-                     store_folder_t folder, uint64_t message_id)
-{
-    uint8_t buffer [S_FOLDER_KEY];
-    s_folder_key (buffer, user_id, folder, message_id);
-    MDB_val key = s_val (buffer, sizeof buffer);
-    return mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &key, NULL);
-}
-
-static int
-s_folder_walk (store_txn_t *txn, uint64_t user_id,
-                   store_folder_t folder, uint64_t before,
-                   store_folder_visit_fn *visit, void *arg)
-{
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &cursor);
-    if (rc)
-        return rc;
-    //  Stand on the first key at or past (user, folder, before), then step
-    //  back: every key from there down is below `before`.
-    uint8_t start [S_FOLDER_KEY];
-    s_folder_key (start, user_id, folder, before? before: UINT64_MAX);
-    MDB_val key = s_val (start, sizeof start);
-    MDB_val value;
-    rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
-    if (rc == 0) {
-        //  The key at UINT64_MAX itself cannot exist: ids stop far short
-        rc = mdb_cursor_get (cursor, &key, &value, MDB_PREV);
-    }
-    else
-    if (rc == MDB_NOTFOUND)
-        rc = mdb_cursor_get (cursor, &key, &value, MDB_LAST);
-    while (rc == 0) {
-        const uint8_t *bytes = (const uint8_t *) key.mv_data;
-        if (key.mv_size != S_FOLDER_KEY || memcmp (bytes, start, 9) != 0)
-            break;
-        bool seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
-        if (!visit (arg, s_get_be64 (bytes + 9), seen))
-            break;
-        rc = mdb_cursor_get (cursor, &key, &value, MDB_PREV);
-    }
-    mdb_cursor_close (cursor);
-    return rc == MDB_NOTFOUND || rc == 0? 0: rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -663,48 +451,6 @@ store_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_key)
 }
 
 int
-store_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs)
-{
-    return store_lmdb_rc (s_message_put (txn, message, refs), "store_message_put");
-}
-
-int
-store_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
-{
-    return store_lmdb_rc (s_message_get (txn, id, message), "store_message_get");
-}
-
-int
-store_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
-{
-    return store_lmdb_rc (s_message_unref (txn, id, freed), "store_message_unref");
-}
-
-int
-store_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool seen)
-{
-    return store_lmdb_rc (s_folder_put (txn, user_id, folder, message_id, seen), "store_folder_put");
-}
-
-int
-store_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool *seen)
-{
-    return store_lmdb_rc (s_folder_get (txn, user_id, folder, message_id, seen), "store_folder_get");
-}
-
-int
-store_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id)
-{
-    return store_lmdb_rc (s_folder_delete (txn, user_id, folder, message_id), "store_folder_delete");
-}
-
-int
-store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t before, store_folder_visit_fn *visit, void *arg)
-{
-    return store_lmdb_rc (s_folder_walk (txn, user_id, folder, before, visit, arg), "store_folder_walk");
-}
-
-int
 store_counter_get (store_txn_t *txn, const char *name, uint64_t *value_p)
 {
     return store_lmdb_rc (s_counter_get (txn, name, value_p), "store_counter_get");
@@ -763,13 +509,6 @@ store_reply_count (store_txn_t *txn, uint64_t *count)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-static bool
-s_collect (void *arg, uint64_t message_id, bool seen)
-{
-    zlistx_t *ids = (zlistx_t *) arg;
-    zlistx_add_end (ids, (void *) (uintptr_t) (message_id * 2 + (seen? 1: 0)));
-    return zlistx_size (ids) < 3;
-}
 
 void
 store_records_test (bool verbose)
@@ -816,46 +555,6 @@ store_records_test (bool verbose)
     assert (store_session_delete (txn, digests [2]) == 0);
     assert (store_session_delete (txn, digests [2]) == STORE_NOTFOUND);
     assert (store_session_delete_all (txn, 7, NULL, &ended) == 0 && ended == 0);
-
-    //  Messages with two references; the second unref frees it
-    store_message_t message = { .id = 42, .date = 1790000000,
-        .from = "alice", .from_size = 5, .to = "bob,carol", .to_size = 9,
-        .subject = "hi", .subject_size = 2, .body = "body", .body_size = 4 };
-    assert (store_message_put (txn, &message, 2) == 0);
-    store_message_t read;
-    assert (store_message_get (txn, 42, &read) == 0);
-    assert (read.date == 1790000000 && read.body_size == 4);
-    assert (memcmp (read.to, "bob,carol", 9) == 0 && memcmp (read.body, "body", 4) == 0);
-    bool freed;
-    assert (store_message_unref (txn, 42, &freed) == 0 && !freed);
-    assert (store_message_unref (txn, 42, &freed) == 0 && freed);
-    assert (store_message_get (txn, 42, &read) == STORE_NOTFOUND);
-
-    //  Folders walk newest first, below `before`, and stop when asked
-    for (uint64_t id = 1; id <= 5; id++)
-        assert (store_folder_put (txn, 7, STORE_INBOX, id, id == 4) == 0);
-    assert (store_folder_put (txn, 7, STORE_SENT, 9, true) == 0);
-    assert (store_folder_put (txn, 8, STORE_INBOX, 6, false) == 0);
-    zlistx_t *ids = zlistx_new ();
-    assert (store_folder_walk (txn, 7, STORE_INBOX, 0, s_collect, ids) == 0);
-    assert (zlistx_size (ids) == 3);
-    assert ((uintptr_t) zlistx_first (ids) == 10);
-    assert ((uintptr_t) zlistx_next (ids) == 9);     //  id 4, seen
-    assert ((uintptr_t) zlistx_next (ids) == 6);
-    zlistx_purge (ids);
-    assert (store_folder_walk (txn, 7, STORE_INBOX, 3, s_collect, ids) == 0);
-    assert (zlistx_size (ids) == 2);
-    assert ((uintptr_t) zlistx_first (ids) == 4);
-    zlistx_purge (ids);
-    assert (store_folder_walk (txn, 8, STORE_SENT, 0, s_collect, ids) == 0);
-    assert (zlistx_size (ids) == 0);
-    assert (store_folder_walk (txn, 9, STORE_INBOX, 0, s_collect, ids) == 0);
-    assert (zlistx_size (ids) == 0);
-    zlistx_destroy (&ids);
-    bool seen;
-    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == 0 && seen);
-    assert (store_folder_delete (txn, 7, STORE_INBOX, 4) == 0);
-    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == STORE_NOTFOUND);
 
     //  Counters start at 0; ids at 1
     uint64_t value;

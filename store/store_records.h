@@ -177,5 +177,7 @@ int
 
 void
     store_records_test (bool verbose);
+void
+    store_messages_test (bool verbose);
 
 #endif

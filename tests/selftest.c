@@ -45,6 +45,7 @@ static const s_selftest_t s_selftests [] = {
     { "broker_announce", broker_announce_test },
     { "store_db", store_db_test },
     { "store_records", store_records_test },
+    { "store_messages", store_messages_test },
     { "store_server", store_server_test },
     { "store_hasher", store_hasher_test },
     { "store_throttle", store_throttle_test },
