@@ -28,8 +28,11 @@
     one: "meta", holding the schema version. Later issues add their tables
     to store_db_table_t and to the list in store_db.c.
 
-    Errors follow LMDB's own convention: functions return 0 or -1, and the
-    words come from mdb_strerror, logged through store_db_error.
+    This header and store_records.h are the storage interface the engine
+    sees; they name no LMDB type (store_lmdb.h holds what the LMDB back end
+    shares between store_db.c, store_records.c and store_messages.c).
+    Opening and growing return 0 or -1 and log the words; transactions and
+    records return a store_rc_t.
     =========================================================================
 */
 
