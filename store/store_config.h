@@ -31,7 +31,7 @@ typedef struct {
     const char *broker_key;     //  broker public key, Z85; required for tcp://
     zcert_t *cert;              //  our key pair for tcp://; copied; NULL otherwise
     const char *name;           //  store-name in READY, 1..64 visible ASCII
-    uint32_t capacity;          //  capacity in READY; 0 = STORE_SERVER_CAPACITY
+    uint32_t capacity;          //  capacity in READY; 0 = from the body limit
     int heartbeat;              //  msecs between heartbeats; 0 = default
     bool verbose;               //  log every message on the link
     size_t map_max;             //  bytes the map may grow to; 0 = no growth

@@ -34,6 +34,9 @@
 //  ceiling; anything bigger is not ZPOST and libzmq drops the connection.
 #define S_FRAME_MAX         (ZPOST_BODY_MAX + 4096)
 
+//  Requests the link's receive queue holds before the broker keeps the rest
+#define S_QUEUE_MAX         16
+
 //  A sweep that found a full batch runs again this soon, until it catches up
 #define S_SWEEP_AGAIN       10
 
@@ -67,7 +70,7 @@ struct _store_server_t {
 static void
     s_send_reply_cb (void *arg, uint64_t ticket, zpost_msg_t **reply_p);
 static void
-    s_heartbeat_if_due (store_server_t *self);
+    s_after_commit (store_server_t *self);
 
 //  --------------------------------------------------------------------------
 //  Constructor and destructor of the actor's state
@@ -100,7 +103,7 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     }
     self->name = strdup (config->name);
     assert (self->name);
-    self->capacity = config->capacity? config->capacity: STORE_SERVER_CAPACITY;
+    self->capacity = config->capacity;
     self->heartbeat = config->heartbeat? config->heartbeat: STORE_SERVER_HEARTBEAT;
     self->verbose = config->verbose;
     self->timer_id = -1;
@@ -114,6 +117,16 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     engine_config.cert = NULL;
     self->engine = store_engine_new (&engine_config, self->db, s_send_reply_cb, self);
     assert (self->engine);
+    if (!self->capacity) {
+        //  The broker sends no more than capacity requests at once, so
+        //  capacity times the body limit is what this store may have to
+        //  hold: keep that within a budget, whatever the limit
+        size_t body_limit = store_engine_config (self->engine)->body_limit;
+        size_t fits = STORE_SERVER_INFLIGHT_BYTES / body_limit;
+        self->capacity = fits > STORE_SERVER_CAPACITY? STORE_SERVER_CAPACITY
+                       : fits < STORE_SERVER_CAPACITY_MIN? STORE_SERVER_CAPACITY_MIN
+                       : (uint32_t) fits;
+    }
 
     self->loop = zloop_new ();
     assert (self->loop);
@@ -246,13 +259,20 @@ s_send_reply_cb (void *arg, uint64_t ticket, zpost_msg_t **reply_p)
     s_send_reply ((store_server_t *) arg, ticket, reply_p);
 }
 
-//  A heartbeat never waits for a commit to end: after each group, one
-//  goes out if the interval has passed, whatever the timer managed
+//  A heartbeat never waits for the timer after a commit: one goes out if
+//  the interval has passed. And while we committed we could not listen,
+//  so silence then is no sign the broker is gone: it gets an interval
+//  from now to be heard.
 static void
-s_heartbeat_if_due (store_server_t *self)
+s_after_commit (store_server_t *self)
 {
-    if (self->dealer && zclock_mono () - self->heartbeat_at >= self->heartbeat)
+    if (!self->dealer)
+        return;
+    int64_t now = zclock_mono ();
+    if (now - self->heartbeat_at >= self->heartbeat)
         s_send_command (self, ZPOST_LINK_HEARTBEAT);
+    if (self->broker_expiry < now + self->heartbeat)
+        self->broker_expiry = now + self->heartbeat;
 }
 
 //  --------------------------------------------------------------------------
@@ -293,7 +313,7 @@ s_recv_hashed (zloop_t *loop, zsock_t *socket, void *arg)
     (void) socket;
     store_server_t *self = (store_server_t *) arg;
     store_engine_hashed (self->engine);
-    s_heartbeat_if_due (self);
+    s_after_commit (self);
     return 0;
 }
 
@@ -343,7 +363,7 @@ s_recv_link (zloop_t *loop, zsock_t *dealer, void *arg)
         zpost_link_destroy (&link);
     }
     store_engine_commit (self->engine);
-    s_heartbeat_if_due (self);
+    s_after_commit (self);
     return 0;
 }
 
@@ -389,6 +409,10 @@ s_connect (store_server_t *self)
     }
     zsock_set_sndtimeo (dealer, 0);
     zsock_set_linger (dealer, 0);
+    //  Few requests wait in our queue: the rest wait at the broker, which
+    //  sends no more than our capacity, so what we hold stays bounded
+    //  even when requests arrive faster than we can refuse them
+    zsock_set_rcvhwm (dealer, S_QUEUE_MAX);
     zsock_set_maxmsgsize (dealer, S_FRAME_MAX);
     if (self->curve) {
         zcert_apply (self->cert, dealer);
