@@ -14,6 +14,13 @@
 #      scripts/bench.sh             the standard set (a minute or two)
 #      scripts/bench.sh --quick     a tiny version (seconds), for ctest
 #      scripts/bench.sh --keep      keep the temporary directory (logs, data)
+#      scripts/bench.sh --soak[=N]  instead, the expiry soak (issue 10, defect 3):
+#                                   a store with short retentions, N sends
+#                                   (default 1000000), each DELETEd at once,
+#                                   an orphan LOGIN every 1000; the store's
+#                                   recorded replies, sessions and data.mdb
+#                                   size printed before, at each tenth, at
+#                                   the end and after one retention idle
 #
 #  Environment:
 #      ZPOST_BIN_DIR    use the programs in this directory, build nothing
@@ -22,6 +29,8 @@
 #      BENCH_CLIENTS    the "many clients" column (default 16)
 #      BENCH_PREFILL    messages in the inbox that list and read use
 #                       (default 100000)
+#      SOAK_SECONDS     the soak stops here even if N is not reached
+#                       (default 1800)
 #
 #  Exits 0 if every row ran without a single failed request, else 1.
 set -euo pipefail
@@ -29,9 +38,14 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 keep=0
+soak=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
+        --soak) soak=1000000 ;;
+        --soak=*)
+            soak=${arg#--soak=}
+            [[ "$soak" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --soak=N wants a count" >&2; exit 2; } ;;
         --keep) keep=1 ;;
         -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,2\}//'; exit 0 ;;
         *) echo "bench: unknown argument $arg (try --help)" >&2; exit 2 ;;
@@ -156,6 +170,47 @@ start_store () {
         fi
     done
 }
+
+# ---------------------------------------------------------------------------
+#  The soak: its own store, with short retentions, and nothing else
+
+#  Retentions short enough that a soak of minutes runs through many of
+#  them; the idle sweep every 200 ms
+soak_reply_keep=10
+soak_session_idle=10
+soak_session_max=20
+if [ "$soak" != 0 ]; then
+    echo "bench: soak, $(nproc) cores; programs in $bin; scratch in $tmp" >&2
+    problems=0
+    stores=0
+    start_broker
+    start_store --reply-keep "$soak_reply_keep" --session-idle "$soak_session_idle" \
+        --session-max "$soak_session_max" --sweep-interval 200
+    store_start=$(memory "$store_pid")
+    echo "zpost soak, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)," \
+         "load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "store: --reply-keep $soak_reply_keep --session-idle $soak_session_idle" \
+         "--session-max $soak_session_max --sweep-interval 200 --map-size 4096"
+    rc=0
+    "$bin/zpost-bench" -s "$front" -k "$key" --soak "$soak" --clients "$many" \
+        --seconds "${SOAK_SECONDS:-1800}" --prefix soak --data "$tmp/data" \
+        --reply-keep "$soak_reply_keep" --retention "$soak_session_max" &
+    bench_pid=$!
+    wait "$bench_pid" || rc=$?
+    bench_pid=""
+    echo "store memory (VmRSS/RssAnon KiB): $store_start -> $(memory "$store_pid");" \
+         "load $(cut -d' ' -f1-3 /proc/loadavg)"
+    stop "$store_pid" zpost-store
+    store_pid=""
+    stop "$broker_pid" zpost-broker
+    broker_pid=""
+    if [ "$rc" != 0 ] || [ "$problems" -gt 0 ]; then
+        echo "bench: soak: zpost-bench exit $rc, $problems problem(s); see above"
+        exit 1
+    fi
+    echo "bench: soak ran, no errors"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------
 #  Rows

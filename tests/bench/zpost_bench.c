@@ -22,6 +22,17 @@
     than hiding it). Request ids are the run's random prefix, the client
     and a sequence number, so no two requests of any run share one.
 
+    With --soak N the clients do not measure one operation: each sends N /
+    clients messages to itself and DELETEs each from its inbox and its sent
+    folder at once (so stored mail stays at one message per client, and
+    what grows, if anything, is the store's own records), logs in again
+    whenever its session ends, and every --orphan-every sends somebody
+    logs in and drops the token (a retried LOGIN's orphan session). The
+    main thread prints the store's STATS server figures (recorded replies,
+    sessions, map used) and the size of data.mdb before, at every tenth,
+    at the end and once the retention has passed: the proof that expiry
+    keeps pace with the write rate (issue 10, defect 3).
+
     This is a test tool, not part of the service: it is built with the
     project and never installed.
     =========================================================================
@@ -35,6 +46,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 
 #define BENCH_PASSWORD      "bench-password-1"
 #define BENCH_SUBJECT       "bench"
@@ -49,6 +62,9 @@
 #define BENCH_MALFORMED     601     //  slot for replies that do not decode
 #define BENCH_SEND_FAILED   602     //  slot for requests that could not leave
 #define BENCH_ERROR_SLOTS   603
+#define BENCH_ORPHAN_EVERY  1000    //  default sends per orphan LOGIN (soak)
+#define BENCH_SOAK_TRIES    50      //  LOGINs a soak client tries in a row
+#define BENCH_SOAK_PAUSE    200     //  msecs between those tries
 //  A reply bigger than this is no reply of ours; it bounds our memory.
 #define BENCH_MAXMSGSIZE    (2 * ZPOST_BODY_MAX)
 
@@ -65,6 +81,14 @@ typedef enum {
 static const char *s_op_names [BENCH_OP_COUNT] = {
     "ping-broker", "ping-store", "send", "list", "read", "login"
 };
+
+//  What the soak's clients count together; the main thread reads it.
+typedef struct {
+    atomic_uint_fast64_t sends;     //  SENDs answered 200
+    atomic_uint_fast64_t deletes;   //  DELETEs answered 200
+    atomic_uint_fast64_t relogins;  //  LOGINs after a 401 (session ended)
+    atomic_uint_fast64_t orphans;   //  LOGINs whose token was dropped
+} bench_soak_t;
 
 //  What the command line asked for; read-only once the clients start.
 typedef struct {
@@ -86,6 +110,12 @@ typedef struct {
     bool json;                  //  print one JSON object
     bool verbose;               //  log setup steps
     char *body_text;            //  the body every SEND carries
+    uint64_t soak;              //  soak: SENDs in all, 0 = no soak
+    uint64_t orphan_every;      //  soak: an orphan LOGIN per this many sends
+    double retention;           //  soak: the store's longest retention, secs
+    double reply_keep;          //  soak: the store's --reply-keep, secs
+    char *data_dir;             //  soak: the store's data directory, or NULL
+    bench_soak_t *counters;     //  soak: shared counters (atomic)
 } bench_config_t;
 
 //  What a client hands back when it is done; the main thread owns it then.
@@ -497,6 +527,12 @@ s_client_setup (bench_client_t *self)
 
     //  Recipients: the users after ours (ourselves only when alone), so
     //  that every client writes to other inboxes than its own
+    if (self->op == BENCH_SEND && config->soak) {
+        //  Soak: to ourselves, so that one client can delete both copies
+        self->recipients = strdup (self->username);
+        assert (self->recipients);
+    }
+    else
     if (self->op == BENCH_SEND) {
         size_t size = (size_t) config->recipients * (ZPOST_NAME_MAX + 1) + 1;
         self->recipients = (char *) zmalloc (size);
@@ -600,6 +636,142 @@ s_client_run (bench_client_t *self, uint64_t quota)
     }
 }
 
+
+//  --------------------------------------------------------------------------
+//  The soak loop
+
+//  Count a failed call: a reply that is not 200 under its status, a lost
+//  one under its kind (not when we were told to stop).
+static void
+s_soak_failed (bench_client_t *self, zpost_msg_t *reply, int failure)
+{
+    if (reply) {
+        int status = zpost_msg_status (reply);
+        self->result->errors [status >= 0 && status < BENCH_STATUS_SLOTS? status: 0]++;
+    }
+    else
+    if (!zsys_interrupted && !self->terminated)
+        self->result->errors [failure]++;
+}
+
+//  LOGIN as our user. With keep, the token becomes our session's; without,
+//  it is dropped at once (an orphan, as a retried LOGIN whose first reply
+//  was lost leaves). A busy answer (429, 503, a lost reply) is tried again
+//  after a pause, a bounded number of times. 0 or -1.
+static int
+s_soak_login (bench_client_t *self, bool keep)
+{
+    for (int attempt = 0; attempt < BENCH_SOAK_TRIES; attempt++) {
+        if (zsys_interrupted || self->terminated)
+            return -1;
+        if (attempt)
+            zclock_sleep (BENCH_SOAK_PAUSE);
+        zpost_msg_t *request = s_client_request (self, ZPOST_CMD_LOGIN);
+        zpost_msg_set (request, ZPOST_F_USERNAME, self->username);
+        zpost_msg_set (request, ZPOST_F_PASSWORD, BENCH_PASSWORD);
+        int failure;
+        zpost_msg_t *reply = s_client_call (self, request, &failure);
+        zpost_msg_destroy (&request);
+        if (reply && zpost_msg_status (reply) == ZPOST_OK) {
+            if (keep) {
+                if (self->token) {
+                    sodium_memzero (self->token, strlen (self->token));
+                    free (self->token);
+                }
+                self->token = strdup (zpost_msg_get (reply, ZPOST_F_TOKEN));
+                assert (self->token);
+            }
+            zpost_msg_destroy (&reply);
+            return 0;
+        }
+        s_soak_failed (self, reply, failure);
+        bool again = !reply
+                  || zpost_msg_status (reply) == ZPOST_THROTTLED
+                  || zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE;
+        zpost_msg_destroy (&reply);
+        if (!again)
+            return -1;
+    }
+    return -1;
+}
+
+//  SEND to ourselves (message_id 0) or DELETE message_id from folder. A
+//  401 means our session has ended (--session-idle, --session-max): log in
+//  again and send the request once more, with a new request id. Returns
+//  the 200 reply, or NULL with the failure counted.
+static zpost_msg_t *
+s_soak_call (bench_client_t *self, const char *folder, uint64_t message_id)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        zpost_msg_t *request;
+        if (folder) {
+            request = s_client_request (self, ZPOST_CMD_DELETE);
+            zpost_msg_set (request, ZPOST_F_FOLDER, folder);
+            zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, message_id);
+        }
+        else
+            request = s_send_request (self, self->recipients);
+        int failure;
+        zpost_msg_t *reply = s_client_call (self, request, &failure);
+        zpost_msg_destroy (&request);
+        if (reply && zpost_msg_status (reply) == ZPOST_OK)
+            return reply;
+        if (attempt == 0 && reply
+        &&  zpost_msg_status (reply) == ZPOST_NOT_LOGGED_IN) {
+            zpost_msg_destroy (&reply);
+            if (s_soak_login (self, true))
+                return NULL;
+            atomic_fetch_add (&self->config->counters->relogins, 1);
+            continue;
+        }
+        s_soak_failed (self, reply, failure);
+        zpost_msg_destroy (&reply);
+        return NULL;
+    }
+    return NULL;
+}
+
+//  Up to quota SENDs, each followed by its two DELETEs; a SEND's latency
+//  is a sample. Stops at the deadline, or when told to.
+static void
+s_soak_run (bench_client_t *self, uint64_t quota)
+{
+    const bench_config_t *config = self->config;
+    bench_soak_t *counters = config->counters;
+    bench_result_t *result = self->result;
+    int64_t deadline = config->seconds > 0
+        ? zclock_usecs () + (int64_t) (config->seconds * 1e6): INT64_MAX;
+    uint64_t done = 0;
+    while (done < quota && !zsys_interrupted && !self->terminated) {
+        int64_t start = zclock_usecs ();
+        if (start >= deadline)
+            break;
+        if (result->started == 0)
+            result->started = start;
+        zpost_msg_t *reply = s_soak_call (self, NULL, 0);
+        int64_t end = zclock_usecs ();
+        result->finished = end;
+        done++;
+        if (!reply)
+            continue;
+        uint64_t message_id = zpost_msg_get_number (reply, ZPOST_F_MESSAGE_ID);
+        zpost_msg_destroy (&reply);
+        s_result_sample (result, end - start);
+        uint64_t sends = atomic_fetch_add (&counters->sends, 1) + 1;
+        const char *folders [] = { "inbox", "sent" };
+        for (int folder = 0; folder < 2; folder++) {
+            reply = s_soak_call (self, folders [folder], message_id);
+            if (reply)
+                atomic_fetch_add (&counters->deletes, 1);
+            zpost_msg_destroy (&reply);
+        }
+        if (config->orphan_every && sends % config->orphan_every == 0
+        &&  s_soak_login (self, false) == 0)
+            atomic_fetch_add (&counters->orphans, 1);
+        result->finished = zclock_usecs ();
+    }
+}
+
 //  The actor: setup, READY, wait for GO, run, DONE, wait for $TERM.
 static void
 s_client_actor (zsock_t *pipe, void *args)
@@ -619,7 +791,10 @@ s_client_actor (zsock_t *pipe, void *args)
         if (zstr_recvx (pipe, &command, &argument, NULL) < 1)
             break;
         if (streq (command, "GO") && rc == 0 && argument) {
-            s_client_run (self, strtoull (argument, NULL, 10));
+            if (self->config->soak)
+                s_soak_run (self, strtoull (argument, NULL, 10));
+            else
+                s_client_run (self, strtoull (argument, NULL, 10));
             zsock_send (pipe, "sp", "DONE", self->result);
             self->result = NULL;
         }
@@ -800,6 +975,307 @@ s_report (const bench_config_t *config, bench_result_t **results)
 
 
 //  --------------------------------------------------------------------------
+//  The soak's main thread: a probe client of its own for STATS server, a
+//  line of figures at every tenth of the sends, a summary
+
+//  One line of figures; -1 for one that could not be had
+typedef struct {
+    const char *label;
+    double elapsed;             //  seconds since GO (or since the end)
+    uint64_t sends, deletes, relogins, orphans;
+    int64_t window;             //  sends in the last reply-keep seconds
+    int64_t replies, sessions, messages, map_used, map_size, commits;
+    int64_t file_bytes;         //  data.mdb st_size
+} bench_point_t;
+
+//  Sends counted at each poll: (usecs, sends), to know how many fell in
+//  the last reply-keep seconds
+typedef struct {
+    int64_t *usecs;
+    uint64_t *sends;
+    size_t used, size;
+} bench_history_t;
+
+static void
+s_history_add (bench_history_t *self, int64_t usecs, uint64_t sends)
+{
+    if (self->used == self->size) {
+        self->size = self->size? self->size * 2: 1024;
+        self->usecs = (int64_t *) realloc (self->usecs, self->size * sizeof (int64_t));
+        self->sends = (uint64_t *) realloc (self->sends, self->size * sizeof (uint64_t));
+        assert (self->usecs && self->sends);
+    }
+    self->usecs [self->used] = usecs;
+    self->sends [self->used] = sends;
+    self->used++;
+}
+
+//  Sends since usecs: the count now less the last one taken at or before
+static int64_t
+s_history_since (bench_history_t *self, int64_t usecs, uint64_t now)
+{
+    uint64_t before = 0;
+    for (size_t i = self->used; i-- > 0; )
+        if (self->usecs [i] <= usecs) {
+            before = self->sends [i];
+            break;
+        }
+    return (int64_t) (now - before);
+}
+
+//  STATS server into the point; a 401 (the probe's session ended too)
+//  logs in again once. 0 or -1.
+static int
+s_soak_stats (bench_client_t *probe, bench_point_t *point)
+{
+    point->replies = point->sessions = point->messages = -1;
+    point->map_used = point->map_size = point->commits = -1;
+    probe->terminated = false;      //  no pipe: a lost reply is not a stop
+    for (int attempt = 0; attempt < 2; attempt++) {
+        zpost_msg_t *request = s_client_request (probe, ZPOST_CMD_STATS);
+        zpost_msg_set (request, ZPOST_F_SCOPE, "server");
+        int failure;
+        zpost_msg_t *reply = s_client_call (probe, request, &failure);
+        zpost_msg_destroy (&request);
+        if (reply && zpost_msg_status (reply) == ZPOST_NOT_LOGGED_IN && attempt == 0) {
+            zpost_msg_destroy (&reply);
+            if (s_soak_login (probe, true))
+                return -1;
+            continue;
+        }
+        if (!reply || zpost_msg_status (reply) != ZPOST_OK) {
+            zpost_msg_destroy (&reply);
+            return -1;
+        }
+        for (size_t row = 0; row < zpost_msg_rows (reply); row++) {
+            const char *name = zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME);
+            int64_t value = atoll (zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE));
+            if (streq (name, "replies"))
+                point->replies = value;
+            else
+            if (streq (name, "sessions"))
+                point->sessions = value;
+            else
+            if (streq (name, "messages"))
+                point->messages = value;
+            else
+            if (streq (name, "map-used"))
+                point->map_used = value;
+            else
+            if (streq (name, "map-size"))
+                point->map_size = value;
+            else
+            if (streq (name, "commits"))
+                point->commits = value;
+        }
+        zpost_msg_destroy (&reply);
+        return 0;
+    }
+    return -1;
+}
+
+//  Take one point: the counters, the store's figures, the file's size
+static void
+s_soak_point (const bench_config_t *config, bench_client_t *probe,
+              bench_history_t *history, const char *label, double elapsed,
+              bench_point_t *point)
+{
+    bench_soak_t *counters = config->counters;
+    memset (point, 0, sizeof *point);
+    point->label = label;
+    point->elapsed = elapsed;
+    point->sends = atomic_load (&counters->sends);
+    point->deletes = atomic_load (&counters->deletes);
+    point->relogins = atomic_load (&counters->relogins);
+    point->orphans = atomic_load (&counters->orphans);
+    point->window = config->reply_keep > 0
+        ? s_history_since (history, zclock_usecs ()
+                           - (int64_t) (config->reply_keep * 1e6), point->sends)
+        : -1;
+    s_soak_stats (probe, point);
+    point->file_bytes = -1;
+    if (config->data_dir) {
+        char *path = zsys_sprintf ("%s/data.mdb", config->data_dir);
+        assert (path);
+        struct stat status;
+        if (stat (path, &status) == 0)
+            point->file_bytes = (int64_t) status.st_size;
+        zstr_free (&path);
+    }
+}
+
+static void
+s_soak_print (bench_point_t *point, double rate)
+{
+    printf ("%-8s %8.1f %9" PRIu64 " %8.0f %8" PRId64 " %8" PRId64 " %8" PRId64
+            " %8" PRId64 " %6" PRIu64 " %7" PRIu64 " %12" PRId64 " %12" PRId64 "\n",
+            point->label, point->elapsed, point->sends, rate, point->window,
+            point->replies, point->sessions, point->messages, point->orphans,
+            point->relogins, point->map_used, point->file_bytes);
+    fflush (stdout);
+}
+
+//  Runs the soak once every client is READY: GO, a line at every tenth,
+//  the end, the summary, and a last line once the retention has passed
+//  with nothing sent. Collects the results; returns the clients that
+//  reported.
+static int
+s_soak (bench_config_t *config, zactor_t **actors, bench_result_t **results)
+{
+    bench_client_t probe = { .config = config, .index = config->clients };
+    probe.cert = zcert_new ();
+    assert (probe.cert);
+    probe.result = s_result_new ();
+    s_username (config, config->clients, probe.username, sizeof probe.username);
+    if (s_setup_register (&probe, config->clients) || s_setup_login (&probe)) {
+        fprintf (stderr, "zpost-bench: soak: the STATS client: %s\n", probe.error);
+        s_client_close (&probe);
+        zcert_destroy (&probe.cert);
+        s_result_destroy (&probe.result);
+        return -1;
+    }
+    int count = config->clients;
+    char cap [64] = "";
+    if (config->seconds > 0)
+        snprintf (cap, sizeof cap, "; capped at %g s", config->seconds);
+    printf ("zpost-bench: soak, %" PRIu64 " sends by %d client%s (each to itself,"
+            " body %zu bytes, then DELETE from inbox and sent: stored mail stays"
+            " at most one message per client), an orphan LOGIN every %" PRIu64
+            " sends, a new LOGIN whenever a session ends (401)%s\n",
+            config->soak, count, count == 1? "": "s", config->body,
+            config->orphan_every, cap);
+    printf ("%-8s %8s %9s %8s %8s %8s %8s %8s %6s %7s %12s %12s\n", "point",
+            "elapsed", "sends", "sends/s", "window", "replies", "sessions",
+            "messages", "orphan", "relogin", "map-used", "data.mdb");
+    bench_history_t history = { NULL };
+    bench_point_t points [16];
+    int point_count = 0;
+    s_soak_point (config, &probe, &history, "before", 0, &points [point_count]);
+    s_soak_print (&points [point_count++], 0);
+
+    int64_t started = zclock_usecs ();
+    s_history_add (&history, started, 0);
+    for (int i = 0; i < count; i++) {
+        uint64_t quota = config->soak / (uint64_t) count
+                       + ((uint64_t) i < config->soak % (uint64_t) count? 1: 0);
+        char text [24];
+        snprintf (text, sizeof text, "%" PRIu64, quota);
+        zstr_sendx (actors [i], "GO", text, NULL);
+    }
+    zpoller_t *poller = zpoller_new (NULL);
+    assert (poller);
+    for (int i = 0; i < count; i++)
+        zpoller_add (poller, actors [i]);
+    int collected = 0;
+    int tenth = 1;
+    int64_t last_usecs = started;
+    uint64_t last_sends = 0;
+    double cap_step = config->seconds > 0? config->seconds / 10: 0;
+    while (collected < count) {
+        void *which = zpoller_wait (poller, 100);
+        if (which) {
+            char *command = NULL;
+            void *result = NULL;
+            if (zsock_recv (which, "sp", &command, &result) == 0
+            &&  command && streq (command, "DONE"))
+                results [collected++] = (bench_result_t *) result;
+            zstr_free (&command);
+            zpoller_remove (poller, which);
+        }
+        else
+        if (zpoller_terminated (poller))
+            break;
+        int64_t now = zclock_usecs ();
+        uint64_t sends = atomic_load (&config->counters->sends);
+        s_history_add (&history, now, sends);
+        double elapsed = (double) (now - started) / 1e6;
+        bool due = sends >= config->soak / 10 * (uint64_t) tenth
+                || (cap_step > 0 && elapsed >= cap_step * tenth);
+        if (due && tenth < 10 && collected < count) {
+            static char labels [10][8];
+            snprintf (labels [tenth], sizeof labels [tenth], "%d%%", tenth * 10);
+            bench_point_t *point = &points [point_count++];
+            s_soak_point (config, &probe, &history, labels [tenth], elapsed, point);
+            double rate = now > last_usecs
+                ? (double) (point->sends - last_sends) * 1e6 / (double) (now - last_usecs): 0;
+            s_soak_print (point, rate);
+            last_usecs = now;
+            last_sends = point->sends;
+            while (tenth < 10 && (sends >= config->soak / 10 * (uint64_t) tenth
+                               || (cap_step > 0 && elapsed >= cap_step * tenth)))
+                tenth++;
+        }
+    }
+    zpoller_destroy (&poller);
+    int64_t ended = zclock_usecs ();
+    double elapsed = (double) (ended - started) / 1e6;
+    bench_point_t *end = &points [point_count++];
+    s_soak_point (config, &probe, &history, "end", elapsed, end);
+    s_soak_print (end, elapsed > 0? (double) end->sends / elapsed: 0);
+
+    //  Nothing sent for one retention (and a little): the sweeps must
+    //  take the counts down to the live sessions alone
+    bench_point_t *idle = NULL;
+    if (config->retention > 0 && collected == count && !zsys_interrupted) {
+        int64_t until = zclock_usecs () + (int64_t) ((config->retention + 3) * 1e6);
+        while (zclock_usecs () < until && !zsys_interrupted)
+            zclock_sleep (100);
+        idle = &points [point_count++];
+        s_soak_point (config, &probe, &history, "idle",
+                      (double) (zclock_usecs () - ended) / 1e6, idle);
+        s_soak_print (idle, 0);
+    }
+
+    //  After the first retention: each figure's least and most, and the
+    //  file's growth from the first point past it to the end
+    if (config->retention > 0) {
+        int64_t low [3] = { INT64_MAX, INT64_MAX, INT64_MAX }, high [3] = { -1, -1, -1 };
+        bench_point_t *first = NULL;
+        for (int i = 1; i < point_count; i++) {
+            bench_point_t *point = &points [i];
+            if (point == idle || point->elapsed < config->retention)
+                continue;
+            if (!first)
+                first = point;
+            int64_t values [3] = { point->replies, point->sessions, point->file_bytes };
+            for (int k = 0; k < 3; k++) {
+                if (values [k] < low [k])
+                    low [k] = values [k];
+                if (values [k] > high [k])
+                    high [k] = values [k];
+            }
+        }
+        if (first)
+            printf ("soak: after the first %g s: replies %" PRId64 "..%" PRId64
+                    ", sessions %" PRId64 "..%" PRId64 ", data.mdb %" PRId64
+                    " -> %" PRId64 " bytes (%+.1f%%) from %s to end\n",
+                    config->retention, low [0], high [0], low [1], high [1],
+                    first->file_bytes, end->file_bytes, first->file_bytes > 0
+                    ? 100.0 * (double) (end->file_bytes - first->file_bytes)
+                            / (double) first->file_bytes: 0, first->label);
+        else
+            printf ("soak: no point past the first %g s: run longer\n",
+                    config->retention);
+    }
+    printf ("soak: %" PRIu64 " sends, %" PRIu64 " deletes, %" PRIu64
+            " orphan logins, %" PRIu64 " logins after a 401, in %.1f s: %.0f sends/s\n",
+            end->sends, end->deletes, end->orphans, end->relogins, elapsed,
+            elapsed > 0? (double) end->sends / elapsed: 0);
+    fflush (stdout);
+    free (history.usecs);
+    free (history.sends);
+    s_client_close (&probe);
+    zcert_destroy (&probe.cert);
+    s_result_destroy (&probe.result);
+    if (probe.token) {
+        sodium_memzero (probe.token, strlen (probe.token));
+        free (probe.token);
+    }
+    return collected;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Command line
 
 static void
@@ -832,6 +1308,17 @@ s_usage (FILE *out)
 "                        (Argon2id), each as a user of its own, for as long\n"
 "                        as the measured clients run; reported apart\n"
 "      --json            print one JSON object instead of text\n"
+"      --soak N          instead: N sends in all, each to the sender, then\n"
+"                        DELETEd from its inbox and sent folder; a new LOGIN\n"
+"                        whenever a session ends; prints the store's STATS\n"
+"                        server figures before, at each tenth, at the end\n"
+"      --orphan-every N  soak: an abandoned LOGIN every N sends (default %d,\n"
+"                        0 none)\n"
+"      --reply-keep S    soak: the store's --reply-keep, for the \"window\"\n"
+"                        column (sends in the last S seconds)\n"
+"      --retention S     soak: the store's longest retention; summarise the\n"
+"                        figures past it, and take one more after S + 3 s idle\n"
+"      --data DIR        soak: the store's data directory, for data.mdb's size\n"
 "  -v, --verbose         log the setup\n"
 "  -h, --help            print this help and exit\n"
 "\n"
@@ -839,7 +1326,8 @@ s_usage (FILE *out)
 "against a store. Users log in before the clock starts (except for\n"
 "login, which is what is measured). Exit status: 0 no errors, 1 some\n"
 "operations failed, 2 usage, 3 setup failed.\n",
-        BENCH_CLIENTS_MAX, BENCH_SECONDS, BENCH_PREFILL, BENCH_TIMEOUT);
+        BENCH_CLIENTS_MAX, BENCH_SECONDS, BENCH_PREFILL, BENCH_TIMEOUT,
+        BENCH_ORPHAN_EVERY);
 }
 
 static int
@@ -873,7 +1361,8 @@ static int
 s_parse (bench_config_t *config, int argc, char *argv [])
 {
     enum { O_BODY = 256, O_RECIPIENTS, O_LIMIT, O_SETUP, O_PREFILL, O_PREFIX,
-           O_TIMEOUT, O_JSON, O_BURST };
+           O_TIMEOUT, O_JSON, O_BURST, O_SOAK, O_ORPHAN, O_RETENTION,
+           O_REPLY_KEEP, O_DATA };
     static const struct option options [] = {
         { "server",     required_argument, NULL, 's' },
         { "server-key", required_argument, NULL, 'k' },
@@ -890,6 +1379,11 @@ s_parse (bench_config_t *config, int argc, char *argv [])
         { "timeout",    required_argument, NULL, O_TIMEOUT },
         { "json",       no_argument,       NULL, O_JSON },
         { "login-burst", required_argument, NULL, O_BURST },
+        { "soak",       required_argument, NULL, O_SOAK },
+        { "orphan-every", required_argument, NULL, O_ORPHAN },
+        { "retention",  required_argument, NULL, O_RETENTION },
+        { "reply-keep", required_argument, NULL, O_REPLY_KEEP },
+        { "data",       required_argument, NULL, O_DATA },
         { "verbose",    no_argument,       NULL, 'v' },
         { "help",       no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -977,6 +1471,28 @@ s_parse (bench_config_t *config, int argc, char *argv [])
                     return -1;
                 config->burst = (int) value;
                 break;
+            case O_SOAK:
+                if (s_parse_number (optarg, "--soak", 1, UINT64_MAX / 2, &config->soak))
+                    return -1;
+                break;
+            case O_ORPHAN:
+                if (s_parse_number (optarg, "--orphan-every", 0, UINT64_MAX / 2,
+                                    &config->orphan_every))
+                    return -1;
+                break;
+            case O_RETENTION:
+            case O_REPLY_KEEP:
+                if (s_parse_number (optarg, option == O_RETENTION? "--retention"
+                                    : "--reply-keep", 1, 86400, &value))
+                    return -1;
+                if (option == O_RETENTION)
+                    config->retention = (double) value;
+                else
+                    config->reply_keep = (double) value;
+                break;
+            case O_DATA:
+                config->data_dir = optarg;
+                break;
             case 'v':
                 config->verbose = true;
                 break;
@@ -1016,7 +1532,17 @@ s_parse (bench_config_t *config, int argc, char *argv [])
                  "usernames\n", config->prefix);
         return -1;
     }
-    if (config->count == 0 && config->seconds == 0)
+    if (config->soak) {
+        //  A soak is SENDs (and their DELETEs) by users it registers
+        if (config->burst || config->op != BENCH_PING_STORE || config->count) {
+            fprintf (stderr, "zpost-bench: --soak goes with none of --op, "
+                     "--count, --login-burst\n");
+            return -1;
+        }
+        config->op = BENCH_SEND;
+        config->setup = true;
+    }
+    if (config->count == 0 && config->seconds == 0 && !config->soak)
         config->seconds = BENCH_SECONDS;
     config->endpoint = s_endpoint (server);
     assert (config->endpoint);
@@ -1033,7 +1559,7 @@ main (int argc, char *argv [])
     bench_config_t config = {
         .clients = 1, .op = BENCH_PING_STORE, .body = 1024, .recipients = 1,
         .limit = 50, .prefill = BENCH_PREFILL, .timeout = BENCH_TIMEOUT,
-        .prefix = "bench"
+        .prefix = "bench", .orphan_every = BENCH_ORPHAN_EVERY
     };
     if (s_parse (&config, argc, argv)) {
         fprintf (stderr, "zpost-bench: try --help\n");
@@ -1052,6 +1578,12 @@ main (int argc, char *argv [])
     memset (config.body_text, 'x', config.body);
     config.body_text [config.body] = 0;
     zsys_init ();
+    bench_soak_t counters;
+    atomic_init (&counters.sends, 0);
+    atomic_init (&counters.deletes, 0);
+    atomic_init (&counters.relogins, 0);
+    atomic_init (&counters.orphans, 0);
+    config.counters = &counters;
 
     //  The measured clients first, then the login burst
     int count = config.clients + config.burst;
@@ -1094,6 +1626,17 @@ main (int argc, char *argv [])
     //  GO: each measured client gets its share of --count; the burst runs
     //  until they are all done, then is told to STOP
     int collected = 0;
+    if (status == 0 && config.soak) {
+        collected = s_soak (&config, actors, results);
+        if (collected == count)
+            status = s_report (&config, results)? 1: 0;
+        else {
+            fprintf (stderr, "zpost-bench: soak interrupted\n");
+            collected = collected < 0? 0: collected;
+            status = 3;
+        }
+    }
+    else
     if (status == 0) {
         uint64_t measured = (uint64_t) config.clients;
         for (int i = 0; i < count; i++) {
