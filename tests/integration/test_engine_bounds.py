@@ -54,7 +54,11 @@ def test_no_session_no_buffering(tmp):
     peak = h.vm_hwm(store.proc.pid)
     h.log("store VmHWM %d MiB before, %d MiB after 120 x 16 MiB without a "
           "session" % (base // MiB, peak // MiB))
-    assert peak < RSS_BOUND, "the store's peak RSS reached %d MiB (bound %d " \
+    # AddressSanitizer keeps freed memory in quarantine: the bound is for
+    # the real allocator (the gcc build of the same suite checks it)
+    with open(h.binary("zpost-store"), "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    assert sanitized or peak < RSS_BOUND, "the store's peak RSS reached %d MiB (bound %d " \
         "MiB) for requests it answers 401" % (peak // MiB, RSS_BOUND // MiB)
 
     # a valid session, a body one byte over the limit: 413 before a commit
