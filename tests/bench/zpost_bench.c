@@ -1147,7 +1147,7 @@ s_soak (bench_config_t *config, zactor_t **actors, bench_result_t **results)
     printf ("%-8s %8s %9s %8s %8s %8s %8s %8s %6s %7s %12s %12s\n", "point",
             "elapsed", "sends", "sends/s", "window", "replies", "sessions",
             "messages", "orphan", "relogin", "map-used", "data.mdb");
-    bench_history_t history = { NULL };
+    bench_history_t history = { .usecs = NULL };
     bench_point_t points [16];
     int point_count = 0;
     s_soak_point (config, &probe, &history, "before", 0, &points [point_count]);
