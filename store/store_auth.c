@@ -39,6 +39,19 @@ s_forget (char **hash_p)
     }
 }
 
+//  A new password's hash from the pool becomes the op's, to be stored by
+//  its rule; a failed hash (out of memory) answers 500
+static void
+s_take_new_hash (store_op_t *op, bool ok, char *new_hash)
+{
+    if (!ok || !new_hash || strlen (new_hash) >= STORE_HASH_SIZE) {
+        s_forget (&new_hash);
+        store_op_reply (op, ZPOST_INTERNAL_ERROR, NULL, NULL);
+    }
+    else
+        op->new_hash = new_hash;
+}
+
 //  --------------------------------------------------------------------------
 //  REGISTER
 
@@ -67,12 +80,7 @@ store_hashed_register (store_engine_t *engine, store_op_t *op, bool ok,
 {
     (void) engine;
     (void) job;
-    if (!ok || !new_hash || strlen (new_hash) >= STORE_HASH_SIZE) {
-        s_forget (&new_hash);
-        store_op_reply (op, ZPOST_INTERNAL_ERROR, NULL, NULL);
-        return false;
-    }
-    op->new_hash = new_hash;
+    s_take_new_hash (op, ok, new_hash);
     return false;
 }
 
@@ -246,12 +254,7 @@ store_hashed_passwd (store_engine_t *engine, store_op_t *op, bool ok,
         job->against = NULL;
         return true;
     }
-    if (!ok || !new_hash || strlen (new_hash) >= STORE_HASH_SIZE) {
-        s_forget (&new_hash);
-        store_op_reply (op, ZPOST_INTERNAL_ERROR, NULL, NULL);
-        return false;
-    }
-    op->new_hash = new_hash;
+    s_take_new_hash (op, ok, new_hash);
     return false;
 }
 

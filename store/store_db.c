@@ -503,6 +503,42 @@ store_db_used_pages (store_db_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Scratch environments, for the selftests of the classes above this one
+
+store_db_t *
+store_db_scratch_new (const char *name, size_t map_size, char **dir_p)
+{
+    assert (name);
+    assert (dir_p);
+    const char *tmp = getenv ("TMPDIR");
+    char *dir = zsys_sprintf ("%s/%s-XXXXXX", tmp && *tmp == '/'? tmp: "/tmp", name);
+    assert (dir);
+    char *made = mkdtemp (dir);
+    assert (made);
+    store_db_t *self = store_db_new (dir, map_size);
+    assert (self);
+    *dir_p = dir;
+    return self;
+}
+
+void
+store_db_scratch_destroy (store_db_t **self_p, char **dir_p)
+{
+    assert (self_p);
+    assert (dir_p);
+    store_db_destroy (self_p);
+    if (*dir_p) {
+        zdir_t *tree = zdir_new (*dir_p, NULL);
+        if (tree) {
+            zdir_remove (tree, true);
+            zdir_destroy (&tree);
+        }
+        zstr_free (dir_p);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  Selftest
 
 static mode_t

@@ -148,6 +148,17 @@ int
 int
     store_db_error (const char *what, int rc);
 
+//  For selftests: a new environment in a fresh directory under $TMPDIR
+//  (or /tmp) whose name starts with name; *dir_p gets the directory's
+//  path, the caller's until store_db_scratch_destroy. Asserts on failure.
+store_db_t *
+    store_db_scratch_new (const char *name, size_t map_size, char **dir_p);
+
+//  Close a scratch environment and remove its directory with everything
+//  in it; sets both pointers to NULL.
+void
+    store_db_scratch_destroy (store_db_t **self_p, char **dir_p);
+
 //  Selftest
 void
     store_db_test (bool verbose);

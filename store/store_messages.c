@@ -264,10 +264,8 @@ store_messages_test (bool verbose)
 {
     if (verbose)
         printf (" * store_messages: ");
-    char dir [] = "/tmp/store_messages_test.XXXXXX";
-    assert (mkdtemp (dir));
-    store_db_t *db = store_db_new (dir, 16 << 20);
-    assert (db);
+    char *dir;
+    store_db_t *db = store_db_scratch_new ("zpost-store-messages", 16 << 20, &dir);
     store_txn_t *txn;
     assert (store_txn_begin (db, NULL, true, &txn) == STORE_OK);
 
@@ -312,14 +310,7 @@ store_messages_test (bool verbose)
     assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == STORE_NOTFOUND);
 
     assert (store_txn_commit (&txn) == STORE_OK);
-    store_db_destroy (&db);
-    char *path = zsys_sprintf ("%s/data.mdb", dir);
-    unlink (path);
-    zstr_free (&path);
-    path = zsys_sprintf ("%s/lock.mdb", dir);
-    unlink (path);
-    zstr_free (&path);
-    rmdir (dir);
+    store_db_scratch_destroy (&db, &dir);
     if (verbose)
         printf ("OK\n");
 }

@@ -515,10 +515,8 @@ store_records_test (bool verbose)
 {
     if (verbose)
         printf (" * store_records: ");
-    char dir [] = "/tmp/store_records_test.XXXXXX";
-    assert (mkdtemp (dir));
-    store_db_t *db = store_db_new (dir, 16 << 20);
-    assert (db);
+    char *dir;
+    store_db_t *db = store_db_scratch_new ("zpost-store-records", 16 << 20, &dir);
     store_txn_t *txn;
     assert (store_txn_begin (db, NULL, true, &txn) == STORE_OK);
 
@@ -609,14 +607,7 @@ store_records_test (bool verbose)
     assert (store_reply_count (txn, &count) == 0 && count == 1);
 
     assert (store_txn_commit (&txn) == STORE_OK);
-    store_db_destroy (&db);
-    char *path = zsys_sprintf ("%s/data.mdb", dir);
-    unlink (path);
-    zstr_free (&path);
-    path = zsys_sprintf ("%s/lock.mdb", dir);
-    unlink (path);
-    zstr_free (&path);
-    rmdir (dir);
+    store_db_scratch_destroy (&db, &dir);
     if (verbose)
         printf ("OK\n");
 }

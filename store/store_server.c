@@ -103,7 +103,6 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     }
     self->name = strdup (config->name);
     assert (self->name);
-    self->capacity = config->capacity;
     self->heartbeat = config->heartbeat? config->heartbeat: STORE_SERVER_HEARTBEAT;
     self->verbose = config->verbose;
     self->timer_id = -1;
@@ -117,16 +116,7 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     engine_config.cert = NULL;
     self->engine = store_engine_new (&engine_config, self->db, s_send_reply_cb, self);
     assert (self->engine);
-    if (!self->capacity) {
-        //  The broker sends no more than capacity requests at once, so
-        //  capacity times the body limit is what this store may have to
-        //  hold: keep that within a budget, whatever the limit
-        size_t body_limit = store_engine_config (self->engine)->body_limit;
-        size_t fits = STORE_SERVER_INFLIGHT_BYTES / body_limit;
-        self->capacity = fits > STORE_SERVER_CAPACITY? STORE_SERVER_CAPACITY
-                       : fits < STORE_SERVER_CAPACITY_MIN? STORE_SERVER_CAPACITY_MIN
-                       : (uint32_t) fits;
-    }
+    self->capacity = store_engine_config (self->engine)->capacity;
 
     self->loop = zloop_new ();
     assert (self->loop);
@@ -658,14 +648,8 @@ store_server_test (bool verbose)
 
     //  @selftest
     //  A scratch database; PING does not use it, later commands will
-    const char *tmp = getenv ("TMPDIR");
-    char *base = zsys_sprintf ("%s/zpost-store-server-XXXXXX",
-                               tmp && *tmp == '/'? tmp: "/tmp");
-    assert (base);
-    char *made = mkdtemp (base);
-    assert (made);
-    store_db_t *db = store_db_new (base, 1024 * 1024);
-    assert (db);
+    char *base;
+    store_db_t *db = store_db_scratch_new ("zpost-store-server", 1024 * 1024, &base);
 
     //  The test plays the broker's back end
     zsock_t *router = zsock_new_router ("@" S_TEST_ENDPOINT);
@@ -792,12 +776,7 @@ store_server_test (bool verbose)
 
     zframe_destroy (&store_id);
     zsock_destroy (&router);
-    store_db_destroy (&db);
-    zdir_t *tree = zdir_new (base, NULL);
-    assert (tree);
-    zdir_remove (tree, true);
-    zdir_destroy (&tree);
-    zstr_free (&base);
+    store_db_scratch_destroy (&db, &base);
     //  @end
 
     printf ("OK\n");

@@ -51,11 +51,6 @@
 
 #define STORE_SERVER_HEARTBEAT      1000    //  default msecs between heartbeats
 #define STORE_SERVER_LIVENESS       3       //  silent intervals before reconnecting
-#define STORE_SERVER_CAPACITY       1000    //  most requests in flight, sent in READY
-#define STORE_SERVER_CAPACITY_MIN   16      //  fewest, whatever the body limit
-//  Bytes of request bodies a store may hold at once, by default: its
-//  capacity in READY is this over the body limit (128 at 1 MiB; 16 at least)
-#define STORE_SERVER_INFLIGHT_BYTES (128 * 1024 * 1024)
 
 typedef store_config_t store_server_config_t;
 

@@ -18,6 +18,7 @@
 #include "broker_announce.h"
 #include "store_db.h"
 #include "store_records.h"
+#include "store_config.h"
 #include "store_server.h"
 #include "store_hasher.h"
 #include "store_throttle.h"
@@ -46,6 +47,7 @@ static const s_selftest_t s_selftests [] = {
     { "store_db", store_db_test },
     { "store_records", store_records_test },
     { "store_messages", store_messages_test },
+    { "store_config", store_config_test },
     { "store_server", store_server_test },
     { "store_hasher", store_hasher_test },
     { "store_throttle", store_throttle_test },
