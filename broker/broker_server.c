@@ -61,6 +61,7 @@ typedef struct {
     zpost_msg_t *failure;       //  the 503 reply; holds routing id, command
                                 //  and request id of the client's request
     zframe_t *worker;           //  routing id of the worker it went to
+    size_t bytes;               //  its body bytes, counted against the worker
     int64_t deadline;           //  monotonic msec when it fails
     void *handle;               //  its place in the deadline list
 } s_pending_t;
@@ -117,7 +118,7 @@ s_pending_remove (s_server_t *self, s_pending_t **entry_p)
 
 static void
 s_pending_add (s_server_t *self, uint64_t ticket, zpost_msg_t *request,
-               zframe_t *worker)
+               zframe_t *worker, size_t bytes)
 {
     s_pending_t *entry = (s_pending_t *) zmalloc (sizeof (s_pending_t));
     assert (entry);
@@ -126,6 +127,7 @@ s_pending_add (s_server_t *self, uint64_t ticket, zpost_msg_t *request,
     entry->failure = zpost_msg_new_reply (request, ZPOST_STORE_UNAVAILABLE,
         "no store answered in time; try again");
     entry->worker = zframe_dup (worker);
+    entry->bytes = bytes;
     assert (entry->failure && entry->worker);
     entry->deadline = zclock_mono () + self->timeout;
     entry->handle = zlistx_add_end (self->deadlines, entry);
@@ -154,7 +156,7 @@ s_pending_fail (s_server_t *self, s_pending_t **entry_p, const char *why)
     if (zpost_msg_send (entry->failure, self->front) != 0 && self->verbose)
         zsys_info ("zpost-broker: reply 503 to a client lost: %s",
                    zmq_strerror (zmq_errno ()));
-    broker_workers_release (self->workers, entry->worker);
+    broker_workers_release (self->workers, entry->worker, entry->bytes);
     s_pending_remove (self, entry_p);
 }
 
@@ -263,8 +265,12 @@ s_forward (s_server_t *self, zpost_msg_t *request)
                  "the broker is too busy; try again");
         return;
     }
+    //  What the request will hold at the store: its body, if it has one
+    const char *body = zpost_msg_command (request) == ZPOST_CMD_SEND
+                     ? zpost_msg_get (request, ZPOST_F_BODY): NULL;
+    size_t bytes = body? strlen (body): 0;
     while (true) {
-        zframe_t *worker = broker_workers_pick (self->workers);
+        zframe_t *worker = broker_workers_pick (self->workers, bytes);
         if (!worker) {
             s_reply (self, request, ZPOST_STORE_UNAVAILABLE,
                      broker_workers_size (self->workers)
@@ -273,12 +279,12 @@ s_forward (s_server_t *self, zpost_msg_t *request)
             return;
         }
         if (s_body_too_large (self, request, worker)) {
-            broker_workers_release (self->workers, worker);
+            broker_workers_release (self->workers, worker, bytes);
             return;
         }
         zmsg_t *content = zpost_msg_encode (request);
         if (!content) {
-            broker_workers_release (self->workers, worker);
+            broker_workers_release (self->workers, worker, bytes);
             zsys_error ("zpost-broker: cannot encode a decoded request");
             s_reply (self, request, ZPOST_INTERNAL_ERROR, NULL);
             return;
@@ -294,7 +300,7 @@ s_forward (s_server_t *self, zpost_msg_t *request)
         int error = zmq_errno ();
         zpost_link_destroy (&link);
         if (rc == 0) {
-            s_pending_add (self, ticket, request, worker);
+            s_pending_add (self, ticket, request, worker, bytes);
             if (self->verbose)
                 zsys_info ("zpost-broker: %s %s from %s -> ticket %" PRIu64
                            " to store %s",
@@ -303,7 +309,7 @@ s_forward (s_server_t *self, zpost_msg_t *request)
                            broker_workers_name (self->workers, worker));
             return;
         }
-        broker_workers_release (self->workers, worker);
+        broker_workers_release (self->workers, worker, bytes);
         if (error == EHOSTUNREACH)
             //  It went away without a word; try the next one
             s_worker_drop (self, worker, "is gone (send failed)");
@@ -424,7 +430,7 @@ s_relay_reply (s_server_t *self, zpost_link_t *link, zframe_t *worker)
         zpost_msg_send (entry->failure, self->front);
     if (self->verbose)
         zsys_info ("zpost-broker: ticket %" PRIu64 " answered", ticket);
-    broker_workers_release (self->workers, worker);
+    broker_workers_release (self->workers, worker, entry->bytes);
     s_pending_remove (self, &entry);
 }
 

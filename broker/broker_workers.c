@@ -17,6 +17,7 @@ typedef struct {
     uint32_t capacity;          //  requests it takes at once
     uint64_t body_limit;        //  largest SEND body it takes, from READY
     uint32_t in_flight;         //  requests sent to it and not yet over
+    size_t bytes;               //  body bytes of those requests
     int64_t expires;            //  monotonic msec after which it is dead
     uint64_t last_pick;         //  pick sequence number when last chosen
 } s_worker_t;
@@ -25,6 +26,7 @@ struct _broker_workers_t {
     zhashx_t *workers;          //  hex routing id -> s_worker_t
     size_t max_workers;         //  table limit, 0 = none
     uint64_t picks;             //  picks so far, orders ties
+    size_t bytes_max;           //  body bytes in flight per worker, large bodies
     s_worker_t *cursor;         //  worker of the current walk
 };
 
@@ -69,6 +71,7 @@ broker_workers_new (size_t max_workers)
     assert (self->workers);
     zhashx_set_destructor (self->workers, s_worker_free);
     self->max_workers = max_workers;
+    self->bytes_max = BROKER_WORKERS_BYTES_MAX;
     return self;
 }
 
@@ -136,14 +139,26 @@ broker_workers_refresh (broker_workers_t *self, zframe_t *routing_id,
 }
 
 
+//  Can the worker take one more request of this many body bytes? Under
+//  its capacity, and, for a large body, under the bytes budget, unless it
+//  has nothing in flight (one request always fits)
+static bool
+s_can_take (s_worker_t *worker, size_t bytes, size_t bytes_max)
+{
+    if (worker->in_flight >= worker->capacity)
+        return false;
+    return bytes <= BROKER_WORKERS_SMALL || worker->in_flight == 0
+        || worker->bytes + bytes <= bytes_max;
+}
+
 zframe_t *
-broker_workers_pick (broker_workers_t *self)
+broker_workers_pick (broker_workers_t *self, size_t bytes)
 {
     assert (self);
     s_worker_t *best = NULL;
     s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
     while (worker) {
-        if (worker->in_flight < worker->capacity
+        if (s_can_take (worker, bytes, self->bytes_max)
         && (!best
         ||  worker->in_flight < best->in_flight
         || (worker->in_flight == best->in_flight
@@ -154,18 +169,28 @@ broker_workers_pick (broker_workers_t *self)
     if (!best)
         return NULL;
     best->in_flight++;
+    best->bytes += bytes;
     best->last_pick = ++self->picks;
     return best->routing_id;
 }
 
 
 void
-broker_workers_release (broker_workers_t *self, zframe_t *routing_id)
+broker_workers_release (broker_workers_t *self, zframe_t *routing_id, size_t bytes)
 {
     assert (self);
     s_worker_t *worker = s_lookup (self, routing_id);
-    if (worker && worker->in_flight > 0)
+    if (worker && worker->in_flight > 0) {
         worker->in_flight--;
+        worker->bytes = worker->bytes > bytes? worker->bytes - bytes: 0;
+    }
+}
+
+void
+broker_workers_set_bytes_max (broker_workers_t *self, size_t bytes_max)
+{
+    assert (self);
+    self->bytes_max = bytes_max;
 }
 
 
@@ -280,7 +305,7 @@ broker_workers_test (bool verbose)
     broker_workers_t *workers = broker_workers_new (3);
     assert (workers);
     assert (broker_workers_size (workers) == 0);
-    assert (broker_workers_pick (workers) == NULL);
+    assert (broker_workers_pick (workers, 0) == NULL);
     assert (broker_workers_expired (workers, 1000) == NULL);
 
     zframe_t *a = s_id ("A");
@@ -299,24 +324,24 @@ broker_workers_test (bool verbose)
 
     //  Least in flight first, ties to the one picked least recently,
     //  never above capacity
-    zframe_t *first = broker_workers_pick (workers);
+    zframe_t *first = broker_workers_pick (workers, 0);
     assert (first);
-    zframe_t *second = broker_workers_pick (workers);
+    zframe_t *second = broker_workers_pick (workers, 0);
     assert (second && !zframe_eq (first, second));
-    zframe_t *third = broker_workers_pick (workers);
+    zframe_t *third = broker_workers_pick (workers, 0);
     assert (third && zframe_eq (third, a));
     assert (broker_workers_in_flight (workers, a) == 2);
     assert (broker_workers_in_flight (workers, b) == 1);
-    assert (broker_workers_pick (workers) == NULL);     //  all full
+    assert (broker_workers_pick (workers, 0) == NULL);     //  all full
 
-    broker_workers_release (workers, b);
+    broker_workers_release (workers, b, 0);
     assert (broker_workers_in_flight (workers, b) == 0);
-    zframe_t *fourth = broker_workers_pick (workers);
+    zframe_t *fourth = broker_workers_pick (workers, 0);
     assert (fourth && zframe_eq (fourth, b));
-    broker_workers_release (workers, b);
-    broker_workers_release (workers, b);                //  never below zero
+    broker_workers_release (workers, b, 0);
+    broker_workers_release (workers, b, 0);                //  never below zero
     assert (broker_workers_in_flight (workers, b) == 0);
-    broker_workers_release (workers, d);                //  unknown: ignored
+    broker_workers_release (workers, d, 0);                //  unknown: ignored
 
     assert (broker_workers_ready (workers, a, "store-a2", 5, 4096, 4000) == 0);
     assert (streq (broker_workers_name (workers, a), "store-a2"));
@@ -332,11 +357,11 @@ broker_workers_test (bool verbose)
     //  The table is full
     assert (broker_workers_ready (workers, d, "store-d", 1, UINT64_MAX, 3000) == -1);
     assert (!broker_workers_known (workers, d));
-    broker_workers_release (workers, a);
-    broker_workers_release (workers, a);
+    broker_workers_release (workers, a, 0);
+    broker_workers_release (workers, a, 0);
     int count;
     for (count = 0; count < 6; count++) {
-        zframe_t *picked = broker_workers_pick (workers);
+        zframe_t *picked = broker_workers_pick (workers, 0);
         assert (picked && !zframe_eq (picked, c));
     }
     assert (broker_workers_in_flight (workers, a) == 5);
@@ -389,6 +414,25 @@ broker_workers_test (bool verbose)
         zframe_destroy (&w);
     }
     assert (broker_workers_size (workers) == 100);
+    broker_workers_destroy (&workers);
+
+    //  Large bodies are bounded by bytes in flight, small ones only by
+    //  capacity, and one request always fits an idle worker
+    workers = broker_workers_new (0);
+    size_t large = BROKER_WORKERS_SMALL + 1;
+    broker_workers_set_bytes_max (workers, 2 * large);
+    a = s_id ("big");
+    assert (broker_workers_ready (workers, a, "big", 100, UINT64_MAX, 0) == 1);
+    assert (broker_workers_pick (workers, 3 * large));          //  idle: fits
+    assert (broker_workers_pick (workers, large) == NULL);      //  over budget
+    assert (broker_workers_pick (workers, 10));                 //  small: fits
+    broker_workers_release (workers, a, 3 * large);
+    assert (broker_workers_pick (workers, large));              //  10 + large
+    assert (broker_workers_pick (workers, large) == NULL);      //  10 + 2 large
+    broker_workers_release (workers, a, 10);
+    assert (broker_workers_pick (workers, large));              //  2 large
+    assert (broker_workers_in_flight (workers, a) == 2);
+    zframe_destroy (&a);
     broker_workers_destroy (&workers);
     //  @end
 

@@ -12,8 +12,13 @@
     (zclock_mono () in the broker, made-up numbers in the selftest).
 
     Choosing a worker: the one with the fewest requests in flight among
-    those under their capacity; on a tie, the one picked least recently, so
-    idle workers take turns.
+    those that can take one more; on a tie, the one picked least recently,
+    so idle workers take turns. A worker can take one more while it is
+    under the capacity it stated and, for a request with a large body,
+    while the body bytes it has in flight stay within a budget: the count
+    alone would let a few users' large SENDs make a store (and this
+    broker) hold capacity times the body limit. Small requests never wait
+    on the budget, so a flood of large bodies cannot shut others out.
     =========================================================================
 */
 
@@ -24,6 +29,11 @@
 #include <stdint.h>
 
 typedef struct _broker_workers_t broker_workers_t;
+
+//  Body bytes one worker may have in flight, by default; and the size up
+//  to which a request does not count against it
+#define BROKER_WORKERS_BYTES_MAX    (128 * 1024 * 1024)
+#define BROKER_WORKERS_SMALL        (64 * 1024)
 
 //  Create an empty table that holds at most max_workers workers
 //  (0 means no limit).
@@ -51,16 +61,22 @@ int
     broker_workers_refresh (broker_workers_t *self, zframe_t *routing_id,
                             int64_t expires);
 
-//  Choose a worker for one more request and count that request in flight.
-//  Returns the worker's routing id (owned by the table, valid until the
-//  worker is removed), or NULL if no worker can take a request now.
+//  Choose a worker for one more request with a body of `bytes`, and count
+//  that request in flight. Returns the worker's routing id (owned by the
+//  table, valid until the worker is removed), or NULL if no worker can
+//  take it now.
 zframe_t *
-    broker_workers_pick (broker_workers_t *self);
+    broker_workers_pick (broker_workers_t *self, size_t bytes);
 
-//  One request the worker had in flight is over (answered, expired or
-//  failed). Does nothing if the worker is gone.
+//  One request the worker had in flight, with a body of `bytes` as it was
+//  picked, is over (answered, expired or failed). Does nothing if the
+//  worker is gone.
 void
-    broker_workers_release (broker_workers_t *self, zframe_t *routing_id);
+    broker_workers_release (broker_workers_t *self, zframe_t *routing_id, size_t bytes);
+
+//  Set the body bytes one worker may have in flight (large bodies only).
+void
+    broker_workers_set_bytes_max (broker_workers_t *self, size_t bytes_max);
 
 //  Forget a worker. Returns 0, or -1 if it was not in the table.
 int

@@ -38,15 +38,8 @@ store_config_defaults (store_config_t *config, size_t map_current)
         config->hash_wait_max = STORE_HASH_WAIT_MAX;
     if (config->map_max < map_current)
         config->map_max = map_current;
-    if (!config->capacity) {
-        //  The broker sends no more than capacity requests at once, so
-        //  capacity times the body limit is what this store may have to
-        //  hold: keep that within a budget, whatever the limit
-        size_t fits = STORE_INFLIGHT_BYTES / config->body_limit;
-        config->capacity = fits > STORE_CAPACITY_MAX? STORE_CAPACITY_MAX
-                         : fits < STORE_CAPACITY_MIN? STORE_CAPACITY_MIN
-                         : (uint32_t) fits;
-    }
+    if (!config->capacity)
+        config->capacity = STORE_CAPACITY;
 }
 
 void
@@ -66,15 +59,8 @@ store_config_test (bool verbose)
     assert (config.hashers >= 1);
     assert (config.map_max == 4096);
 
-    //  Capacity keeps the bodies in flight within the budget
-    assert (config.capacity == STORE_INFLIGHT_BYTES / STORE_BODY_LIMIT);
-    store_config_t large = { .body_limit = 16 * 1024 * 1024 };
-    store_config_defaults (&large, 0);
-    assert (large.capacity == STORE_CAPACITY_MIN);
-    store_config_t small = { .body_limit = 1024 };
-    store_config_defaults (&small, 0);
-    assert (small.capacity == STORE_CAPACITY_MAX);
-    store_config_t given = { .body_limit = 16 * 1024 * 1024, .capacity = 500 };
+    assert (config.capacity == STORE_CAPACITY);
+    store_config_t given = { .capacity = 500 };
     store_config_defaults (&given, 0);
     assert (given.capacity == 500);
     //  @end

@@ -22,11 +22,8 @@
 #define STORE_HASH_WAIT_MAX     2500    //  msecs of queued password work, at most;
                                         //  below the broker's 5 s deadline
 #define STORE_KEY_JOBS_MAX      4       //  password jobs one client key may have queued
-#define STORE_CAPACITY_MAX      1000    //  most requests in flight, sent in READY
-#define STORE_CAPACITY_MIN      16      //  fewest, whatever the body limit
-//  Bytes of request bodies a store may hold at once, by default: the
-//  capacity it states in READY is this over the body limit (128 at 1 MiB)
-#define STORE_INFLIGHT_BYTES    (128 * 1024 * 1024)
+#define STORE_CAPACITY          1000    //  requests in flight, sent in READY; the
+                                        //  broker bounds their bytes itself
 
 typedef struct _store_db_t store_db_t;
 
@@ -36,8 +33,7 @@ typedef struct {
     const char *broker_key;     //  broker public key, Z85; required for tcp://
     zcert_t *cert;              //  our key pair for tcp://; copied; NULL otherwise
     const char *name;           //  store-name in READY, 1..64 visible ASCII
-    uint32_t capacity;          //  capacity in READY; 0 = STORE_INFLIGHT_BYTES over
-                                //  the body limit, within the bounds above
+    uint32_t capacity;          //  capacity in READY; 0 = STORE_CAPACITY
     int heartbeat;              //  msecs between heartbeats; 0 = default
     bool verbose;               //  log every message on the link
     size_t map_max;             //  bytes the map may grow to; 0 = no growth
