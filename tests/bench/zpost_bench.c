@@ -46,6 +46,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 
@@ -1023,6 +1024,19 @@ s_history_since (bench_history_t *self, int64_t usecs, uint64_t now)
     return (int64_t) (now - before);
 }
 
+//  The STATS rows the soak reads, and where each goes in a point
+static const struct {
+    const char *name;
+    size_t offset;
+} s_soak_stats_read [] = {
+    { "replies", offsetof (bench_point_t, replies) },
+    { "sessions", offsetof (bench_point_t, sessions) },
+    { "messages", offsetof (bench_point_t, messages) },
+    { "map-used", offsetof (bench_point_t, map_used) },
+    { "map-size", offsetof (bench_point_t, map_size) },
+    { "commits", offsetof (bench_point_t, commits) },
+};
+
 //  STATS server into the point; a 401 (the probe's session ended too)
 //  logs in again once. 0 or -1.
 static int
@@ -1050,23 +1064,9 @@ s_soak_stats (bench_client_t *probe, bench_point_t *point)
         for (size_t row = 0; row < zpost_msg_rows (reply); row++) {
             const char *name = zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME);
             int64_t value = atoll (zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE));
-            if (streq (name, "replies"))
-                point->replies = value;
-            else
-            if (streq (name, "sessions"))
-                point->sessions = value;
-            else
-            if (streq (name, "messages"))
-                point->messages = value;
-            else
-            if (streq (name, "map-used"))
-                point->map_used = value;
-            else
-            if (streq (name, "map-size"))
-                point->map_size = value;
-            else
-            if (streq (name, "commits"))
-                point->commits = value;
+            for (size_t stat = 0; stat < sizeof s_soak_stats_read / sizeof s_soak_stats_read [0]; stat++)
+                if (streq (name, s_soak_stats_read [stat].name))
+                    *(int64_t *) ((char *) point + s_soak_stats_read [stat].offset) = value;
         }
         zpost_msg_destroy (&reply);
         return 0;
