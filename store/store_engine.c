@@ -301,9 +301,9 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
     if (flags & ZPOST_CMD_SESSION) {
         rc = s_session (&ctx, true);
         //  LOGOUT's goal is that the token no longer works for this key:
-        //  a token that does not is already so
-        if (rc == STORE_UNDO && command == ZPOST_CMD_LOGOUT
-        &&  zpost_msg_token (op->request) [0])
+        //  a token that does not is already so (a token that is not one
+        //  at all was refused at admission)
+        if (rc == STORE_UNDO && command == ZPOST_CMD_LOGOUT)
             store_op_reply (op, ZPOST_OK, NULL, NULL);
         if (rc)
             goto done;
@@ -365,7 +365,7 @@ s_done (void *arg, store_op_t **op_p)
     //  A stale password check: check again against the hash as it is now
     if (++op->rechecks > S_RECHECKS_MAX) {
         s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
-                "The password of this account is changing: try again", NULL);
+                "The password of this account is changing: try again in 1 s", "1");
         return;
     }
     op->verified = false;
@@ -488,6 +488,20 @@ store_engine_password_ok (store_engine_t *self, store_op_t *op, const char *acco
     }
 }
 
+//  Answer the store's own 503: the password work ahead would take wait
+//  msecs, longer than a request may wait
+static void
+s_busy (store_engine_t *self, store_op_t **op_p, int64_t wait)
+{
+    int64_t seconds = wait < 1000? 1: (wait + 999) / 1000;
+    char *reason = zsys_sprintf ("The store is busy checking passwords: try "
+                                 "again in %" PRId64 " s", seconds);
+    char *detail = zsys_sprintf ("%" PRId64, seconds);
+    s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE, reason, detail);
+    zstr_free (&reason);
+    zstr_free (&detail);
+}
+
 //  Hand a job to the pool, or answer why not
 static void
 s_submit (store_engine_t *self, store_op_t **op_p, store_pwjob_t *job)
@@ -503,12 +517,7 @@ s_submit (store_engine_t *self, store_op_t **op_p, store_pwjob_t *job)
         }
         int64_t wait = store_hasher_wait_ms (self->hasher, urgent);
         if (wait > self->config.hash_wait_max) {
-            char *reason = zsys_sprintf ("The store is busy checking passwords: try "
-                                         "again in %" PRId64 " s", (wait + 999) / 1000);
-            char *detail = zsys_sprintf ("%" PRId64, (wait + 999) / 1000);
-            s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE, reason, detail);
-            zstr_free (&reason);
-            zstr_free (&detail);
+            s_busy (self, op_p, wait);
             return;
         }
         s_key_jobs_add (self, op);
@@ -574,9 +583,15 @@ store_engine_hashed (store_engine_t *self)
     void *context;
     bool ok;
     char *new_hash;
-    while (store_hasher_recv (self->hasher, &context, &ok, &new_hash) == 0) {
+    int rc;
+    while ((rc = store_hasher_recv (self->hasher, &context, &ok, &new_hash)) >= 0) {
         store_op_t *op = (store_op_t *) context;
         s_key_jobs_release (self, op);
+        if (rc == 1) {
+            //  It waited longer than the broker would: refuse it now
+            s_busy (self, &op, store_hasher_wait_ms (self->hasher, op->known_key));
+            continue;
+        }
         zpost_command_t command = zpost_msg_command (op->request);
         store_pwjob_t job = { NULL, NULL, NULL };
         bool again = s_commands [command].hashed (self, op, ok, new_hash, &job);
@@ -748,6 +763,9 @@ store_engine_start (store_engine_t *self)
         return -1;
     }
     store_hasher_set_destructor (self->hasher, s_context_free);
+    //  The estimate at admission can be wrong when the machine gets
+    //  busier; a job that has waited this long is refused, not run
+    store_hasher_set_max_wait (self->hasher, self->config.hash_wait_max);
     return 0;
 }
 

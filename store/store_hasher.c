@@ -22,7 +22,7 @@
 typedef struct {
     void *context;              //  the caller's, handed back with the result
     bool urgent;                //  queued ahead of the others
-    int64_t started;            //  zclock_usecs when a worker took it
+    int64_t queued;             //  zclock_mono when it was queued
     int64_t micros;             //  how long the work took, set by the worker
     bool verify;                //  verify (true) or hash (false)
     char *password;             //  our copy, wiped before it is freed
@@ -50,6 +50,8 @@ struct _store_hasher_t {
     size_t busy_count;          //  workers holding a job
     double mean_micros;         //  moving average of one job's work
     store_hasher_context_fn *context_free;  //  for the contexts of dropped jobs
+    zlistx_t *late;             //  s_job_t that waited past max_wait: not run
+    int64_t max_wait;           //  msecs a job may wait for a worker; 0 = no limit
     size_t pending;             //  jobs queued and not yet returned
     char *dummy_hash;           //  hash of a random, forgotten password
     int64_t dummy_micros;       //  how long making it took
@@ -181,22 +183,40 @@ s_worker (zsock_t *pipe, void *args)
 //  --------------------------------------------------------------------------
 //  Give queued jobs to idle workers, oldest job first
 
+//  The next job to run, urgent ones first. A job that has waited past
+//  max_wait goes to the late list on the way: its answer would come after
+//  the caller stopped waiting.
+static s_job_t *
+s_next_job (store_hasher_t *self)
+{
+    while (true) {
+        zlistx_t *from = zlistx_size (self->urgent)? self->urgent: self->queue;
+        s_job_t *job = (s_job_t *) zlistx_detach (from, NULL);
+        if (!job || !self->max_wait || zclock_mono () - job->queued <= self->max_wait)
+            return job;
+        s_job_forget_password (job);
+        zlistx_add_end (self->late, job);
+    }
+}
+
+//  Give queued jobs to idle workers. A worker is free only here and when
+//  a result comes back (store_hasher_recv), so late jobs are found only
+//  while the caller is reading results, and it reads them in the same
+//  pass.
 static void
 s_dispatch (store_hasher_t *self)
 {
     for (size_t index = 0; index < self->threads; index++) {
-        zlistx_t *from = zlistx_size (self->urgent)? self->urgent: self->queue;
-        if (zlistx_size (from) == 0)
-            break;
         if (self->busy [index])
             continue;
-        s_job_t *job = (s_job_t *) zlistx_detach (from, NULL);
-        assert (job);
+        s_job_t *job = s_next_job (self);
+        if (!job)
+            break;
         job->worker = index;
         //  The pipe holds one job at most, so this does not fail; if it
         //  did, the job would wait for the next result to come back
         if (zsock_send (self->workers [index], "sp", "JOB", job) != 0) {
-            zlistx_add_start (from, job);
+            zlistx_add_start (job->urgent? self->urgent: self->queue, job);
             break;
         }
         self->busy [index] = true;
@@ -207,6 +227,7 @@ s_dispatch (store_hasher_t *self)
 static void
 s_queue (store_hasher_t *self, s_job_t *job)
 {
+    job->queued = zclock_mono ();
     zlistx_add_end (job->urgent? self->urgent: self->queue, job);
     self->pending++;
     s_dispatch (self);
@@ -278,7 +299,8 @@ store_hasher_new (size_t threads, unsigned long long opslimit, size_t memlimit)
     self->threads = threads;
     self->queue = zlistx_new ();
     self->urgent = zlistx_new ();
-    assert (self->queue && self->urgent);
+    self->late = zlistx_new ();
+    assert (self->queue && self->urgent && self->late);
     self->mean_micros = 0;
 
     self->workers = (zactor_t **) zmalloc (threads * sizeof (zactor_t *));
@@ -319,6 +341,8 @@ store_hasher_destroy (store_hasher_t **self_p)
         store_hasher_t *self = *self_p;
         s_drop_all (self, self->urgent);    //  wipes what never ran
         s_drop_all (self, self->queue);
+        s_drop_all (self, self->late);
+        zlistx_destroy (&self->late);
         zlistx_destroy (&self->urgent);
         zlistx_destroy (&self->queue);
         //  A worker finishes the job it holds, pushes it, then reads
@@ -384,10 +408,20 @@ store_hasher_recv (store_hasher_t *self, void **context, bool *ok,
     assert (context);
     assert (ok);
     assert (new_hash_p);
+    s_job_t *item = (s_job_t *) zlistx_detach (self->late, NULL);
+    if (item) {
+        assert (self->pending > 0);
+        self->pending--;
+        *context = item->context;
+        *ok = false;
+        *new_hash_p = NULL;
+        s_job_destroy (&item);
+        return 1;
+    }
     void *pointer;
     if (zsock_recv (self->results, "p", &pointer) == -1)
         return -1;
-    s_job_t *item = (s_job_t *) pointer;
+    item = (s_job_t *) pointer;
     assert (item && item->worker < self->threads);
     self->busy [item->worker] = false;
     assert (self->busy_count > 0);
@@ -419,6 +453,14 @@ store_hasher_pending (store_hasher_t *self)
 {
     assert (self);
     return self->pending;
+}
+
+void
+store_hasher_set_max_wait (store_hasher_t *self, int64_t max_wait)
+{
+    assert (self);
+    assert (max_wait >= 0);
+    self->max_wait = max_wait;
 }
 
 void
@@ -709,6 +751,36 @@ store_hasher_test (bool verbose)
     }
     assert (order [0] == 400 && order [1] == 499);
     assert (order [2] == 401 && order [3] == 402);
+
+    //  A job that waits for a worker past the max wait comes back unrun:
+    //  one worker, a wait of 1 ms, and three jobs behind a running one
+    store_hasher_set_max_wait (hasher, 1);
+    for (uint64_t id = 600; id < 604; id++) {
+        rc = store_hasher_hash (hasher, S_ID (id), false, "late password");
+        assert (rc == 0);
+    }
+    size_t late = 0, done = 0;
+    while (late + done < 4) {
+        void *late_context;
+        zpoller_t *waiter = zpoller_new (store_hasher_socket (hasher), NULL);
+        assert (zpoller_wait (waiter, 120 * 1000));
+        zpoller_destroy (&waiter);
+        while ((rc = store_hasher_recv (hasher, &late_context, &ok, &new_hash)) >= 0) {
+            if (rc == 1) {
+                assert (!ok && new_hash == NULL);
+                assert ((uintptr_t) late_context > 600);
+                late++;
+            }
+            else {
+                assert ((uintptr_t) late_context == 600 && ok);
+                zstr_free (&new_hash);
+                done++;
+            }
+        }
+    }
+    assert (done == 1 && late == 3);
+    assert (store_hasher_pending (hasher) == 0);
+    store_hasher_set_max_wait (hasher, 0);
 
     //  Destroy with jobs queued and running: they are dropped, wiped,
     //  freed (valgrind checks the last), and each context goes to the

@@ -106,12 +106,14 @@ int
     store_hasher_verify (store_hasher_t *self, void *context, bool urgent,
                          const char *stored_hash, const char *password);
 
-//  Read one finished job, without blocking. Sets *job to its id, *ok to
-//  its outcome (see store_hasher_hash and store_hasher_verify), and
-//  *new_hash_p to a new hash the caller must free, or to NULL. Returns 0,
-//  or -1 if no result is ready (the output arguments are then left
-//  alone). Also hands the next queued job, if any, to the worker that
-//  just became free: call it whenever the socket is readable.
+//  Read one finished job, without blocking. Sets *context to its context,
+//  *ok to its outcome (see store_hasher_hash and store_hasher_verify), and
+//  *new_hash_p to a new hash the caller must free, or to NULL. Returns 0;
+//  1 for a job that waited for a worker longer than the max wait and was
+//  not run (ok false, no hash); or -1 if no result is ready (the output
+//  arguments are then left alone). Also hands the next queued job, if
+//  any, to the worker that just became free: call it whenever the socket
+//  is readable, until it returns -1.
 int
     store_hasher_recv (store_hasher_t *self, void **context, bool *ok,
                        char **new_hash_p);
@@ -127,6 +129,12 @@ const char *
 //  Jobs queued and not yet returned by store_hasher_recv.
 size_t
     store_hasher_pending (store_hasher_t *self);
+
+//  A job that has waited this many msecs for a worker is not run but given
+//  back (store_hasher_recv returns 1): its answer would come too late for
+//  whoever asked. 0, the default, is no limit.
+void
+    store_hasher_set_max_wait (store_hasher_t *self, int64_t max_wait);
 
 //  Frees the context of a job that is dropped, never to be returned (at
 //  destroy): the caller's request waiting on it.

@@ -415,6 +415,23 @@ def _b(x):
     return x if isinstance(x, bytes) else str(x).encode("utf-8")
 
 
+def curve_socket(broker, socket_type=zmq.DEALER, keys=None, sndhwm=None):
+    """A socket (a DEALER, for tests that pipeline requests, or a REQ)
+    connected to the broker's front as a CURVE client with keys (a fresh
+    pair if None). A DEALER's messages carry the empty delimiter frame a
+    REQ socket adds by itself."""
+    sock = context().socket(socket_type)
+    sock.linger = 0
+    public, secret = keys or zmq.curve_keypair()
+    sock.curve_serverkey = _b(broker.public_key)
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+    if sndhwm is not None:
+        sock.sndhwm = sndhwm
+    sock.connect(broker.front)
+    return sock
+
+
 def request_frames(command, request_id, token="", *fields):
     """request = "ZPOST1" command request-id token *field"""
     return [SIGNATURE, _b(command), _b(request_id), _b(token)] + [_b(f) for f in fields]

@@ -19,7 +19,6 @@ so a test decides exactly who answers what, and when.
   (issue 10, item 5).
 """
 
-import os
 import re
 import time
 
@@ -81,14 +80,7 @@ def _pong(request_frames, version):
 
 def _client(broker):
     """A REQ client with its own key; send and poll without blocking."""
-    sock = h.context().socket(zmq.REQ)
-    sock.linger = 0
-    public, secret = zmq.curve_keypair()
-    sock.curve_serverkey = broker.public_key.encode()
-    sock.curve_publickey = public
-    sock.curve_secretkey = secret
-    sock.connect(broker.front)
-    return sock
+    return h.curve_socket(broker, zmq.REQ)
 
 
 def _recv(sock, timeout):
@@ -263,15 +255,7 @@ def test_flood_of_large_bodies_bounded(tmp):
     body = b"y" * FLOOD_BODY
     socks = []
     for _ in range(4):
-        sock = h.context().socket(zmq.DEALER)
-        sock.linger = 0
-        public, secret = zmq.curve_keypair()
-        sock.curve_serverkey = broker.public_key.encode()
-        sock.curve_publickey = public
-        sock.curve_secretkey = secret
-        sock.sndhwm = FLOOD_COUNT
-        sock.connect(broker.front)
-        socks.append(sock)
+        socks.append(h.curve_socket(broker, sndhwm=FLOOD_COUNT))
     rids = set()
     for n in range(FLOOD_COUNT):
         rid = h.new_request_id()

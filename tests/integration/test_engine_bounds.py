@@ -118,13 +118,7 @@ def test_large_bodies_bounded_in_flight(tmp):
     c.register("heavy", PASSWORD)
     c.login("heavy", PASSWORD)
     base = h.vm_hwm(store.proc.pid)
-    sock = h.context().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.curve_serverkey = broker.public_key.encode()
-    sock.curve_publickey = c.keys[0]
-    sock.curve_secretkey = c.keys[1]
-    sock.sndhwm = 200
-    sock.connect(broker.front)
+    sock = h.curve_socket(broker, keys=c.keys, sndhwm=200)
     body = zmq.Frame(b"z" * (16 * MiB))
     count = 100
     for _ in range(count):

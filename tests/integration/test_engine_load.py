@@ -56,13 +56,7 @@ def test_register_flood_does_not_lock_out_the_owner(tmp):
     owner.register("owner", PASSWORD)
     owner.login("owner", PASSWORD)          # this key has logged in before
 
-    flood = h.context().socket(zmq.DEALER)
-    flood.linger = 0
-    public, secret = zmq.curve_keypair()    # the throwaway key
-    flood.curve_serverkey = broker.public_key.encode()
-    flood.curve_publickey = public
-    flood.curve_secretkey = secret
-    flood.connect(broker.front)
+    flood = h.curve_socket(broker)          # a throwaway key
     count = 600
     for n in range(count):
         flood.send_multipart([b""] + h.request_frames(
