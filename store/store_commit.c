@@ -15,6 +15,8 @@ struct _store_group_t {
     size_t map_max;             //  the map grows no further
     size_t max_ops;             //  cap on requests
     size_t max_bytes;           //  cap on their bytes
+    int64_t max_msecs;          //  cap on the group's age
+    int64_t started;            //  zclock_mono when its first request came
     zlistx_t *ops;              //  store_op_t, in arrival order
     size_t bytes;               //  bytes of the queued requests
 };
@@ -26,7 +28,8 @@ s_op_free (void **item_p)
 }
 
 store_group_t *
-store_group_new (store_db_t *db, size_t map_max, size_t max_ops, size_t max_bytes)
+store_group_new (store_db_t *db, size_t map_max, size_t max_ops, size_t max_bytes,
+                 int64_t max_msecs)
 {
     assert (db);
     assert (max_ops >= 1);
@@ -36,6 +39,7 @@ store_group_new (store_db_t *db, size_t map_max, size_t max_ops, size_t max_byte
     self->map_max = map_max;
     self->max_ops = max_ops;
     self->max_bytes = max_bytes;
+    self->max_msecs = max_msecs;
     self->ops = zlistx_new ();
     assert (self->ops);
     zlistx_set_destructor (self->ops, s_op_free);
@@ -59,6 +63,8 @@ store_group_add (store_group_t *self, store_op_t **op_p)
 {
     assert (self);
     assert (op_p && *op_p);
+    if (zlistx_size (self->ops) == 0)
+        self->started = zclock_mono ();
     self->bytes += (*op_p)->size;
     zlistx_add_end (self->ops, *op_p);
     *op_p = NULL;
@@ -68,7 +74,9 @@ bool
 store_group_full (store_group_t *self)
 {
     assert (self);
-    return zlistx_size (self->ops) >= self->max_ops || self->bytes >= self->max_bytes;
+    size_t size = zlistx_size (self->ops);
+    return size >= self->max_ops || self->bytes >= self->max_bytes
+        || (size > 0 && zclock_mono () - self->started >= self->max_msecs);
 }
 
 size_t
@@ -178,4 +186,158 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
     }
     self->bytes = 0;
     return wrote;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  What the test's step does with a request: by its request id
+static int
+s_test_step (void *arg, store_txn_t *txn, store_op_t *op)
+{
+    (void) arg;
+    const char *what = zpost_msg_request_id (op->request);
+    if (streq (what, "recheck"))
+        return STORE_RECHECK;
+    if (streq (what, "fail"))
+        return STORE_FAILED;
+    int rc;
+    if (streq (what, "big")) {
+        //  Room for a body of op->size bytes
+        char *body = (char *) zmalloc (op->size + 1);
+        memset (body, 'b', op->size);
+        uint64_t id;
+        rc = store_counter_next (txn, "test-id", &id);
+        store_message_t message = { .id = id, .from = "t", .from_size = 1,
+            .to = "t", .to_size = 1, .body = body, .body_size = op->size };
+        if (rc == STORE_OK)
+            rc = store_message_put (txn, &message, 1);
+        free (body);
+    }
+    else
+        rc = store_counter_add (txn, "test-writes", 1);
+    if (rc)
+        return rc;
+    if (streq (what, "undo")) {
+        store_op_reply (op, ZPOST_INVALID_VALUE, NULL, NULL);
+        return STORE_UNDO;
+    }
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
+    return STORE_OK;
+}
+
+//  Counts what came back, by status; 0 for a request given back
+static void
+s_test_done (void *arg, store_op_t **op_p)
+{
+    zhashx_t *statuses = (zhashx_t *) arg;
+    char key [8];
+    snprintf (key, sizeof key, "%d", (*op_p)->reply? zpost_msg_status ((*op_p)->reply): 0);
+    size_t count = (size_t) (uintptr_t) zhashx_lookup (statuses, key);
+    zhashx_update (statuses, key, (void *) (uintptr_t) (count + 1));
+    store_op_destroy (op_p);
+}
+
+static size_t
+s_test_count (zhashx_t *statuses, int status)
+{
+    char key [8];
+    snprintf (key, sizeof key, "%d", status);
+    return (size_t) (uintptr_t) zhashx_lookup (statuses, key);
+}
+
+static void
+s_test_add (store_group_t *group, const char *what, size_t size)
+{
+    store_op_t *op = (store_op_t *) zmalloc (sizeof (store_op_t));
+    assert (op);
+    op->request = zpost_msg_new_request (ZPOST_CMD_PING, what, NULL);
+    op->size = size;
+    store_group_add (group, &op);
+}
+
+void
+store_commit_test (bool verbose)
+{
+    printf (" * store_commit: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    char *dir;
+    store_db_t *db = store_db_scratch_new ("zpost-store-commit", 1024 * 1024, &dir);
+    zhashx_t *statuses = zhashx_new ();
+    assert (statuses);
+
+    //  Caps: by count, by bytes, by age
+    store_group_t *group = store_group_new (db, 1024 * 1024, 3, 100, 60000);
+    assert (!store_group_full (group));
+    s_test_add (group, "a", 10);
+    assert (!store_group_full (group));
+    s_test_add (group, "b", 90);
+    assert (store_group_full (group));              //  100 bytes
+    store_group_destroy (&group);                   //  frees them unanswered
+    group = store_group_new (db, 1024 * 1024, 2, 1000, 60000);
+    s_test_add (group, "a", 1);
+    s_test_add (group, "b", 1);
+    assert (store_group_full (group));              //  2 requests
+    store_group_destroy (&group);
+    group = store_group_new (db, 1024 * 1024, 100, 1000, 1);
+    assert (!store_group_full (group));             //  an empty group has no age
+    s_test_add (group, "a", 1);
+    int64_t deadline = zclock_mono () + 5000;
+    while (!store_group_full (group))
+        assert (zclock_mono () < deadline);         //  1 ms old, at some point
+    store_group_destroy (&group);
+
+    //  One commit: kept, undone, given back, failed, each as the step says
+    group = store_group_new (db, 1024 * 1024, 100, 1000000, 60000);
+    s_test_add (group, "keep", 1);
+    s_test_add (group, "undo", 1);
+    s_test_add (group, "recheck", 1);
+    s_test_add (group, "fail", 1);
+    s_test_add (group, "keep", 1);
+    assert (store_group_size (group) == 5);
+    bool wrote = store_group_commit (group, s_test_step, NULL, s_test_done, statuses);
+    assert (wrote);
+    assert (store_group_size (group) == 0);
+    assert (s_test_count (statuses, ZPOST_OK) == 2);
+    assert (s_test_count (statuses, ZPOST_INVALID_VALUE) == 1);
+    assert (s_test_count (statuses, 0) == 1);
+    assert (s_test_count (statuses, ZPOST_INTERNAL_ERROR) == 1);
+    store_txn_t *txn;
+    uint64_t writes;
+    assert (store_txn_begin (db, NULL, false, &txn) == STORE_OK);
+    assert (store_counter_get (txn, "test-writes", &writes) == STORE_OK);
+    store_txn_abort (&txn);
+    assert (writes == 2);                           //  the undone one is gone
+    store_group_destroy (&group);
+
+    //  A full map grows and the whole group runs again; at its most, only
+    //  what needs room gets 507
+    zhashx_purge (statuses);
+    size_t before = store_db_map_size (db);
+    group = store_group_new (db, 4 * before, 100, 100 * 1024 * 1024, 60000);
+    for (int index = 0; index < 6; index++)
+        s_test_add (group, "big", 300 * 1024);
+    assert (store_group_commit (group, s_test_step, NULL, s_test_done, statuses));
+    assert (s_test_count (statuses, ZPOST_OK) == 6);
+    assert (store_db_map_size (db) > before);
+    store_group_destroy (&group);
+    zhashx_purge (statuses);
+    group = store_group_new (db, store_db_map_size (db), 100, 100 * 1024 * 1024, 60000);
+    for (int index = 0; index < 20; index++)
+        s_test_add (group, "big", 300 * 1024);
+    s_test_add (group, "keep", 1);
+    store_group_commit (group, s_test_step, NULL, s_test_done, statuses);
+    assert (s_test_count (statuses, ZPOST_STORAGE_FULL) > 0);
+    assert (s_test_count (statuses, ZPOST_OK) + s_test_count (statuses, ZPOST_STORAGE_FULL) == 21);
+    store_group_destroy (&group);
+
+    zhashx_destroy (&statuses);
+    store_db_scratch_destroy (&db, &dir);
+    //  @end
+
+    printf ("OK\n");
 }

@@ -6,9 +6,11 @@
     commits that once, with sync, and only then are their replies let go:
     acknowledged means on disk, and one fsync serves the whole group.
 
-    A group is capped by count and by bytes, so that one commit, and the
-    time the store's loop spends in it, stays bounded whatever arrives:
-    heartbeats go out between groups, never behind an unbounded one.
+    A group is capped by count, by bytes and by age (how long since its
+    first request came), so that one commit, and the time the store's
+    loop spends gathering and committing it, stays bounded whatever
+    arrives: heartbeats go out between groups, never behind an unbounded
+    one, and the first request of a group never waits long for the last.
 
     When the map is full the map grows (up to map_max) and the whole group
     runs again; at map_max, a request that needs room gets STORAGE_FULL
@@ -38,9 +40,11 @@ typedef void (store_group_tail_fn) (void *arg, store_txn_t *txn, size_t kept);
 //  it is NULL for a request given back with STORE_RECHECK.
 typedef void (store_group_done_fn) (void *arg, store_op_t **op_p);
 
-//  A group over db, capped at max_ops requests and max_bytes of them.
+//  A group over db, capped at max_ops requests, max_bytes of them, and
+//  max_msecs since its first request was added.
 store_group_t *
-    store_group_new (store_db_t *db, size_t map_max, size_t max_ops, size_t max_bytes);
+    store_group_new (store_db_t *db, size_t map_max, size_t max_ops, size_t max_bytes,
+                     int64_t max_msecs);
 
 //  Destroy; queued requests are destroyed unanswered.
 void
@@ -50,7 +54,7 @@ void
 void
     store_group_add (store_group_t *self, store_op_t **op_p);
 
-//  True when the group is at its cap of requests or bytes.
+//  True when the group is at its cap of requests, bytes or age.
 bool
     store_group_full (store_group_t *self);
 
@@ -63,5 +67,9 @@ size_t
 bool
     store_group_commit (store_group_t *self, store_group_step_fn *step,
                         store_group_tail_fn *tail, store_group_done_fn *done, void *arg);
+
+//  Selftest
+void
+    store_commit_test (bool verbose);
 
 #endif

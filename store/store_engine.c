@@ -19,6 +19,7 @@
 
 #include "store_engine.h"
 #include "store_commit.h"
+#include "store_checks.h"
 #include "store_auth.h"
 #include "store_mail.h"
 #include "store_hasher.h"
@@ -33,6 +34,7 @@
 //  commit keeps the loop (and its heartbeats) waiting a bounded time
 #define S_GROUP_MAX         512
 #define S_GROUP_BYTES       (8 * 1024 * 1024)
+#define S_GROUP_MSECS       50
 
 //  Each sweep, on the timer, removes at most this many of each record;
 //  each commit also removes twice as many as it wrote, so expiry keeps
@@ -132,160 +134,6 @@ s_fail (store_engine_t *self, store_op_t **op_p, int status, const char *reason,
 
 
 //  --------------------------------------------------------------------------
-//  Sessions: the one check, in whatever transaction it is given
-
-//  The digest kept for a token, from its hex text. -1 if it is not one.
-static int
-s_token_digest (const char *token, uint8_t *digest)
-{
-    uint8_t raw [32];
-    size_t size = 0;
-    if (strlen (token) != sizeof raw * 2
-    ||  sodium_hex2bin (raw, sizeof raw, token, strlen (token), NULL, &size, NULL)
-    ||  size != sizeof raw)
-        return -1;
-    crypto_generichash (digest, STORE_DIGEST_SIZE, raw, sizeof raw, NULL, 0);
-    sodium_memzero (raw, sizeof raw);
-    return 0;
-}
-
-//  Resolve the request's session into ctx. STORE_OK, STORE_UNDO with the
-//  one 401 reply, or a failure. With touch, the last use is written now
-//  and then (the caller keeps its transaction when this returns STORE_OK).
-static int
-s_session (store_ctx_t *ctx, bool touch)
-{
-    store_op_t *op = ctx->op;
-    const store_config_t *config = ctx->config;
-    if (s_token_digest (zpost_msg_token (op->request), ctx->digest)) {
-        store_engine_not_logged_in (op);
-        return STORE_UNDO;
-    }
-    int rc = store_session_get (ctx->txn, ctx->digest, &ctx->session);
-    if (rc == STORE_NOTFOUND
-    ||  (rc == STORE_OK
-    &&  (!streq (ctx->session.client_key, zpost_msg_client_key (op->request))
-    ||   op->now > ctx->session.last_used + (uint64_t) config->session_idle
-    ||   op->now > ctx->session.created + (uint64_t) config->session_max))) {
-        //  Unknown, another key's, or expired: one answer for all
-        store_engine_not_logged_in (op);
-        return STORE_UNDO;
-    }
-    if (rc)
-        return rc;
-    rc = store_user_get (ctx->txn, ctx->session.username, &ctx->user);
-    if (rc == STORE_NOTFOUND || (rc == STORE_OK && ctx->user.id != ctx->session.user_id)) {
-        store_engine_not_logged_in (op);
-        return STORE_UNDO;
-    }
-    if (rc)
-        return rc;
-    //  Writing the last use on every request would cost a write for every
-    //  LIST; once per a quarter of the idle time (at most a minute) is as
-    //  good for expiry
-    uint64_t interval = (uint64_t) config->session_idle / 4;
-    interval = interval > 60? 60: interval < 1? 1: interval;
-    if (touch && op->now >= ctx->session.last_used + interval) {
-        ctx->session.last_used = op->now;
-        rc = store_session_put (ctx->txn, ctx->digest, &ctx->session);
-    }
-    return rc;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Recorded replies
-
-//  The scope of a request's record: the user, or for REGISTER the name
-static size_t
-s_scope (store_ctx_t *ctx, uint8_t *scope, size_t max)
-{
-    if (zpost_msg_command (ctx->op->request) == ZPOST_CMD_REGISTER) {
-        int size = snprintf ((char *) scope, max, "register:%s",
-                             zpost_msg_get (ctx->op->request, ZPOST_F_USERNAME));
-        assert (size > 0 && (size_t) size < max);
-        return (size_t) size;
-    }
-    for (int index = 0; index < 8; index++)
-        scope [index] = (uint8_t) (ctx->user.id >> (56 - 8 * index));
-    return 8;
-}
-
-//  The digest of a request's content, leaving out passwords, for telling
-//  a retry (same content) from a reused request id (other content)
-static void
-s_request_digest (zpost_msg_t *request, uint8_t *digest)
-{
-    crypto_generichash_state state;
-    crypto_generichash_init (&state, NULL, 0, STORE_REQUEST_DIGEST_SIZE);
-    const char *command = zpost_msg_command_name (zpost_msg_command (request));
-    crypto_generichash_update (&state, (const unsigned char *) command, strlen (command) + 1);
-    for (int field = 0; field < ZPOST_F_COUNT; field++) {
-        //  A password never goes into anything we keep, not even hashed
-        if (field == ZPOST_F_PASSWORD || field == ZPOST_F_NEW_PASSWORD)
-            continue;
-        const char *value = zpost_msg_get (request, (zpost_field_t) field);
-        if (value) {
-            unsigned char tag = (unsigned char) field;
-            crypto_generichash_update (&state, &tag, 1);
-            crypto_generichash_update (&state, (const unsigned char *) value, strlen (value) + 1);
-        }
-    }
-    //  A REGISTER retried from another key is someone else's: it must not
-    //  be told "created" for an account it did not create
-    if (zpost_msg_command (request) == ZPOST_CMD_REGISTER) {
-        const char *key = zpost_msg_client_key (request);
-        crypto_generichash_update (&state, (const unsigned char *) key, strlen (key));
-    }
-    crypto_generichash_final (&state, digest, STORE_REQUEST_DIGEST_SIZE);
-}
-
-//  STORE_OK with op->reply set from the record (or a 422 for a reused
-//  request id), STORE_NOTFOUND, or a failure
-static int
-s_recorded (store_ctx_t *ctx)
-{
-    store_op_t *op = ctx->op;
-    uint8_t scope [64];
-    size_t scope_size = s_scope (ctx, scope, sizeof scope);
-    uint8_t stored [STORE_REQUEST_DIGEST_SIZE];
-    zpost_msg_t *reply;
-    int rc = store_reply_get (ctx->txn, scope, scope_size,
-                              zpost_msg_request_id (op->request), stored, &reply);
-    if (rc)
-        return rc;
-    uint8_t digest [STORE_REQUEST_DIGEST_SIZE];
-    s_request_digest (op->request, digest);
-    if (memcmp (digest, stored, sizeof digest) == 0) {
-        //  The same request again: the same answer, for this request's
-        //  routing, since the broker's routing id changed with the retry
-        store_op_reply (op, zpost_msg_status (reply), zpost_msg_reason (reply), NULL);
-        const char *message_id = zpost_msg_get (reply, ZPOST_F_MESSAGE_ID);
-        if (message_id)
-            zpost_msg_set (op->reply, ZPOST_F_MESSAGE_ID, message_id);
-    }
-    else
-        store_op_reply (op, ZPOST_INVALID_VALUE,
-                        "This request id was already used for another request: use a new one",
-                        "request-id");
-    zpost_msg_destroy (&reply);
-    return STORE_OK;
-}
-
-static int
-s_record (store_ctx_t *ctx)
-{
-    uint8_t scope [64];
-    size_t scope_size = s_scope (ctx, scope, sizeof scope);
-    uint8_t digest [STORE_REQUEST_DIGEST_SIZE];
-    s_request_digest (ctx->op->request, digest);
-    return store_reply_put (ctx->txn, scope, scope_size,
-                            zpost_msg_request_id (ctx->op->request), digest,
-                            ctx->op->now, ctx->op->reply);
-}
-
-
-//  --------------------------------------------------------------------------
 //  Act: one request, inside its nested transaction of the group commit
 
 static int
@@ -299,7 +147,7 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
     };
     int rc = STORE_OK;
     if (flags & ZPOST_CMD_SESSION) {
-        rc = s_session (&ctx, true);
+        rc = store_check_session (&ctx, true);
         //  LOGOUT's goal is that the token no longer works for this key:
         //  a token that does not is already so (a token that is not one
         //  at all was refused at admission)
@@ -309,7 +157,7 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
             goto done;
     }
     if (flags & ZPOST_CMD_RECORDED) {
-        rc = s_recorded (&ctx);
+        rc = store_check_recorded (&ctx);
         if (rc == STORE_OK)
             goto done;          //  a retry: the recorded answer, nothing new
         if (rc != STORE_NOTFOUND)
@@ -338,7 +186,7 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
     rc = s_commands [command].rule (&ctx);
     if (rc == STORE_OK && (flags & ZPOST_CMD_RECORDED)
     &&  zpost_msg_status (op->reply) == ZPOST_OK)
-        rc = s_record (&ctx);
+        rc = store_check_record (&ctx);
 done:
     sodium_memzero (&ctx.user, sizeof ctx.user);
     return rc;
@@ -547,9 +395,9 @@ s_to_pool (store_engine_t *self, store_op_t **op_p, bool again)
     store_pwjob_t job = { NULL, NULL, NULL };
     int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
     if (rc == STORE_OK && (zpost_command_flags (command) & ZPOST_CMD_SESSION))
-        rc = s_session (&ctx, false);
+        rc = store_check_session (&ctx, false);
     if (rc == STORE_OK && (zpost_command_flags (command) & ZPOST_CMD_RECORDED)) {
-        rc = s_recorded (&ctx);
+        rc = store_check_recorded (&ctx);
         if (rc == STORE_NOTFOUND)
             rc = STORE_OK;
         else
@@ -646,7 +494,7 @@ store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **reque
         //  read; LOGOUT only needs a token that could be one
         uint8_t digest [STORE_DIGEST_SIZE];
         if (command == ZPOST_CMD_LOGOUT) {
-            if (s_token_digest (zpost_msg_token (op->request), digest)) {
+            if (store_check_token_digest (zpost_msg_token (op->request), digest)) {
                 store_engine_not_logged_in (op);
                 s_answer (self, &op);
                 return;
@@ -658,7 +506,7 @@ store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **reque
             };
             int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
             if (rc == STORE_OK)
-                rc = s_session (&ctx, false);
+                rc = store_check_session (&ctx, false);
             store_txn_abort (&ctx.txn);
             sodium_memzero (&ctx.user, sizeof ctx.user);
             if (rc == STORE_UNDO) {
@@ -742,7 +590,7 @@ store_engine_new (const store_config_t *config, store_db_t *db, store_send_fn *s
     self->send_arg = send_arg;
     self->group = store_group_new (db, self->config.map_max,
                                    self->config.no_group_commit? 1: S_GROUP_MAX,
-                                   S_GROUP_BYTES);
+                                   S_GROUP_BYTES, S_GROUP_MSECS);
     self->throttle = store_throttle_new ();
     assert (self->throttle);
     //  Keys are client keys, as C strings: zhashx's own default

@@ -19,6 +19,7 @@
 #include "store_db.h"
 #include "store_records.h"
 #include "store_config.h"
+#include "store_commit.h"
 #include "store_server.h"
 #include "store_hasher.h"
 #include "store_throttle.h"
@@ -48,6 +49,7 @@ static const s_selftest_t s_selftests [] = {
     { "store_records", store_records_test },
     { "store_messages", store_messages_test },
     { "store_config", store_config_test },
+    { "store_commit", store_commit_test },
     { "store_server", store_server_test },
     { "store_hasher", store_hasher_test },
     { "store_throttle", store_throttle_test },
