@@ -20,8 +20,6 @@
 #include "store_engine.h"
 #include "zpost_link.h"
 #include "zpost_status.h"
-#include <sodium.h>
-#include <time.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -63,7 +61,6 @@ struct _store_server_t {
     uint64_t requests;          //  replies sent
     uint64_t reconnects;        //  sockets replaced after broker silence
     store_engine_t *engine;     //  the request flow; answers through s_send_reply
-    int sweep_timer;            //  the sweep's timer; -1 before START
     int64_t heartbeat_at;       //  zclock_mono time of the last HEARTBEAT sent
 };
 
@@ -107,7 +104,6 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     self->verbose = config->verbose;
     self->timer_id = -1;
 
-    self->sweep_timer = -1;
     //  The engine copies what it needs and fills in the defaults
     store_server_config_t engine_config = *config;
     engine_config.endpoint = self->endpoint;
@@ -315,7 +311,7 @@ s_sweep (zloop_t *loop, int timer_id, void *arg)
     store_server_t *self = (store_server_t *) arg;
     bool more = store_engine_sweep (self->engine);
     int interval = more? S_SWEEP_AGAIN: store_engine_config (self->engine)->sweep_interval;
-    self->sweep_timer = zloop_timer (loop, (size_t) interval, 1, s_sweep, self);
+    zloop_timer (loop, (size_t) interval, 1, s_sweep, self);
     return 0;
 }
 
@@ -496,7 +492,7 @@ s_start (store_server_t *self)
     if (store_engine_start (self->engine))
         return -1;
     zloop_reader (self->loop, store_engine_hasher_socket (self->engine), s_recv_hashed, self);
-    self->sweep_timer = zloop_timer (self->loop,
+    zloop_timer (self->loop,
         (size_t) store_engine_config (self->engine)->sweep_interval, 1, s_sweep, self);
     if (s_connect (self))
         return -1;
