@@ -210,7 +210,8 @@ s_test_step (void *arg, store_txn_t *txn, store_op_t *op)
         uint64_t id;
         rc = store_counter_next (txn, "test-id", &id);
         store_message_t message = { .id = id, .from = "t", .from_size = 1,
-            .to = "t", .to_size = 1, .body = body, .body_size = op->size };
+            .to = "t", .to_size = 1, .subject = "", .subject_size = 0,
+            .body = body, .body_size = op->size };
         if (rc == STORE_OK)
             rc = store_message_put (txn, &message, 1);
         free (body);
