@@ -600,13 +600,20 @@ s_client_next (bench_client_t *self)
     return request;
 }
 
+//  When a client's run must end: --seconds from now, or never
+static int64_t
+s_run_deadline (const bench_config_t *config)
+{
+    return config->seconds > 0
+         ? zclock_usecs () + (int64_t) (config->seconds * 1e6): INT64_MAX;
+}
+
 static void
 s_client_run (bench_client_t *self, uint64_t quota)
 {
     const bench_config_t *config = self->config;
     bench_result_t *result = self->result;
-    int64_t deadline = config->seconds > 0
-        ? zclock_usecs () + (int64_t) (config->seconds * 1e6): INT64_MAX;
+    int64_t deadline = s_run_deadline (config);
     uint64_t done = 0;
     while (done < quota && !zsys_interrupted && !self->terminated) {
         int64_t start = zclock_usecs ();
@@ -740,8 +747,7 @@ s_soak_run (bench_client_t *self, uint64_t quota)
     const bench_config_t *config = self->config;
     bench_soak_t *counters = config->counters;
     bench_result_t *result = self->result;
-    int64_t deadline = config->seconds > 0
-        ? zclock_usecs () + (int64_t) (config->seconds * 1e6): INT64_MAX;
+    int64_t deadline = s_run_deadline (config);
     uint64_t done = 0;
     while (done < quota && !zsys_interrupted && !self->terminated) {
         int64_t start = zclock_usecs ();
