@@ -142,11 +142,12 @@ typedef void (store_hasher_context_fn) (void **context_p);
 void
     store_hasher_set_destructor (store_hasher_t *self, store_hasher_context_fn *context_free);
 
-//  How long, in msecs, a job queued now would take to come back: the jobs
+//  How long, in msecs, a job queued now would wait for a worker: the jobs
 //  ahead of it (an urgent one has only the urgent ones and the running
-//  ones ahead), served `threads` at a time, each taking the moving
-//  average of the jobs done so far. An estimate, for refusing at once the
-//  work that could not be answered in time.
+//  ones ahead), served `threads` at a time, each taking the moving average
+//  of the jobs done so far. 0 when a worker is free for it. An estimate,
+//  for refusing at once the work that could not be answered in time; the
+//  max wait (store_hasher_set_max_wait) is the guarantee.
 int64_t
     store_hasher_wait_ms (store_hasher_t *self, bool urgent);
 

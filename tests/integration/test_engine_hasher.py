@@ -9,11 +9,10 @@ second "" failed (that request was never answered) and a result could
 reach another request's continuation.
 
 That id table is gone: a job now carries its request (the store_hasher
-selftest covers the pool itself), and this test did not reproduce the old
-collision on ed85c0f. What it proves from outside is that, over more than
-512 password jobs in one store's life (past the ids that collided), with
-jobs finishing out of order on two threads, every answer reaches its own
-request. It is bounded by count, not by time: a busy machine makes it
+selftest covers the pool itself; test_engine_job_ids.py reproduces the
+old collision exactly). What this test proves from outside is that, over
+more than 512 password jobs in one store's life, with jobs finishing out
+of order on two threads, every answer reaches its own request. It is bounded by count, not by time: a busy machine makes it
 slower, never wrong.
 
 The test plays the broker (harness.FakeBroker) and keeps 32 LOGINs in
