@@ -17,14 +17,6 @@
 
 #include "store_hasher.h"
 #include <sodium.h>
-#if defined (__linux__)
-#   include <sys/resource.h>
-#   include <sys/syscall.h>
-#   include <unistd.h>
-#endif
-
-//  How much lower than the store's loop a worker runs (nice increment)
-#define S_WORKER_NICE       19
 
 //  One job, from queueing to store_hasher_recv
 typedef struct {
@@ -159,13 +151,6 @@ s_worker (zsock_t *pipe, void *args)
     zsock_t *results = zsock_new_push (endpoint);
     assert (results);           //  inproc connect fails only if misspelt
     zstr_free (&endpoint);
-#if defined (__linux__)
-    //  Every core hashes, but none at the cost of the loop that serves
-    //  mail: on Linux a thread has its own nice value, and ours yields
-    //  to the loop when both want a core. Failing to lower it is harmless.
-    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), S_WORKER_NICE) != 0)
-        zsys_debug ("store_hasher: cannot lower a worker's priority");
-#endif
     zsock_signal (pipe, 0);     //  config may go now
 
     while (true) {
