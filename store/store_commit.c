@@ -177,8 +177,8 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
         if (rc == STORE_OK) {
             wrote = store_db_generation (self->db) != before;
             if (self->disk_full && wrote) {
-                zsys_info ("store_commit: the disk has room again: commits are "
-                           "written (%zu requests were refused while it was full)",
+                zsys_info ("store_commit: commits are written again (%zu "
+                           "requests were refused while the disk was full)",
                            self->full_refused);
                 self->disk_full = false;
                 self->full_refused = 0;
@@ -197,11 +197,11 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
             self->full_refused += count;
             int64_t now = zclock_mono ();
             if (!self->disk_full || now - self->full_logged >= S_FULL_LOG_MSECS) {
-                zsys_error ("store_commit: disk full: the commit of %zu requests was "
-                            "not written (%s): each is answered 507, nothing of them "
-                            "was stored (%zu refused since the disk filled)",
-                            count, store_db_disk_full_why (self->db),
-                            self->full_refused);
+                zsys_error ("store_commit: disk full: the commit of %zu request%s "
+                            "was not written (%s): each is answered 507, nothing of "
+                            "them was stored (%zu refused since the disk filled)",
+                            count, count == 1? "": "s",
+                            store_db_disk_full_why (self->db), self->full_refused);
                 self->full_logged = now;
             }
             self->disk_full = true;

@@ -425,13 +425,13 @@ s_disk_full (store_db_t *db, int rc)
     if (rc == EIO && (room < 0 || room >= STORE_DB_DISK_LOW))
         return false;           //  an I/O error of some other kind
     zstr_free (&db->full_why);
+    const char *words = rc == EIO? "Input/output error after a short write"
+                                 : mdb_strerror (rc);
     if (room >= 0)
         db->full_why = zsys_sprintf ("%s, writing %s/data.mdb; %" PRId64
-                                     " KiB free", mdb_strerror (rc), db->dir,
-                                     room / 1024);
+                                     " KiB free", words, db->dir, room / 1024);
     else
-        db->full_why = zsys_sprintf ("%s, writing %s/data.mdb",
-                                     mdb_strerror (rc), db->dir);
+        db->full_why = zsys_sprintf ("%s, writing %s/data.mdb", words, db->dir);
     return true;
 }
 
