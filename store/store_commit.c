@@ -4,6 +4,12 @@
     The group keeps its requests in arrival order. A run is one pass over
     them in one parent transaction; STORE_FULL from any of them ends the
     pass so the map can grow and the pass start again from a clean parent.
+
+    A commit the disk has no room for is answered 507 with a reason that
+    says the disk is full, and logged as "disk full" with the system's own
+    words and the file: that is what the user and the operator must act
+    on, not an "internal error". The store goes on: reads need no room,
+    and commits succeed again once room is made.
     =========================================================================
 */
 
@@ -19,7 +25,15 @@ struct _store_group_t {
     int64_t started;            //  zclock_mono when its first request came
     zlistx_t *ops;              //  store_op_t, in arrival order
     size_t bytes;               //  bytes of the queued requests
+    bool disk_full;             //  the last commit found the disk full
+    size_t full_refused;        //  requests refused since it became full
+    int64_t full_logged;        //  zclock_mono of the last "disk full" line
 };
+
+//  What a user is told when the disk is full, and how often a disk that
+//  stays full is logged again (one line per commit would flood the log)
+#define S_DISK_FULL_REASON  "The server's disk is full: nothing was stored"
+#define S_FULL_LOG_MSECS    10000
 
 static void
 s_op_free (void **item_p)
@@ -136,6 +150,7 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
     bool map_at_max = false;
     bool wrote = false;
     int status = 0;
+    const char *reason = NULL;  //  the status's own
     //  A conflict (another process grew the map under us) is worth a few
     //  more tries; a store that keeps failing answers rather than spins
     int retries = 3;
@@ -161,6 +176,13 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
         }
         if (rc == STORE_OK) {
             wrote = store_db_generation (self->db) != before;
+            if (self->disk_full && wrote) {
+                zsys_info ("store_commit: commits are written again (%zu "
+                           "requests were refused while the disk was full)",
+                           self->full_refused);
+                self->disk_full = false;
+                self->full_refused = 0;
+            }
             break;
         }
         if (rc == STORE_FULL && !map_at_max) {
@@ -170,6 +192,23 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
         }
         if (rc == STORE_RETRY && retries-- > 0)
             continue;
+        if (rc == STORE_DISK_FULL) {
+            size_t count = zlistx_size (self->ops);
+            self->full_refused += count;
+            int64_t now = zclock_mono ();
+            if (!self->disk_full || now - self->full_logged >= S_FULL_LOG_MSECS) {
+                zsys_error ("store_commit: disk full: the commit of %zu request%s "
+                            "was not written (%s): each is answered 507, nothing of "
+                            "them was stored (%zu refused since the disk filled)",
+                            count, count == 1? "": "s",
+                            store_db_disk_full_why (self->db), self->full_refused);
+                self->full_logged = now;
+            }
+            self->disk_full = true;
+            status = ZPOST_STORAGE_FULL;
+            reason = S_DISK_FULL_REASON;
+            break;
+        }
         zsys_error ("store_commit: the commit of %zu requests failed (%s): "
                     "each is answered with an error, nothing of them was stored",
                     zlistx_size (self->ops), store_rc_name (rc));
@@ -179,7 +218,7 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
     store_op_t *op = (store_op_t *) zlistx_detach (self->ops, NULL);
     while (op) {
         if (status)
-            store_op_reply (op, status, NULL, NULL);
+            store_op_reply (op, status, reason, NULL);
         done (arg, &op);
         assert (op == NULL);
         op = (store_op_t *) zlistx_detach (self->ops, NULL);

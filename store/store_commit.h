@@ -14,9 +14,10 @@
 
     When the map is full the map grows (up to map_max) and the whole group
     runs again; at map_max, a request that needs room gets STORAGE_FULL
-    and the others go on. When the commit itself fails (the disk said no),
-    every request of the group is answered INTERNAL_ERROR: nothing of it
-    was stored.
+    and the others go on. When the commit itself fails, nothing of the
+    group was stored, and every request of it is answered: STORAGE_FULL,
+    with a reason that says the disk is full, when the file system had no
+    room (STORE_DISK_FULL), else INTERNAL_ERROR.
     =========================================================================
 */
 

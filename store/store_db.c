@@ -17,8 +17,10 @@
 #include "zpost_keys.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 //  Each of these lets a commit return before its pages are on disk
@@ -69,6 +71,7 @@ struct _store_db_t {
     MDB_env *env;                   //  the environment
     MDB_dbi dbi [STORE_DB_TABLES];  //  named databases, opened at start
     unsigned int schema;            //  schema version of the environment
+    char *full_why;                 //  the last STORE_DISK_FULL, in words
 };
 
 
@@ -290,6 +293,7 @@ store_db_destroy (store_db_t **self_p)
         //  Closing also releases every table handle
         if (self->env)
             mdb_env_close (self->env);
+        zstr_free (&self->full_why);
         free (self->dir);
         free (self);
         *self_p = NULL;
@@ -360,6 +364,7 @@ store_rc_name (int rc)
         case STORE_FULL:        return "storage full";
         case STORE_RETRY:       return "conflict, run again";
         case STORE_FAILED:      return "failed";
+        case STORE_DISK_FULL:   return "disk full";
         default:                return "unknown";
     }
 }
@@ -394,14 +399,64 @@ store_txn_begin (store_db_t *db, store_txn_t *parent, bool write, store_txn_t **
     return STORE_OK;
 }
 
+//  The bytes this process may still write in dir's file system, or -1 if
+//  that cannot be known. Root may use the blocks reserved for it.
+static int64_t
+s_free_bytes (const char *dir)
+{
+    struct statvfs fs;
+    if (statvfs (dir, &fs))
+        return -1;
+    uint64_t blocks = geteuid () == 0? fs.f_bfree: fs.f_bavail;
+    uint64_t bytes = (uint64_t) blocks * fs.f_frsize;
+    return bytes > INT64_MAX? INT64_MAX: (int64_t) bytes;
+}
+
+//  Is a failed commit's code a full disk? Says why in db->full_why if so.
+//  LMDB passes on the errno of a failed write or sync; a write that the
+//  disk could only partly take comes back short, which LMDB reports as
+//  EIO, so an EIO counts when the file system is (nearly) full now.
+static bool
+s_disk_full (store_db_t *db, int rc)
+{
+    if (rc != ENOSPC && rc != EDQUOT && rc != EIO)
+        return false;
+    int64_t room = s_free_bytes (db->dir);
+    if (rc == EIO && (room < 0 || room >= STORE_DB_DISK_LOW))
+        return false;           //  an I/O error of some other kind
+    zstr_free (&db->full_why);
+    const char *words = rc == EIO? "Input/output error after a short write"
+                                 : mdb_strerror (rc);
+    if (room >= 0)
+        db->full_why = zsys_sprintf ("%s, writing %s/data.mdb; %" PRId64
+                                     " KiB free", words, db->dir, room / 1024);
+    else
+        db->full_why = zsys_sprintf ("%s, writing %s/data.mdb", words, db->dir);
+    return true;
+}
+
 int
 store_txn_commit (store_txn_t **txn_p)
 {
     assert (txn_p && *txn_p);
+    store_db_t *db = (*txn_p)->db;
     int rc = mdb_txn_commit ((*txn_p)->handle);
     free (*txn_p);
     *txn_p = NULL;
+    //  A write or sync of the data pages failed: LMDB has aborted the
+    //  transaction before writing the meta page that would make it
+    //  visible, and the environment stays usable, so later commits work
+    //  once there is room
+    if (rc && s_disk_full (db, rc))
+        return STORE_DISK_FULL;
     return store_lmdb_rc (rc, "commit");
+}
+
+const char *
+store_db_disk_full_why (store_db_t *db)
+{
+    assert (db);
+    return db->full_why? db->full_why: "the disk is full";
 }
 
 void

@@ -65,7 +65,10 @@ typedef enum {
     STORE_EXISTS,               //  a put that must be new found a record
     STORE_FULL,                 //  no room: grow (store_db_grow) and run again
     STORE_RETRY,                //  a passing conflict: run the transaction again
-    STORE_FAILED                //  anything else; already logged
+    STORE_FAILED,               //  anything else; already logged
+    STORE_DISK_FULL             //  the file system had no room for a commit:
+                                //  nothing was written; not logged (the
+                                //  caller says so, store_db_disk_full_why)
 } store_rc_t;
 
 //  A transaction, of the back end's own kind; opaque.
@@ -83,8 +86,22 @@ int
 
 //  Commit, with sync for a top-level write: STORE_OK means on disk.
 //  Frees the transaction whatever happens; sets *txn_p to NULL.
+//  STORE_DISK_FULL when the file system had no room (ENOSPC, EDQUOT, or
+//  EIO with less than STORE_DB_DISK_LOW bytes free: a short write); the
+//  environment stays usable, and a later commit succeeds once there is room.
 int
     store_txn_commit (store_txn_t **txn_p);
+
+//  Below this many free bytes, a commit's EIO is taken for a full disk:
+//  LMDB turns a short write, which is how a write that fills the disk
+//  ends, into EIO.
+#define STORE_DB_DISK_LOW   (1024 * 1024)
+
+//  After STORE_DISK_FULL: what the system said and where, for the log
+//  ("No space left on device, writing /var/zpost/data.mdb"). Never NULL;
+//  stays owned by db, valid until the next commit.
+const char *
+    store_db_disk_full_why (store_db_t *db);
 
 //  Throw the transaction away; sets *txn_p to NULL. Harmless on NULL.
 void

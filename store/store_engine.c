@@ -565,7 +565,12 @@ store_engine_sweep (store_engine_t *self)
     if (store_txn_begin (self->db, NULL, true, &txn) != STORE_OK)
         return false;
     bool more = s_sweep (self, txn, S_SWEEP_BATCH);
-    if (store_txn_commit (&txn) != STORE_OK)
+    int rc = store_txn_commit (&txn);
+    if (rc == STORE_DISK_FULL)
+        zsys_warning ("store_engine: disk full: the sweep could not commit (%s); "
+                      "it runs again later", store_db_disk_full_why (self->db));
+    else
+    if (rc != STORE_OK)
         zsys_warning ("store_engine: the sweep could not commit; it runs again later");
     return more;
 }
