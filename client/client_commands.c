@@ -23,9 +23,9 @@
     time.
 
     Text that came from the server is printed through client_output only.
-    JSON is built with jansson: when stdout is a terminal it is written
-    with every non-ASCII character escaped, so even --json cannot put a C1
-    control on a screen; into a pipe or a file it is plain UTF-8.
+    JSON is built with jansson and written through client_output_json,
+    which escapes what jansson leaves raw (DEL, C1, bidi controls), so
+    --json output is valid UTF-8 JSON that is safe on a terminal too.
     =========================================================================
 */
 
@@ -178,11 +178,15 @@ s_json_emit (json_t *value)
 {
     assert (value);
     size_t flags = JSON_INDENT (2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (10);
-    if (isatty (STDOUT_FILENO))
-        flags |= JSON_ENSURE_ASCII;
-    json_dumpf (value, stdout, flags);
+    char *dumped = json_dumps (value, flags);
+    assert (dumped);
+    //  jansson leaves DEL, C1 and the bidi controls raw: escaped here
+    char *safe = client_output_json (dumped);
+    fputs (safe, stdout);
     fputc ('\n', stdout);
     fflush (stdout);
+    free (safe);
+    free (dumped);
 }
 
 //  A text field. The codec has checked it is UTF-8; should jansson still
