@@ -531,9 +531,12 @@ s_pin (client_app_t *app)
         status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s; the key "
                          "was not kept", client_keys_error (app->keys));
     else {
+        //  The path comes from HOME or XDG_CONFIG_HOME: it may hold anything
+        char *path = client_output_safe_str (client_keys_path (app->keys),
+                                             CLIENT_OUTPUT_LINE);
         fflush (stdout);
-        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server,
-                 client_keys_path (app->keys));
+        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server, path);
+        free (path);
         app->key_known = true;
     }
     free (server);
@@ -2032,7 +2035,8 @@ static const client_command_t s_commands [] = {
       "\n"
       "One line per message: * if unread, id, date (local time), sender (or\n"
       "recipients), subject and size. Text other users wrote is shown with\n"
-      "control characters escaped (\\x1b, \\u009b).\n"
+      "control and bidi characters escaped (\\x1b, \\u009b, \\u202e) and a\n"
+      "backslash as \\\\.\n"
       "\n"
       "Options:\n"
       "      --sent            the sent folder instead of the inbox\n"
@@ -2050,8 +2054,8 @@ static const client_command_t s_commands [] = {
       "Print a message, and mark it read.",
       "\n"
       "Prints From, To, Date and Subject, a blank line, and the body. Control\n"
-      "characters in them are shown escaped (\\x1b, \\u009b), never sent to the\n"
-      "terminal.\n"
+      "and bidi characters in them are shown escaped (\\x1b, \\u009b, \\u202e),\n"
+      "never sent to the terminal; a backslash is shown as \\\\.\n"
       "\n"
       "Options:\n"
       S_JSON_HELP
