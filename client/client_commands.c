@@ -23,9 +23,9 @@
     time.
 
     Text that came from the server is printed through client_output only.
-    JSON is built with jansson: when stdout is a terminal it is written
-    with every non-ASCII character escaped, so even --json cannot put a C1
-    control on a screen; into a pipe or a file it is plain UTF-8.
+    JSON is built with jansson and written through client_output_json,
+    which escapes what jansson leaves raw (DEL, C1, bidi controls), so
+    --json output is valid UTF-8 JSON that is safe on a terminal too.
     =========================================================================
 */
 
@@ -178,11 +178,15 @@ s_json_emit (json_t *value)
 {
     assert (value);
     size_t flags = JSON_INDENT (2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (10);
-    if (isatty (STDOUT_FILENO))
-        flags |= JSON_ENSURE_ASCII;
-    json_dumpf (value, stdout, flags);
+    char *dumped = json_dumps (value, flags);
+    assert (dumped);
+    //  jansson leaves DEL, C1 and the bidi controls raw: escaped here
+    char *safe = client_output_json (dumped);
+    fputs (safe, stdout);
     fputc ('\n', stdout);
     fflush (stdout);
+    free (safe);
+    free (dumped);
 }
 
 //  A text field. The codec has checked it is UTF-8; should jansson still
@@ -527,9 +531,12 @@ s_pin (client_app_t *app)
         status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s; the key "
                          "was not kept", client_keys_error (app->keys));
     else {
+        //  The path comes from HOME or XDG_CONFIG_HOME: it may hold anything
+        char *path = client_output_safe_str (client_keys_path (app->keys),
+                                             CLIENT_OUTPUT_LINE);
         fflush (stdout);
-        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server,
-                 client_keys_path (app->keys));
+        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server, path);
+        free (path);
         app->key_known = true;
     }
     free (server);
@@ -2028,7 +2035,8 @@ static const client_command_t s_commands [] = {
       "\n"
       "One line per message: * if unread, id, date (local time), sender (or\n"
       "recipients), subject and size. Text other users wrote is shown with\n"
-      "control characters escaped (\\x1b, \\u009b).\n"
+      "control and bidi characters escaped (\\x1b, \\u009b, \\u202e) and a\n"
+      "backslash as \\\\.\n"
       "\n"
       "Options:\n"
       "      --sent            the sent folder instead of the inbox\n"
@@ -2046,8 +2054,8 @@ static const client_command_t s_commands [] = {
       "Print a message, and mark it read.",
       "\n"
       "Prints From, To, Date and Subject, a blank line, and the body. Control\n"
-      "characters in them are shown escaped (\\x1b, \\u009b), never sent to the\n"
-      "terminal.\n"
+      "and bidi characters in them are shown escaped (\\x1b, \\u009b, \\u202e),\n"
+      "never sent to the terminal; a backslash is shown as \\\\.\n"
       "\n"
       "Options:\n"
       S_JSON_HELP

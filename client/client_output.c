@@ -24,6 +24,11 @@
 #define S_FIXED_WIDTH       (1 + 1 + 2 + S_DATE_WIDTH + 2 + S_WHO_WIDTH + 2 + 2 + S_SIZE_WIDTH)
 #define S_SUBJECT_MIN       10
 
+//  The -v log shows the first S_LOG_COLUMNS columns of a field, escaped
+//  from at most S_LOG_PREFIX bytes of it
+#define S_LOG_COLUMNS       60
+#define S_LOG_PREFIX        512
+
 //  Length of the valid UTF-8 sequence at text (RFC 3629, as the spec's
 //  ABNF), or 0 if the bytes there are not one.
 static size_t
@@ -82,50 +87,94 @@ s_code_point (const unsigned char *text, size_t length)
     return point;
 }
 
+typedef struct {
+    uint32_t first;             //  first code point of the range
+    uint32_t last;              //  last code point of the range
+} s_range_t;
+
+static bool
+s_in_ranges (uint32_t point, const s_range_t *ranges, size_t count)
+{
+    size_t low = 0;
+    size_t high = count;
+    while (low < high) {
+        size_t middle = (low + high) / 2;
+        if (point < ranges [middle].first)
+            high = middle;
+        else
+        if (point > ranges [middle].last)
+            low = middle + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+//  Code points that are valid, printable-looking UTF-8 but that a terminal
+//  or a text layout acts on without showing them: the bidi controls, which
+//  reorder what follows (a list row's size column included), the line and
+//  paragraph separators, the deprecated format controls, the byte order
+//  mark and the interlinear annotation marks. A person cannot see any of
+//  them, so each is shown as an escape. Sorted, for s_in_ranges.
+static const s_range_t s_hidden [] = {
+    { 0x061C, 0x061C },         //  ARABIC LETTER MARK
+    { 0x200E, 0x200F },         //  LRM, RLM
+    { 0x2028, 0x202E },         //  LS, PS, LRE, RLE, PDF, LRO, RLO
+    { 0x2066, 0x206F },         //  LRI, RLI, FSI, PDI, deprecated format
+    { 0xFEFF, 0xFEFF },         //  BOM, zero width no-break space
+    { 0xFFF9, 0xFFFB }          //  interlinear annotation
+};
+
+//  True for a code point that is never printed as it is: C0, DEL, C1 and
+//  the hidden format controls above. LF and tab are the caller's business.
+static bool
+s_escaped_point (uint32_t point)
+{
+    return point < 0x20 || (point >= 0x7F && point <= 0x9F)
+        || s_in_ranges (point, s_hidden, sizeof (s_hidden) / sizeof (s_hidden [0]));
+}
+
 char *
 client_output_safe (const char *text, size_t size, int flags)
 {
     if (!text)
         size = 0;
     bool line = (flags & CLIENT_OUTPUT_LINE) != 0;
-    //  The worst case is every byte escaped: four or six bytes of output
-    //  for one or two of input; six per byte is always enough.
-    char *safe = (char *) malloc (size * 6 + 1);
+    //  The worst case: a three-byte character as a six-byte escape, a byte
+    //  as four. Four per input byte is always enough.
+    char *safe = (char *) malloc (size * 4 + 1);
     assert (safe);
     const unsigned char *byte = (const unsigned char *) text;
     size_t out = 0;
     size_t index = 0;
     while (index < size) {
         unsigned char c = byte [index];
-        if (c < 0x80) {
-            if ((c == '\n' || c == '\t') && !line)
-                safe [out++] = (char) c;
-            else
-            if (c == '\r' && !line && index + 1 < size && byte [index + 1] == '\n')
-                ;                   //  a CRLF line end is a line end
-            else
-            if (c < 0x20 || c == 0x7F)
-                out += (size_t) sprintf (safe + out, "\\x%02x", c);
-            else
-                safe [out++] = (char) c;
+        size_t length = c < 0x80? 1: s_utf8_length (byte + index, size - index);
+        if (length == 0) {
+            //  Not UTF-8: the byte itself, so nothing is lost or guessed
+            out += (size_t) sprintf (safe + out, "\\x%02x", c);
             index++;
             continue;
         }
-        size_t length = s_utf8_length (byte + index, size - index);
-        if (length == 0) {
-            out += (size_t) sprintf (safe + out, "\\x%02x", c);
-            index++;
+        uint32_t point = s_code_point (byte + index, length);
+        if (point == '\\') {
+            safe [out++] = '\\';
+            safe [out++] = '\\';
         }
         else
-        if (length == 2 && c == 0xC2 && byte [index + 1] <= 0x9F) {
-            out += (size_t) sprintf (safe + out, "\\u%04x", byte [index + 1]);
-            index += 2;
-        }
+        if ((point == '\n' || point == '\t') && !line)
+            safe [out++] = (char) c;
+        else
+        if (point < 0x80 && s_escaped_point (point))
+            out += (size_t) sprintf (safe + out, "\\x%02x", c);
+        else
+        if (s_escaped_point (point))
+            out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
         else {
             memcpy (safe + out, byte + index, length);
             out += length;
-            index += length;
         }
+        index += length;
     }
     safe [out] = 0;
     return safe;
@@ -146,14 +195,89 @@ client_output_print (FILE *stream, const char *text, int flags)
     free (safe);
 }
 
+char *
+client_output_json (const char *json)
+{
+    assert (json);
+    size_t size = strlen (json);
+    //  A two-byte character as a six-byte escape is the worst case
+    char *safe = (char *) malloc (size * 6 + 1);
+    assert (safe);
+    const unsigned char *byte = (const unsigned char *) json;
+    size_t out = 0;
+    size_t index = 0;
+    while (index < size) {
+        unsigned char c = byte [index];
+        size_t length = c < 0x80? 1: s_utf8_length (byte + index, size - index);
+        if (length == 0) {
+            //  No JSON writer emits it, and a JSON string cannot hold it
+            out += (size_t) sprintf (safe + out, "\\ufffd");
+            index++;
+            continue;
+        }
+        uint32_t point = s_code_point (byte + index, length);
+        //  LF is the white space of the indented layout; in a string,
+        //  jansson has escaped it already
+        if (s_escaped_point (point) && point != '\n')
+            out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
+        else {
+            memcpy (safe + out, byte + index, length);
+            out += length;
+        }
+        index += length;
+    }
+    safe [out] = 0;
+    return safe;
+}
+
+void
+client_output_message (zpost_msg_t *msg)
+{
+    assert (msg);
+    char *command = client_output_safe_str (
+        zpost_msg_command_name (zpost_msg_command (msg)), CLIENT_OUTPUT_LINE);
+    char *request_id = client_output_safe_str (zpost_msg_request_id (msg), CLIENT_OUTPUT_LINE);
+    if (zpost_msg_is_reply (msg)) {
+        char *reason = client_output_safe_str (zpost_msg_reason (msg), CLIENT_OUTPUT_LINE);
+        zsys_debug ("zpost_msg: %s reply id=%s status=%d reason=%s", command, request_id,
+                    zpost_msg_status (msg), reason);
+        free (reason);
+    }
+    else
+        zsys_debug ("zpost_msg: %s request id=%s token=%s", command, request_id,
+                    *zpost_msg_token (msg)? "(set)": "(none)");
+    free (command);
+    free (request_id);
+    for (int field = 0; field < ZPOST_F_COUNT; field++) {
+        const char *value = zpost_msg_get (msg, (zpost_field_t) field);
+        if (!value)
+            continue;
+        const char *name = zpost_msg_field_name ((zpost_field_t) field);
+        if (zpost_msg_field_secret ((zpost_field_t) field)) {
+            zsys_debug ("    %s=(hidden)", name);
+            continue;
+        }
+        //  A body can be 16 MiB: only its start is escaped, cut where a
+        //  character starts so the cut shows no false \x escape
+        size_t size = strlen (value);
+        size_t cut = size > S_LOG_PREFIX? S_LOG_PREFIX: size;
+        for (int step = 0; step < 3 && cut > 0 && cut < size
+                        && ((unsigned char) value [cut] & 0xC0) == 0x80; step++)
+            cut--;
+        char *safe = client_output_safe (value, cut, CLIENT_OUTPUT_LINE);
+        char *shown = client_output_fit (safe, S_LOG_COLUMNS, false);
+        bool more = cut < size && client_output_width (safe) <= S_LOG_COLUMNS;
+        zsys_debug ("    %s=%s%s", name, shown, more? "\xe2\x80\xa6": "");
+        free (safe);
+        free (shown);
+    }
+    if (zpost_msg_rows (msg))
+        zsys_debug ("    %zu rows", zpost_msg_rows (msg));
+}
+
 
 //  --------------------------------------------------------------------------
 //  Column widths
-
-typedef struct {
-    uint32_t first;             //  first code point of the range
-    uint32_t last;              //  last code point of the range
-} s_range_t;
 
 //  After Markus Kuhn's wcwidth and Unicode's East Asian Width: enough to
 //  keep a table straight for the scripts people write subjects in. A
@@ -187,23 +311,6 @@ static const s_range_t s_double_width [] = {
     { 0x20000, 0x2FFFD }, { 0x30000, 0x3FFFD }
 };
 
-static bool
-s_in_ranges (uint32_t point, const s_range_t *ranges, size_t count)
-{
-    size_t low = 0;
-    size_t high = count;
-    while (low < high) {
-        size_t middle = (low + high) / 2;
-        if (point < ranges [middle].first)
-            high = middle;
-        else
-        if (point > ranges [middle].last)
-            low = middle + 1;
-        else
-            return true;
-    }
-    return false;
-}
 
 //  Width of the character at text, and its length in *length_p. Bytes
 //  that are not valid UTF-8 (safe text has none) count as one column.
@@ -398,6 +505,80 @@ client_output_list_row (int id_width, bool unseen, const char *id, uint64_t date
 //  they must stay in a build with NDEBUG (CMake's release types set it).
 #undef NDEBUG
 #include <assert.h>
+#include <jansson.h>
+
+//  Read safe text back: \\ a backslash, \xHH a byte, \uHHHH a character
+//  in UTF-8. Returns the bytes (size in *size_p), or NULL if safe holds a
+//  backslash that starts none of those: then the escapes are ambiguous.
+static char *
+s_unescape (const char *safe, size_t *size_p)
+{
+    size_t size = strlen (safe);
+    char *bytes = (char *) malloc (size + 1);
+    assert (bytes);
+    size_t out = 0;
+    for (size_t index = 0; index < size; ) {
+        if (safe [index] != '\\') {
+            bytes [out++] = safe [index++];
+            continue;
+        }
+        unsigned value;
+        if (safe [index + 1] == '\\') {
+            bytes [out++] = '\\';
+            index += 2;
+        }
+        else
+        if (safe [index + 1] == 'x' && strspn (safe + index + 2, "0123456789abcdef") >= 2
+        &&  sscanf (safe + index + 2, "%2x", &value) == 1) {
+            bytes [out++] = (char) value;
+            index += 4;
+        }
+        else
+        if (safe [index + 1] == 'u' && strspn (safe + index + 2, "0123456789abcdef") >= 4
+        &&  sscanf (safe + index + 2, "%4x", &value) == 1 && value >= 0x80) {
+            if (value < 0x800) {
+                bytes [out++] = (char) (0xC0 | (value >> 6));
+                bytes [out++] = (char) (0x80 | (value & 0x3F));
+            }
+            else {
+                bytes [out++] = (char) (0xE0 | (value >> 12));
+                bytes [out++] = (char) (0x80 | ((value >> 6) & 0x3F));
+                bytes [out++] = (char) (0x80 | (value & 0x3F));
+            }
+            index += 6;
+        }
+        else {
+            free (bytes);
+            return NULL;
+        }
+    }
+    *size_p = out;
+    return bytes;
+}
+
+//  Nothing a terminal acts on is in text: valid UTF-8 throughout, no C0
+//  but LF and tab (and those only when allowed), no DEL, no C1, no hidden
+//  format control; with ours, every backslash starts one of our escapes
+static void
+s_assert_safe (const char *text, bool newlines, bool ours)
+{
+    const unsigned char *byte = (const unsigned char *) text;
+    size_t size = strlen (text);
+    for (size_t index = 0; index < size; ) {
+        size_t length = byte [index] < 0x80? 1: s_utf8_length (byte + index, size - index);
+        assert (length > 0);
+        uint32_t point = s_code_point (byte + index, length);
+        if (newlines && (point == '\n' || point == '\t'))
+            ;
+        else
+            assert (!s_escaped_point (point));
+        if (ours && point == '\\')
+            assert (strchr ("\\xu", byte [index + 1]) && byte [index + 1]);
+        if (ours && point == '\\' && byte [index + 1] == '\\')
+            length++;               //  an escaped backslash, not a new escape
+        index += length;
+    }
+}
 
 static void
 s_expect (const char *input, size_t size, int flags, const char *expected, bool verbose)
@@ -406,13 +587,13 @@ s_expect (const char *input, size_t size, int flags, const char *expected, bool 
     if (verbose)
         zsys_debug ("safe: '%s'", safe);
     assert (streq (safe, expected));
-    //  Nothing a terminal acts on survives: no C0 but LF and tab, no DEL,
-    //  no ESC, no C1, and valid UTF-8 throughout
-    for (const unsigned char *byte = (const unsigned char *) safe; *byte; byte++) {
-        assert (*byte >= 0x20 || ((*byte == '\n' || *byte == '\t') && !(flags & CLIENT_OUTPUT_LINE)));
-        assert (*byte != 0x7F);
-        assert (!(byte [0] == 0xC2 && byte [1] >= 0x80 && byte [1] <= 0x9F));
-    }
+    s_assert_safe (safe, !(flags & CLIENT_OUTPUT_LINE), true);
+    //  The escapes read back to exactly the input
+    size_t back_size;
+    char *back = s_unescape (safe, &back_size);
+    assert (back);
+    assert (back_size == size && (size == 0 || memcmp (back, input, size) == 0));
+    free (back);
     free (safe);
 }
 
@@ -424,16 +605,25 @@ client_output_test (bool verbose)
         printf ("\n");
 
     //  @selftest
-    //  Ordinary text, accents, CJK and emoji pass untouched, in both modes
+    //  Ordinary text, accents, CJK, emoji (with a zero width joiner) and
+    //  right-to-left letters pass untouched, in both modes
     const char *plain [] = {
         "hello, world", "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e",
         "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "mail \xf0\x9f\x93\xa8 \xf0\x9f\x91\x8d",
-        "\xc2\xa0non-breaking \xc2\xa9 \xe2\x82\xac", "back\\slash \\x1b stays", "", NULL
+        "\xc2\xa0non-breaking \xc2\xa9 \xe2\x82\xac",
+        "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb",
+        "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7", "", NULL
     };
     for (int index = 0; plain [index]; index++) {
         s_expect (plain [index], strlen (plain [index]), CLIENT_OUTPUT_TEXT, plain [index], verbose);
         s_expect (plain [index], strlen (plain [index]), CLIENT_OUTPUT_LINE, plain [index], verbose);
     }
+    //  A backslash is escaped, so a subject that reads \x1b and one that
+    //  holds an ESC print differently
+    s_expect ("back\\slash", 10, CLIENT_OUTPUT_LINE, "back\\\\slash", verbose);
+    s_expect ("\\x1b[2J", 7, CLIENT_OUTPUT_LINE, "\\\\x1b[2J", verbose);
+    s_expect ("\x1b[2J", 4, CLIENT_OUTPUT_LINE, "\\x1b[2J", verbose);
+    s_expect ("\\u202e\\\\", 8, CLIENT_OUTPUT_TEXT, "\\\\u202e\\\\\\\\", verbose);
     //  Escape sequences, BEL, DEL and NUL are shown, never sent
     s_expect ("\x1b[2J\x1b]0;owned\x07 red", 18, CLIENT_OUTPUT_TEXT,
               "\\x1b[2J\\x1b]0;owned\\x07 red", verbose);
@@ -441,15 +631,49 @@ client_output_test (bool verbose)
     //  Newline and tab: kept in text, escaped in a line
     s_expect ("one\n\ttwo", 8, CLIENT_OUTPUT_TEXT, "one\n\ttwo", verbose);
     s_expect ("one\n\ttwo", 8, CLIENT_OUTPUT_LINE, "one\\x0a\\x09two", verbose);
-    //  A bare CR could overwrite a line: escaped; CRLF is a line end
+    //  A CR could overwrite a line: escaped, before LF too, so the output
+    //  reads back to what was sent
     s_expect ("safe\rEVIL", 9, CLIENT_OUTPUT_TEXT, "safe\\x0dEVIL", verbose);
-    s_expect ("a\r\nb\r", 5, CLIENT_OUTPUT_TEXT, "a\nb\\x0d", verbose);
+    s_expect ("a\r\nb\r", 5, CLIENT_OUTPUT_TEXT, "a\\x0d\nb\\x0d", verbose);
     s_expect ("a\r\nb", 4, CLIENT_OUTPUT_LINE, "a\\x0d\\x0ab", verbose);
     //  C1 controls: U+009B (CSI) and U+0085 (NEL), U+009F the last one;
     //  U+00A0 is the first character past them and passes
     s_expect ("x\xc2\x9b" "31m y", 8, CLIENT_OUTPUT_LINE, "x\\u009b31m y", verbose);
     s_expect ("\xc2\x85\xc2\x80\xc2\x9f\xc2\xa0", 8, CLIENT_OUTPUT_TEXT,
               "\\u0085\\u0080\\u009f\xc2\xa0", verbose);
+    //  Every hidden format control, each as \uHHHH; the neighbours of
+    //  the ranges (ZWJ U+200D, U+2027, U+2065, U+2070, U+FFFC) pass
+    static const uint32_t hidden [] = {
+        0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
+        0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x206A, 0x206F, 0xFEFF, 0xFFF9,
+        0xFFFB
+    };
+    static const uint32_t shown [] = { 0x061B, 0x200D, 0x2027, 0x2065, 0x2070, 0xFFFC };
+    for (size_t index = 0; index < sizeof (hidden) / sizeof (hidden [0]) + 6; index++) {
+        bool hide = index < sizeof (hidden) / sizeof (hidden [0]);
+        uint32_t point = hide? hidden [index]: shown [index - sizeof (hidden) / sizeof (hidden [0])];
+        char input [8];
+        size_t size;
+        if (point < 0x800) {
+            input [0] = (char) (0xC0 | (point >> 6));
+            input [1] = (char) (0x80 | (point & 0x3F));
+            size = 2;
+        }
+        else {
+            input [0] = (char) (0xE0 | (point >> 12));
+            input [1] = (char) (0x80 | ((point >> 6) & 0x3F));
+            input [2] = (char) (0x80 | (point & 0x3F));
+            size = 3;
+        }
+        memcpy (input + size, "1K", 3);
+        char expected [16];
+        if (hide)
+            snprintf (expected, sizeof (expected), "\\u%04x1K", (unsigned) point);
+        else
+            memcpy (expected, input, size + 3);
+        s_expect (input, size + 2, CLIENT_OUTPUT_LINE, expected, verbose);
+        s_expect (input, size + 2, CLIENT_OUTPUT_TEXT, expected, verbose);
+    }
     //  Invalid UTF-8, one byte at a time: a lone byte of the C1 range,
     //  a lone continuation, overlong, surrogate, past U+10FFFF, truncated
     s_expect ("\x9b" "31m", 4, CLIENT_OUTPUT_TEXT, "\\x9b31m", verbose);
@@ -460,6 +684,61 @@ client_output_test (bool verbose)
     s_expect ("\xf4\x90\x80\x80", 4, CLIENT_OUTPUT_TEXT, "\\xf4\\x90\\x80\\x80", verbose);
     s_expect ("\xe2\x82", 2, CLIENT_OUTPUT_TEXT, "\\xe2\\x82", verbose);
     s_expect ("\xe2\x82" "A\xe2\x82\xac", 6, CLIENT_OUTPUT_TEXT, "\\xe2\\x82A\xe2\x82\xac", verbose);
+    s_expect ("\xe2\x80\xae", 2, CLIENT_OUTPUT_TEXT, "\\xe2\\x80", verbose);
+    //  Random bytes, weighted to the interesting ones: always safe, and
+    //  always read back to what went in
+    const unsigned char pool [] = {
+        0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x5c, 0x7f, 0x80, 0x85, 0x9b, 0xa0,
+        0xc2, 0xd8, 0xe2, 0x80, 0xae, 0xa8, 0xef, 0xbb, 0xbf, 0xf0, 0x9f, 'x', 'u', '['
+    };
+    uint32_t seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        unsigned char input [24];
+        size_t size = (size_t) (round % 24);
+        for (size_t index = 0; index < size; index++) {
+            seed = seed * 1103515245 + 12345;
+            input [index] = (seed >> 16) % 3? pool [(seed >> 8) % sizeof (pool)]
+                                             : (unsigned char) (seed >> 20);
+        }
+        for (int flags = CLIENT_OUTPUT_TEXT; flags <= CLIENT_OUTPUT_LINE; flags++) {
+            char *safe = client_output_safe ((const char *) input, size, flags);
+            s_assert_safe (safe, flags == CLIENT_OUTPUT_TEXT, true);
+            size_t back_size;
+            char *back = s_unescape (safe, &back_size);
+            assert (back && back_size == size && memcmp (back, input, size) == 0);
+            free (back);
+            free (safe);
+        }
+    }
+
+    //  JSON: what jansson leaves raw is escaped, the JSON still parses
+    //  and holds exactly the text
+    const char *hostile = "\x1b[2J \x07\r\x7f \xc2\x85\xc2\x9b \xe2\x80\xae"
+                          "\xe2\x81\xa6\xe2\x80\xa8\xe2\x80\xa9\xd8\x9c \\x1b caf\xc3\xa9\n";
+    json_t *value = json_pack ("{s:s}", "subject", hostile);
+    assert (value);
+    char *dumped = json_dumps (value, JSON_INDENT (2));
+    assert (dumped);
+    char *json_safe = client_output_json (dumped);
+    if (verbose)
+        zsys_debug ("json: %s", json_safe);
+    s_assert_safe (json_safe, true, false);
+    assert (strstr (json_safe, "\\u007f") && strstr (json_safe, "\\u009b")
+         && strstr (json_safe, "\\u202e") && strstr (json_safe, "\\u2028")
+         && strstr (json_safe, "\\\\x1b") && strstr (json_safe, "caf\xc3\xa9"));
+    json_error_t error;
+    json_t *parsed = json_loads (json_safe, 0, &error);
+    assert (parsed);
+    assert (streq (json_string_value (json_object_get (parsed, "subject")), hostile));
+    json_decref (parsed);
+    json_decref (value);
+    free (dumped);
+    free (json_safe);
+    //  A byte that is not UTF-8 (no writer emits it) cannot stay raw
+    json_safe = client_output_json ("[\"a\xff\"]");
+    assert (streq (json_safe, "[\"a\\ufffd\"]"));
+    free (json_safe);
+
     //  NULL is empty; the _str form stops at NUL
     s_expect (NULL, 0, CLIENT_OUTPUT_TEXT, "", verbose);
     char *safe = client_output_safe_str ("bell\a", CLIENT_OUTPUT_LINE);

@@ -8,22 +8,36 @@
     emit them could retitle the window, move the cursor, rewrite what is on
     the screen, or on some terminals answer back as if the user had typed.
 
-    The rule, byte by byte over UTF-8:
+    The rule, one character (or one bad byte) at a time over UTF-8:
 
-        printable ASCII and valid UTF-8 of U+00A0 and up   copied unchanged
-        newline (LF) and tab                             copied in text,
-                                                         escaped in a line
-        CR right before LF                               dropped in text
-                                                         (a CRLF line end)
-        any other C0 control (0x00-0x1F) and DEL (0x7F)  \xHH, e.g. \x1b
-        a C1 control, U+0080..U+009F (C2 80..C2 9F)      \uHHHH, e.g. \u009b
-        a byte that is not part of valid UTF-8           \xHH, e.g. \xff
+        printable ASCII, and valid UTF-8 of U+00A0     copied unchanged
+        and up that is not hidden (below)
+        backslash                                      \\
+        newline (LF) and tab                           copied in text (a
+                                                       body), escaped in
+                                                       a line (all else)
+        any other C0 control (0x00-0x1F, CR too)       \xHH, e.g. \x1b
+        and DEL (0x7F)
+        a C1 control, U+0080..U+009F                   \uHHHH, e.g. \u009b
+        a hidden format control: the bidi controls     \uHHHH, e.g. \u202e
+        U+061C, U+200E, U+200F, U+202A..U+202E,
+        U+2066..U+2069; U+2028, U+2029; U+206A..U+206F;
+        U+FEFF; U+FFF9..U+FFFB
+        a byte that is not part of valid UTF-8         \xHH, e.g. \xff
 
     (overlong forms, surrogates, code points past U+10FFFF and truncated
     sequences are "not valid UTF-8", one escaped byte at a time). Escapes
-    are plain ASCII and always visible; the result is for people to read,
-    not to be decoded back: a backslash in the original is left as it is.
-    --json output does not use this: jansson escapes what JSON needs.
+    are plain ASCII and always visible, and since a backslash is itself
+    escaped the result is unambiguous: \x is always two hex digits standing
+    for one byte, \u always four standing for one character, \\ one
+    backslash, so the printed text reads back to exactly the bytes sent (a
+    subject that reads \x1b prints as \\x1b, a real ESC as \x1b).
+
+    Every path out of the client goes through this one rule: plain output
+    (client_output_safe), --json (client_output_json: the same characters,
+    as JSON's \uXXXX, so the JSON stays valid and means the same), the -v
+    log (client_output_message), and every sentence on stderr that quotes
+    a server, a user or a file name.
 
     The module also lays out the LIST table (80 columns, UTF-8 aware
     column widths), and formats dates (local time) and sizes.
@@ -35,6 +49,8 @@
 
 #include <czmq.h>
 #include <stdint.h>
+
+#include "zpost_msg.h"
 
 #define CLIENT_OUTPUT_COLUMNS   80      //  width of the list table
 #define CLIENT_OUTPUT_DATE_SIZE 32      //  bytes for a formatted date
@@ -55,6 +71,21 @@ char *
 //  Write text to stream made safe (client_output_safe_str).
 void
     client_output_print (FILE *stream, const char *text, int flags);
+
+//  Return a copy of JSON text, as jansson writes it (only ASCII outside
+//  its strings), in which every character the rule above escapes and JSON
+//  lets through raw (DEL, C1, the hidden format controls; a C0 control
+//  other than LF) is a \uXXXX escape, and a byte that is not
+//  UTF-8 is \ufffd. It is the same JSON value. The caller frees it.
+char *
+    client_output_json (const char *json);
+
+//  Write msg to the debug log on stderr (the -v log): a line for the
+//  command, id, status and reason, then one per field, name=value, each
+//  value made safe as one line and cut to 60 columns; passwords and
+//  tokens show as (hidden).
+void
+    client_output_message (zpost_msg_t *msg);
 
 //  Columns that safe text takes on a terminal: most characters 1, East
 //  Asian wide characters and emoji 2, combining marks 0.

@@ -24,6 +24,7 @@
 */
 
 #include "client_session.h"
+#include "client_output.h"
 
 #include <sodium.h>
 
@@ -336,7 +337,7 @@ s_try (client_session_t *self, zpost_msg_t *request)
         self->failure = CLIENT_SESSION_OK;
         self->answered = true;
         if (self->verbose)
-            zpost_msg_print (reply);
+            client_output_message (reply);
         return reply;
     }
     if (rc == -2) {
@@ -389,7 +390,7 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
     self->tries = 0;
     self->rtt = 0;
     if (self->verbose)
-        zpost_msg_print (request);
+        client_output_message (request);
 
     int backoff = CLIENT_SESSION_BACKOFF;
     while (self->tries < self->retries) {

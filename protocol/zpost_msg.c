@@ -1215,29 +1215,12 @@ zpost_msg_field_name (zpost_field_t field)
     return s_field_specs [field].name;
 }
 
-void
-zpost_msg_print (zpost_msg_t *self)
+bool
+zpost_msg_field_secret (zpost_field_t field)
 {
-    assert (self);
-    if (self->is_reply)
-        zsys_debug ("zpost_msg: %s reply id=%s status=%d reason=%s",
-                    s_command_specs [self->command].name, self->request_id,
-                    self->status, zpost_msg_reason (self));
-    else
-        zsys_debug ("zpost_msg: %s request id=%s token=%s key=%s",
-                    s_command_specs [self->command].name, self->request_id,
-                    self->token [0]? "(set)": "(none)", self->client_key);
-    for (size_t index = 0; index < ZPOST_F_COUNT; index++) {
-        if (!self->fields [index])
-            continue;
-        bool secret = s_field_specs [index].type == S_TYPE_SECRET;
-        size_t size = strlen (self->fields [index]);
-        zsys_debug ("    %s=%.*s%s", s_field_specs [index].name, secret? 0: 60,
-                    self->fields [index],
-                    secret? "(hidden)": size > 60? "...": "");
-    }
-    if (self->row_values_count)
-        zsys_debug ("    %zu rows", zpost_msg_rows (self));
+    assert (field < ZPOST_F_COUNT);
+    return s_field_specs [field].type == S_TYPE_SECRET
+        || s_field_specs [field].type == S_TYPE_TOKEN;
 }
 
 //  ---------------------------------------------------------------------------
@@ -1565,6 +1548,13 @@ zpost_msg_test (bool verbose)
 {
     if (verbose)
         printf (" * zpost_msg: ");
+
+    //  Passwords and tokens are the secrets a log must not show
+    assert (zpost_msg_field_secret (ZPOST_F_PASSWORD));
+    assert (zpost_msg_field_secret (ZPOST_F_NEW_PASSWORD));
+    assert (zpost_msg_field_secret (ZPOST_F_TOKEN));
+    assert (!zpost_msg_field_secret (ZPOST_F_SUBJECT));
+    assert (!zpost_msg_field_secret (ZPOST_F_USERNAME));
 
     //  Round trip of every request and every successful reply
     const char *token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

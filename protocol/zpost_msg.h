@@ -209,9 +209,11 @@ bool
 bool
     zpost_msg_valid_request_id (const char *request_id);
 
-//  Print the message to stderr for debugging; passwords are masked.
-void
-    zpost_msg_print (zpost_msg_t *self);
+//  True for a field never to be shown, even in a debug log: a password
+//  or a session token. (The client's -v log, client_output_message, is
+//  the one printer of messages: it makes every byte safe for a terminal.)
+bool
+    zpost_msg_field_secret (zpost_field_t field);
 
 //  Selftest
 void
