@@ -643,6 +643,9 @@ s_bind_back (s_server_t *self, char **endpoint_p)
     assert (self->back);
     s_set_common_options (self->back);
     zsock_set_router_mandatory (self->back, 1);
+    //  A store's reply frame holds at most one body: a larger frame is a
+    //  broken or hostile store, and libzmq drops its connection
+    zsock_set_maxmsgsize (self->back, FRAME_MAX);
     if (tcp) {
         zcert_apply (self->cert, self->back);
         zsock_set_curve_server (self->back, 1);
