@@ -1,14 +1,14 @@
 /*  =========================================================================
     broker_announce - tells whoever asks the broker's public key
 
-    An actor that owns one plain (NULL security) ROUTER socket and answers
-    every message that arrives on it with the key announcement,
-    ["ZPOSTK1", <Z85 public key>] (zpost_announce; the spec's section "Key
-    announcement"), so that a client meeting the broker for the first time
-    can show the key's fingerprint and pin it. It reads nothing else from
-    anyone, holds no state per peer, and never blocks: frames are capped at
-    ZPOST_ANNOUNCE_FRAME_MAX bytes, queues are short, and a reply that
-    cannot be queued at once is dropped (the client asks again).
+    An actor that owns one plain TCP (ZMQ_STREAM, raw bytes, no ZMTP, no
+    CURVE) socket and answers the fixed 8-byte question "ZPOSTK2\n" with
+    the key announcement "ZPOSTK2 <Z85 public key>\n" (zpost_announce; the
+    spec's section "Key announcement"), so that a client meeting the
+    broker for the first time can show the key's fingerprint and pin it.
+    What a peer can cost is fixed: at most 64 connections at once, 5 s
+    each, and a count of request bytes each; the first stray byte closes
+    the connection, and nothing is buffered beyond libzmq's short queue.
 
     Start it with zactor_new (broker_announce, &config); then
     broker_announce_start () binds; zactor_destroy stops it. The

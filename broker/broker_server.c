@@ -631,10 +631,21 @@ s_bind_back (s_server_t *self, char **endpoint_p)
                     "supported", self->back_endpoint);
         return -1;
     }
+    //  '@' is Linux's abstract namespace: no file, so no mode to protect
+    //  it, and no CURVE on ipc: any local user could pose as a store
+    if (ipc && self->back_endpoint [6] == '@') {
+        zsys_error ("zpost-broker: back %s: an abstract ipc:// socket cannot "
+                    "be kept private; give a socket file path or tcp://",
+                    self->back_endpoint);
+        return -1;
+    }
     self->back = zsock_new (ZMQ_ROUTER);
     assert (self->back);
     s_set_common_options (self->back);
     zsock_set_router_mandatory (self->back, 1);
+    //  A store's reply frame holds at most one body: a larger frame is a
+    //  broken or hostile store, and libzmq drops its connection
+    zsock_set_maxmsgsize (self->back, FRAME_MAX);
     if (tcp) {
         zcert_apply (self->cert, self->back);
         zsock_set_curve_server (self->back, 1);
@@ -654,8 +665,7 @@ s_bind_back (s_server_t *self, char **endpoint_p)
     *endpoint_p = s_bound_endpoint (self->back);
     if (ipc) {
         const char *path = *endpoint_p + 6;
-        //  '@' is Linux's abstract namespace: no file to protect
-        if (*path != '@' && chmod (path, 0600) != 0) {
+        if (chmod (path, 0600) != 0) {
             zsys_error ("zpost-broker: cannot chmod 0600 %s: %s",
                         path, strerror (errno));
             return -1;

@@ -20,21 +20,30 @@
 #include "broker_zap.h"
 #include "zpost_keys.h"
 #include <signal.h>
+#include <sodium.h>
+#include <sys/time.h>
 
 #define ZAP_ENDPOINT    "inproc://zeromq.zap.01"
 #define ZAP_VERSION     "1.0"
 #define ZAP_KEY_SIZE    32      //  bytes of a CURVE public key
 #define KEY_TEXT_BUFFER 41      //  its Z85 text and a NUL
+#define KEY_FILE_MAX    (1024 * 1024)   //  bytes of a file its digest reads
+#define RELOAD_IVL      500     //  msec between looks at the key directories
 
 //  --------------------------------------------------------------------------
 //  A set of public keys read from a directory, refreshed when it changes
+//
+//  What counts as a change is the content: the digest of every file's
+//  name and bytes. Times, counts and sizes are not enough: key files are
+//  all one size, and cp -p or rsync -a keeps an old mtime, so a revoked
+//  key replaced by another would stay allowed. The directory is checked
+//  on a timer (s_self_tick), never in a handshake, which only looks up
+//  the set.
 
 typedef struct {
     char *location;             //  directory path
     zhashx_t *keys;             //  Z85 key -> "" (a set)
-    time_t modified;            //  newest file time when last loaded
-    size_t count;               //  files when last loaded
-    off_t cursize;              //  total bytes when last loaded
+    uint8_t digest [crypto_generichash_BYTES];  //  of the files last loaded
     bool loaded;                //  loaded at least once
 } s_keyring_t;
 
@@ -62,17 +71,24 @@ s_keyring_new (const char *location)
     return self;
 }
 
+//  True if the file may hold a public key: secret halves are never read
+static bool
+s_keyring_wanted (zfile_t *file)
+{
+    const char *path = zfile_filename (file, NULL);
+    size_t length = strlen (path);
+    const char *suffix = "_secret";
+    if (length >= strlen (suffix)
+    &&  streq (path + length - strlen (suffix), suffix))
+        return false;
+    return zfile_is_regular (file);
+}
+
 //  Read the key of one file into the set, if it holds one
 
 static void
 s_keyring_load_file (s_keyring_t *self, const char *path)
 {
-    size_t length = strlen (path);
-    const char *suffix = "_secret";
-    if (length >= strlen (suffix)
-    &&  streq (path + length - strlen (suffix), suffix))
-        return;
-
     //  A path is never taken for a key: zpost_keys_public_from accepts
     //  either, and 40 characters of a path can all be Z85 characters.
     char *file = zsys_sprintf ("%s%s", *path == '/'? "/.": "./", path);
@@ -85,43 +101,76 @@ s_keyring_load_file (s_keyring_t *self, const char *path)
     free (file);
 }
 
-//  Load the directory again if it changed since we last read it; a
-//  directory that is gone holds no keys.
+//  Add a file's name and bytes to the digest. A key file is a few hundred
+//  bytes; only the first KEY_FILE_MAX bytes of a larger one are read, with
+//  its size, so that a stray big file cannot make every look slow.
+
+static void
+s_keyring_digest_file (crypto_generichash_state *state, zfile_t *file)
+{
+    const char *path = zfile_filename (file, NULL);
+    crypto_generichash_update (state, (const uint8_t *) path, strlen (path) + 1);
+    uint64_t whole = (uint64_t) zfile_cursize (file);
+    crypto_generichash_update (state, (const uint8_t *) &whole, sizeof (whole));
+    FILE *handle = fopen (path, "rb");
+    if (!handle)
+        return;
+    uint8_t buffer [4096];
+    size_t total = 0;
+    while (total < KEY_FILE_MAX) {
+        size_t got = fread (buffer, 1, sizeof (buffer), handle);
+        if (got == 0)
+            break;
+        crypto_generichash_update (state, buffer, got);
+        total += got;
+    }
+    fclose (handle);
+}
+
+//  Load the directory again if its content changed since we last read it;
+//  a directory that is gone holds no keys.
 
 static void
 s_keyring_refresh (s_keyring_t *self)
 {
     zdir_t *dir = zdir_new (self->location, NULL);
     if (!dir) {
+        if (self->loaded || zhashx_size (self->keys))
+            zsys_warning ("zpost-broker: key directory %s is gone: no keys "
+                          "allowed from it", self->location);
         zhashx_purge (self->keys);
         self->loaded = false;
         return;
     }
-    if (!self->loaded
-    ||  self->modified != zdir_modified (dir)
-    ||  self->count != (size_t) zdir_count (dir)
-    ||  self->cursize != zdir_cursize (dir)) {
+    zfile_t **files = zdir_flatten (dir);
+    assert (files);
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, sizeof (self->digest));
+    size_t index;
+    for (index = 0; files [index]; index++)
+        if (s_keyring_wanted (files [index]))
+            s_keyring_digest_file (&state, files [index]);
+    uint8_t digest [sizeof (self->digest)];
+    crypto_generichash_final (&state, digest, sizeof (digest));
+
+    if (!self->loaded || memcmp (digest, self->digest, sizeof (digest)) != 0) {
         zhashx_purge (self->keys);
-        zfile_t **files = zdir_flatten (dir);
-        assert (files);
-        size_t index;
-        for (index = 0; files [index]; index++) {
-            if (zfile_is_regular (files [index]))
+        for (index = 0; files [index]; index++)
+            if (s_keyring_wanted (files [index]))
                 s_keyring_load_file (self, zfile_filename (files [index], NULL));
-        }
-        zdir_flatten_free (&files);
-        self->modified = zdir_modified (dir);
-        self->count = (size_t) zdir_count (dir);
-        self->cursize = zdir_cursize (dir);
+        if (self->loaded)
+            zsys_info ("zpost-broker: %s changed: %zu keys allowed",
+                       self->location, zhashx_size (self->keys));
+        memcpy (self->digest, digest, sizeof (digest));
         self->loaded = true;
     }
+    zdir_flatten_free (&files);
     zdir_destroy (&dir);
 }
 
 static bool
 s_keyring_has (s_keyring_t *self, const char *key)
 {
-    s_keyring_refresh (self);
     return zhashx_lookup (self->keys, key) != NULL;
 }
 
@@ -136,6 +185,7 @@ typedef struct {
     s_keyring_t *clients;       //  allow-list of client keys, or NULL = any
     s_keyring_t *stores;        //  keys of stores, or NULL = none
     bool configured;            //  CONFIGURE has succeeded
+    int64_t next_reload;        //  monotonic msec of the next directory look
     bool terminated;            //  $TERM received
     bool verbose;               //  log every request
 } s_self_t;
@@ -178,6 +228,19 @@ s_self_new (zsock_t *pipe)
     //  actor, and a handler gone early would fail their handshakes.
     zpoller_set_nonstop (self->poller, true);
     return self;
+}
+
+
+//  Look at the key directories again; reloads only what changed
+
+static void
+s_self_tick (s_self_t *self)
+{
+    if (self->clients)
+        s_keyring_refresh (self->clients);
+    if (self->stores)
+        s_keyring_refresh (self->stores);
+    self->next_reload = zclock_mono () + RELOAD_IVL;
 }
 
 
@@ -371,14 +434,18 @@ broker_zap (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     while (!self->terminated) {
-        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, -1);
+        int64_t wait = self->next_reload - zclock_mono ();
+        wait = wait < 0? 0: wait > RELOAD_IVL? RELOAD_IVL: wait;
+        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, (int) wait);
+        if (zclock_mono () >= self->next_reload)
+            s_self_tick (self);
         if (which == self->pipe)
             s_self_handle_pipe (self);
         else
         if (which && which == self->handler)
             s_self_authenticate (self);
         else
-        if (zpoller_terminated (self->poller) || zmq_errno () == ETERM)
+        if (zpoller_terminated (self->poller))
             break;              //  context shut down
     }
     s_self_destroy (&self);
@@ -452,6 +519,29 @@ s_can_talk (zsock_t *server, const char *endpoint, zcert_t *server_cert,
     return answered;
 }
 
+//  Poll until the client is answered (or refused, for !expected), as the
+//  handler looks at its directories only every RELOAD_IVL msec
+static bool
+s_comes_to (bool expected, zsock_t *server, const char *endpoint,
+            zcert_t *server_cert, zcert_t *client_cert)
+{
+    int64_t deadline = zclock_mono () + 20 * RELOAD_IVL;
+    while (s_can_talk (server, endpoint, server_cert, client_cert) != expected)
+        if (zclock_mono () > deadline)
+            return false;
+    return true;
+}
+
+//  Write a certificate's public half to path, then set its mtime to a
+//  fixed old time, as cp -p of an old file would
+static void
+s_save_old (zcert_t *cert, const char *path)
+{
+    zcert_save_public (cert, path);
+    struct timeval old [2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    assert (utimes (path, old) == 0);
+}
+
 void
 broker_zap_test (bool verbose)
 {
@@ -522,16 +612,25 @@ broker_zap_test (bool verbose)
     path = zsys_sprintf ("%s/other.key", stores);
     zcert_save_public (other_cert, path);
     zstr_free (&path);
-    assert (s_can_talk (back, back_ep, server_cert, other_cert));
+    assert (s_comes_to (true, back, back_ep, server_cert, other_cert));
 
     //  An allow-list on the front
     assert (broker_zap_configure (zap, clients, stores) == 0);
     assert (broker_zap_confirm (zap) == 0);
     assert (!s_can_talk (front, front_ep, server_cert, other_cert));
     path = zsys_sprintf ("%s/other.key", clients);
-    zcert_save_public (other_cert, path);
+    s_save_old (other_cert, path);
+    assert (s_comes_to (true, front, front_ep, server_cert, other_cert));
+
+    //  The same file, the same size, an old mtime, another key: the old
+    //  key goes, the new one comes (cp -p of a replacement)
+    zcert_t *third_cert = zcert_new ();
+    assert (third_cert);
+    s_save_old (third_cert, path);
+    assert (s_comes_to (false, front, front_ep, server_cert, other_cert));
+    assert (s_comes_to (true, front, front_ep, server_cert, third_cert));
+    zcert_destroy (&third_cert);
     zstr_free (&path);
-    assert (s_can_talk (front, front_ep, server_cert, other_cert));
 
     zsock_destroy (&front);
     zsock_destroy (&back);

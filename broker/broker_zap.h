@@ -16,8 +16,10 @@
 
     An accepted peer gets status 200 and User-Id = the Z85 text of its
     public key, which is how the broker learns who a client is. Directories
-    are read again when their contents change, so a store's certificate can
-    be added without a restart. Any file in a directory that holds a public
+    are looked at every RELOAD_IVL (500) msec, never in a handshake, and
+    read again when their content changes (a digest of the files' names
+    and bytes: not times or sizes, which cp -p keeps), so a certificate can
+    be added, replaced or removed without a restart. Any file in a directory that holds a public
     key (a CZMQ certificate, or a text file whose first line is the Z85 key)
     counts; files ending in "_secret" are skipped.
 

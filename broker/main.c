@@ -163,6 +163,13 @@ main (int argc, char *argv [])
         return s_usage_error ("unexpected argument '%s'", argv [optind]);
     if (!*front || !*back || !*keys)
         return s_usage_error ("an endpoint or directory is empty");
+    //  An abstract socket has no file, so no mode to keep other users out,
+    //  and an ipc back end has no CURVE: anyone on the host could pose as
+    //  a store and be sent every password
+    if (strncmp (back, "ipc://@", 7) == 0)
+        return s_usage_error ("--back %s: an abstract ipc:// socket cannot be "
+                              "kept private (no file, no mode, no CURVE); give "
+                              "a socket file path (ipc://PATH) or tcp://", back);
     if (announce_option && !streq (announce_option, "none")
     &&  strncmp (announce_option, "tcp://", 6) != 0)
         return s_usage_error ("--announce %s: give a tcp:// endpoint, or none",

@@ -343,6 +343,9 @@ client_keys_announce_endpoint (const char *endpoint, int port)
     return zsys_sprintf ("%.*s:%d", (int) (colon - endpoint), endpoint, port);
 }
 
+//  The announcement is raw TCP (a ZMQ_STREAM socket): 8 bytes asked, 49
+//  answered, perhaps in pieces; an empty chunk says the connection was
+//  made, the next one that it was closed.
 int
 client_keys_fetch (const char *announce, int timeout, char *key_text,
                    char *error, size_t error_size)
@@ -352,46 +355,81 @@ client_keys_fetch (const char *announce, int timeout, char *key_text,
     assert (error && error_size > 0);
     key_text [0] = 0;
     error [0] = 0;
-    zsock_t *socket = zsock_new (ZMQ_REQ);
+    zsock_t *socket = zsock_new (ZMQ_STREAM);
     if (!socket) {
         snprintf (error, error_size, "cannot create a socket: %s",
                   zmq_strerror (zmq_errno ()));
         return -1;
     }
     zsock_set_linger (socket, 0);
-    zsock_set_sndtimeo (socket, timeout);
-    zsock_set_maxmsgsize (socket, ZPOST_ANNOUNCE_FRAME_MAX);
+    zsock_set_sndtimeo (socket, 0);
     if (strstr (announce, "://["))
         zsock_set_ipv6 (socket, 1);
-    int rc = -1;
-    zmsg_t *request = zpost_announce_request ();
-    if (zsock_connect (socket, "%s", announce))
+    if (zsock_connect (socket, "%s", announce)) {
         snprintf (error, error_size, "cannot connect to %s: %s", announce,
                   zmq_strerror (zmq_errno ()));
-    else
-    if (zmsg_send (&request, socket))
-        snprintf (error, error_size, "cannot ask %s", announce);
-    else {
-        zpoller_t *poller = zpoller_new (socket, NULL);
-        assert (poller);
-        void *which = zpoller_wait (poller, timeout);
-        if (which == socket) {
-            zmsg_t *reply = zmsg_recv (socket);
-            if (zpost_announce_decode (&reply, key_text) == 0)
-                rc = 0;
+        zsock_destroy (&socket);
+        return -1;
+    }
+    zpoller_t *poller = zpoller_new (socket, NULL);
+    assert (poller);
+    char reply [ZPOST_ANNOUNCE_REPLY_SIZE];
+    size_t got = 0;
+    bool connected = false;
+    int rc = -2;                //  -2 while undecided
+    int64_t deadline = zclock_mono () + timeout;
+    while (rc == -2) {
+        int64_t left = deadline - zclock_mono ();
+        void *which = left > 0? zpoller_wait (poller, (int) left): NULL;
+        if (which != socket) {
+            if (zsys_interrupted)
+                snprintf (error, error_size, "interrupted");
             else
-                snprintf (error, error_size, "%s did not answer with a zpost key "
-                          "announcement", announce);
+                snprintf (error, error_size, "%s gave no key announcement in "
+                          "%d ms", announce, timeout);
+            rc = -1;
+            break;
+        }
+        zframe_t *id = zframe_recv (socket);
+        zframe_t *data = id && zsock_rcvmore (socket)? zframe_recv (socket): NULL;
+        size_t size = data? zframe_size (data): 0;
+        if (!id)
+            ;                   //  nothing whole came; wait on
+        else
+        if (size == 0 && !connected) {
+            connected = true;
+            void *handle = zsock_resolve (socket);
+            if (zmq_send (handle, zframe_data (id), zframe_size (id), ZMQ_SNDMORE) == -1
+            ||  zmq_send (handle, ZPOST_ANNOUNCE_REQUEST,
+                          ZPOST_ANNOUNCE_REQUEST_SIZE, 0) == -1) {
+                snprintf (error, error_size, "cannot ask %s", announce);
+                rc = -1;
+            }
         }
         else
-        if (zsys_interrupted)
-            snprintf (error, error_size, "interrupted");
-        else
-            snprintf (error, error_size, "%s gave no key announcement in %d ms",
-                      announce, timeout);
-        zpoller_destroy (&poller);
+        if (size == 0 || got + size > sizeof (reply)) {
+            //  Closed before a whole reply, or more than one
+            snprintf (error, error_size, "%s did not answer with a zpost key "
+                      "announcement", announce);
+            rc = -1;
+        }
+        else {
+            memcpy (reply + got, zframe_data (data), size);
+            got += size;
+            int decoded = zpost_announce_decode (reply, got, key_text);
+            if (decoded == 1)
+                rc = 0;
+            else
+            if (decoded == -2) {
+                snprintf (error, error_size, "%s did not answer with a zpost "
+                          "key announcement", announce);
+                rc = -1;
+            }
+        }
+        zframe_destroy (&id);
+        zframe_destroy (&data);
     }
-    zmsg_destroy (&request);
+    zpoller_destroy (&poller);
     zsock_destroy (&socket);
     return rc;
 }
@@ -426,33 +464,37 @@ s_expect_announce (const char *endpoint, int port, const char *expected)
     zstr_free (&announce);
 }
 
-//  A stand-in announcer: a ROUTER that answers the first request with
-//  the frames it was given
+//  A stand-in announcer on raw TCP: answers the first bytes of each
+//  connection with the announcement of the key it was given, or with the
+//  text itself if it is not a key
 static void
 s_announcer (zsock_t *pipe, void *args)
 {
     const char *answer = (const char *) args;
-    zsock_t *router = zsock_new (ZMQ_ROUTER);
-    assert (router);
-    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    char reply [ZPOST_ANNOUNCE_REPLY_SIZE + 1];
+    if (strlen (answer) == 40)
+        zpost_announce_reply (answer, reply);
+    else
+        snprintf (reply, sizeof (reply), "%s\n", answer);
+    zsock_t *stream = zsock_new (ZMQ_STREAM);
+    assert (stream);
+    int port = zsock_bind (stream, "tcp://127.0.0.1:*");
     assert (port > 0);
     zsock_signal (pipe, 0);
     zstr_sendf (pipe, "%d", port);
-    zpoller_t *poller = zpoller_new (pipe, router, NULL);
-    while (zpoller_wait (poller, -1) == router) {
-        zmsg_t *request = zmsg_recv (router);
-        zframe_t *routing_id = zmsg_pop (request);
-        zmsg_destroy (&request);
-        zmsg_t *reply = zmsg_new ();
-        zmsg_add (reply, routing_id);
-        zmsg_addmem (reply, NULL, 0);
-        if (strlen (answer) == 40)
-            zmsg_addstr (reply, ZPOST_ANNOUNCE_SIGNATURE);
-        zmsg_addstr (reply, answer);
-        zmsg_send (&reply, router);
+    zpoller_t *poller = zpoller_new (pipe, stream, NULL);
+    while (zpoller_wait (poller, -1) == stream) {
+        zframe_t *id = zframe_recv (stream);
+        zframe_t *data = zframe_recv (stream);
+        if (zframe_size (data) > 0) {
+            zframe_send (&id, stream, ZFRAME_MORE);
+            zmq_send (zsock_resolve (stream), reply, strlen (reply), 0);
+        }
+        zframe_destroy (&id);
+        zframe_destroy (&data);
     }
     zpoller_destroy (&poller);
-    zsock_destroy (&router);
+    zsock_destroy (&stream);
 }
 
 void

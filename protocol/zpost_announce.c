@@ -1,10 +1,10 @@
 /*  =========================================================================
     zpost_announce - the key announcement codec
 
-    Two frames, two rules: the reply must be exactly the signature and a
-    40-character Z85 key, and anything else is malformed. The request is
-    whatever the client sends; a broker answers every message, so there is
-    nothing in it to parse.
+    Fixed bytes both ways: a request is exactly ZPOST_ANNOUNCE_REQUEST,
+    a reply exactly the signature, a space, a 40-character Z85 key and a
+    newline; anything else is malformed. A reply may come in pieces, so
+    the decoder also says when what has come so far is a good start.
     =========================================================================
 */
 
@@ -15,60 +15,43 @@
 
 #define S_KEY_TEXT_SIZE     40      //  Z85 characters of a CURVE public key
 
-zmsg_t *
-zpost_announce_request (void)
-{
-    zmsg_t *msg = zmsg_new ();
-    assert (msg);
-    zmsg_addstr (msg, ZPOST_ANNOUNCE_SIGNATURE);
-    return msg;
-}
-
-zmsg_t *
-zpost_announce_reply (const char *public_key)
+void
+zpost_announce_reply (const char *public_key, char *reply)
 {
     assert (public_key);
+    assert (reply);
     assert (zpost_keys_valid_z85 (public_key));
-    zmsg_t *msg = zmsg_new ();
-    assert (msg);
-    zmsg_addstr (msg, ZPOST_ANNOUNCE_SIGNATURE);
-    zmsg_addstr (msg, public_key);
-    return msg;
-}
-
-//  True if frame holds exactly the bytes of text
-static bool
-s_frame_is (zframe_t *frame, const char *text)
-{
-    size_t size = strlen (text);
-    return frame && zframe_size (frame) == size
-        && memcmp (zframe_data (frame), text, size) == 0;
+    int size = snprintf (reply, ZPOST_ANNOUNCE_REPLY_SIZE + 1, "%s %s\n",
+                         ZPOST_ANNOUNCE_SIGNATURE, public_key);
+    assert (size == ZPOST_ANNOUNCE_REPLY_SIZE);
 }
 
 int
-zpost_announce_decode (zmsg_t **msg_p, char *key_text)
+zpost_announce_decode (const void *data, size_t size, char *key_text)
 {
-    assert (msg_p);
+    assert (data || size == 0);
     assert (key_text);
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
     key_text [0] = 0;
-    int rc = -2;
-    if (msg && zmsg_size (msg) == 2
-    &&  s_frame_is (zmsg_first (msg), ZPOST_ANNOUNCE_SIGNATURE)) {
-        zframe_t *key = zmsg_next (msg);
-        if (zframe_size (key) == S_KEY_TEXT_SIZE) {
-            char text [S_KEY_TEXT_SIZE + 1];
-            memcpy (text, zframe_data (key), S_KEY_TEXT_SIZE);
-            text [S_KEY_TEXT_SIZE] = 0;
-            if (zpost_keys_valid_z85 (text)) {
-                memcpy (key_text, text, sizeof (text));
-                rc = 0;
-            }
-        }
-    }
-    zmsg_destroy (&msg);
-    return rc;
+    const char *bytes = (const char *) data;
+    const char *prefix = ZPOST_ANNOUNCE_SIGNATURE " ";
+    size_t prefix_size = strlen (prefix);
+    if (size > ZPOST_ANNOUNCE_REPLY_SIZE)
+        return -2;
+    //  What has come must agree with the fixed parts as far as it goes
+    size_t head = size < prefix_size? size: prefix_size;
+    if (memcmp (bytes, prefix, head) != 0)
+        return -2;
+    if (size < ZPOST_ANNOUNCE_REPLY_SIZE)
+        return 0;
+    if (bytes [ZPOST_ANNOUNCE_REPLY_SIZE - 1] != '\n')
+        return -2;
+    char text [S_KEY_TEXT_SIZE + 1];
+    memcpy (text, bytes + prefix_size, S_KEY_TEXT_SIZE);
+    text [S_KEY_TEXT_SIZE] = 0;
+    if (strlen (text) != S_KEY_TEXT_SIZE || !zpost_keys_valid_z85 (text))
+        return -2;
+    memcpy (key_text, text, sizeof (text));
+    return 1;
 }
 
 int
@@ -104,15 +87,6 @@ zpost_announce_fingerprint (const char *key_text, char *fingerprint)
 #undef NDEBUG
 #include <assert.h>
 
-static int
-s_decode_frames (const char **frames, size_t count, char *key_text)
-{
-    zmsg_t *msg = zmsg_new ();
-    for (size_t index = 0; index < count; index++)
-        zmsg_addstr (msg, frames [index]);
-    return zpost_announce_decode (&msg, key_text);
-}
-
 void
 zpost_announce_test (bool verbose)
 {
@@ -125,45 +99,40 @@ zpost_announce_test (bool verbose)
     assert (cert);
     const char *public_key = zcert_public_txt (cert);
 
-    //  Round trip
-    zmsg_t *msg = zpost_announce_reply (public_key);
-    assert (zmsg_size (msg) == 2);
+    //  Round trip, whole and in pieces
+    char reply [ZPOST_ANNOUNCE_REPLY_SIZE + 1];
+    zpost_announce_reply (public_key, reply);
+    assert (strlen (reply) == ZPOST_ANNOUNCE_REPLY_SIZE);
     char key_text [41];
-    assert (zpost_announce_decode (&msg, key_text) == 0);
-    assert (msg == NULL);
+    assert (zpost_announce_decode (reply, ZPOST_ANNOUNCE_REPLY_SIZE, key_text) == 1);
     assert (streq (key_text, public_key));
-
-    msg = zpost_announce_request ();
-    assert (zmsg_size (msg) == 1);
-    char *signature = zmsg_popstr (msg);
-    assert (streq (signature, ZPOST_ANNOUNCE_SIGNATURE));
-    zstr_free (&signature);
-    zmsg_destroy (&msg);
+    for (size_t size = 0; size < ZPOST_ANNOUNCE_REPLY_SIZE; size++) {
+        assert (zpost_announce_decode (reply, size, key_text) == 0);
+        assert (*key_text == 0);
+    }
+    assert (strlen (ZPOST_ANNOUNCE_REQUEST) == ZPOST_ANNOUNCE_REQUEST_SIZE);
 
     //  Malformed replies, each -2 with no key
-    const char *no_key [] = { ZPOST_ANNOUNCE_SIGNATURE };
-    assert (s_decode_frames (no_key, 1, key_text) == -2);
+    char bad [ZPOST_ANNOUNCE_REPLY_SIZE + 2];
+    memcpy (bad, reply, sizeof (reply));
+    bad [ZPOST_ANNOUNCE_REPLY_SIZE] = '\n';   //  one byte too many
+    assert (zpost_announce_decode (bad, ZPOST_ANNOUNCE_REPLY_SIZE + 1, key_text) == -2);
     assert (*key_text == 0);
-    const char *bad_signature [] = { "ZPOSTK2", public_key };
-    assert (s_decode_frames (bad_signature, 2, key_text) == -2);
-    const char *short_key [] = { ZPOST_ANNOUNCE_SIGNATURE, "abc" };
-    assert (s_decode_frames (short_key, 2, key_text) == -2);
-    const char *bad_z85 [] = { ZPOST_ANNOUNCE_SIGNATURE,
-                               "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~" };
-    assert (s_decode_frames (bad_z85, 2, key_text) == -2);
-    const char *extra [] = { ZPOST_ANNOUNCE_SIGNATURE, public_key, "more" };
-    assert (s_decode_frames (extra, 3, key_text) == -2);
-    assert (s_decode_frames (NULL, 0, key_text) == -2);
-    zmsg_t *none = NULL;
-    assert (zpost_announce_decode (&none, key_text) == -2);
-    //  A key frame with a NUL inside is not 40 Z85 characters
-    msg = zmsg_new ();
-    zmsg_addstr (msg, ZPOST_ANNOUNCE_SIGNATURE);
-    char with_nul [40];
-    memcpy (with_nul, public_key, 40);
-    with_nul [10] = 0;
-    zmsg_addmem (msg, with_nul, 40);
-    assert (zpost_announce_decode (&msg, key_text) == -2);
+    memcpy (bad, reply, sizeof (reply));
+    bad [6] = '1';                              //  another version
+    assert (zpost_announce_decode (bad, 7, key_text) == -2);
+    assert (zpost_announce_decode (bad, ZPOST_ANNOUNCE_REPLY_SIZE, key_text) == -2);
+    memcpy (bad, reply, sizeof (reply));
+    bad [ZPOST_ANNOUNCE_REPLY_SIZE - 1] = ' ';  //  no newline
+    assert (zpost_announce_decode (bad, ZPOST_ANNOUNCE_REPLY_SIZE, key_text) == -2);
+    memcpy (bad, reply, sizeof (reply));
+    bad [20] = '~';                             //  not Z85
+    assert (zpost_announce_decode (bad, ZPOST_ANNOUNCE_REPLY_SIZE, key_text) == -2);
+    bad [20] = 0;                               //  a NUL inside the key
+    assert (zpost_announce_decode (bad, ZPOST_ANNOUNCE_REPLY_SIZE, key_text) == -2);
+    //  A ZMTP greeting (an old client's or server's) is not a start
+    assert (zpost_announce_decode ("\xff\0\0\0", 4, key_text) == -2);
+    assert (zpost_announce_decode (NULL, 0, key_text) == 0);
 
     //  Fingerprints: fixed shape, stable, different for different keys
     char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];

@@ -2,15 +2,19 @@
     zpost_announce - the key announcement (protocol/ZPOST.md, "Key
     announcement")
 
-    A broker may answer, on a plain (non-CURVE) endpoint of its own, any
-    message with its long-term public key, so that a client meeting it for
-    the first time can show the key's fingerprint and pin it (trust on
-    first use). The wire is two frames each way at most:
+    A broker may answer, on a plain TCP endpoint of its own (raw bytes, not
+    ZMTP, not CURVE), a fixed question with its long-term public key, so
+    that a client meeting it for the first time can show the key's
+    fingerprint and pin it (trust on first use). The wire, in bytes:
 
-        request = "ZPOSTK1"                     (any message is answered)
-        reply   = "ZPOSTK1" public-key          (40 Z85 characters)
+        request = "ZPOSTK2" LF                  (8 bytes)
+        reply   = "ZPOSTK2" SP public-key LF    (49 bytes; 40 Z85 characters)
 
-    This class is the only code that builds or parses those frames, and it
+    Both sizes are fixed, so neither side ever buffers more than one of
+    them: the broker closes a connection whose bytes stray from the
+    request, and a client refuses a reply that strays from its shape.
+
+    This class is the only code that builds or parses those bytes, and it
     makes the fingerprint a person compares out of band: SHA-256 of the 32
     raw key bytes, as 64 lowercase hex digits in eight groups of eight.
 
@@ -24,29 +28,28 @@
 
 #include <czmq.h>
 
-#define ZPOST_ANNOUNCE_SIGNATURE        "ZPOSTK1"
-//  No announcement message is larger: a peer that sends more is not
-//  speaking it, and the broker sets this as its socket's ZMQ_MAXMSGSIZE
-#define ZPOST_ANNOUNCE_FRAME_MAX        256
+#define ZPOST_ANNOUNCE_SIGNATURE        "ZPOSTK2"
+//  The request, exactly these bytes
+#define ZPOST_ANNOUNCE_REQUEST          ZPOST_ANNOUNCE_SIGNATURE "\n"
+#define ZPOST_ANNOUNCE_REQUEST_SIZE     8
+//  Bytes of a reply: signature, space, 40 Z85 characters, newline
+#define ZPOST_ANNOUNCE_REPLY_SIZE       49
 //  Characters of a fingerprint, with its NUL: 8 groups of 8 hex digits,
 //  separated by single spaces
 #define ZPOST_ANNOUNCE_FINGERPRINT_SIZE 72
 
-//  The request a client sends: one frame, the signature. Caller owns it.
-zmsg_t *
-    zpost_announce_request (void);
+//  Write the reply that carries public_key (40 Z85 characters, checked by
+//  the caller) to reply: ZPOST_ANNOUNCE_REPLY_SIZE bytes and a NUL.
+void
+    zpost_announce_reply (const char *public_key, char *reply);
 
-//  The reply that carries public_key (40 Z85 characters, checked by the
-//  caller). Caller owns it.
-zmsg_t *
-    zpost_announce_reply (const char *public_key);
-
-//  Decode a reply, taking ownership of *msg_p (set to NULL). On success
-//  writes the key's 40 characters and a NUL to key_text (41 bytes) and
-//  returns 0; returns -2 if the frames are not exactly a reply with a
-//  valid Z85 key.
+//  How a client should take the size bytes it has received so far: 1 if
+//  they are a whole reply, and then the key's 40 characters and a NUL are
+//  written to key_text (41 bytes); 0 if they are the start of one (wait
+//  for more); -2 if they cannot be a reply (too many, or wrong bytes, or
+//  a key that is not valid Z85).
 int
-    zpost_announce_decode (zmsg_t **msg_p, char *key_text);
+    zpost_announce_decode (const void *data, size_t size, char *key_text);
 
 //  The fingerprint of a Z85 public key, written to fingerprint
 //  (ZPOST_ANNOUNCE_FINGERPRINT_SIZE bytes), e.g.
