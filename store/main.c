@@ -342,6 +342,13 @@ main (int argc, char *argv [])
     if (!curve && strncmp (broker, "ipc://", 6) != 0)
         return s_usage_error ("--broker: '%s' is neither tcp://HOST:PORT nor "
                               "ipc://PATH", broker);
+    //  Anyone on the host can listen on an abstract socket and play the
+    //  broker: it has no file mode to check and no CURVE key to prove
+    if (strncmp (broker, "ipc://@", 7) == 0)
+        return s_usage_error ("--broker %s: an abstract ipc:// socket cannot "
+                              "be kept private (no file, no mode, no CURVE); "
+                              "give a socket file path (ipc://PATH) or tcp://",
+                              broker);
     char broker_key [ZPOST_KEY_TEXT_SIZE + 1] = "";
     if (curve) {
         if (!broker_key_arg)

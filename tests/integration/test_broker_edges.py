@@ -49,6 +49,27 @@ def test_abstract_back_end_is_refused(tmp):
     assert broker.back.startswith("ipc://") and "@" not in broker.back
 
 
+def test_abstract_broker_endpoint_is_refused_by_the_store(tmp):
+    # Whoever listens on an abstract socket would play the broker and send
+    # the store any request: the store must refuse to connect to one
+    name = "ipc://@zpost-edges-store-%d" % os.getpid()
+    store = h.start_store(tmp, name, wait=False)
+    proc = store.proc
+    proc.expected_exit = True
+    h.wait_until(lambda: not proc.alive() or
+                 "zpost-store ready" in proc.stdout_text(),
+                 h.READY_TIMEOUT, what="the store to exit or say ready")
+    rc = proc.returncode
+    if rc is None:
+        proc.kill()
+        raise AssertionError("the store runs against %s" % name)
+    assert rc == 2, "the store exited %r against %s" % (rc, name)
+    assert "zpost-store ready" not in proc.stdout_text(), proc.lines
+    err = proc.log_text()
+    assert "abstract" in err and name in err, \
+        "the refusal does not say why: %r" % err
+
+
 # ---------------------------------------------------------------------------
 #  Item 2: the key announcement keeps no unbounded buffer
 
@@ -261,6 +282,7 @@ def test_replaced_client_key_is_reloaded(tmp):
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
+        test_abstract_broker_endpoint_is_refused_by_the_store,
         test_announcement_flood_keeps_memory_flat,
         test_announcement_bounds_connections,
         test_replaced_client_key_is_reloaded,
