@@ -165,7 +165,7 @@ s_receive (s_announce_t *self)
         s_send (self, zframe_data (id), zframe_size (id), NULL, 0);
     else
     if (peer->answered || peer->got + size > ZPOST_ANNOUNCE_REQUEST_SIZE
-    ||  memcmp (zframe_data (data), ZPOST_ANNOUNCE_REQUEST + peer->got, size) != 0)
+    ||  memcmp (zframe_data (data), &ZPOST_ANNOUNCE_REQUEST [peer->got], size) != 0)
         s_peer_close (self, peer, "not the request");
     else {
         peer->got += size;
@@ -399,7 +399,7 @@ s_ask (const char *endpoint, size_t split, const char *key)
     s_write_all (handle, ZPOST_ANNOUNCE_REQUEST, split);
     if (split < ZPOST_ANNOUNCE_REQUEST_SIZE) {
         zclock_sleep (50);
-        s_write_all (handle, ZPOST_ANNOUNCE_REQUEST + split,
+        s_write_all (handle, &ZPOST_ANNOUNCE_REQUEST [split],
                      ZPOST_ANNOUNCE_REQUEST_SIZE - split);
     }
     char buffer [ZPOST_ANNOUNCE_REPLY_SIZE + 16];
