@@ -543,6 +543,31 @@ s_pin (client_app_t *app)
     return status;
 }
 
+//  Before a retry, on a terminal: what went wrong, and that we try again
+static void
+s_notice (void *arg, client_session_miss_t miss, int next_try, int tries)
+{
+    client_app_t *app = (client_app_t *) arg;
+    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    const char *prefix = app->shell? "": "zpost: ";
+    fflush (stdout);
+    if (miss == CLIENT_SESSION_LOST)
+        fprintf (stderr, "%slost the connection to %s, trying again (%d/%d)\n",
+                 prefix, server, next_try, tries);
+    else
+    if (miss == CLIENT_SESSION_REFUSED_CONNECT)
+        fprintf (stderr, "%scannot connect to %s, trying again (%d/%d)\n",
+                 prefix, server, next_try, tries);
+    else
+    if (miss == CLIENT_SESSION_HANDSHAKE)
+        fprintf (stderr, "%s%s closed the connection during the handshake, "
+                 "trying again (%d/%d)\n", prefix, server, next_try, tries);
+    else
+        fprintf (stderr, "%sno answer from %s, trying again (%d/%d)\n",
+                 prefix, server, next_try, tries);
+    free (server);
+}
+
 //  Make the session the first time a command needs the server: address,
 //  server key and our own key pair, each refused with a sentence.
 static int
@@ -574,6 +599,9 @@ s_open_session (client_app_t *app)
     client_session_set_timeout (app->session, app->timeout);
     client_session_set_retries (app->session, app->retries);
     client_session_set_verbose (app->session, app->verbose);
+    //  A person at a terminal is told why nothing seems to happen
+    if (isatty (STDERR_FILENO))
+        client_session_set_notify (app->session, s_notice, app);
     if (app->key_known)
         client_session_set_check (app->session, s_check_known, app);
     if (pin) {
@@ -593,23 +621,31 @@ client_commands_open_session (client_app_t *app)
 
 //  Send a request and get its reply, whatever its status. On no reply,
 //  say why and set *status_p to the exit status.
+//  A quick call makes one short try (client_session_request_quick).
 static zpost_msg_t *
-s_call (client_app_t *app, zpost_msg_t *request, int *status_p)
+s_call_as (client_app_t *app, zpost_msg_t *request, int *status_p, bool quick)
 {
     client_session_t *session = app->session;
-    zpost_msg_t *reply = client_session_request (session, request);
+    zpost_msg_t *reply = quick? client_session_request_quick (session, request)
+                              : client_session_request (session, request);
     if (reply)
         return reply;
 
+    char how [64];
+    if (client_session_miss (session) == CLIENT_SESSION_TIMED_OUT)
+        snprintf (how, sizeof (how), "%d ms each", client_session_timeout (session));
+    else
+        snprintf (how, sizeof (how), "%s",
+                  client_session_miss_text (client_session_miss (session)));
     switch (client_session_failure (session)) {
         case CLIENT_SESSION_NO_ANSWER:
             *status_p = s_fail (app, CLIENT_EXIT_SERVER, 0, "NO_ANSWER",
-                                "no answer from %s after %d %s (%d ms each); "
+                                "no answer from %s after %d %s (%s); "
                                 "is zpost-broker running and is the server key right?",
                                 client_session_endpoint (session),
                                 client_session_tries (session),
                                 client_session_tries (session) == 1? "try": "tries",
-                                client_session_timeout (session));
+                                how);
             break;
         case CLIENT_SESSION_INTERRUPTED:
             *status_p = s_interrupted (app);
@@ -628,6 +664,12 @@ s_call (client_app_t *app, zpost_msg_t *request, int *status_p)
             break;
     }
     return NULL;
+}
+
+static zpost_msg_t *
+s_call (client_app_t *app, zpost_msg_t *request, int *status_p)
+{
+    return s_call_as (app, request, status_p, false);
 }
 
 //  "a,b" as "a, b", for sentences
@@ -782,7 +824,12 @@ zpost_msg_t *
 client_commands_logout (client_app_t *app, int *status_p)
 {
     zpost_msg_t *request = s_request (app, ZPOST_CMD_LOGOUT);
-    return s_send (app, &request, status_p);
+    //  The guided session logs out as a person leaves: one short try, so
+    //  that a server that is down does not keep them; the login is
+    //  forgotten here whatever the answer.
+    zpost_msg_t *reply = s_call_as (app, request, status_p, app->shell);
+    zpost_msg_destroy (&request);
+    return reply;
 }
 
 zpost_msg_t *

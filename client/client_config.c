@@ -134,15 +134,14 @@ client_config_make_state_dir (client_config_t *self)
 //  --------------------------------------------------------------------------
 //  The client's key pair
 
-//  zpost_keys logs its reasons through zsys, which the CLI keeps quiet
-//  unless -v; so the cases a person can fix are checked here first, to
-//  name the fix in the error itself.
+//  The secret file's own checks, in the client's words; half pairs and
+//  empty or damaged files get zpost_keys_open_pair's sentences.
 static int
 s_check_key_files (client_config_t *self, const char *public_path,
                    const char *secret_path)
 {
-    struct stat public_stat, secret_stat;
-    bool have_public = stat (public_path, &public_stat) == 0;
+    (void) public_path;         //  half pairs: zpost_keys_open_pair says
+    struct stat secret_stat;
     bool have_secret = stat (secret_path, &secret_stat) == 0;
 
     if (have_secret && !S_ISREG (secret_stat.st_mode)) {
@@ -152,14 +151,6 @@ s_check_key_files (client_config_t *self, const char *public_path,
     if (have_secret && (secret_stat.st_mode & (S_IRWXG | S_IRWXO))) {
         s_set_error (self, "%s is accessible by group or others, so it is "
                      "refused; fix it with: chmod 600 %s", secret_path, secret_path);
-        return -1;
-    }
-    if (have_public != have_secret) {
-        s_set_error (self, "%s exists without %s; restore the missing file, or "
-                     "remove the other to make a new key pair (servers will "
-                     "see a new client key)",
-                     have_public? public_path: secret_path,
-                     have_public? secret_path: public_path);
         return -1;
     }
     return 0;
@@ -183,10 +174,10 @@ client_config_client_cert (client_config_t *self)
     char *secret_path = zsys_sprintf ("%s/client.key_secret", self->config_dir);
     assert (public_path && secret_path);
     if (s_check_key_files (self, public_path, secret_path) == 0) {
-        self->cert = zpost_keys_load_or_create (public_path);
+        char error [1024];
+        self->cert = zpost_keys_open_pair (public_path, error, sizeof (error));
         if (!self->cert)
-            s_set_error (self, "cannot load or create the key pair %s "
-                         "(zpost -v says why)", public_path);
+            s_set_error (self, "%s", error);
     }
     zstr_free (&public_path);
     zstr_free (&secret_path);
@@ -271,43 +262,7 @@ client_config_write_private (const char *path, const char *text,
                              char *error, size_t error_size)
 {
     assert (path && text && error);
-    //  mkstemp makes the file 0600, in the same directory as the final
-    //  name, so that rename () replaces the old file in one step
-    char *temporary = zsys_sprintf ("%s.XXXXXX", path);
-    assert (temporary);
-    int rc = -1;
-    int fd = mkstemp (temporary);
-    if (fd == -1)
-        snprintf (error, error_size, "cannot write beside %s: %s; check the "
-                  "directory's permissions", path, strerror (errno));
-    else {
-        size_t size = strlen (text);
-        size_t done = 0;
-        while (done < size) {
-            ssize_t wrote = write (fd, text + done, size - done);
-            if (wrote > 0)
-                done += (size_t) wrote;
-            else
-            if (wrote == -1 && errno == EINTR)
-                continue;
-            else
-                break;
-        }
-        if (done != size || fchmod (fd, 0600) || fsync (fd))
-            snprintf (error, error_size, "cannot write %s: %s", temporary,
-                      strerror (errno));
-        else
-        if (rename (temporary, path))
-            snprintf (error, error_size, "cannot replace %s: %s", path,
-                      strerror (errno));
-        else
-            rc = 0;
-        close (fd);
-        if (rc)
-            unlink (temporary);
-    }
-    zstr_free (&temporary);
-    return rc;
+    return zpost_keys_write_file (path, text, strlen (text), 0600, error, error_size);
 }
 
 char *
@@ -670,11 +625,26 @@ client_config_test (bool verbose)
     client_config_destroy (&config);
     assert (chmod (secret_path, 0600) == 0);
 
-    //  Half a key pair is refused rather than silently replaced
+    //  A lost public half is made again from the secret (same key); a
+    //  lost secret is refused rather than silently replaced
     assert (unlink (public_path) == 0);
+    config = client_config_new (config_dir, state_dir);
+    cert = client_config_client_cert (config);
+    assert (cert && streq (zcert_public_txt (cert), public_text));
+    client_config_destroy (&config);
+    char *moved_path = zsys_sprintf ("%s.moved", secret_path);
+    assert (rename (secret_path, moved_path) == 0);
     config = client_config_new (config_dir, state_dir);
     assert (client_config_client_cert (config) == NULL);
     assert (strstr (client_config_error (config), "exists without"));
+    client_config_destroy (&config);
+    assert (rename (moved_path, secret_path) == 0);
+    zstr_free (&moved_path);
+    //  An empty secret, as an older zpost left on a full disk, is named
+    assert (truncate (secret_path, 0) == 0);
+    config = client_config_new (config_dir, state_dir);
+    assert (client_config_client_cert (config) == NULL);
+    assert (strstr (client_config_error (config), "is empty"));
     client_config_destroy (&config);
     zstr_free (&public_text);
     zstr_free (&public_path);

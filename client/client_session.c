@@ -20,6 +20,16 @@
     that is restarting comes back within a second or so, so the same
     request goes again after a pause (100 ms, doubling, never more than
     the timeout), on the same socket, as one more of the tries.
+
+    A dead server must not cost a whole timeout per try. Each REQ socket
+    has a socket monitor (zmq_socket_monitor, read on an inproc PAIR in
+    the same poller), and a try ends before its timeout when the monitor
+    tells that no reply can come on this socket any more: the connection
+    dropped (DISCONNECTED), the handshake failed, or nobody has accepted
+    the connection for CLIENT_SESSION_REFUSED_WAIT (libzmq keeps
+    reconnecting meanwhile, so a server that comes back within that
+    time still gets the request). The next try goes at once, on a new
+    socket, with the same request id; the number of tries is unchanged.
     =========================================================================
 */
 
@@ -34,14 +44,25 @@
 #define CLIENT_SESSION_RETRIES_MAX  100
 #define CLIENT_SESSION_TIMEOUT_MAX  (3600 * 1000)
 #define CLIENT_SESSION_BACKOFF      100     //  msec before the first retry of a 503
+#define CLIENT_SESSION_QUICK_MAX    2000    //  msec at most for a quick request
+
+//  Socket monitor events a try listens to
+#define S_MONITOR_EVENTS (ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED \
+                        | ZMQ_EVENT_HANDSHAKE_SUCCEEDED \
+                        | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+                        | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
+                        | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 struct _client_session_t {
     char *endpoint;             //  server endpoint, "tcp://host:port"
     char server_key [41];       //  server public key, Z85
     zcert_t *cert;              //  client key pair (the session's copy)
     zsock_t *socket;            //  REQ socket, NULL until needed or after a loss
-    zpoller_t *poller;          //  polls socket; made and dropped with it
+    zsock_t *monitor;           //  PAIR that reads socket's monitor events
+    bool connected;             //  socket's handshake has succeeded
+    zpoller_t *poller;          //  polls socket and monitor; made and dropped with them
     int timeout;                //  ms to wait on each try
+    int refused_wait;           //  ms of refused connections that end a try
     int retries;                //  tries per request
     bool verbose;               //  log tries and messages
     char *token;                //  session token new requests carry, or NULL
@@ -53,6 +74,9 @@ struct _client_session_t {
     void *check_arg;            //  its argument
     bool checked;               //  the check has run
     bool answered;              //  a reply has come on this session
+    client_session_miss_t miss; //  how the last try without a reply ended
+    client_session_notify_fn *notify;   //  told before each retry, or NULL
+    void *notify_arg;           //  its argument
 };
 
 static void
@@ -105,6 +129,7 @@ client_session_new (const char *endpoint, const char *server_key,
     assert (self->cert);
     self->timeout = CLIENT_SESSION_TIMEOUT;
     self->retries = CLIENT_SESSION_RETRIES;
+    self->refused_wait = CLIENT_SESSION_REFUSED_WAIT;
     return self;
 }
 
@@ -112,7 +137,14 @@ static void
 s_close (client_session_t *self)
 {
     zpoller_destroy (&self->poller);
+    //  Stop the monitor while its reader is still there: libzmq sends
+    //  events with a blocking send, which would hang its I/O thread on a
+    //  monitor nobody reads any more
+    if (self->socket && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->socket), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->socket);
+    self->connected = false;
 }
 
 static void
@@ -211,6 +243,22 @@ client_session_set_check (client_session_t *self, client_session_check_fn *check
     self->checked = false;
 }
 
+void
+client_session_set_notify (client_session_t *self, client_session_notify_fn *notify,
+                           void *arg)
+{
+    assert (self);
+    self->notify = notify;
+    self->notify_arg = arg;
+}
+
+client_session_miss_t
+client_session_miss (client_session_t *self)
+{
+    assert (self);
+    return self->miss;
+}
+
 bool
 client_session_answered (client_session_t *self)
 {
@@ -275,15 +323,114 @@ s_open (client_session_t *self)
     //  tcp://*:port is listening on.
     if (strstr (self->endpoint, "://["))
         zsock_set_ipv6 (self->socket, 1);
-    if (zsock_connect (self->socket, "%s", self->endpoint)) {
-        s_fail (self, CLIENT_SESSION_SOCKET, "cannot connect to %s: %s",
-                self->endpoint, zmq_strerror (zmq_errno ()));
+    //  The monitor is attached before the connect, so that no event of
+    //  this connection is missed; its endpoint is new for every socket,
+    //  as libzmq unbinds the old one only when it reaps the old socket.
+    static unsigned int monitors = 0;
+    char *monitor_endpoint = zsys_sprintf ("inproc://client-session-monitor-%p-%u",
+                                           (void *) self, ++monitors);
+    assert (monitor_endpoint);
+    if (zmq_socket_monitor (zsock_resolve (self->socket), monitor_endpoint,
+                            S_MONITOR_EVENTS) == 0)
+        self->monitor = zsock_new (ZMQ_PAIR);
+    if (self->monitor && zsock_connect (self->monitor, "%s", monitor_endpoint))
+        zsock_destroy (&self->monitor);
+    zstr_free (&monitor_endpoint);
+    if (!self->monitor) {
+        s_fail (self, CLIENT_SESSION_SOCKET, "cannot monitor a socket: %s",
+                zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->socket);
         return -1;
     }
-    self->poller = zpoller_new (self->socket, NULL);
+    zsock_set_linger (self->monitor, 0);
+    if (zsock_connect (self->socket, "%s", self->endpoint)) {
+        s_fail (self, CLIENT_SESSION_SOCKET, "cannot connect to %s: %s",
+                self->endpoint, zmq_strerror (zmq_errno ()));
+        s_close (self);
+        return -1;
+    }
+    self->poller = zpoller_new (self->socket, self->monitor, NULL);
     assert (self->poller);
     return 0;
+}
+
+//  Read one monitor event: its number, or 0 if the message is not one
+static int
+s_monitor_event (client_session_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->monitor);
+    zframe_t *frame = msg? zmsg_first (msg): NULL;
+    uint16_t event = 0;
+    if (frame && zframe_size (frame) == 6)
+        memcpy (&event, zframe_data (frame), sizeof (event));
+    zmsg_destroy (&msg);
+    return event;
+}
+
+//  Wait for this try's reply: 0 when it can be read from the socket, or
+//  -1 with self->failure and self->miss set and the socket closed. The
+//  monitor's events end the wait before the timeout when no reply can
+//  come on this socket any more.
+static int
+s_wait (client_session_t *self)
+{
+    int64_t deadline = zclock_mono () + self->timeout;
+    int64_t refused_since = 0;      //  first refused connect, while never up
+    client_session_miss_t miss = CLIENT_SESSION_TIMED_OUT;
+    while (true) {
+        int64_t now = zclock_mono ();
+        int64_t until = deadline;
+        if (refused_since && refused_since + self->refused_wait < until)
+            until = refused_since + self->refused_wait;
+        if (now >= until) {
+            if (until < deadline)
+                miss = CLIENT_SESSION_REFUSED_CONNECT;
+            break;
+        }
+        void *which = zpoller_wait (self->poller, (int) (until - now));
+        if (which == self->socket)
+            return 0;
+        if (which == self->monitor) {
+            int event = s_monitor_event (self);
+            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                self->connected = true;
+                refused_since = 0;
+            }
+            else
+            if (event == ZMQ_EVENT_CONNECT_RETRIED) {
+                if (!self->connected && !refused_since)
+                    refused_since = zclock_mono ();
+            }
+            else
+            if (event == ZMQ_EVENT_DISCONNECTED
+            ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                //  The request went on this connection or was to go on
+                //  it; a REQ socket never sends it again, so the try is over
+                miss = self->connected? CLIENT_SESSION_LOST: CLIENT_SESSION_HANDSHAKE;
+                break;
+            }
+            continue;
+        }
+        if (zpoller_terminated (self->poller) || zsys_interrupted) {
+            s_close (self);
+            s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
+            return -1;
+        }
+    }
+    s_close (self);
+    if (self->verbose) {
+        if (miss == CLIENT_SESSION_TIMED_OUT)
+            zsys_debug ("client_session: no reply from %s in %d ms",
+                        self->endpoint, self->timeout);
+        else
+            zsys_debug ("client_session: %s: %s", self->endpoint,
+                        client_session_miss_text (miss));
+    }
+    self->failure = CLIENT_SESSION_NO_ANSWER;
+    self->miss = miss;
+    return -1;
 }
 
 //  One try: send, wait, receive. Returns the reply, or NULL with
@@ -306,23 +453,12 @@ s_try (client_session_t *self, zpost_msg_t *request)
         if (self->verbose)
             zsys_debug ("client_session: cannot send to %s", self->endpoint);
         self->failure = CLIENT_SESSION_NO_ANSWER;
+        self->miss = self->connected? CLIENT_SESSION_TIMED_OUT: CLIENT_SESSION_REFUSED_CONNECT;
         s_close (self);
         return NULL;
     }
-    void *which = zpoller_wait (self->poller, self->timeout);
-    if (which != self->socket) {
-        bool interrupted = zpoller_terminated (self->poller) || zsys_interrupted;
-        s_close (self);
-        if (interrupted) {
-            s_fail (self, CLIENT_SESSION_INTERRUPTED, "interrupted");
-            return NULL;
-        }
-        if (self->verbose)
-            zsys_debug ("client_session: no reply from %s in %d ms",
-                        self->endpoint, self->timeout);
-        self->failure = CLIENT_SESSION_NO_ANSWER;
+    if (s_wait (self) == -1)
         return NULL;
-    }
     zpost_msg_t *reply = zpost_msg_new ();
     assert (reply);
     int rc = zpost_msg_recv_reply (reply, self->socket);
@@ -355,6 +491,7 @@ s_try (client_session_t *self, zpost_msg_t *request)
             zsys_debug ("client_session: dropped a reply that does not answer "
                         "request %s", zpost_msg_request_id (request));
         self->failure = CLIENT_SESSION_NO_ANSWER;
+        self->miss = CLIENT_SESSION_TIMED_OUT;
     }
     zpost_msg_destroy (&reply);
     s_close (self);
@@ -389,6 +526,7 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
     self->error [0] = 0;
     self->tries = 0;
     self->rtt = 0;
+    self->miss = CLIENT_SESSION_ANSWERED;
     if (self->verbose)
         client_output_message (request);
 
@@ -423,11 +561,60 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
                 return NULL;
             }
         }
+        if (self->notify && self->tries < self->retries)
+            self->notify (self->notify_arg, self->miss, self->tries + 1,
+                          self->retries);
     }
-    s_fail (self, CLIENT_SESSION_NO_ANSWER,
-            "no answer from %s after %d %s (%d ms each)", self->endpoint,
-            self->tries, self->tries == 1? "try": "tries", self->timeout);
+    if (self->miss == CLIENT_SESSION_TIMED_OUT)
+        s_fail (self, CLIENT_SESSION_NO_ANSWER,
+                "no answer from %s after %d %s (%d ms each)", self->endpoint,
+                self->tries, self->tries == 1? "try": "tries", self->timeout);
+    else
+        s_fail (self, CLIENT_SESSION_NO_ANSWER,
+                "no answer from %s after %d %s (%s)", self->endpoint,
+                self->tries, self->tries == 1? "try": "tries",
+                client_session_miss_text (self->miss));
     return NULL;
+}
+
+zpost_msg_t *
+client_session_request_quick (client_session_t *self, zpost_msg_t *request)
+{
+    assert (self);
+    //  One try, no check, and the first refused connect ends it: a
+    //  person leaving must not wait for a server that is not there.
+    int timeout = self->timeout;
+    int retries = self->retries;
+    int refused_wait = self->refused_wait;
+    client_session_notify_fn *notify = self->notify;
+    bool checked = self->checked;
+    if (self->timeout > CLIENT_SESSION_QUICK_MAX)
+        self->timeout = CLIENT_SESSION_QUICK_MAX;
+    self->retries = 1;
+    self->refused_wait = 0;
+    self->notify = NULL;
+    self->checked = true;
+    zpost_msg_t *reply = client_session_request (self, request);
+    self->timeout = timeout;
+    self->retries = retries;
+    self->refused_wait = refused_wait;
+    self->notify = notify;
+    self->checked = checked;
+    return reply;
+}
+
+const char *
+client_session_miss_text (client_session_miss_t miss)
+{
+    switch (miss) {
+        case CLIENT_SESSION_ANSWERED:        return "answered";
+        case CLIENT_SESSION_TIMED_OUT:       return "no reply in time";
+        case CLIENT_SESSION_REFUSED_CONNECT: return "the connection was refused";
+        case CLIENT_SESSION_LOST:            return "the connection was lost";
+        case CLIENT_SESSION_HANDSHAKE:       return "the connection closed during "
+                                                    "the handshake";
+    }
+    return "no reply";
 }
 
 client_session_failure_t
@@ -505,6 +692,29 @@ s_server_actor (zsock_t *pipe, void *args)
         }
         zstr_send (pipe, zpost_msg_request_id (request));
         char what = *action? *action++: 'A';
+        if (what == 'K') {
+            //  Die and come back on the same port, as a restarted server
+            //  does: the client sees its connection drop. libzmq closes
+            //  the old listener in the background, so the bind may have
+            //  to wait for it.
+            zpost_msg_destroy (&request);
+            zpoller_remove (poller, router);
+            zsock_destroy (&router);
+            router = zsock_new (ZMQ_ROUTER);
+            assert (router);
+            zsock_set_linger (router, 0);
+            zcert_apply (server_args->cert, router);
+            zsock_set_curve_server (router, 1);
+            int rebound = -1;
+            for (int attempt = 0; attempt < 500 && rebound == -1; attempt++) {
+                rebound = zsock_bind (router, "tcp://127.0.0.1:%d", port);
+                if (rebound == -1)
+                    zclock_sleep (10);
+            }
+            assert (rebound == port);
+            zpoller_add (poller, router);
+            continue;
+        }
         if (what == 'A' || what == 'X') {
             zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_OK, NULL);
             zpost_msg_set (reply, ZPOST_F_SERVER_VERSION, "zpost " ZPOST_VERSION);
@@ -557,7 +767,8 @@ s_server_actor (zsock_t *pipe, void *args)
 //  session's reply and checks that every try carried the same request id.
 static zpost_msg_t *
 s_ping_through (client_session_t **session_p, zcert_t *server_cert,
-                zcert_t *client_cert, const char *script, int expected_tries)
+                zcert_t *client_cert, const char *script, int expected_tries,
+                int timeout)
 {
     s_server_args_t args = { server_cert, script };
     zactor_t *server = zactor_new (s_server_actor, &args);
@@ -568,7 +779,7 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     client_session_t *session = client_session_new (
         endpoint, zcert_public_txt (server_cert), client_cert);
     assert (session);
-    client_session_set_timeout (session, 250);
+    client_session_set_timeout (session, timeout);
     client_session_set_retries (session, 3);
 
     zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
@@ -596,6 +807,14 @@ s_check_count (void *arg, char *error, size_t error_size)
     (void) error_size;
     (*(int *) arg)++;
     return 0;
+}
+
+static void
+s_count_notice (void *arg, client_session_miss_t miss, int next_try, int tries)
+{
+    assert (miss == CLIENT_SESSION_REFUSED_CONNECT);
+    assert (next_try >= 2 && next_try <= tries);
+    (*(int *) arg)++;
 }
 
 static int
@@ -631,7 +850,7 @@ client_session_test (bool verbose)
 
     //  Answered at once
     client_session_t *session;
-    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1);
+    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1, 250);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (streq (client_session_error (session), ""));
@@ -648,7 +867,7 @@ client_session_test (bool verbose)
 
     //  A lost reply, then a reply to another request: both retried on a
     //  new socket with the same request id, the third try answered
-    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3);
+    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3, 250);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     zpost_msg_destroy (&reply);
@@ -656,11 +875,11 @@ client_session_test (bool verbose)
 
     //  503 is tried again, same request id, within the tries; the last
     //  503 is the reply
-    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2);
+    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2, 250);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
-    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3);
+    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3, 250);
     assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (client_session_answered (session));
@@ -668,14 +887,14 @@ client_session_test (bool verbose)
     client_session_destroy (&session);
 
     //  An error reply that leaves command and request id empty is taken
-    reply = s_ping_through (&session, server_cert, client_cert, "E", 1);
+    reply = s_ping_through (&session, server_cert, client_cert, "E", 1, 250);
     assert (reply && zpost_msg_status (reply) == ZPOST_MALFORMED);
     assert (zpost_msg_command (reply) == ZPOST_CMD_NONE);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
 
     //  A malformed reply ends the request at once, with a reason
-    reply = s_ping_through (&session, server_cert, client_cert, "X", 1);
+    reply = s_ping_through (&session, server_cert, client_cert, "X", 1, 250);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_MALFORMED);
     assert (strstr (client_session_error (session), "malformed"));
@@ -683,12 +902,59 @@ client_session_test (bool verbose)
 
     //  Nobody there: three tries, then a sentence saying so, in about
     //  three timeouts
-    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3);
+    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3, 250);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
     assert (strstr (client_session_error (session), "no answer"));
     assert (strstr (client_session_error (session), "3 tries (250 ms each)"));
     client_session_destroy (&session);
+
+    //  A server that dies with the request and comes back on the same
+    //  port: the drop ends the try at once, long before its timeout, and
+    //  the new server gets the same request id
+    int64_t started = zclock_mono ();
+    reply = s_ping_through (&session, server_cert, client_cert, "K", 2, 60000);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    assert (client_session_miss (session) == CLIENT_SESSION_LOST);
+    assert (zclock_mono () - started < 30000);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
+
+    //  Nobody there at all: each try ends after the refused connects'
+    //  wait, not the timeout; the notice comes before each retry
+    s_server_args_t gone_args = { server_cert, "" };
+    zactor_t *gone = zactor_new (s_server_actor, &gone_args);
+    char *gone_port = zstr_recv (gone);
+    zactor_destroy (&gone);         //  its port is closed from now on
+    char *gone_endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", gone_port);
+    session = client_session_new (gone_endpoint, zcert_public_txt (server_cert),
+                                  client_cert);
+    client_session_set_timeout (session, 60000);
+    client_session_set_retries (session, 3);
+    int notices = 0;
+    client_session_set_notify (session, s_count_notice, &notices);
+    zpost_msg_t *lonely = client_session_new_request (session, ZPOST_CMD_PING);
+    started = zclock_mono ();
+    assert (client_session_request (session, lonely) == NULL);
+    assert (zclock_mono () - started < 60000);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (client_session_miss (session) == CLIENT_SESSION_REFUSED_CONNECT);
+    assert (client_session_tries (session) == 3);
+    assert (notices == 2);
+    assert (strstr (client_session_error (session), "3 tries (the connection was refused)"));
+    //  The quick request: one try, ended by the first refusal
+    notices = 0;
+    started = zclock_mono ();
+    assert (client_session_request_quick (session, lonely) == NULL);
+    assert (client_session_miss (session) == CLIENT_SESSION_REFUSED_CONNECT);
+    assert (client_session_tries (session) == 1);
+    assert (notices == 0);
+    assert (client_session_timeout (session) == 60000);
+    assert (client_session_retries (session) == 3);
+    zpost_msg_destroy (&lonely);
+    client_session_destroy (&session);
+    zstr_free (&gone_port);
+    zstr_free (&gone_endpoint);
 
     //  A server with another key never answers: CURVE fails the handshake
     zcert_t *impostor = zcert_new ();
@@ -697,7 +963,7 @@ client_session_test (bool verbose)
     char *port = zstr_recv (server);
     char *endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
     session = client_session_new (endpoint, zcert_public_txt (server_cert), client_cert);
-    client_session_set_timeout (session, 100);
+    client_session_set_timeout (session, 60000);    //  only the monitor ends a try
     client_session_set_retries (session, 2);
     client_session_set_token (session, "");
     assert (streq (client_session_token (session), ""));
@@ -709,7 +975,8 @@ client_session_test (bool verbose)
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
     assert (client_session_tries (session) == 2);
-    assert (elapsed >= 200);
+    assert (client_session_miss (session) == CLIENT_SESSION_HANDSHAKE);
+    assert (strstr (client_session_error (session), "during the handshake"));
     if (verbose)
         zsys_debug ("no answer after %d ms", (int) elapsed);
     zpost_msg_destroy (&request);

@@ -8,6 +8,11 @@
     again, with the same request id, so the store can tell a retry from a
     new request. After the last try, give up and let the caller say so.
 
+    A try ends before its timeout when the socket monitor tells that no
+    reply can come: the connection dropped, the handshake failed, or the
+    connection has been refused for CLIENT_SESSION_REFUSED_WAIT ms. The
+    next try then goes at once.
+
     A 503 reply (store unavailable, which the spec makes retryable) is
     tried again the same way, after a short pause, within the same number
     of tries; the last 503 is returned as the reply.
@@ -31,6 +36,7 @@
 #define CLIENT_SESSION_TIMEOUT      3000    //  default ms to wait for one try
 #define CLIENT_SESSION_RETRIES      3       //  default tries per request
 #define CLIENT_SESSION_ID_SIZE      32      //  hex characters of a request id
+#define CLIENT_SESSION_REFUSED_WAIT 1000    //  ms of refused connects that end a try
 
 //  Why the last request got no reply.
 typedef enum {
@@ -41,6 +47,20 @@ typedef enum {
     CLIENT_SESSION_SOCKET,          //  a local socket could not be made or used
     CLIENT_SESSION_REFUSED          //  the check (set_check) refused the server
 } client_session_failure_t;
+
+//  How the last try without a reply ended.
+typedef enum {
+    CLIENT_SESSION_ANSWERED = 0,    //  no try has missed yet
+    CLIENT_SESSION_TIMED_OUT,       //  no reply within the timeout
+    CLIENT_SESSION_REFUSED_CONNECT, //  nobody accepted the connection
+    CLIENT_SESSION_LOST,            //  the connection dropped while we waited
+    CLIENT_SESSION_HANDSHAKE        //  the connection closed in the handshake
+} client_session_miss_t;
+
+//  Told before each retry: how the try before it ended, the number of
+//  the try about to go (2 or more) and the number of tries in all.
+typedef void (client_session_notify_fn) (void *arg, client_session_miss_t miss,
+                                         int next_try, int tries);
 
 //  A check the session runs when a try gets no answer, while no reply has
 //  ever come on this session (a reply proves the server holds the key we
@@ -87,6 +107,20 @@ void
     client_session_set_check (client_session_t *self, client_session_check_fn *check,
                               void *arg);
 
+//  Set the function told before each retry; NULL for none.
+void
+    client_session_set_notify (client_session_t *self,
+                               client_session_notify_fn *notify, void *arg);
+
+//  How the last try that got no reply ended (CLIENT_SESSION_ANSWERED if
+//  the last request's tries all got one).
+client_session_miss_t
+    client_session_miss (client_session_t *self);
+
+//  The same in words, for sentences ("the connection was refused").
+const char *
+    client_session_miss_text (client_session_miss_t miss);
+
 //  True once any reply has come on this session.
 bool
     client_session_answered (client_session_t *self);
@@ -113,6 +147,12 @@ zpost_msg_t *
 //  client_session_failure () and client_session_error () say why.
 zpost_msg_t *
     client_session_request (client_session_t *self, zpost_msg_t *request);
+
+//  The same with one try of at most 2 s, which the first refused connect
+//  ends, and no check or notice: for a request that must not keep a
+//  person waiting, such as the LOGOUT of someone leaving.
+zpost_msg_t *
+    client_session_request_quick (client_session_t *self, zpost_msg_t *request);
 
 //  Why the last request failed, CLIENT_SESSION_OK if it did not.
 client_session_failure_t

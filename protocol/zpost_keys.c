@@ -10,6 +10,9 @@
 #include "zpost_keys.h"
 #include <assert.h>
 #include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -97,49 +100,246 @@ zpost_keys_load (const char *path)
     return cert;
 }
 
+//  strerror, and for a full disk a plain word that it is one
+static const char *
+s_why (int error)
+{
+    if (error == ENOSPC || error == EDQUOT)
+        return "No space left on device: the disk is full";
+    return strerror (error);
+}
+
+int
+zpost_keys_write_file (const char *path, const char *text, size_t size,
+                       mode_t mode, char *error, size_t error_size)
+{
+    assert (path && text && error);
+    //  The temporary is hidden, so that no directory scan takes it for a
+    //  key, and in the same directory, so that rename () is one step
+    char *dir_copy = strdup (path);
+    char *base_copy = strdup (path);
+    assert (dir_copy && base_copy);
+    const char *dir = dirname (dir_copy);
+    const char *base = basename (base_copy);
+    char *temporary = zsys_sprintf ("%s/.%s.tmp-XXXXXX", dir, base);
+    assert (temporary);
+    int rc = -1;
+    int fd = mkstemp (temporary);
+    if (fd == -1)
+        snprintf (error, error_size, "cannot write beside %s: %s", path,
+                  s_why (errno));
+    else {
+        size_t done = 0;
+        while (done < size) {
+            ssize_t wrote = write (fd, text + done, size - done);
+            if (wrote > 0)
+                done += (size_t) wrote;
+            else
+            if (wrote == -1 && errno == EINTR)
+                continue;
+            else {
+                if (wrote == 0)
+                    errno = ENOSPC;
+                break;
+            }
+        }
+        if (done != size || fchmod (fd, mode) || fsync (fd))
+            snprintf (error, error_size, "cannot write %s: %s; nothing was "
+                      "changed", path, s_why (errno));
+        else
+        if (close (fd)) {
+            fd = -1;
+            snprintf (error, error_size, "cannot write %s: %s; nothing was "
+                      "changed", path, s_why (errno));
+        }
+        else {
+            fd = -1;
+            if (rename (temporary, path))
+                snprintf (error, error_size, "cannot replace %s: %s", path,
+                          s_why (errno));
+            else {
+                //  The rename itself is durable only once the directory is
+                int dir_fd = open (dir, O_RDONLY | O_DIRECTORY);
+                if (dir_fd == -1 || fsync (dir_fd))
+                    snprintf (error, error_size, "cannot sync the directory "
+                              "%s: %s", dir, s_why (errno));
+                else
+                    rc = 0;
+                if (dir_fd != -1)
+                    close (dir_fd);
+            }
+        }
+        if (fd != -1)
+            close (fd);
+        if (rc && zsys_file_exists (temporary))
+            unlink (temporary);
+    }
+    zstr_free (&temporary);
+    free (dir_copy);
+    free (base_copy);
+    return rc;
+}
+
+//  One certificate file in CZMQ's format, which zcert_load reads: the
+//  public key, and the secret key too if with_secret. Caller frees.
+static char *
+s_cert_text (zcert_t *cert, bool with_secret)
+{
+    zconfig_t *root = zconfig_new ("root", NULL);
+    assert (root);
+    zconfig_set_comment (root, "   ****  zpost CURVE %s key  ****",
+                         with_secret? "secret": "public");
+    if (with_secret)
+        zconfig_set_comment (root, "   Keep it private (mode 0600); never copy "
+                                   "it off this machine.");
+    else
+        zconfig_set_comment (root, "   This file holds no secret; it may be "
+                                   "handed out.");
+    zconfig_put (root, "metadata", NULL);
+    zconfig_put (root, "curve/public-key", zcert_public_txt (cert));
+    if (with_secret)
+        zconfig_put (root, "curve/secret-key", zcert_secret_txt (cert));
+    char *text = zconfig_str_save (root);
+    assert (text);
+    zconfig_destroy (&root);
+    return text;
+}
+
+//  Write one half of a pair through zpost_keys_write_file
+static int
+s_write_cert (zcert_t *cert, const char *path, bool with_secret,
+              char *error, size_t error_size)
+{
+    char *text = s_cert_text (cert, with_secret);
+    int rc = zpost_keys_write_file (path, text, strlen (text),
+                                    with_secret? 0600: 0644, error, error_size);
+    zstr_free (&text);
+    return rc;
+}
+
+//  -1 if the file cannot be stat'ed, else its size
+static int64_t
+s_file_size (const char *path)
+{
+    struct stat info;
+    return stat (path, &info)? -1: (int64_t) info.st_size;
+}
+
+zcert_t *
+zpost_keys_open_pair (const char *path, char *error, size_t error_size)
+{
+    assert (path && error);
+    error [0] = 0;
+    char *secret_path = zsys_sprintf ("%s_secret", path);
+    assert (secret_path);
+    int64_t public_size = s_file_size (path);
+    int64_t secret_size = s_file_size (secret_path);
+    bool have_public = public_size >= 0;
+    bool have_secret = secret_size >= 0;
+    zcert_t *cert = NULL;
+
+    if (public_size == 0 && secret_size == 0) {
+        //  An older zpost, stopped by a full disk at its first start, left
+        //  both empty: no key was ever in them, so nothing is lost by
+        //  making the pair now
+        zsys_warning ("%s and %s are empty (left by a start that could not "
+                      "write them); making a new key pair", path, secret_path);
+        if (unlink (path) || unlink (secret_path)) {
+            snprintf (error, error_size, "cannot remove the empty key files %s "
+                      "and %s: %s", path, secret_path, strerror (errno));
+            goto done;
+        }
+        have_public = have_secret = false;
+        public_size = secret_size = -1;
+    }
+    if (secret_size == 0) {
+        snprintf (error, error_size, "%s is empty, most likely left by a start "
+                  "that ran out of disk space; it holds no key. If this key pair "
+                  "was never used, remove %s and %s to make a new one",
+                  secret_path, path, secret_path);
+        goto done;
+    }
+    if (public_size == 0 && have_secret) {
+        //  The secret has the public key as well: made again below
+        if (unlink (path)) {
+            snprintf (error, error_size, "cannot remove the empty %s: %s", path,
+                      strerror (errno));
+            goto done;
+        }
+        have_public = false;
+    }
+    if (have_secret) {
+        struct stat info;
+        if (stat (secret_path, &info) == 0 && (info.st_mode & (S_IRWXG | S_IRWXO))) {
+            snprintf (error, error_size, "refusing secret key %s: it is readable "
+                      "by others (mode %03o); run: chmod 600 %s", secret_path,
+                      (unsigned) (info.st_mode & 0777), secret_path);
+            goto done;
+        }
+        //  zcert_load reads path_secret when it exists
+        cert = zcert_load (path);
+        static const byte zero [32] = { 0 };
+        if (cert && memcmp (zcert_secret_key (cert), zero, 32) == 0)
+            zcert_destroy (&cert);
+        if (!cert) {
+            snprintf (error, error_size, "%s is damaged or cut short (a full "
+                      "disk?): it holds no key pair; restore it from a backup, "
+                      "or, if this key pair was never used, remove %s and %s to "
+                      "make a new one", secret_path, path, secret_path);
+            goto done;
+        }
+        if (!have_public) {
+            //  A crash between the two renames: the secret holds the
+            //  public key too, so the public file is made again from it
+            zsys_warning ("%s was missing; writing it again from %s", path,
+                          secret_path);
+            if (s_write_cert (cert, path, false, error, error_size))
+                zcert_destroy (&cert);
+        }
+        goto done;
+    }
+    if (have_public) {
+        snprintf (error, error_size, "%s exists without %s; restore the missing "
+                  "file, or remove %s to make a new key pair (peers will see a "
+                  "new key)", path, secret_path, path);
+        goto done;
+    }
+    //  Neither: a new pair, its directory private
+    char *dir = strdup (path);
+    assert (dir);
+    char *slash = strrchr (dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = 0;
+        rc = zpost_keys_make_private_dir (dir);
+        if (rc)
+            snprintf (error, error_size, "cannot create the directory %s: %s",
+                      dir, s_why (errno));
+    }
+    free (dir);
+    if (rc == 0) {
+        cert = zcert_new ();
+        assert (cert);
+        //  Secret first: a crash after it leaves a pair that heals
+        if (s_write_cert (cert, secret_path, true, error, error_size)
+        ||  s_write_cert (cert, path, false, error, error_size)) {
+            unlink (secret_path);
+            zcert_destroy (&cert);
+        }
+    }
+done:
+    zstr_free (&secret_path);
+    return cert;
+}
+
 zcert_t *
 zpost_keys_load_or_create (const char *path)
 {
     assert (path);
-    char *secret_path = zsys_sprintf ("%s_secret", path);
-    bool have_public = zsys_file_exists (path);
-    bool have_secret = zsys_file_exists (secret_path);
-    zcert_t *cert = NULL;
-    if (have_public && have_secret)
-        cert = zpost_keys_load (path);
-    else
-    if (have_public || have_secret)
-        zsys_error ("only one of %s and %s exists; restore the other or "
-                    "remove both to make a new key pair", path, secret_path);
-    else {
-        char *dir = strdup (path);
-        assert (dir);
-        char *slash = strrchr (dir, '/');
-        int rc = 0;
-        if (slash && slash != dir) {
-            *slash = 0;
-            rc = zpost_keys_make_private_dir (dir);
-        }
-        free (dir);
-        if (rc == 0) {
-            cert = zcert_new ();
-            assert (cert);
-            //  Create the secret with 0600 from the start: a chmod after
-            //  writing would leave a window in which others could read it.
-            mode_t old_mask = umask (077);
-            rc = zcert_save (cert, path);
-            umask (old_mask);
-            if (rc == 0)
-                rc = chmod (secret_path, 0600);
-            if (rc == 0)
-                rc = chmod (path, 0644);
-            if (rc) {
-                zsys_error ("cannot write key pair %s: %s", path, strerror (errno));
-                zcert_destroy (&cert);
-            }
-        }
-    }
-    zstr_free (&secret_path);
+    char error [1024];
+    zcert_t *cert = zpost_keys_open_pair (path, error, sizeof (error));
+    if (!cert)
+        zsys_error ("%s", error);
     return cert;
 }
 
@@ -182,6 +382,21 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
         }
     }
     return key_text [0]? 0: -1;
+}
+
+//  Entries in a directory, hidden ones included
+static int
+s_entries (const char *path)
+{
+    DIR *handle = opendir (path);
+    assert (handle);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        if (!streq (entry->d_name, ".") && !streq (entry->d_name, ".."))
+            count++;
+    closedir (handle);
+    return count;
 }
 
 void
@@ -236,8 +451,51 @@ zpost_keys_test (bool verbose)
     again = zpost_keys_load (path);
     assert (again);
     zcert_destroy (&again);
+    //  The public half alone is missing, or empty: made again from the
+    //  secret, which holds both keys
     assert (unlink (path) == 0);
-    assert (zpost_keys_load_or_create (path) == NULL);
+    again = zpost_keys_load_or_create (path);
+    assert (again && streq (zcert_public_txt (again), zcert_public_txt (cert)));
+    zcert_destroy (&again);
+    assert (truncate (path, 0) == 0);
+    again = zpost_keys_load_or_create (path);
+    assert (again && streq (zcert_public_txt (again), zcert_public_txt (cert)));
+    zcert_destroy (&again);
+    assert (stat (path, &info) == 0 && info.st_size > 0);
+    assert ((info.st_mode & 0777) == 0644);
+
+    //  Only the public half: refused, with a sentence
+    char error [1024];
+    assert (rename (secret_path, bare) == 0);
+    assert (zpost_keys_open_pair (path, error, sizeof (error)) == NULL);
+    assert (strstr (error, "exists without"));
+    assert (rename (bare, secret_path) == 0);
+
+    //  An empty secret (an old zpost and a full disk) is named, not used;
+    //  a damaged one too; both halves empty are replaced by a new pair
+    assert (truncate (secret_path, 0) == 0);
+    assert (zpost_keys_open_pair (path, error, sizeof (error)) == NULL);
+    assert (strstr (error, "is empty"));
+    assert (truncate (secret_path, 10) == 0);
+    assert (zpost_keys_open_pair (path, error, sizeof (error)) == NULL);
+    assert (strstr (error, "damaged or cut short"));
+    assert (truncate (secret_path, 0) == 0);
+    assert (truncate (path, 0) == 0);
+    again = zpost_keys_open_pair (path, error, sizeof (error));
+    assert (again);
+    assert (!streq (zcert_public_txt (again), zcert_public_txt (cert)));
+    zcert_destroy (&again);
+
+    //  Whole files: written, replaced, never a temporary left behind
+    assert (zpost_keys_write_file (bare, "one\n", 4, 0600, error, sizeof (error)) == 0);
+    assert (zpost_keys_write_file (bare, "two\n", 4, 0640, error, sizeof (error)) == 0);
+    assert (stat (bare, &info) == 0 && info.st_size == 4);
+    assert ((info.st_mode & 0777) == 0640);
+    assert (zpost_keys_write_file ("/nonexistent-dir/file", "x", 1, 0600,
+                                   error, sizeof (error)) == -1);
+    assert (strstr (error, "/nonexistent-dir/file"));
+    assert (s_entries (dir) == 2);          //  the pair, nothing else
+    assert (s_entries (base) == 2);         //  a/ and bare.txt
 
     zcert_destroy (&cert);
     unlink (secret_path);

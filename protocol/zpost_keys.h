@@ -7,6 +7,16 @@
     private key with loose permissions. A missing pair is created, with its
     directory (0700), on first use.
 
+    Every file is written whole or not at all (zpost_keys_write_file): a
+    hidden temporary file beside it, written, synced, renamed over the
+    name, and the directory synced; a full disk leaves the old file or no
+    file, never an empty or a partial one. A pair's secret is renamed into
+    place before its public half, so a crash between the two leaves the
+    secret alone, from which the public file is made again. Empty pair
+    files that an older zpost left after a full disk are replaced when
+    both are empty (no key was ever in them), and named in a sentence
+    otherwise.
+
     A public key given by a person is either the 40-character Z85 text of
     the key, or a file: a CZMQ certificate, or a text file whose first line
     is the Z85 key.
@@ -25,6 +35,20 @@
 //  two files exists, or if a file cannot be read or written.
 zcert_t *
     zpost_keys_load_or_create (const char *path);
+
+//  The same, with the reason for a NULL written to error (error_size
+//  bytes) as a sentence a person can act on, and nothing logged.
+zcert_t *
+    zpost_keys_open_pair (const char *path, char *error, size_t error_size);
+
+//  Write size bytes of text to path, atomically and durably, with the
+//  given mode: a temporary ".NAME.tmp-XXXXXX" in the same directory,
+//  fsync, rename, fsync of the directory. Returns 0, or -1 with a
+//  sentence in error (one that says "the disk is full" for ENOSPC and
+//  EDQUOT); on failure path is as it was and the temporary is removed.
+int
+    zpost_keys_write_file (const char *path, const char *text, size_t size,
+                           mode_t mode, char *error, size_t error_size);
 
 //  Load an existing key pair, with the same permission check. NULL if
 //  missing or refused.
