@@ -2,7 +2,7 @@
 defect 10; ZPOST.md "Durability", "Processing order at the store").
 
 zpost-store runs with the LD_PRELOAD shim libzpost_fault.so (tests/fault/
-fault_sync.c; ZPOST_FAULT_LIB may name it, else it is taken from
+fault.c; ZPOST_FAULT_LIB may name it, else it is taken from
 ZPOST_BIN_DIR): while the file named by ZPOST_FAULT_FILE exists, fdatasync,
 fsync and msync fail with EIO, so every LMDB commit fails before its meta
 page is written. Sender threads keep sending (one try per request, each

@@ -1,10 +1,11 @@
 """test_keys_disk_full - a full disk never leaves an empty key or state file
 (issue 11, item 6).
 
-The programs run with the LD_PRELOAD shim libzpost_fault_space.so
-(tests/fault/fault_space.c; ZPOST_FAULT_SPACE_LIB may name it, else it is
-taken from ZPOST_BIN_DIR): while the file named by ZPOST_NOSPACE_FILE
-exists, every write to a regular file fails with ENOSPC.
+The programs run with the LD_PRELOAD shim libzpost_fault.so (tests/fault/
+fault.c; ZPOST_FAULT_LIB may name it, else it is taken from ZPOST_BIN_DIR):
+while the file named by ZPOST_FAULT_FILE holds "nospace", every write to a
+regular file fails with ENOSPC (stdio flushes too); a second line, if any,
+is an fnmatch pattern that limits the fault to the files it matches.
 
 - A broker's first start on a full disk stops with a sentence that says
   the disk is full, and leaves no file in its keys directory (on ed85c0f
@@ -24,19 +25,18 @@ PASSWORD = "correct horse"
 
 
 def _shim():
-    path = os.environ.get("ZPOST_FAULT_SPACE_LIB") or \
-        os.path.join(h.BIN_DIR, "libzpost_fault_space.so")
-    assert os.path.exists(path), "%s not built" % path
-    return path
+    path = os.environ.get("ZPOST_FAULT_LIB") or os.path.join(h.BIN_DIR,
+                                                             "libzpost_fault.so")
+    assert os.path.exists(path), "the fault shim %s is not built (target " \
+        "zpost_fault)" % path
+    return os.path.abspath(path)
 
 
 def _full_env(tmp, match=None):
-    flag = os.path.join(tmp, "disk-full")
-    open(flag, "w").close()
-    env = {"LD_PRELOAD": _shim(), "ZPOST_NOSPACE_FILE": flag}
-    if match:
-        env["ZPOST_NOSPACE_MATCH"] = match
-    return env
+    fault = os.path.join(tmp, "disk-full")
+    with open(fault, "w") as f:
+        f.write("nospace\n" + (match + "\n" if match else ""))
+    return {"LD_PRELOAD": _shim(), "ZPOST_FAULT_FILE": fault}
 
 
 def _files(top):

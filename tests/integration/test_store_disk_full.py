@@ -2,7 +2,7 @@
 (issue 11, item 6; ZPOST.md "Status codes": 507 STORAGE_FULL).
 
 zpost-store runs with the LD_PRELOAD shim libzpost_fault.so (tests/fault/
-fault_sync.c; ZPOST_FAULT_LIB may name it, else it is taken from
+fault.c; ZPOST_FAULT_LIB may name it, else it is taken from
 ZPOST_BIN_DIR). While the file named by ZPOST_FAULT_FILE holds "enospc",
 a write that would make a file longer fails with ENOSPC, as on a file
 system with no free block; with "short", such a write is cut short after
