@@ -27,7 +27,6 @@ import re
 import signal
 import stat
 import subprocess
-import time
 
 import harness as h
 import test_shell as shell
