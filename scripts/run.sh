@@ -16,15 +16,21 @@
 #
 #  Environment:
 #      ZPOST_PORT     the front port on 127.0.0.1 (default 5321); the key
-#                     announcement listens on ZPOST_PORT + 1
+#                     announcement listens on ZPOST_PORT + 1. 0 takes any
+#                     free port for each, and the summary says which
 #      ZPOST_VAR      the state directory (default ./var at the top of the
 #                     repository)
 #      ZPOST_BIN_DIR  use the programs already built there, and skip
 #                     scripts/setup.sh (the tests do this)
 #      BUILD_DIR      where scripts/setup.sh builds (default ./build)
 #
+#  One run at a time per state directory: run.sh holds a lock on
+#  var/run.lock (flock) while it and the servers run, and a second run on
+#  the same var says "already running (pid N)" and touches nothing.
+#
 #  Exit status: the session's (0 when the person leaves it), 0 after a
-#  signal with --no-client, 1 if the servers could not start, 2 usage.
+#  signal with --no-client, 1 if the servers could not start (or var is
+#  locked by another run, or cannot be written), 2 usage.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,13 +48,48 @@ for argument in "$@"; do
 done
 
 port=${ZPOST_PORT:-5321}
-if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65534 ]; then
-    echo "run.sh: ZPOST_PORT must be a port from 1 to 65534, not '$port'" >&2
+if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -gt 65534 ]; then
+    echo "run.sh: ZPOST_PORT must be a port from 1 to 65534 (or 0: any), not '$port'" >&2
     exit 2
 fi
-announce_port=$((port + 1))
+if [ "$port" -eq 0 ]; then
+    front_endpoint="tcp://127.0.0.1:*"
+    announce_endpoint="tcp://127.0.0.1:*"
+else
+    front_endpoint="tcp://127.0.0.1:$port"
+    announce_endpoint="tcp://127.0.0.1:$((port + 1))"
+fi
 
-#  1. Programs: those given, or install what is missing and build
+#  1. The state directory: keys, data and logs, one run at a time. This
+#  comes before the build, so that a second run is refused at once and a
+#  var that cannot be written is said plainly, before anything is made.
+var=${ZPOST_VAR:-$top/var}
+unwritable () {
+    echo "run.sh: cannot write to the state directory $var ($1); zpost keeps" \
+         "its keys, mail and logs there: make it writable, or set ZPOST_VAR" \
+         "to another directory" >&2
+    exit 1
+}
+mkdir -p -- "$var" 2>/dev/null || unwritable "it cannot be created"
+var=$(cd "$var" && pwd)
+#  access(2) says no for a read-only mount, an immutable directory or one
+#  without write permission; never chmod it writable behind the person's back
+[ -w "$var" ] || unwritable "read-only"
+#  <> opens without truncating: the pid the holder wrote stays readable
+{ exec 9<>"$var/run.lock"; } 2>/dev/null || unwritable "read-only"
+if ! flock -n 9; then
+    holder=$(head -c 20 "$var/run.lock" | tr -cd '0-9')
+    echo "run.sh: zpost is already running (pid ${holder:-unknown}) on $var;" \
+         "stop that run first, or set ZPOST_VAR to another directory" >&2
+    exit 1
+fi
+#  The lock is ours until this shell and every server (they inherit fd 9)
+#  have exited: a server left behind still holds var
+echo $$ > "$var/run.lock"
+#  Only take access away from others; a failure here is said, not raw
+chmod go-rwx "$var" 2>/dev/null || unwritable "its permissions cannot be set to 0700"
+
+#  2. Programs: those given, or install what is missing and build
 if [ -n "${ZPOST_BIN_DIR:-}" ]; then
     bin=$ZPOST_BIN_DIR
 else
@@ -62,11 +103,6 @@ for program in zpost zpost-broker zpost-store; do
     fi
 done
 
-#  2. State: keys, data and logs under var
-var=${ZPOST_VAR:-$top/var}
-mkdir -p "$var"
-chmod 700 "$var"
-var=$(cd "$var" && pwd)
 keys=$var/broker
 data=$var/store
 #  An ipc:// path has a short limit (107 bytes); a deep var gets a short
@@ -132,11 +168,16 @@ wait_for_line () {
 #  3. The servers, each in a session of its own (setsid), so that a Ctrl-C
 #  meant for the guided session does not reach them
 : > "$var/zpost-broker.out"
-setsid "$bin/zpost-broker" --front "tcp://127.0.0.1:$port" \
-    --announce "tcp://127.0.0.1:$announce_port" --back "$back" --keys "$keys" \
+setsid "$bin/zpost-broker" --front "$front_endpoint" \
+    --announce "$announce_endpoint" --back "$back" --keys "$keys" \
     < /dev/null > "$var/zpost-broker.out" 2> "$var/zpost-broker.log" &
 broker_pid=$!
 wait_for_line "$var/zpost-broker.out" '^zpost-broker ready$' "$broker_pid" zpost-broker
+#  The ports the broker bound, as it reports them (ZPOST_PORT=0 asks for any)
+port=$(sed -n 's/^zpost-broker front tcp:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+       "$var/zpost-broker.out")
+announce_port=$(sed -n 's/^zpost-broker announce tcp:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+                "$var/zpost-broker.out")
 
 : > "$var/zpost-store.out"
 setsid "$bin/zpost-store" --broker "$back" --data "$data" \

@@ -7,6 +7,10 @@
 #      scripts/setup.sh              build into build/
 #      BUILD_DIR=out scripts/setup.sh
 #      ZPOST_WERROR=ON scripts/setup.sh   (warnings are errors, as in CI)
+#
+#  Without ZPOST_WERROR an existing build directory keeps the setting it
+#  has: run.sh (which gives none) and test.sh (ON) share build/, and a
+#  flag that flips between them would recompile everything each time.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +41,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S "$top" -B "$build_dir" -DZPOST_WERROR="${ZPOST_WERROR:-OFF}" ${CMAKE_ARGS:-}
+werror=()
+if [ -n "${ZPOST_WERROR:-}" ]; then
+    werror=(-DZPOST_WERROR="$ZPOST_WERROR")
+fi
+cmake -S "$top" -B "$build_dir" "${werror[@]}" ${CMAKE_ARGS:-}
 cmake --build "$build_dir" -j "$(nproc)"
 echo "setup: built zpost-broker, zpost-store and zpost in $build_dir"

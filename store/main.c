@@ -55,7 +55,8 @@ enum {
     S_OPT_PWHASH_MEM,
     S_OPT_NO_GROUP_COMMIT,
     S_OPT_REPLY_KEEP,
-    S_OPT_SWEEP_INTERVAL
+    S_OPT_SWEEP_INTERVAL,
+    S_OPT_THROTTLE_DELAY
 };
 
 static const struct option s_options [] = {
@@ -76,6 +77,7 @@ static const struct option s_options [] = {
     { "no-group-commit", no_argument,  NULL, S_OPT_NO_GROUP_COMMIT },
     { "reply-keep", required_argument, NULL, S_OPT_REPLY_KEEP },
     { "sweep-interval", required_argument, NULL, S_OPT_SWEEP_INTERVAL },
+    { "throttle-delay", required_argument, NULL, S_OPT_THROTTLE_DELAY },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { "version",    no_argument,       NULL, 'V' },
@@ -91,7 +93,7 @@ s_usage (FILE *stream)
         "                   [--heartbeat MS] [--body-limit BYTES] [--quota BYTES]\n"
         "                   [--session-idle S] [--session-max S] [--hashers N]\n"
         "                   [--pwhash-ops N] [--pwhash-mem BYTES] [--no-group-commit]\n"
-        "                   [--reply-keep S] [--sweep-interval MS]\n"
+        "                   [--reply-keep S] [--sweep-interval MS] [--throttle-delay MS]\n"
         "                   [-v] [-h|--help] [-V|--version]\n"
         "\n"
         "The zpost storage worker: keeps users and messages in LMDB and serves\n"
@@ -119,6 +121,9 @@ s_usage (FILE *stream)
         "      --sweep-interval MS  sweep expired replies and sessions this often\n"
         "                        when idle (default %d); every commit also\n"
         "                        sweeps twice as many records as it writes\n"
+        "      --throttle-delay MS  the login throttle's first delay, after the\n"
+        "                        5th failure (default 1000); each later one\n"
+        "                        doubles, up to 15 min (for tests)\n"
         "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
         "                        characters (default hostname:pid)\n"
         "      --heartbeat MS    heartbeat interval (default %d); the broker is\n"
@@ -229,7 +234,7 @@ main (int argc, char *argv [])
     bool verbose = false;
     unsigned long long map_max_mib = 0, body_limit = 0, quota = 0;
     unsigned long long session_idle = 0, session_max = 0, hashers = 0;
-    unsigned long long reply_keep = 0, sweep_interval = 0;
+    unsigned long long reply_keep = 0, sweep_interval = 0, throttle_delay = 0;
     unsigned long long pwhash_ops = 0, pwhash_mem = 0;
     bool no_group_commit = false;
 
@@ -317,6 +322,11 @@ main (int argc, char *argv [])
                 if (s_parse_number (optarg, 10, 3600000, &sweep_interval))
                     return s_usage_error ("--sweep-interval: '%s' is not a number of "
                                           "milliseconds from 10 to 3600000", optarg);
+                break;
+            case S_OPT_THROTTLE_DELAY:
+                if (s_parse_number (optarg, 1, 900000, &throttle_delay))
+                    return s_usage_error ("--throttle-delay: '%s' is not a number of "
+                                          "milliseconds from 1 to 900000", optarg);
                 break;
             case 'v':
                 verbose = true;
@@ -406,6 +416,7 @@ main (int argc, char *argv [])
         .session_max = (int) session_max,
         .reply_keep = reply_keep,
         .sweep_interval = (int) sweep_interval,
+        .throttle_delay = (int) throttle_delay,
         .hashers = (size_t) hashers,
         .pwhash_ops = pwhash_ops,
         .pwhash_mem = (size_t) pwhash_mem,

@@ -4,6 +4,7 @@
 */
 
 #include "store_config.h"
+#include "store_throttle.h"
 #include <sodium.h>
 #include <unistd.h>
 
@@ -36,6 +37,8 @@ store_config_defaults (store_config_t *config, size_t map_current)
         config->sweep_interval = STORE_SWEEP_INTERVAL;
     if (!config->hash_wait_max)
         config->hash_wait_max = STORE_HASH_WAIT_MAX;
+    if (!config->throttle_delay)
+        config->throttle_delay = STORE_THROTTLE_FIRST_DELAY_MS;
     if (config->map_max < map_current)
         config->map_max = map_current;
     if (!config->capacity)
@@ -58,6 +61,7 @@ store_config_test (bool verbose)
     assert (config.reply_keep == STORE_REPLY_KEEP);
     assert (config.hashers >= 1);
     assert (config.map_max == 4096);
+    assert (config.throttle_delay == STORE_THROTTLE_FIRST_DELAY_MS);
 
     assert (config.capacity == STORE_CAPACITY);
     store_config_t given = { .capacity = 500 };

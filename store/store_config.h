@@ -48,6 +48,7 @@ typedef struct {
     uint64_t reply_keep;        //  seconds a recorded reply is kept; 0 = 86400
     int sweep_interval;         //  msecs between idle sweeps; 0 = 1000
     int hash_wait_max;          //  msecs of password work a request may wait; 0 = 2500
+    int throttle_delay;         //  msecs of the first login delay; 0 = 1000
 } store_config_t;
 
 //  Fill in every zero with its default. map_current is the map's size now:

@@ -598,6 +598,7 @@ store_engine_new (const store_config_t *config, store_db_t *db, store_send_fn *s
                                    S_GROUP_BYTES, S_GROUP_MSECS);
     self->throttle = store_throttle_new ();
     assert (self->throttle);
+    store_throttle_set_first_delay (self->throttle, self->config.throttle_delay);
     //  Keys are client keys, as C strings: zhashx's own default
     self->key_jobs = zhashx_new ();
     assert (self->key_jobs);

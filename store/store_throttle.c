@@ -24,12 +24,14 @@ struct _store_throttle_t {
     zhashx_t *entries;          //  key -> s_entry_t, owned here
     zlistx_t *ages;             //  s_entry_t by last failure, oldest first
     size_t max_keys;            //  most keys the table holds
+    int64_t first_delay;        //  the wait after the first failure past the free ones
 };
 
 
-//  The wait after the failures-th failure, in msec
+//  The wait after the failures-th failure, in msec, when the first wait
+//  is first_delay
 static int64_t
-s_delay_ms (uint32_t failures)
+s_delay_ms (int64_t first_delay, uint32_t failures)
 {
     if (failures <= STORE_THROTTLE_FREE_FAILURES)
         return 0;
@@ -37,7 +39,7 @@ s_delay_ms (uint32_t failures)
     //  2^10 s is past the ceiling already; stop before the shift overflows
     if (doublings >= 10)
         return STORE_THROTTLE_MAX_DELAY_MS;
-    int64_t delay = (int64_t) STORE_THROTTLE_FIRST_DELAY_MS << doublings;
+    int64_t delay = first_delay << doublings;
     return delay < STORE_THROTTLE_MAX_DELAY_MS? delay: STORE_THROTTLE_MAX_DELAY_MS;
 }
 
@@ -82,6 +84,7 @@ store_throttle_new (void)
     self->ages = zlistx_new ();
     assert (self->ages);
     self->max_keys = STORE_THROTTLE_MAX_KEYS;
+    self->first_delay = STORE_THROTTLE_FIRST_DELAY_MS;
     return self;
 }
 
@@ -106,6 +109,14 @@ store_throttle_set_max_keys (store_throttle_t *self, size_t max_keys)
     assert (max_keys >= 1);
     self->max_keys = max_keys;
     s_evict (self, max_keys);
+}
+
+void
+store_throttle_set_first_delay (store_throttle_t *self, int64_t msecs)
+{
+    assert (self);
+    assert (msecs >= 1 && msecs <= STORE_THROTTLE_MAX_DELAY_MS);
+    self->first_delay = msecs;
 }
 
 int64_t
@@ -143,7 +154,7 @@ store_throttle_failure (store_throttle_t *self, const char *key, int64_t now_ms)
     if (entry->failures < UINT32_MAX)
         entry->failures++;
     entry->last_failure = now_ms;
-    entry->not_before = now_ms + s_delay_ms (entry->failures);
+    entry->not_before = now_ms + s_delay_ms (self->first_delay, entry->failures);
 }
 
 void
@@ -219,7 +230,8 @@ store_throttle_test (bool verbose)
     for (int failure = 0; failure < 100; failure++)
         store_throttle_failure (throttle, alice, now);
     assert (store_throttle_wait_ms (throttle, alice, now) == STORE_THROTTLE_MAX_DELAY_MS);
-    assert (s_delay_ms (UINT32_MAX) == STORE_THROTTLE_MAX_DELAY_MS);
+    assert (s_delay_ms (STORE_THROTTLE_FIRST_DELAY_MS, UINT32_MAX)
+            == STORE_THROTTLE_MAX_DELAY_MS);
 
     //  Other keys are independent
     assert (store_throttle_wait_ms (throttle, client, now) == 0);
@@ -293,6 +305,19 @@ store_throttle_test (bool verbose)
     store_throttle_destroy (&throttle);
     assert (throttle == NULL);
     store_throttle_destroy (&throttle);     //  harmless twice
+    //  A first delay of 60 s (as the tests give): 60, 120, 240 s, ceiling kept
+    store_throttle_t *slow = store_throttle_new ();
+    assert (slow);
+    store_throttle_set_first_delay (slow, 60000);
+    for (int failure = 0; failure < 5; failure++)
+        store_throttle_failure (slow, "user:slow", now);
+    assert (store_throttle_wait_ms (slow, "user:slow", now) == 60000);
+    now += 60000;
+    store_throttle_failure (slow, "user:slow", now);
+    assert (store_throttle_wait_ms (slow, "user:slow", now) == 120000);
+    assert (s_delay_ms (60000, 40) == STORE_THROTTLE_MAX_DELAY_MS);
+    store_throttle_destroy (&slow);
+
     //  @end
 
     printf ("OK\n");

@@ -60,6 +60,13 @@ void
 void
     store_throttle_set_max_keys (store_throttle_t *self, size_t max_keys);
 
+//  Change the first delay (default STORE_THROTTLE_FIRST_DELAY_MS, from 1
+//  msec to STORE_THROTTLE_MAX_DELAY_MS); the later ones double from it, up
+//  to the same ceiling. For tests that must not race the delay's end on a
+//  busy machine (zpost-store --throttle-delay).
+void
+    store_throttle_set_first_delay (store_throttle_t *self, int64_t msecs);
+
 //  Returns 0 if an attempt on key is allowed at now_ms, else the
 //  milliseconds left to wait (at most STORE_THROTTLE_MAX_DELAY_MS). A
 //  429 reply's detail is this, rounded up to whole seconds.

@@ -458,11 +458,10 @@ class Reply:
         return "<Reply %r>" % (self.frames,)
 
 
-def request(endpoint, server_key, frames, timeout=REQUEST_TIMEOUT,
-            security="curve", client_keys=None, socket_type=zmq.REQ):
-    """Send one request on a fresh socket; return the reply frames (list of
-    bytes, delimiter stripped) or None if nothing came back in time.
-    security: "curve" (needs server_key), or "null"."""
+def send_request(endpoint, server_key, frames, security="curve", client_keys=None,
+                 socket_type=zmq.REQ):
+    """Send one request on a fresh socket and return the socket (the
+    caller closes it). security: "curve" (needs server_key), or "null"."""
     sock = context().socket(socket_type)
     sock.linger = 0
     try:
@@ -476,6 +475,62 @@ def request(endpoint, server_key, frames, timeout=REQUEST_TIMEOUT,
         if socket_type == zmq.DEALER:
             frames = [b""] + frames
         sock.send_multipart(frames)
+    except BaseException:
+        sock.close(linger=0)
+        raise
+    return sock
+
+
+def quiet_while_served(broker, socks, window=1.5, timeout=30.0, client_keys=None):
+    """A check that nothing comes back, paired with its positive control.
+    socks have sent requests that must get no reply. A good client's PING
+    (broker), sent now, must be answered within timeout (so the broker was
+    up and answering in the window, and a slow broker cannot make the
+    silence look right); the window lasts until that answer and at least
+    window s. Returns every message that reached socks meanwhile: the
+    caller asserts it is empty."""
+    start = time.monotonic()
+    good = send_request(broker.front, broker.public_key,
+                        request_frames("PING", "quiet-control", "", "broker"),
+                        client_keys=client_keys)
+    poller = zmq.Poller()
+    poller.register(good, zmq.POLLIN)
+    for sock in socks:
+        poller.register(sock, zmq.POLLIN)
+    got = []
+    answered = False
+    try:
+        while True:
+            now = time.monotonic()
+            if answered and now - start >= window:
+                return got
+            if not answered:
+                assert now - start < timeout, "the broker answered no good " \
+                    "client's PING within %.0f s, so its silence to the others " \
+                    "proves nothing" % timeout
+                wait = start + timeout - now
+            else:
+                wait = start + window - now
+            for sock, _ in poller.poll(int(wait * 1000) + 1):
+                frames = sock.recv_multipart()
+                if sock is good:
+                    reply = Reply(frames)
+                    assert reply.status == 200, "the control PING got %r" % reply
+                    answered = True
+                else:
+                    got.append(frames)
+    finally:
+        good.close(linger=0)
+
+
+def request(endpoint, server_key, frames, timeout=REQUEST_TIMEOUT,
+            security="curve", client_keys=None, socket_type=zmq.REQ):
+    """Send one request on a fresh socket; return the reply frames (list of
+    bytes, delimiter stripped) or None if nothing came back in time.
+    security: "curve" (needs server_key), or "null"."""
+    sock = send_request(endpoint, server_key, frames, security, client_keys,
+                        socket_type)
+    try:
         if sock.poll(int(timeout * 1000), zmq.POLLIN):
             reply = sock.recv_multipart()
             if socket_type == zmq.DEALER and reply and reply[0] == b"":

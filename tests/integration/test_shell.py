@@ -333,28 +333,37 @@ def test_session_bad_address_and_no_server(tmp):
     # Usage error for an address that cannot be one
     rc, out, err, _ = h.run_client(tmp, ["--server", "bad host"], server_key="x" * 40)
     assert rc == 2, (rc, out, err)
-    # Nobody there: the session does not start, exit 3, one sentence
-    port = _free_port()
-    rc, out, err, _ = h.run_client(tmp, ["--timeout", "300", "--retries", "1"],
-                                   server="127.0.0.1:%d" % port,
-                                   server_key=h.zmq.curve_keypair()[0].decode())
-    assert rc == 3, (rc, out, err)
-    assert "no answer from" in err, err
-    # A bare word that is not a command is a usage error, an address a server
-    rc, out, err = h.run_program(tmp, "zpost", ["no-such-command"])
-    assert rc == 2 and "unknown command" in err, (rc, err)
-    rc, out, err = h.run_program(tmp, "zpost", ["--timeout", "300", "--retries", "1",
-                                                "--server-key", "x" * 40,
-                                                "127.0.0.1:%d" % port])
-    assert rc in (3, 4), (rc, out, err)
+    # Nobody there: the session does not start, exit 3, one sentence. The
+    # port is bound and not listening for the whole check: connections to
+    # it are refused, and no other test can take it meanwhile
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        rc, out, err, _ = h.run_client(tmp, ["--timeout", "300", "--retries", "1"],
+                                       server="127.0.0.1:%d" % port,
+                                       server_key=h.zmq.curve_keypair()[0].decode())
+        assert rc == 3, (rc, out, err)
+        assert "no answer from" in err, err
+        # A bare word that is not a command is a usage error, an address a server
+        rc, out, err = h.run_program(tmp, "zpost", ["no-such-command"])
+        assert rc == 2 and "unknown command" in err, (rc, err)
+        rc, out, err = h.run_program(tmp, "zpost", ["--timeout", "300", "--retries", "1",
+                                                    "--server-key", "x" * 40,
+                                                    "127.0.0.1:%d" % port])
+        assert rc in (3, 4), (rc, out, err)
 
 
 # ---------------------------------------------------------------------------
 #  Server key trust
 
 def _free_port():
-    """A port nobody listens on, with the next one free too (the announcement)."""
-    for _ in range(100):
+    """A port nobody holds now, with the next one free too (the
+    announcement), below 49152 if the kernel offers one: CZMQ hands out
+    the ports of every other test's tcp://127.0.0.1:* from 49152 up. Free
+    now only: another process may take it before the caller binds it, so
+    the caller binds it in a bounded retry (_broker_on_free_port)."""
+    fallback = None
+    for _ in range(200):
         with socket.socket() as a, socket.socket() as b:
             a.bind(("127.0.0.1", 0))
             port = a.getsockname()[1]
@@ -364,8 +373,33 @@ def _free_port():
                 b.bind(("127.0.0.1", port + 1))
             except OSError:
                 continue
-            return port
+            if port + 1 < 49152:
+                return port
+            fallback = fallback or port
+    if fallback:
+        return fallback
     raise AssertionError("no pair of free ports")
+
+
+def _broker_on_free_port(tmp, tries=10):
+    """A broker on a free port P with its default announcement on P + 1
+    (what the client tries when it has no key), binding until neither
+    port was taken in between by another test: a bounded number of tries."""
+    for _ in range(tries):
+        port = _free_port()
+        try:
+            broker = h.start_broker(tmp, front="tcp://127.0.0.1:%d" % port)
+        except AssertionError as e:
+            if "exited" not in str(e):
+                raise
+            h.log("port %d was taken before the broker bound it; another" % port)
+            continue
+        if re.search(r"^zpost-broker announce tcp://127\.0\.0\.1:%d$" % (port + 1),
+                     broker.proc.stdout_text(), re.M):
+            return broker, port
+        h.log("port %d was taken before the broker bound it; another" % (port + 1))
+        h.stop(broker.proc)
+    raise AssertionError("no free pair of ports held in %d tries" % tries)
 
 
 def _announce(broker):
@@ -413,10 +447,9 @@ def test_first_contact_accept_new_key(tmp):
     assert rc == 0 and err == "", (rc, out, err)
 
     # The same through the default announce port (front + 1)
-    port = _free_port()
     tmp2 = os.path.join(tmp, "second")
     os.mkdir(tmp2)
-    other = h.start_broker(tmp2, front="tcp://127.0.0.1:%d" % port)
+    other, port = _broker_on_free_port(tmp2)
     assert _announce(other) == "tcp://127.0.0.1:%d" % (port + 1)
     rc, out, err, _ = h.run_client(tmp, ["--accept-new-key", "ping", "--broker"],
                                    server="127.0.0.1:%d" % port, server_key="")
@@ -458,34 +491,45 @@ def test_first_contact_on_a_terminal(tmp):
 
 def _start_broker_on(tmp, front, announce, keys):
     """A broker on fixed ports, which the one just stopped may hold a
-    moment longer: try a bounded number of times."""
-    last = None
+    moment longer: try for a bounded time. None if they stay taken (by
+    another test, which got them in between)."""
     for _ in range(50):
         try:
             return h.start_broker(tmp, front=front, keys=keys,
                                   extra=["--announce", announce])
         except AssertionError as e:
-            last = e
             if "exited" not in str(e):
                 raise
             time.sleep(0.1)
-    raise AssertionError("no broker could bind %s: %s" % (front, last))
+    return None
 
 
 def test_changed_key_is_refused(tmp):
-    port = _free_port()
-    front = "tcp://127.0.0.1:%d" % port
-    announce = "tcp://127.0.0.1:%d" % (port + 1)
-    first = _start_broker_on(tmp, front, announce, os.path.join(tmp, "keys-1"))
-    rc, out, err, _ = h.run_client(tmp, ["--accept-new-key", "ping", "--broker"],
-                                   server=front, server_key="")
-    assert rc == 0, (rc, out, err)
-    h.stop(first.proc)
-
-    # Another broker, other keys, same ports: the one the client knows is gone
-    second = _start_broker_on(tmp, front, announce, os.path.join(tmp, "keys-2"))
-    assert second.public_key != first.public_key
+    # The first broker binds ports nobody holds, the client pins its key,
+    # and it stops; the second, with other keys, must bind the same ports.
+    # If another test took them in between, the whole setup starts again
+    # on other ports (a bounded number of times).
     path = _known_servers(tmp)
+    for attempt in range(5):
+        port = _free_port()
+        front = "tcp://127.0.0.1:%d" % port
+        announce = "tcp://127.0.0.1:%d" % (port + 1)
+        first = _start_broker_on(tmp, front, announce, os.path.join(tmp, "keys-1"))
+        if first is None:
+            continue
+        rc, out, err, _ = h.run_client(tmp, ["--accept-new-key", "ping", "--broker"],
+                                       server=front, server_key="")
+        assert rc == 0, (rc, out, err)
+        h.stop(first.proc)
+        # Another broker, other keys, same ports: the one the client knows is gone
+        second = _start_broker_on(tmp, front, announce, os.path.join(tmp, "keys-2"))
+        if second is not None:
+            break
+        h.log("port %d was taken between the two brokers; again on others" % port)
+        os.unlink(path)
+    else:
+        raise AssertionError("no pair of ports stayed free in 5 tries")
+    assert second.public_key != first.public_key
     rc, out, err, elapsed = h.run_client(tmp, ["--timeout", "1000", "ping", "--broker"],
                                          server=front, server_key="")
     assert rc == 4, "a changed key: expected exit 4, got %d (%r, %r)" % (rc, out, err)

@@ -9,6 +9,14 @@ on the client key that logged in to the account before, can still log in
 while an attacker keeps the account's counter in its delay: attempts from
 such a key count only on the key's own counter, and neither feed nor reset
 the account's.
+
+No check here races the end of a delay (issue 11, item 8): the store runs
+with --throttle-delay, a first delay long enough (SHORT, 4 s, where the
+test waits for the release; LONG, 60 s, where it does not) that every
+check made during a delay happens with seconds to spare on a loaded
+machine. The 429's detail is checked against a range (it counts down),
+and a release against a lower bound (the delay, measured from after the
+failure's reply, so never too early) and a generous upper one.
 """
 
 import time
@@ -17,6 +25,12 @@ import harness as h
 
 RIGHT = "right-password"
 WRONG = "wrong-password"
+SHORT = 4           # s: the first delay where the test waits for the release
+LONG = 60           # s: where it does not
+
+
+def _service(tmp, delay):
+    return h.start_service(tmp, store_extra=["--throttle-delay", str(delay * 1000)])
 
 
 def _login(client, name, password):
@@ -26,13 +40,15 @@ def _login(client, name, password):
 
 
 def _expect_429(reply, what, seconds=None):
+    """A 429 whose detail is the seconds left: at most seconds (the delay
+    set), at least 1."""
     assert reply.status == 429, "%s: expected 429, got %r" % (what, reply)
     assert len(reply.fields) == 1, "%s: 429 needs a detail: %r" % (what, reply)
     detail = reply.fields[0].decode()
     assert detail.isdigit() and int(detail) >= 1, \
         "%s: detail %r is not a number of seconds >= 1" % (what, detail)
     if seconds is not None:
-        assert int(detail) == seconds, "%s: detail %s, expected %d" \
+        assert int(detail) <= seconds, "%s: detail %s, the delay is %d s" \
             % (what, detail, seconds)
     return int(detail)
 
@@ -52,7 +68,7 @@ def _poll_release(client, name, password, timeout, what):
 
 
 def test_account_throttle_engages_and_releases(tmp):
-    broker, store = h.start_service(tmp)
+    broker, store = _service(tmp, SHORT)
     owner = h.Client(broker, timeout=5)
     owner.register("victim", RIGHT)
     owner.login("victim", RIGHT)            # the owner's key is now known
@@ -62,56 +78,59 @@ def test_account_throttle_engages_and_releases(tmp):
     for n in range(1, 6):
         reply = _login(attacker, "victim", WRONG)
         assert reply.status == 403, "failure %d: expected 403, got %r" % (n, reply)
-    # after the 5th failure: 1 s to wait, even with the right password
+    # after the 5th failure: SHORT s to wait, even with the right password
     t_fifth = time.monotonic()
-    _expect_429(_login(attacker, "victim", WRONG), "6th attempt", seconds=1)
+    _expect_429(_login(attacker, "victim", WRONG), "6th attempt", seconds=SHORT)
     _expect_429(_login(attacker, "victim", RIGHT), "right password in the delay",
-                seconds=1)
-    assert time.monotonic() - t_fifth < 1.0, "the check took too long to mean anything"
+                seconds=SHORT)
 
     # It lets go: the next attempt after the delay is checked again (this
-    # one fails: the 6th failure, which sets a 2 s delay)
-    reply, waited = _poll_release(attacker, "victim", WRONG, 4.0, "after 5 failures")
-    assert reply.status == 403, "after the 1 s delay: expected 403, got %r" % reply
+    # one fails: the 6th failure, which sets a delay twice as long)
+    reply, waited = _poll_release(attacker, "victim", WRONG, 3 * SHORT + 30,
+                                  "after 5 failures")
+    assert reply.status == 403, "after the %d s delay: expected 403, got %r" \
+        % (SHORT, reply)
+    assert time.monotonic() - t_fifth >= 0.9 * SHORT, "released too early"
     t_sixth = time.monotonic()
-    h.log("released after %.2f s (delay 1 s)" % waited)
+    h.log("released after %.2f s (delay %d s)" % (waited, SHORT))
 
-    # After the 6th failure: 2 s. A never-used key is throttled too
+    # After the 6th failure: 2 * SHORT. A never-used key is throttled too
     # (the account's counter), the owner's known key is not, and the
     # owner's success touches only its own key's counter: it neither
     # resets the account's counter (that would hand the attacker new free
     # guesses) nor the attacker's key counter.
-    _expect_429(_login(attacker, "victim", WRONG), "after 6 failures", seconds=2)
+    _expect_429(_login(attacker, "victim", WRONG), "after 6 failures", seconds=2 * SHORT)
     newcomer = h.Client(broker, timeout=5)
     _expect_429(_login(newcomer, "victim", RIGHT), "a new key, account in its delay",
-                seconds=2)
+                seconds=2 * SHORT)
     reply = _login(owner, "victim", RIGHT)
     assert reply.status == 200, "the owner, on the key that logged in before, " \
         "is locked out by the attacker: %r" % reply
     _expect_429(_login(attacker, "victim", RIGHT),
                 "the attacker's key after the owner's login")
-    assert time.monotonic() - t_sixth < 2.0, "the checks took too long to mean anything"
     _expect_429(_login(newcomer, "victim", RIGHT),
                 "a new key after the owner's login: the account is still in its delay")
 
-    # The attacker's key lets go after its 2 s, and no earlier
-    reply, waited = _poll_release(attacker, "victim", RIGHT, 5.0, "after 6 failures")
+    # The attacker's key lets go after its 2 * SHORT s, and no earlier
+    reply, waited = _poll_release(attacker, "victim", RIGHT, 6 * SHORT + 30,
+                                  "after 6 failures")
     since = time.monotonic() - t_sixth
     assert reply.status == 200, "after the delay, the right password: %r" % reply
-    assert since >= 1.8, "released %.2f s after the 6th failure; the delay is 2 s" % since
-    h.log("released %.2f s after the 6th failure (delay 2 s)" % since)
+    assert since >= 0.9 * 2 * SHORT, "released %.2f s after the 6th failure; the " \
+        "delay is %d s" % (since, 2 * SHORT)
+    h.log("released %.2f s after the 6th failure (delay %d s)" % (since, 2 * SHORT))
 
 
 def test_new_key_throttled_by_account(tmp):
     """The account's counter alone throttles a key that never failed."""
-    broker, store = h.start_service(tmp)
+    broker, store = _service(tmp, LONG)
     h.Client(broker, timeout=5).register("target", RIGHT)
     for n in range(5):
         # a new key for every failure: no key counter ever reaches 5
         reply = _login(h.Client(broker, timeout=5), "target", WRONG)
         assert reply.status == 403, "failure %d: %r" % (n + 1, reply)
     _expect_429(_login(h.Client(broker, timeout=5), "target", RIGHT),
-                "a sixth key, account after 5 failures", seconds=1)
+                "a sixth key, account after 5 failures", seconds=LONG)
     # another account is not affected
     h.Client(broker, timeout=5).register("bystander", RIGHT)
     reply = _login(h.Client(broker, timeout=5), "bystander", RIGHT)
@@ -122,13 +141,13 @@ def test_new_key_throttled_by_account(tmp):
         reply = _login(h.Client(broker, timeout=5), "no-such-user", WRONG)
         assert reply.status == 403, reply
     _expect_429(_login(h.Client(broker, timeout=5), "no-such-user", WRONG),
-                "an unknown name after 5 failures", seconds=1)
+                "an unknown name after 5 failures", seconds=LONG)
 
 
 def test_key_throttle_across_accounts(tmp):
     """One client key failing against five accounts is throttled on a
     sixth, whose own counter is clean."""
-    broker, store = h.start_service(tmp)
+    broker, store = _service(tmp, LONG)
     setup = h.Client(broker, timeout=5)
     for n in range(6):
         setup.register("user%d" % n, RIGHT)
@@ -137,7 +156,7 @@ def test_key_throttle_across_accounts(tmp):
         reply = _login(guesser, "user%d" % n, WRONG)
         assert reply.status == 403, reply
     _expect_429(_login(guesser, "user5", RIGHT), "the same key, a sixth account",
-                seconds=1)
+                seconds=LONG)
     # other keys are not throttled on these accounts (each failed once)
     reply = _login(h.Client(broker, timeout=5), "user5", RIGHT)
     assert reply.status == 200, reply
@@ -150,22 +169,22 @@ def test_passwd_failures_count(tmp):
     key has logged in to the account, so its failures count on that key's
     counter only: they hold back that key, not the account, so a stolen
     session cannot be used to lock the owner out of a login elsewhere."""
-    broker, store = h.start_service(tmp)
+    broker, store = _service(tmp, SHORT)
     c = h.Client(broker, timeout=5)
     c.register("quinn", RIGHT)
     c.login("quinn", RIGHT)
     for n in range(5):
         c.expect(403, "PASSWD", WRONG, "new-password-1")
     _, reply = c.call("PASSWD", RIGHT, "new-password-1")
-    _expect_429(reply, "PASSWD after 5 wrong current passwords", seconds=1)
-    _expect_429(_login(c, "quinn", RIGHT), "LOGIN from the same key", seconds=1)
+    _expect_429(reply, "PASSWD after 5 wrong current passwords", seconds=SHORT)
+    _expect_429(_login(c, "quinn", RIGHT), "LOGIN from the same key", seconds=SHORT)
     reply = _login(h.Client(broker, timeout=5), "quinn", RIGHT)
     assert reply.status == 200, \
         "LOGIN from another key after 5 failed PASSWDs: the account's " \
         "counter must not have moved: %r" % reply
     # the password was not changed: the same key logs in with it once its
     # own delay is over
-    wait_until_ok = time.monotonic() + 4
+    wait_until_ok = time.monotonic() + 3 * SHORT + 30
     while True:
         reply = _login(c, "quinn", RIGHT)
         if reply.status != 429:
