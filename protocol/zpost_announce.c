@@ -39,7 +39,7 @@ zpost_announce_decode (const void *data, size_t size, char *key_text)
         return -2;
     //  What has come must agree with the fixed parts as far as it goes
     size_t head = size < prefix_size? size: prefix_size;
-    if (memcmp (bytes, prefix, head) != 0)
+    if (head > 0 && memcmp (bytes, prefix, head) != 0)
         return -2;
     if (size < ZPOST_ANNOUNCE_REPLY_SIZE)
         return 0;
