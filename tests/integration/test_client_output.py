@@ -44,10 +44,15 @@ SEQUENCES = [
     "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
     "\u2066", "\u2067", "\u2068", "\u2069",
     "\u2028", "\u2029", "\ufeff",
-    "\\x1b[2J", "\\", "\\u202e",
+    # invisible: a subject "a<U+200B>b" must not pass for "ab"
+    "\u00ad", "\u034f", "\u115f", "\u1160", "\u180e", "\u200b", "\u2060",
+    "\u2064", "\u3164", "\uffa0", "\U000e0001", "\U000e0041", "\U000e007f",
+    "\\x1b[2J", "\\", "\\u202e", "\\U000e0001",
 ]
-#  Accepted by the server and harmless: shown as they are
-HARMLESS = "\U0001F469\u200d\U0001F4BB \uffff \U000E0041 \u05e9\u05dc\u05d5\u05dd"
+#  Accepted by the server and harmless: shown as they are (ZWJ, ZWNJ, a
+#  variation selector, U+FFFF, Hebrew letters)
+HARMLESS = ("\U0001F469\u200d\U0001F4BB \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+            " \u2764\ufe0f \uffff \u05e9\u05dc\u05d5\u05dd")
 
 SUBJECT = ("all:" + "|".join(SEQUENCES) + "|" + HARMLESS + " 99K")
 BODY = ("\x1b[2J\x1b]0;TITLE\x07cleared\n"
@@ -58,8 +63,11 @@ BODY = ("\x1b[2J\x1b]0;TITLE\x07cleared\n"
         "literal \\x1b[2J and real \x1b[2J\n" + HARMLESS + "\n")
 
 #  The rule (client/client_output.h), written again
-HIDDEN = [(0x061C, 0x061C), (0x200E, 0x200F), (0x2028, 0x202E), (0x2066, 0x206F),
-          (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB)]
+HIDDEN = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+          (0x17B4, 0x17B5), (0x180E, 0x180E), (0x200B, 0x200B), (0x200E, 0x200F),
+          (0x2028, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFEFF, 0xFEFF),
+          (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+          (0xE0000, 0xE00FF), (0xE01F0, 0xE0FFF)]
 
 
 def forbidden(point):
@@ -77,8 +85,10 @@ def escape(text, line):
             out.append(ch)
         elif point < 0x80 and forbidden(point):
             out.append("\\x%02x" % point)
-        elif forbidden(point):
+        elif forbidden(point) and point <= 0xFFFF:
             out.append("\\u%04x" % point)
+        elif forbidden(point):
+            out.append("\\U%08x" % point)
         else:
             out.append(ch)
     return "".join(out)
@@ -160,6 +170,10 @@ def test_plain_list_and_read(tmp):
     assert "literal \\\\x1b[2J and real \\x1b[2J\n" in shown, shown
     assert "bare\\x0dOVERWRITE and crlf\\x0d\n" in shown, shown
     assert "\\u202e" in shown and "\\u2066" in shown and "\\u0085" in shown, shown
+    assert "|\\u200b|" in shown and "|\\U000e0001|" in shown, shown
+    assert "|\\\\U000e0001|" in shown, shown
+    # What text needs is not escaped: ZWNJ, ZWJ, a variation selector
+    assert HARMLESS in shown, shown
 
     # An error that quotes what was typed
     out, err = _run(tmp, broker, ["read", "1\x1b[2J\u202e"], expect_rc=2)
@@ -184,7 +198,8 @@ def test_json(tmp):
     # The escapes are JSON's: \u007f, \u0085, \u202e, and \\ for a backslash
     text = out.decode("utf-8")
     for escaped in ["\\u007f", "\\u0085", "\\u009b", "\\u202e", "\\u2028",
-                    "\\u2069", "\\u001b", "\\\\x1b[2J"]:
+                    "\\u2069", "\\u001b", "\\\\x1b[2J", "\\u200b", "\\u00ad",
+                    "\\udb40\\udc01"]:
         assert escaped.lower() in text.lower(), (escaped, text)
 
 
