@@ -25,6 +25,9 @@ format control, and only valid UTF-8:
 - an error that quotes what was typed (a message id holding ESC and RLO);
 - the guided session on a pseudo-terminal: inbox and read.
 
+With --json and no session, the status is the server's 401 when the
+server ended it and 0 when there was none to send (no server spoke).
+
 On ed85c0f: --json passed DEL and C1 raw, -v passed ESC, BEL, CR and C1
 raw, plain output passed the bidi controls raw, and a backslash was not
 escaped.
@@ -203,6 +206,30 @@ def test_json(tmp):
         assert escaped.lower() in text.lower(), (escaped, text)
 
 
+def test_json_not_logged_in(tmp):
+    """The JSON status is the server's: 401 when the server ended the
+    session, 0 when there is no session here to send (no server spoke)."""
+    broker, store = h.start_service(tmp)
+    victim = h.Client(broker, timeout=5)
+    victim.register("victim", PASSWORD)
+    rc, out, err, _ = h.run_client(tmp, ["login", "victim"], broker=broker,
+                                   env={"ZPOST_PASSWORD": PASSWORD})
+    assert rc == 0, (rc, out, err)
+    # A new password ends every other session, the client's too
+    victim.login("victim", PASSWORD)
+    victim.expect(200, "PASSWD", PASSWORD, PASSWORD + "-new")
+    victim.close()
+    out, err = _run(tmp, broker, ["list", "--json"], expect_rc=1)
+    said = json.loads(out.decode("utf-8"))
+    assert said["status"] == 401 and said["error"] == "NOT_LOGGED_IN", said
+    # The 401 made the client forget the login: now no server status applies
+    out, err = _run(tmp, broker, ["list", "--json"], expect_rc=1)
+    said = json.loads(out.decode("utf-8"))
+    assert said["status"] == 0 and said["error"] == "NOT_LOGGED_IN", said
+    assert "not logged in" in said["reason"], said
+    assert_clean(err, "zpost list --json, not logged in (stderr)")
+
+
 def test_verbose(tmp):
     broker, subjects, ids = _setup(tmp)
     for args in [["-v", "read", ids["a\x1b[2Jb"]], ["-v", "read", ids[SUBJECT]],
@@ -250,6 +277,7 @@ if __name__ == "__main__":
     h.run_tests([
         test_plain_list_and_read,
         test_json,
+        test_json_not_logged_in,
         test_verbose,
         test_guided_session,
     ])
