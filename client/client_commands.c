@@ -1009,8 +1009,10 @@ s_logged_in (client_app_t *app, int *status_p)
     if (!state)
         return NULL;
     int rc = client_state_load (state);
+    //  No session kept here: no server said 401, so the JSON status is 0,
+    //  and the error name is the one a server's 401 carries
     if (rc == 1)
-        *status_p = s_fail (app, CLIENT_EXIT_REFUSED, ZPOST_NOT_LOGGED_IN, "NOT_LOGGED_IN",
+        *status_p = s_fail (app, CLIENT_EXIT_REFUSED, 0, "NOT_LOGGED_IN",
                             "not logged in to %s: run zpost login",
                             client_config_endpoint (app->config));
     else

@@ -114,15 +114,43 @@ s_in_ranges (uint32_t point, const s_range_t *ranges, size_t count)
 //  or a text layout acts on without showing them: the bidi controls, which
 //  reorder what follows (a list row's size column included), the line and
 //  paragraph separators, the deprecated format controls, the byte order
-//  mark and the interlinear annotation marks. A person cannot see any of
-//  them, so each is shown as an escape. Sorted, for s_in_ranges.
+//  mark and the interlinear annotation marks. And the characters Unicode
+//  lets a renderer draw as nothing (Default_Ignorable_Code_Point), so that
+//  "A", U+200B, "Z" cannot pass for "AZ" and two subjects that differ
+//  cannot look the same: soft hyphen (a terminal never hyphenates, and
+//  some draw it, some do not, which shifts a column), the zero width
+//  space, word joiner and invisible operators, the Hangul fillers, the
+//  grapheme joiner, the Mongolian vowel separator, the Khmer inherent
+//  vowels, the shorthand and musical format controls, and the tag block.
+//  Tags are escaped too, although three emoji flags (England, Scotland,
+//  Wales) are U+1F3F4 and tags: anywhere else tags are invisible and can
+//  carry a whole hidden ASCII text, and we would rather show those three
+//  flags as a flag and escapes than let text hide in a subject. Kept raw,
+//  as text needs them: ZWNJ and ZWJ (U+200C, U+200D: Persian and Indic
+//  scripts, emoji sequences), the variation selectors (U+FE00..U+FE0F,
+//  U+E0100..U+E01EF: emoji and ideographs) and the Mongolian free
+//  variation selectors (U+180B..U+180D, U+180F). A person cannot see any
+//  of those escaped, so each is shown as an escape. Sorted, for s_in_ranges.
 static const s_range_t s_hidden [] = {
+    { 0x00AD, 0x00AD },         //  SOFT HYPHEN
+    { 0x034F, 0x034F },         //  COMBINING GRAPHEME JOINER
     { 0x061C, 0x061C },         //  ARABIC LETTER MARK
+    { 0x115F, 0x1160 },         //  HANGUL CHOSEONG, JUNGSEONG FILLER
+    { 0x17B4, 0x17B5 },         //  KHMER VOWEL INHERENT AQ, AA
+    { 0x180E, 0x180E },         //  MONGOLIAN VOWEL SEPARATOR
+    { 0x200B, 0x200B },         //  ZERO WIDTH SPACE
     { 0x200E, 0x200F },         //  LRM, RLM
     { 0x2028, 0x202E },         //  LS, PS, LRE, RLE, PDF, LRO, RLO
-    { 0x2066, 0x206F },         //  LRI, RLI, FSI, PDI, deprecated format
+    { 0x2060, 0x206F },         //  WJ, invisible operators, LRI, RLI, FSI,
+                                //  PDI, deprecated format
+    { 0x3164, 0x3164 },         //  HANGUL FILLER
     { 0xFEFF, 0xFEFF },         //  BOM, zero width no-break space
-    { 0xFFF9, 0xFFFB }          //  interlinear annotation
+    { 0xFFA0, 0xFFA0 },         //  HALFWIDTH HANGUL FILLER
+    { 0xFFF0, 0xFFFB },         //  unassigned ignorables, interlinear annotation
+    { 0x1BCA0, 0x1BCA3 },       //  shorthand format controls
+    { 0x1D173, 0x1D17A },       //  musical symbol format controls
+    { 0xE0000, 0xE00FF },       //  LANGUAGE TAG, tags, unassigned
+    { 0xE01F0, 0xE0FFF }        //  unassigned ignorables past the selectors
 };
 
 //  True for a code point that is never printed as it is: C0, DEL, C1 and
@@ -140,8 +168,9 @@ client_output_safe (const char *text, size_t size, int flags)
     if (!text)
         size = 0;
     bool line = (flags & CLIENT_OUTPUT_LINE) != 0;
-    //  The worst case: a three-byte character as a six-byte escape, a byte
-    //  as four. Four per input byte is always enough.
+    //  The worst case: a byte as a four-byte escape (a character takes at
+    //  most three per byte: \u00ad from two, \U000e0001 from four). Four
+    //  per input byte is always enough.
     char *safe = (char *) malloc (size * 4 + 1);
     assert (safe);
     const unsigned char *byte = (const unsigned char *) text;
@@ -168,8 +197,12 @@ client_output_safe (const char *text, size_t size, int flags)
         if (point < 0x80 && s_escaped_point (point))
             out += (size_t) sprintf (safe + out, "\\x%02x", c);
         else
-        if (s_escaped_point (point))
+        if (s_escaped_point (point) && point <= 0xFFFF)
             out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
+        else
+        if (s_escaped_point (point))
+            //  Past U+FFFF: \U and always eight digits, so \u stays four
+            out += (size_t) sprintf (safe + out, "\\U%08x", (unsigned) point);
         else {
             memcpy (safe + out, byte + index, length);
             out += length;
@@ -218,8 +251,14 @@ client_output_json (const char *json)
         uint32_t point = s_code_point (byte + index, length);
         //  LF is the white space of the indented layout; in a string,
         //  jansson has escaped it already
-        if (s_escaped_point (point) && point != '\n')
+        if (s_escaped_point (point) && point != '\n' && point <= 0xFFFF)
             out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
+        else
+        if (s_escaped_point (point) && point > 0xFFFF)
+            //  JSON has only \uXXXX: past U+FFFF, a UTF-16 surrogate pair
+            out += (size_t) sprintf (safe + out, "\\u%04x\\u%04x",
+                                     (unsigned) (0xD800 + ((point - 0x10000) >> 10)),
+                                     (unsigned) (0xDC00 + ((point - 0x10000) & 0x3FF)));
         else {
             memcpy (safe + out, byte + index, length);
             out += length;
@@ -508,8 +547,10 @@ client_output_list_row (int id_width, bool unseen, const char *id, uint64_t date
 #include <jansson.h>
 
 //  Read safe text back: \\ a backslash, \xHH a byte, \uHHHH a character
-//  in UTF-8. Returns the bytes (size in *size_p), or NULL if safe holds a
-//  backslash that starts none of those: then the escapes are ambiguous.
+//  up to U+FFFF and \UHHHHHHHH one past it, in UTF-8. Returns the bytes
+//  (size in *size_p), or NULL if safe holds a backslash that starts none
+//  of those, or a character in the wrong form: then the escapes would be
+//  ambiguous.
 static char *
 s_unescape (const char *safe, size_t *size_p)
 {
@@ -523,29 +564,39 @@ s_unescape (const char *safe, size_t *size_p)
             continue;
         }
         unsigned value;
-        if (safe [index + 1] == '\\') {
+        char kind = safe [index + 1];
+        size_t digits = kind == 'x'? 2: kind == 'u'? 4: kind == 'U'? 8: 0;
+        if (kind == '\\') {
             bytes [out++] = '\\';
             index += 2;
         }
         else
-        if (safe [index + 1] == 'x' && strspn (safe + index + 2, "0123456789abcdef") >= 2
-        &&  sscanf (safe + index + 2, "%2x", &value) == 1) {
-            bytes [out++] = (char) value;
-            index += 4;
-        }
-        else
-        if (safe [index + 1] == 'u' && strspn (safe + index + 2, "0123456789abcdef") >= 4
-        &&  sscanf (safe + index + 2, "%4x", &value) == 1 && value >= 0x80) {
+        if (digits && strspn (safe + index + 2, "0123456789abcdef") >= digits
+        &&  sscanf (safe + index + 2, kind == 'x'? "%2x": kind == 'u'? "%4x": "%8x",
+                    &value) == 1
+        &&  (kind == 'x'
+          || (kind == 'u' && value >= 0x80 && (value < 0xD800 || value > 0xDFFF))
+          || (kind == 'U' && value > 0xFFFF && value <= 0x10FFFF))) {
+            if (kind == 'x')
+                bytes [out++] = (char) value;
+            else
             if (value < 0x800) {
                 bytes [out++] = (char) (0xC0 | (value >> 6));
                 bytes [out++] = (char) (0x80 | (value & 0x3F));
             }
-            else {
+            else
+            if (value < 0x10000) {
                 bytes [out++] = (char) (0xE0 | (value >> 12));
                 bytes [out++] = (char) (0x80 | ((value >> 6) & 0x3F));
                 bytes [out++] = (char) (0x80 | (value & 0x3F));
             }
-            index += 6;
+            else {
+                bytes [out++] = (char) (0xF0 | (value >> 18));
+                bytes [out++] = (char) (0x80 | ((value >> 12) & 0x3F));
+                bytes [out++] = (char) (0x80 | ((value >> 6) & 0x3F));
+                bytes [out++] = (char) (0x80 | (value & 0x3F));
+            }
+            index += 2 + digits;
         }
         else {
             free (bytes);
@@ -573,7 +624,7 @@ s_assert_safe (const char *text, bool newlines, bool ours)
         else
             assert (!s_escaped_point (point));
         if (ours && point == '\\')
-            assert (strchr ("\\xu", byte [index + 1]) && byte [index + 1]);
+            assert (strchr ("\\xuU", byte [index + 1]) && byte [index + 1]);
         if (ours && point == '\\' && byte [index + 1] == '\\')
             length++;               //  an escaped backslash, not a new escape
         index += length;
@@ -641,17 +692,29 @@ client_output_test (bool verbose)
     s_expect ("x\xc2\x9b" "31m y", 8, CLIENT_OUTPUT_LINE, "x\\u009b31m y", verbose);
     s_expect ("\xc2\x85\xc2\x80\xc2\x9f\xc2\xa0", 8, CLIENT_OUTPUT_TEXT,
               "\\u0085\\u0080\\u009f\xc2\xa0", verbose);
-    //  Every hidden format control, each as \uHHHH; the neighbours of
-    //  the ranges (ZWJ U+200D, U+2027, U+2065, U+2070, U+FFFC) pass
+    //  Every hidden format control and invisible character, each as
+    //  \uHHHH, or past U+FFFF as \UHHHHHHHH; the neighbours of the ranges
+    //  and what text needs (ZWNJ, ZWJ, variation selectors, Mongolian free
+    //  variation selectors, U+1F3F4 the flag) pass
     static const uint32_t hidden [] = {
-        0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
-        0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x206A, 0x206F, 0xFEFF, 0xFFF9,
-        0xFFFB
+        0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E,
+        0x200B, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
+        0x202E, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2065, 0x2066, 0x2067,
+        0x2068, 0x2069, 0x206A, 0x206F, 0x3164, 0xFEFF, 0xFFA0, 0xFFF0, 0xFFF9,
+        0xFFFB, 0x1BCA0, 0x1BCA3, 0x1D173, 0x1D17A, 0xE0000, 0xE0001, 0xE0020,
+        0xE0067, 0xE007F, 0xE00FF, 0xE01F0, 0xE0FFF
     };
-    static const uint32_t shown [] = { 0x061B, 0x200D, 0x2027, 0x2065, 0x2070, 0xFFFC };
-    for (size_t index = 0; index < sizeof (hidden) / sizeof (hidden [0]) + 6; index++) {
-        bool hide = index < sizeof (hidden) / sizeof (hidden [0]);
-        uint32_t point = hide? hidden [index]: shown [index - sizeof (hidden) / sizeof (hidden [0])];
+    static const uint32_t shown [] = {
+        0x00AC, 0x00AE, 0x034E, 0x0350, 0x061B, 0x1161, 0x180B, 0x180D,
+        0x180F, 0x200A, 0x200C, 0x200D, 0x2027, 0x205F, 0x2070, 0x3165,
+        0xFE00, 0xFE0F, 0xFFA1, 0xFFEF, 0xFFFC, 0x1BC9F, 0x1BCA4, 0x1D172,
+        0x1D17B, 0x1F3F4, 0xE0100, 0xE01EF, 0xE1000, 0x10FFFF
+    };
+    size_t hidden_count = sizeof (hidden) / sizeof (hidden [0]);
+    size_t shown_count = sizeof (shown) / sizeof (shown [0]);
+    for (size_t index = 0; index < hidden_count + shown_count; index++) {
+        bool hide = index < hidden_count;
+        uint32_t point = hide? hidden [index]: shown [index - hidden_count];
         char input [8];
         size_t size;
         if (point < 0x800) {
@@ -659,21 +722,44 @@ client_output_test (bool verbose)
             input [1] = (char) (0x80 | (point & 0x3F));
             size = 2;
         }
-        else {
+        else
+        if (point < 0x10000) {
             input [0] = (char) (0xE0 | (point >> 12));
             input [1] = (char) (0x80 | ((point >> 6) & 0x3F));
             input [2] = (char) (0x80 | (point & 0x3F));
             size = 3;
         }
+        else {
+            input [0] = (char) (0xF0 | (point >> 18));
+            input [1] = (char) (0x80 | ((point >> 12) & 0x3F));
+            input [2] = (char) (0x80 | ((point >> 6) & 0x3F));
+            input [3] = (char) (0x80 | (point & 0x3F));
+            size = 4;
+        }
         memcpy (input + size, "1K", 3);
         char expected [16];
-        if (hide)
+        if (hide && point <= 0xFFFF)
             snprintf (expected, sizeof (expected), "\\u%04x1K", (unsigned) point);
+        else
+        if (hide)
+            snprintf (expected, sizeof (expected), "\\U%08x1K", (unsigned) point);
         else
             memcpy (expected, input, size + 3);
         s_expect (input, size + 2, CLIENT_OUTPUT_LINE, expected, verbose);
         s_expect (input, size + 2, CLIENT_OUTPUT_TEXT, expected, verbose);
     }
+    //  A subdivision flag (England: U+1F3F4, tags "gbeng", CANCEL TAG)
+    //  shows as the flag and its escaped tags
+    s_expect ("\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2\xf3\xa0\x81\xa5"
+              "\xf3\xa0\x81\xae\xf3\xa0\x81\xa7\xf3\xa0\x81\xbf", 28, CLIENT_OUTPUT_LINE,
+              "\xf0\x9f\x8f\xb4\\U000e0067\\U000e0062\\U000e0065\\U000e006e"
+              "\\U000e0067\\U000e007f", verbose);
+    //  The readers take only the canonical forms: \U for U+FFFF or less,
+    //  and a surrogate, are not ours
+    size_t wrong_size;
+    assert (!s_unescape ("\\U0000202e", &wrong_size));
+    assert (!s_unescape ("\\ud800", &wrong_size));
+    assert (!s_unescape ("\\U00110000", &wrong_size));
     //  Invalid UTF-8, one byte at a time: a lone byte of the C1 range,
     //  a lone continuation, overlong, surrogate, past U+10FFFF, truncated
     s_expect ("\x9b" "31m", 4, CLIENT_OUTPUT_TEXT, "\\x9b31m", verbose);
@@ -689,7 +775,8 @@ client_output_test (bool verbose)
     //  always read back to what went in
     const unsigned char pool [] = {
         0x00, 0x07, 0x09, 0x0a, 0x0d, 0x1b, 0x5c, 0x7f, 0x80, 0x85, 0x9b, 0xa0,
-        0xc2, 0xd8, 0xe2, 0x80, 0xae, 0xa8, 0xef, 0xbb, 0xbf, 0xf0, 0x9f, 'x', 'u', '['
+        0xc2, 0xd8, 0xe2, 0x80, 0xae, 0xa8, 0xef, 0xbb, 0xbf, 0xf0, 0x9f, 'x', 'u', '[',
+        0xad, 0x8b, 0xf3, 0x81, 'U'
     };
     uint32_t seed = 12345;
     for (int round = 0; round < 2000; round++) {
@@ -714,7 +801,8 @@ client_output_test (bool verbose)
     //  JSON: what jansson leaves raw is escaped, the JSON still parses
     //  and holds exactly the text
     const char *hostile = "\x1b[2J \x07\r\x7f \xc2\x85\xc2\x9b \xe2\x80\xae"
-                          "\xe2\x81\xa6\xe2\x80\xa8\xe2\x80\xa9\xd8\x9c \\x1b caf\xc3\xa9\n";
+                          "\xe2\x81\xa6\xe2\x80\xa8\xe2\x80\xa9\xd8\x9c \\x1b caf\xc3\xa9\n"
+                          "A\xe2\x80\x8bZ \xf3\xa0\x80\x81 \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb";
     json_t *value = json_pack ("{s:s}", "subject", hostile);
     assert (value);
     char *dumped = json_dumps (value, JSON_INDENT (2));
@@ -725,7 +813,9 @@ client_output_test (bool verbose)
     s_assert_safe (json_safe, true, false);
     assert (strstr (json_safe, "\\u007f") && strstr (json_safe, "\\u009b")
          && strstr (json_safe, "\\u202e") && strstr (json_safe, "\\u2028")
-         && strstr (json_safe, "\\\\x1b") && strstr (json_safe, "caf\xc3\xa9"));
+         && strstr (json_safe, "\\\\x1b") && strstr (json_safe, "caf\xc3\xa9")
+         && strstr (json_safe, "A\\u200bZ") && strstr (json_safe, "\\udb40\\udc01")
+         && strstr (json_safe, "\xe2\x80\x8d"));
     json_error_t error;
     json_t *parsed = json_loads (json_safe, 0, &error);
     assert (parsed);

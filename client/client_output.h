@@ -23,15 +23,30 @@
         U+061C, U+200E, U+200F, U+202A..U+202E,
         U+2066..U+2069; U+2028, U+2029; U+206A..U+206F;
         U+FEFF; U+FFF9..U+FFFB
+        an invisible character: U+00AD, U+034F,        \uHHHH, e.g. \u200b
+        U+115F, U+1160, U+17B4, U+17B5, U+180E,
+        U+200B, U+2060..U+2065, U+3164, U+FFA0,
+        U+FFF0..U+FFF8
+        the same past U+FFFF: U+1BCA0..U+1BCA3,        \UHHHHHHHH, e.g.
+        U+1D173..U+1D17A, U+E0000..U+E00FF (tags),     \U000e0001
+        U+E01F0..U+E0FFF
         a byte that is not part of valid UTF-8         \xHH, e.g. \xff
 
     (overlong forms, surrogates, code points past U+10FFFF and truncated
-    sequences are "not valid UTF-8", one escaped byte at a time). Escapes
-    are plain ASCII and always visible, and since a backslash is itself
-    escaped the result is unambiguous: \x is always two hex digits standing
-    for one byte, \u always four standing for one character, \\ one
-    backslash, so the printed text reads back to exactly the bytes sent (a
-    subject that reads \x1b prints as \\x1b, a real ESC as \x1b).
+    sequences are "not valid UTF-8", one escaped byte at a time). The
+    hidden and invisible ones are Unicode's Default_Ignorable_Code_Point
+    and the separators and annotation marks, less what text needs: ZWNJ
+    and ZWJ (U+200C, U+200D), the variation selectors (U+FE00..U+FE0F,
+    U+E0100..U+E01EF) and the Mongolian free variation selectors
+    (U+180B..U+180D, U+180F) are copied. Tags are escaped although the
+    flags of England, Scotland and Wales use them: elsewhere they hide
+    text. Escapes are plain ASCII and always visible, and since a
+    backslash is itself escaped the result is unambiguous: \x is always
+    two hex digits standing for one byte, \u always four standing for one
+    character up to U+FFFF, \U always eight standing for one character
+    past it, \\ one backslash, so the printed text reads back to exactly
+    the bytes sent (a subject that reads \x1b prints as \\x1b, a real ESC
+    as \x1b).
 
     Every path out of the client goes through this one rule: plain output
     (client_output_safe), --json (client_output_json: the same characters,
@@ -74,8 +89,9 @@ void
 
 //  Return a copy of JSON text, as jansson writes it (only ASCII outside
 //  its strings), in which every character the rule above escapes and JSON
-//  lets through raw (DEL, C1, the hidden format controls; a C0 control
-//  other than LF) is a \uXXXX escape, and a byte that is not
+//  lets through raw (DEL, C1, the hidden and invisible characters; a C0
+//  control other than LF) is a \uXXXX escape (past U+FFFF, a UTF-16
+//  surrogate pair, as JSON has it), and a byte that is not
 //  UTF-8 is \ufffd. It is the same JSON value. The caller frees it.
 char *
     client_output_json (const char *json);

@@ -25,6 +25,9 @@ format control, and only valid UTF-8:
 - an error that quotes what was typed (a message id holding ESC and RLO);
 - the guided session on a pseudo-terminal: inbox and read.
 
+With --json and no session, the status is the server's 401 when the
+server ended it and 0 when there was none to send (no server spoke).
+
 On ed85c0f: --json passed DEL and C1 raw, -v passed ESC, BEL, CR and C1
 raw, plain output passed the bidi controls raw, and a backslash was not
 escaped.
@@ -44,10 +47,15 @@ SEQUENCES = [
     "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
     "\u2066", "\u2067", "\u2068", "\u2069",
     "\u2028", "\u2029", "\ufeff",
-    "\\x1b[2J", "\\", "\\u202e",
+    # invisible: a subject "a<U+200B>b" must not pass for "ab"
+    "\u00ad", "\u034f", "\u115f", "\u1160", "\u180e", "\u200b", "\u2060",
+    "\u2064", "\u3164", "\uffa0", "\U000e0001", "\U000e0041", "\U000e007f",
+    "\\x1b[2J", "\\", "\\u202e", "\\U000e0001",
 ]
-#  Accepted by the server and harmless: shown as they are
-HARMLESS = "\U0001F469\u200d\U0001F4BB \uffff \U000E0041 \u05e9\u05dc\u05d5\u05dd"
+#  Accepted by the server and harmless: shown as they are (ZWJ, ZWNJ, a
+#  variation selector, U+FFFF, Hebrew letters)
+HARMLESS = ("\U0001F469\u200d\U0001F4BB \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+            " \u2764\ufe0f \uffff \u05e9\u05dc\u05d5\u05dd")
 
 SUBJECT = ("all:" + "|".join(SEQUENCES) + "|" + HARMLESS + " 99K")
 BODY = ("\x1b[2J\x1b]0;TITLE\x07cleared\n"
@@ -58,8 +66,11 @@ BODY = ("\x1b[2J\x1b]0;TITLE\x07cleared\n"
         "literal \\x1b[2J and real \x1b[2J\n" + HARMLESS + "\n")
 
 #  The rule (client/client_output.h), written again
-HIDDEN = [(0x061C, 0x061C), (0x200E, 0x200F), (0x2028, 0x202E), (0x2066, 0x206F),
-          (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB)]
+HIDDEN = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+          (0x17B4, 0x17B5), (0x180E, 0x180E), (0x200B, 0x200B), (0x200E, 0x200F),
+          (0x2028, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFEFF, 0xFEFF),
+          (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+          (0xE0000, 0xE00FF), (0xE01F0, 0xE0FFF)]
 
 
 def forbidden(point):
@@ -77,8 +88,10 @@ def escape(text, line):
             out.append(ch)
         elif point < 0x80 and forbidden(point):
             out.append("\\x%02x" % point)
-        elif forbidden(point):
+        elif forbidden(point) and point <= 0xFFFF:
             out.append("\\u%04x" % point)
+        elif forbidden(point):
+            out.append("\\U%08x" % point)
         else:
             out.append(ch)
     return "".join(out)
@@ -160,6 +173,10 @@ def test_plain_list_and_read(tmp):
     assert "literal \\\\x1b[2J and real \\x1b[2J\n" in shown, shown
     assert "bare\\x0dOVERWRITE and crlf\\x0d\n" in shown, shown
     assert "\\u202e" in shown and "\\u2066" in shown and "\\u0085" in shown, shown
+    assert "|\\u200b|" in shown and "|\\U000e0001|" in shown, shown
+    assert "|\\\\U000e0001|" in shown, shown
+    # What text needs is not escaped: ZWNJ, ZWJ, a variation selector
+    assert HARMLESS in shown, shown
 
     # An error that quotes what was typed
     out, err = _run(tmp, broker, ["read", "1\x1b[2J\u202e"], expect_rc=2)
@@ -184,8 +201,33 @@ def test_json(tmp):
     # The escapes are JSON's: \u007f, \u0085, \u202e, and \\ for a backslash
     text = out.decode("utf-8")
     for escaped in ["\\u007f", "\\u0085", "\\u009b", "\\u202e", "\\u2028",
-                    "\\u2069", "\\u001b", "\\\\x1b[2J"]:
+                    "\\u2069", "\\u001b", "\\\\x1b[2J", "\\u200b", "\\u00ad",
+                    "\\udb40\\udc01"]:
         assert escaped.lower() in text.lower(), (escaped, text)
+
+
+def test_json_not_logged_in(tmp):
+    """The JSON status is the server's: 401 when the server ended the
+    session, 0 when there is no session here to send (no server spoke)."""
+    broker, store = h.start_service(tmp)
+    victim = h.Client(broker, timeout=5)
+    victim.register("victim", PASSWORD)
+    rc, out, err, _ = h.run_client(tmp, ["login", "victim"], broker=broker,
+                                   env={"ZPOST_PASSWORD": PASSWORD})
+    assert rc == 0, (rc, out, err)
+    # A new password ends every other session, the client's too
+    victim.login("victim", PASSWORD)
+    victim.expect(200, "PASSWD", PASSWORD, PASSWORD + "-new")
+    victim.close()
+    out, err = _run(tmp, broker, ["list", "--json"], expect_rc=1)
+    said = json.loads(out.decode("utf-8"))
+    assert said["status"] == 401 and said["error"] == "NOT_LOGGED_IN", said
+    # The 401 made the client forget the login: now no server status applies
+    out, err = _run(tmp, broker, ["list", "--json"], expect_rc=1)
+    said = json.loads(out.decode("utf-8"))
+    assert said["status"] == 0 and said["error"] == "NOT_LOGGED_IN", said
+    assert "not logged in" in said["reason"], said
+    assert_clean(err, "zpost list --json, not logged in (stderr)")
 
 
 def test_verbose(tmp):
@@ -235,6 +277,7 @@ if __name__ == "__main__":
     h.run_tests([
         test_plain_list_and_read,
         test_json,
+        test_json_not_logged_in,
         test_verbose,
         test_guided_session,
     ])
