@@ -304,8 +304,9 @@ def test_announcement_is_fair_per_address(tmp):
                     if got[-1] is None:
                         break   # no more waiting: it already failed
                 answered = sum(1 for g in got if g == reply)
-                h.log("%d of %d asks from %s answered after %d idle connections "
-                      "from 127.0.0.1" % (answered, FAIR_ASKS, source, HOLDERS))
+                h.log("%d of %d asks from %s answered after %d idle "
+                      "connections from 127.0.0.1"
+                      % (answered, FAIR_ASKS, source, HOLDERS))
                 assert answered == FAIR_ASKS, \
                     "%d of %d asks from %s answered after %d idle " \
                     "connections from 127.0.0.1; got %r (None: no answer " \
