@@ -177,8 +177,12 @@ s_place_to_take (s_announce_t *self, const char *address)
 //  just by holding 16 idle connections; closing the oldest, the holder
 //  has to open 16 new ones within the honest client's round trip.
 static void
-s_peer_new (s_announce_t *self, zframe_t *id, const char *address)
+s_peer_new (s_announce_t *self, zframe_t *id, const char *peer_address)
 {
+    //  A longer address (never seen: the longest, IPv6 with a scope, fits)
+    //  is cut, and counted with those it shares its first bytes with
+    char address [ADDRESS_MAX];
+    snprintf (address, sizeof (address), "%s", peer_address);
     if (zframe_size (id) > ROUTING_ID_MAX) {
         s_send (self, zframe_data (id), zframe_size (id), NULL, 0);
         self->dropped++;
@@ -201,9 +205,7 @@ s_peer_new (s_announce_t *self, zframe_t *id, const char *address)
     }
     memcpy (peer->id, zframe_data (id), zframe_size (id));
     peer->id_size = zframe_size (id);
-    //  A longer address (never seen) is cut: its places are counted with
-    //  those of the addresses it shares the first ADDRESS_MAX - 1 bytes with
-    snprintf (peer->address, ADDRESS_MAX, "%s", address);
+    memcpy (peer->address, address, sizeof (address));
     peer->order = self->connections++;
     peer->since = zclock_mono ();
     peer->got = 0;
