@@ -14,14 +14,25 @@
     from 7 MiB to 1.3 GiB. Here the request is 8 fixed bytes
     (zpost_announce), and what a peer may cost is fixed too:
 
-    - at most PEERS_MAX connections at once; a newcomer beyond that is
-      closed at once;
+    - at most PEERS_MAX connections at once, and at most ADDRESS_PLACES of
+      them from one source address; the places are shared fairly, below;
     - per connection, a count of the request bytes seen so far: the first
       byte that strays from the request, or one byte more than it, closes
       the connection, so nothing is ever buffered beyond libzmq's short
       receive queue (SOCKET_HWM chunks of at most 8 KiB);
     - a connection that has not asked within PEER_TIMEOUT msec, or that
       stays open that long after its answer, is closed.
+
+    How the places are shared: a newcomer is never refused. When its
+    address already holds ADDRESS_PLACES, it takes the place of that
+    address's oldest connection; when all PEERS_MAX are taken, it takes the
+    place of the oldest connection of the address that holds the most
+    (counting the newcomer). So one address that opens hundreds of idle
+    connections holds ADDRESS_PLACES, no more, and everyone else still gets
+    in; many addresses together can still crowd the places (see the spec's
+    known weaknesses). The source address is the "Peer-Address" property
+    libzmq puts on every message of a ZMQ_STREAM connection, the empty one
+    that says it was made included.
 
     After its answer a connection is left for the client to close: libzmq
     drops what is still queued on a ZMQ_STREAM connection that we close,
@@ -39,8 +50,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <net/if.h>
 
 #define PEERS_MAX           64      //  connections handled at once
+#define ADDRESS_PLACES      16      //  of them one source address may hold
+//  The text of a peer address: IPv6 with room for a "%scope" suffix
+#define ADDRESS_MAX         (INET6_ADDRSTRLEN + IF_NAMESIZE)
 #define PEER_TIMEOUT        5000    //  msec a connection may stay open
 #define SOCKET_HWM          4       //  chunks queued per connection, each way
 #define ROUTING_ID_MAX      16      //  bytes of a ZMQ_STREAM routing id (5)
@@ -50,6 +66,8 @@ typedef struct {
     bool used;                  //  slot holds a connection
     uint8_t id [ROUTING_ID_MAX];    //  its routing id
     size_t id_size;
+    char address [ADDRESS_MAX]; //  source address, as text ("" unknown)
+    uint64_t order;             //  when it came, among all connections
     int64_t since;              //  monotonic msec it connected
     size_t got;                 //  request bytes received so far
     bool answered;              //  the reply was sent
@@ -64,6 +82,7 @@ typedef struct {
     s_peer_t peers [PEERS_MAX];
     uint64_t answered;          //  questions answered, for the log
     uint64_t dropped;           //  connections closed unanswered, for the log
+    uint64_t connections;       //  connections seen, to order them
 } s_announce_t;
 
 
@@ -106,21 +125,88 @@ s_peer_close (s_announce_t *self, s_peer_t *peer, const char *why)
     peer->used = false;
 }
 
-//  A new connection: take a slot, or close it if there is none
-static void
-s_peer_new (s_announce_t *self, zframe_t *id)
+//  The oldest connection from address, or NULL; counts them in *count
+static s_peer_t *
+s_address_oldest (s_announce_t *self, const char *address, int *count)
 {
-    s_peer_t *peer = NULL;
-    for (int index = 0; index < PEERS_MAX && !peer; index++)
-        if (!self->peers [index].used)
-            peer = &self->peers [index];
-    if (!peer || zframe_size (id) > ROUTING_ID_MAX) {
+    s_peer_t *oldest = NULL;
+    *count = 0;
+    for (int index = 0; index < PEERS_MAX; index++) {
+        s_peer_t *peer = &self->peers [index];
+        if (peer->used && streq (peer->address, address)) {
+            (*count)++;
+            if (!oldest || peer->order < oldest->order)
+                oldest = peer;
+        }
+    }
+    return oldest;
+}
+
+//  All places are taken: the one a newcomer from address takes, that is
+//  the oldest connection of the address that holds the most, counting the
+//  newcomer with its own; of equals, the one whose oldest came first
+static s_peer_t *
+s_place_to_take (s_announce_t *self, const char *address)
+{
+    s_peer_t *chosen = NULL;
+    int chosen_count = 0;
+    for (int index = 0; index < PEERS_MAX; index++) {
+        s_peer_t *peer = &self->peers [index];
+        int count;
+        s_peer_t *oldest = s_address_oldest (self, peer->address, &count);
+        if (oldest != peer)
+            continue;           //  each address once, at its oldest
+        if (streq (peer->address, address))
+            count++;
+        if (!chosen || count > chosen_count
+        || (count == chosen_count && peer->order < chosen->order)) {
+            chosen = peer;
+            chosen_count = count;
+        }
+    }
+    return chosen;
+}
+
+//  A new connection takes a place, if need be another's (see the top).
+//  Why the oldest of its own address is closed, and the newcomer is not
+//  refused, once that address holds ADDRESS_PLACES: a client that asks
+//  at once is answered within a round trip, so it is the newest of its
+//  address until then, and the connections that hold places the longest
+//  are the idle ones. Refusing newcomers instead would let whoever shares
+//  an address with an honest client (a NAT, a shared host) keep it out
+//  just by holding 16 idle connections; closing the oldest, the holder
+//  has to open 16 new ones within the honest client's round trip.
+static void
+s_peer_new (s_announce_t *self, zframe_t *id, const char *peer_address)
+{
+    //  A longer address (never seen: the longest, IPv6 with a scope, fits)
+    //  is cut, and counted with those it shares its first bytes with
+    char address [ADDRESS_MAX];
+    snprintf (address, sizeof (address), "%s", peer_address);
+    if (zframe_size (id) > ROUTING_ID_MAX) {
         s_send (self, zframe_data (id), zframe_size (id), NULL, 0);
         self->dropped++;
         return;
     }
+    int count;
+    s_peer_t *peer = s_address_oldest (self, address, &count);
+    if (count >= ADDRESS_PLACES)
+        s_peer_close (self, peer, "its address holds too many places");
+    else {
+        peer = NULL;
+        for (int index = 0; index < PEERS_MAX && !peer; index++)
+            if (!self->peers [index].used)
+                peer = &self->peers [index];
+        if (!peer) {
+            peer = s_place_to_take (self, address);
+            assert (peer);      //  all PEERS_MAX places are taken
+            s_peer_close (self, peer, "its place went to a newcomer");
+        }
+    }
     memcpy (peer->id, zframe_data (id), zframe_size (id));
     peer->id_size = zframe_size (id);
+    memcpy (peer->address, address, sizeof (address));
+    peer->order = self->connections++;
     peer->since = zclock_mono ();
     peer->got = 0;
     peer->answered = false;
@@ -156,8 +242,11 @@ s_receive (s_announce_t *self)
         //  An empty chunk is a connection made, or one the peer closed
         if (peer)
             peer->used = false;
-        else
-            s_peer_new (self, id);
+        else {
+            //  libzmq gives it on the empty message too; "" if it did not
+            const char *address = zframe_meta (id, "Peer-Address");
+            s_peer_new (self, id, address? address: "");
+        }
     }
     else
     if (!peer)
@@ -347,9 +436,10 @@ s_expect_default (const char *front, const char *expected)
     zstr_free (&endpoint);
 }
 
-//  A plain TCP connection to the announcement, with a receive timeout
+//  A plain TCP connection to the announcement from a loopback address
+//  (127.0.0.source), with a receive timeout
 static int
-s_connect (const char *endpoint)
+s_connect_from (const char *endpoint, int source)
 {
     const char *colon = strrchr (endpoint, ':');
     assert (colon);
@@ -358,10 +448,19 @@ s_connect (const char *endpoint)
     address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     int handle = socket (AF_INET, SOCK_STREAM, 0);
     assert (handle >= 0);
+    struct sockaddr_in local = { .sin_family = AF_INET };
+    local.sin_addr.s_addr = htonl (INADDR_LOOPBACK - 1 + (uint32_t) source);
+    assert (bind (handle, (struct sockaddr *) &local, sizeof (local)) == 0);
     struct timeval timeout = { .tv_sec = 5 };
     setsockopt (handle, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof (timeout));
     assert (connect (handle, (struct sockaddr *) &address, sizeof (address)) == 0);
     return handle;
+}
+
+static int
+s_connect (const char *endpoint)
+{
+    return s_connect_from (endpoint, 1);
 }
 
 static void
@@ -391,11 +490,10 @@ s_read_reply (int handle, char *buffer, bool *closed)
     return got;
 }
 
-//  Ask, in the given pieces; true if the reply carries key
+//  Ask on a connection already made; true if the reply carries key
 static bool
-s_ask (const char *endpoint, size_t split, const char *key)
+s_ask_on (int handle, size_t split, const char *key)
 {
-    int handle = s_connect (endpoint);
     s_write_all (handle, ZPOST_ANNOUNCE_REQUEST, split);
     if (split < ZPOST_ANNOUNCE_REQUEST_SIZE) {
         zclock_sleep (50);
@@ -405,10 +503,46 @@ s_ask (const char *endpoint, size_t split, const char *key)
     char buffer [ZPOST_ANNOUNCE_REPLY_SIZE + 16];
     bool closed;
     size_t got = s_read_reply (handle, buffer, &closed);
-    close (handle);
     char key_text [41];
     return zpost_announce_decode (buffer, got, key_text) == 1
         && streq (key_text, key);
+}
+
+//  Ask, in the given pieces, from 127.0.0.source; true if the reply
+//  carries key
+static bool
+s_ask_from (const char *endpoint, int source, size_t split, const char *key)
+{
+    int handle = s_connect_from (endpoint, source);
+    bool answered = s_ask_on (handle, split, key);
+    close (handle);
+    return answered;
+}
+
+static bool
+s_ask (const char *endpoint, size_t split, const char *key)
+{
+    return s_ask_from (endpoint, 1, split, key);
+}
+
+//  Wait, 5 s at most, until one of count connections is closed by the
+//  broker; returns its index, or -1
+static int
+s_one_closed (int *handles, int count)
+{
+    struct pollfd items [PEERS_MAX];
+    assert (count <= PEERS_MAX);
+    for (int index = 0; index < count; index++)
+        items [index] = (struct pollfd) { .fd = handles [index], .events = POLLIN };
+    if (poll (items, (nfds_t) count, 5000) <= 0)
+        return -1;
+    for (int index = 0; index < count; index++) {
+        char byte;
+        if ((items [index].revents & (POLLIN | POLLHUP | POLLERR))
+        &&  recv (handles [index], &byte, 1, MSG_DONTWAIT) <= 0)
+            return index;
+    }
+    return -1;
 }
 
 //  Send bytes that are not the request: the connection is closed, unanswered
@@ -468,22 +602,36 @@ broker_announce_test (bool verbose)
     s_expect_closed (endpoint, "\xff\0\0\0\0\0\0\0\x01\x7f", 10);     //  ZMTP
     assert (s_ask (endpoint, ZPOST_ANNOUNCE_REQUEST_SIZE, key));
 
-    //  Connections beyond PEERS_MAX are closed at once; the others stay
-    //  and, once gone, make room again
-    int idle [PEERS_MAX];
-    for (int index = 0; index < PEERS_MAX; index++)
-        idle [index] = s_connect (endpoint);
-    //  The actor sees connections in order, so the last one is closed
-    int extra = s_connect (endpoint);
-    char buffer [ZPOST_ANNOUNCE_REPLY_SIZE + 16];
-    bool closed;
-    assert (s_read_reply (extra, buffer, &closed) == 0 && closed);
-    close (extra);
-    for (int index = 0; index < PEERS_MAX; index++)
-        close (idle [index]);
-    int64_t deadline = zclock_mono () + 5000;
-    while (!s_ask (endpoint, ZPOST_ANNOUNCE_REQUEST_SIZE, key))
-        assert (zclock_mono () < deadline);
+    //  One address holds at most ADDRESS_PLACES: one more closes one of
+    //  them (the oldest, unless the actor saw them out of order), and a
+    //  newcomer from that address is answered all the same, closing another
+    int held [PEERS_MAX];
+    int count = ADDRESS_PLACES + 1;
+    for (int index = 0; index < count; index++)
+        held [index] = s_connect (endpoint);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            assert (s_ask (endpoint, ZPOST_ANNOUNCE_REQUEST_SIZE, key));
+        int gone = s_one_closed (held, count);
+        assert (gone >= 0);
+        close (held [gone]);
+        held [gone] = held [--count];
+    }
+    //  All PEERS_MAX places taken (127.0.0.1 holding 15, three others 16,
+    //  127.0.0.6 one): a newcomer from elsewhere takes the place of one of
+    //  those that hold the most, not 127.0.0.6's only one, and both are
+    //  answered
+    for (int source = 3; source <= 5; source++)
+        for (int index = 0; index < ADDRESS_PLACES; index++)
+            held [count++] = s_connect_from (endpoint, source);
+    int single = s_connect_from (endpoint, 6);
+    assert (count + 1 == PEERS_MAX);
+    assert (s_ask_from (endpoint, 2, ZPOST_ANNOUNCE_REQUEST_SIZE, key));
+    assert (s_one_closed (held, count) >= 0);
+    assert (s_ask_on (single, ZPOST_ANNOUNCE_REQUEST_SIZE, key));
+    close (single);
+    for (int index = 0; index < count; index++)
+        close (held [index]);
 
     //  A second START is refused; the first binding stays
     char *second = NULL;

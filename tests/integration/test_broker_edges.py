@@ -8,6 +8,10 @@
   set) made the broker buffer every frame: 60 MiB of 3-byte frames took its
   RSS from 7 MiB to 1.3 GiB. The broker's peak RSS must stay within 16 MiB
   of where it started, and the announcement must still answer afterwards.
+  Its 64 places are shared per source address: 300 idle connections from
+  one address left every newcomer refused while they lasted (the broker
+  kept the first 64); now another address, and that address itself, are
+  answered all the same.
 - The allow-lists of client keys are reloaded on content: a key file
   replaced by another key of the same size and an older mtime (cp -p) must
   stop letting the old key in and start letting the new one in.
@@ -15,6 +19,7 @@
 
 import os
 import re
+import select
 import socket
 import struct
 import time
@@ -227,6 +232,101 @@ def test_announcement_bounds_connections(tmp):
     assert reply == b"ZPOSTK2 %s\n" % broker.public_key.encode(), reply
 
 
+HOLDERS = 300           # idle connections from one address, as in the review
+FAIR_ASKS = 20          # asks from another address, and from that one
+FAIR_ATTEMPTS = 3       # runs of the scenario, if the holders ran out first
+
+
+def _connect_from(address, source, timeout=5):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.bind((source, 0))
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _ask_on(sock):
+    """The request on a connection made; returns what came back before
+    the broker closed it or 49 bytes came (b"" if it was refused), or None
+    if nothing closed it within the socket's timeout."""
+    got = b""
+    try:
+        sock.sendall(b"ZPOSTK2\n")
+        while len(got) < 49:
+            data = sock.recv(49 - len(got))
+            if not data:
+                break
+            got += data
+    except ConnectionError:
+        pass
+    except socket.timeout:
+        return None
+    return got
+
+
+def _ask_from(address, source):
+    with _connect_from(address, source) as sock:
+        return _ask_on(sock)
+
+
+def _a_holder_still_holds(holders, reply):
+    """True if one of the idle holders, all made before the asks, is still
+    in its place: asked now, it is answered. The newest are the ones kept."""
+    for sock in reversed(holders):
+        if select.select([sock], [], [], 0)[0]:
+            continue            # closed by the broker
+        if _ask_on(sock) == reply:
+            return True
+    return False
+
+
+def test_announcement_is_fair_per_address(tmp):
+    """300 idle connections from 127.0.0.1, then asks over raw TCP from
+    127.0.0.2 and from 127.0.0.1 itself: every one gets the exact reply.
+    ed85c0f kept the first 64 connections and refused every newcomer."""
+    broker = h.start_broker(tmp)
+    address = _announce_address(broker)
+    assert address[0] == "127.0.0.1", address
+    reply = b"ZPOSTK2 %s\n" % broker.public_key.encode()
+    for attempt in range(FAIR_ATTEMPTS):
+        holders = []
+        try:
+            for _ in range(HOLDERS):
+                holders.append(_connect_from(address, "127.0.0.1"))
+            for source in ("127.0.0.2", "127.0.0.1"):
+                got = []
+                for _ in range(FAIR_ASKS):
+                    got.append(_ask_from(address, source))
+                    if got[-1] is None:
+                        break   # no more waiting: it already failed
+                answered = sum(1 for g in got if g == reply)
+                h.log("%d of %d asks from %s answered after %d idle "
+                      "connections from 127.0.0.1"
+                      % (answered, FAIR_ASKS, source, HOLDERS))
+                assert answered == FAIR_ASKS, \
+                    "%d of %d asks from %s answered after %d idle " \
+                    "connections from 127.0.0.1; got %r (None: no answer " \
+                    "in 5 s)" \
+                    % (answered, FAIR_ASKS, source, HOLDERS,
+                       [g for g in got if g != reply][:3])
+            # Only if the holders held places through the asks do they prove
+            # anything (each holder's place lasts 5 s from its connection)
+            if _a_holder_still_holds(holders, reply):
+                return
+            h.log("attempt %d: the holders' time ran out before the asks "
+                  "ended; again" % (attempt + 1))
+        finally:
+            for sock in holders:
+                sock.close()
+    raise AssertionError("in %d attempts, the asks never ended while the "
+                         "idle connections still held places"
+                         % FAIR_ATTEMPTS)
+
+
 # ---------------------------------------------------------------------------
 #  Item 3: key directories reloaded on content
 
@@ -285,5 +385,6 @@ if __name__ == "__main__":
         test_abstract_broker_endpoint_is_refused_by_the_store,
         test_announcement_flood_keeps_memory_flat,
         test_announcement_bounds_connections,
+        test_announcement_is_fair_per_address,
         test_replaced_client_key_is_reloaded,
     ])
