@@ -166,8 +166,9 @@ def test_terminal_notices_and_restarted_broker(tmp):
         noticed = time.monotonic() - killed
         h.log("the drop was noticed %.2f s after the kill" % noticed)
         assert noticed < int(SLOW) / 1000.0, "the try waited out its timeout"
-        # Nobody listening now: the next tries say so
-        pty.expect(b"cannot connect to " + server + b", trying again (3/20)")
+        # Nobody listening now: a later try says so (on a busy machine the
+        # dying broker's port may still close a handshake first)
+        pty.expect(b"cannot connect to " + server + b", trying again (")
         # A broker restarted on the same port gets the retried PING
         for attempt in range(10):
             try:
