@@ -89,16 +89,15 @@ s_keyring_wanted (zfile_t *file)
 static void
 s_keyring_load_file (s_keyring_t *self, const char *path)
 {
-    //  A path is never taken for a key: zpost_keys_public_from accepts
-    //  either, and 40 characters of a path can all be Z85 characters.
-    char *file = zsys_sprintf ("%s%s", *path == '/'? "/.": "./", path);
-    assert (file);
+    //  A path is never taken for a key: 40 characters of a path can all
+    //  be Z85 characters, and a "/./" in front did not change that (it
+    //  made some paths exactly 40 long); the file-only reader never looks
+    //  at the path as text.
     char key [KEY_TEXT_BUFFER];
-    if (zpost_keys_public_from (file, key) == 0)
+    if (zpost_keys_public_from_file (path, key) == 0)
         zhashx_update (self->keys, key, "");
     else
         zsys_warning ("zpost-broker: %s holds no public key, ignored", path);
-    free (file);
 }
 
 //  Add a file's name and bytes to the digest. A key file is a few hundred

@@ -354,9 +354,19 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
         strcpy (key_text, key_or_file);
         return 0;
     }
+    return zpost_keys_public_from_file (key_or_file, key_text);
+}
+
+int
+zpost_keys_public_from_file (const char *path, char *key_text)
+{
+    assert (key_text);
+    key_text [0] = 0;
+    if (!path)
+        return -1;
     //  A bare key on the first line, or a CZMQ certificate. zcert_load is
     //  tried only on what looks like one: CZMQ leaks on files it cannot parse.
-    FILE *file = fopen (key_or_file, "r");
+    FILE *file = fopen (path, "r");
     if (!file)
         return -1;
     char line [256] = "";
@@ -373,7 +383,7 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
     }
     fclose (file);
     if (certificate) {
-        zcert_t *cert = zcert_load (key_or_file);
+        zcert_t *cert = zcert_load (path);
         if (cert) {
             static const byte zero [32] = { 0 };
             if (memcmp (zcert_public_key (cert), zero, 32) != 0)
@@ -440,6 +450,10 @@ zpost_keys_test (bool verbose)
     assert (zpost_keys_public_from ("not a key", key) == -1);
     assert (zpost_keys_public_from ("/nonexistent/file", key) == -1);
     assert (zpost_keys_public_from (NULL, key) == -1);
+    //  The file-only reader never takes its argument for a key
+    assert (zpost_keys_public_from_file (zcert_public_txt (cert), key) == -1);
+    assert (zpost_keys_public_from_file (path, key) == 0);
+    assert (streq (key, zcert_public_txt (cert)));
     assert (!zpost_keys_valid_z85 ("short"));
     assert (!zpost_keys_valid_z85 ("0123456789012345678901234567890123456789\""));
 

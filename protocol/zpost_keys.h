@@ -61,6 +61,12 @@ zcert_t *
 int
     zpost_keys_public_from (const char *key_or_file, char *key_text);
 
+//  The same for a file only: its path is never taken for a key, whatever
+//  it looks like (a path can be 40 valid Z85 characters). For directories
+//  of key files, whose names are not the operator's to choose freely.
+int
+    zpost_keys_public_from_file (const char *path, char *key_text);
+
 //  True if text is exactly 40 valid Z85 characters.
 bool
     zpost_keys_valid_z85 (const char *text);

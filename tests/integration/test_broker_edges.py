@@ -11,10 +11,14 @@
 - The allow-lists of client keys are reloaded on content: a key file
   replaced by another key of the same size and an older mtime (cp -p) must
   stop letting the old key in and start letting the new one in.
+- From the review of issue 11: a store key copied into the stores
+  directory (made before or after the broker started) is accepted; the
+  broker never takes a key file's path for a key.
 """
 
 import os
 import re
+import shutil
 import socket
 import struct
 import time
@@ -279,6 +283,136 @@ def test_replaced_client_key_is_reloaded(tmp):
     assert _served_as(broker, c, 5.0), "key C, untouched, is no longer served"
 
 
+# ---------------------------------------------------------------------------
+#  Review of issue 11: a store key copied into the stores directory
+
+Z85_CHARS = ("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+             ".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _z85_valid(text):
+    """What libzmq's zmq_z85_decode accepts: 40 characters of the alphabet,
+    each group of 5 worth less than 2**32."""
+    if len(text) != 40:
+        return False
+    for start in range(0, 40, 5):
+        value = 0
+        for char in text[start:start + 5]:
+            if char not in Z85_CHARS:
+                return False
+            value = value * 85 + Z85_CHARS.index(char)
+        if value > 0xFFFFFFFF:
+            return False
+    return True
+
+
+def _z85_key_dir(leaf):
+    """A new directory D outside the test's tmp (whose name has a '_', never
+    a Z85 character) such that "/." + D + "/" + leaf is 40 valid Z85
+    characters: the text ed85c0f's broker looked at, taking it for a key
+    instead of reading the file. Removed by the caller."""
+    import tempfile
+    for _ in range(50):
+        base = tempfile.mkdtemp(prefix="zk", dir="/tmp")
+        if "_" in base:
+            os.rmdir(base)
+            continue
+        pad = 38 - len(base) - 1 - 1 - len(leaf)
+        if pad < 1:
+            os.rmdir(base)
+            raise AssertionError("temp path %s too long to pad" % base)
+        for char in "a0Zm":
+            directory = os.path.join(base, char * pad)
+            if _z85_valid("/." + directory + "/" + leaf):
+                os.mkdir(directory)
+                return base, directory
+        os.rmdir(base)
+    raise AssertionError("found no Z85-valid key directory path")
+
+
+def _broker_log_count(broker, text):
+    return broker.proc.log_text().count(text)
+
+
+def _store_with_key(tmp, broker):
+    """A store on the broker's tcp back end; returns (store, its public
+    certificate file) once the file holds the key it printed."""
+    data = os.path.join(tmp, "data")
+    store = h.start_store(tmp, broker.back, data=data, wait=False,
+                          extra=["--broker-key", broker.public_key])
+    key = store.proc.wait_line(r"^zpost-store public key (\S{40})$").group(1)
+    cert = os.path.join(data, "store.key")
+    h.wait_until(lambda: os.path.exists(cert) and key in open(cert).read(),
+                 h.READY_TIMEOUT, 0.1, "%s to hold the store's key" % cert)
+    return store, cert
+
+
+def _refused_then_served(tmp, broker, add_key):
+    """The store is not used while its key is not listed; add_key(cert)
+    lists it; the store must then be served within a bounded time (the
+    broker looks every half second; the store tries again every 3 s)."""
+    store, cert = _store_with_key(tmp, broker)
+    # Positive control in the same window: the broker itself answers
+    assert h.ping_status(broker, "broker", 5.0) == 200
+    assert h.ping_status(broker, "store", 1.5) != 200, \
+        "the store was served before its key was listed"
+    add_key(cert)
+    h.wait_store_ready(broker, timeout=30.0)
+
+
+def test_store_key_copied_into_stores_is_accepted(tmp):
+    """stores/ exists when the broker starts; the store's certificate is
+    copied in later. ed85c0f took a path of 40 Z85 characters (its "/./"
+    prefix included) for a key, so the file was never read: "changed: 1
+    keys allowed", and the store refused for ever. A third of random
+    /tmp/rv-XXXXXXXX/keys/stores/store.key paths are such a path."""
+    base, stores = _z85_key_dir("store.key")
+    try:
+        broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                                extra=["--stores", stores, "--announce", "none"])
+        _refused_then_served(tmp, broker, lambda cert: shutil.copy(
+            cert, os.path.join(stores, "store.key")))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_stores_dir_made_after_start(tmp):
+    """The stores directory does not exist when the broker starts (a first
+    installation); it is made later and the certificate copied in."""
+    base, parent = _z85_key_dir("s/store.key")
+    stores = os.path.join(parent, "s")
+    try:
+        broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                                extra=["--stores", stores, "--announce", "none"])
+        def add(cert):
+            os.mkdir(stores)
+            shutil.copy(cert, os.path.join(stores, "store.key"))
+        _refused_then_served(tmp, broker, add)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_store_key_written_in_two_steps(tmp):
+    """The certificate file is made empty, the broker reads it (and says it
+    holds no key), and only then is the key written into the same file: the
+    content, not a first look, decides. (A guard: this was not the race,
+    ed85c0f and 2595ac3 pass it; the path taken for a key was.)"""
+    stores = os.path.join(tmp, "stores")
+    os.makedirs(stores)
+    broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                            extra=["--stores", stores, "--announce", "none"])
+    def add(cert):
+        target = os.path.join(stores, "store.key")
+        said = "store.key holds no public key"
+        before = _broker_log_count(broker, said)
+        with open(target, "wb") as f:
+            h.wait_until(lambda: _broker_log_count(broker, said) > before,
+                         15, 0.05, "the broker to read the empty file")
+            with open(cert, "rb") as source:
+                f.write(source.read())
+    _refused_then_served(tmp, broker, add)
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -286,4 +420,7 @@ if __name__ == "__main__":
         test_announcement_flood_keeps_memory_flat,
         test_announcement_bounds_connections,
         test_replaced_client_key_is_reloaded,
+        test_store_key_copied_into_stores_is_accepted,
+        test_stores_dir_made_after_start,
+        test_store_key_written_in_two_steps,
     ])
