@@ -37,6 +37,7 @@
 #include "broker_zap.h"
 #include "zpost_msg.h"
 #include "zpost_link.h"
+#include "zpost_keys.h"
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -638,6 +639,19 @@ s_bind_back (s_server_t *self, char **endpoint_p)
                     "be kept private; give a socket file path or tcp://",
                     self->back_endpoint);
         return -1;
+    }
+    //  The socket file's mode keeps other users from connecting, but in a
+    //  directory they can write they could rename our socket away and
+    //  bind their own under its name, or take the name while we are down,
+    //  and be the broker to a starting store
+    if (ipc) {
+        char error [1024];
+        if (zpost_keys_check_ipc (self->back_endpoint + 6, false,
+                                  error, sizeof (error))) {
+            zsys_error ("zpost-broker: refusing back %s: %s",
+                        self->back_endpoint, error);
+            return -1;
+        }
     }
     self->back = zsock_new (ZMQ_ROUTER);
     assert (self->back);

@@ -76,6 +76,20 @@ bool
 int
     zpost_keys_make_private_dir (const char *path);
 
+//  Whether an ipc:// socket file path can be kept private, as the spec's
+//  "What protects the back end" says: the socket file's directory must be
+//  owned by us (the effective uid) or root and writable by neither group
+//  nor others, sticky or not (in a shared directory another user can take
+//  the name while no broker holds it, or, not sticky, rename ours away);
+//  each directory above it, through symlinks and after them, must be
+//  owned by us or root and writable by group or others only if sticky.
+//  With check_socket, a file already at path must be a socket owned by
+//  us or root (a missing one is fine: the broker may not be up yet).
+//  Returns 0, or -1 with a sentence in error (error_size bytes).
+int
+    zpost_keys_check_ipc (const char *path, bool check_socket,
+                          char *error, size_t error_size);
+
 void
     zpost_keys_test (bool verbose);
 

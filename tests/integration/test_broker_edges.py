@@ -413,6 +413,95 @@ def test_store_key_written_in_two_steps(tmp):
     _refused_then_served(tmp, broker, add)
 
 
+# ---------------------------------------------------------------------------
+#  Review of issue 11: an ipc back end in a directory others can write
+
+def _refused_at_start(proc, what, ready, rc_wanted=None):
+    """proc must exit without printing its ready line; returns its log."""
+    proc.expected_exit = True
+    h.wait_until(lambda: not proc.alive() or ready in proc.stdout_text(),
+                 h.READY_TIMEOUT, what="%s to exit or say ready" % what)
+    rc = proc.returncode
+    if rc is None:
+        proc.kill()
+        raise AssertionError("%s runs (ready printed: %s)"
+                             % (what, ready in proc.stdout_text()))
+    assert rc != 0, "%s exited 0" % what
+    if rc_wanted is not None:
+        assert rc == rc_wanted, "%s exited %r, not %r" % (what, rc, rc_wanted)
+    assert ready not in proc.stdout_text(), proc.lines
+    return proc.log_text()
+
+
+def test_ipc_back_in_shared_dir_is_refused(tmp):
+    """A socket file of mode 0600 keeps others from connecting, not from
+    renaming it away (directory 0777) or taking its name while no broker
+    holds it (1777, sticky): user nobody did bind a fake broker there and a
+    starting store sent it READY. The broker refuses such a back end."""
+    for mode in (0o777, 0o1777, 0o770):
+        shared = os.path.join(tmp, "shared-%o" % mode)
+        os.mkdir(shared)
+        os.chmod(shared, mode)
+        endpoint = "ipc://%s/back.ipc" % shared
+        proc = h.start_broker(tmp, back=endpoint, wait=False)
+        err = _refused_at_start(proc, "the broker with back end %s" % endpoint,
+                                "zpost-broker ready")
+        assert shared in err and "write" in err, \
+            "the refusal does not say why: %r" % err
+        assert not os.path.exists(os.path.join(shared, "back.ipc"))
+    # Positive control: a private directory is fine
+    broker = h.start_broker(tmp)
+    h.start_store(tmp, broker.back)
+    h.wait_store_ready(broker)
+
+
+def test_store_refuses_an_untrusted_ipc_path(tmp):
+    """zpost-store checks the path before it says READY to anyone there: a
+    directory others can write (the socket need not exist yet: the store
+    may start first), a file that is not a socket, and a socket that
+    another user owns are refused at start with exit 2 and a sentence."""
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    cases = [("ipc://%s/back.ipc" % shared, [shared, "write"])]
+    private = os.path.join(tmp, "private")
+    os.mkdir(private, 0o700)
+    plain = os.path.join(private, "plain.ipc")
+    open(plain, "w").close()
+    cases.append(("ipc://" + plain, ["not a socket"]))
+    import socket as _socket
+    held = []
+    if os.geteuid() == 0:
+        import pwd
+        nobody = pwd.getpwnam("nobody").pw_uid
+        path = os.path.join(private, "theirs.ipc")
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(1)
+        held.append(sock)
+        os.chown(path, nobody, -1)      # as if user nobody had bound it
+        cases.append(("ipc://" + path, ["uid %d" % nobody]))
+    else:
+        h.log("not root: the socket owned by another user is not tried")
+    try:
+        for index, (endpoint, words) in enumerate(cases):
+            store = h.start_store(tmp, endpoint, wait=False,
+                                  data=os.path.join(tmp, "data-%d" % index))
+            err = _refused_at_start(store.proc, "the store against %s" % endpoint,
+                                    "zpost-store ready", 2)
+            assert all(w in err for w in words) and endpoint in err, \
+                "the refusal does not say why (%r): %r" % (words, err)
+    finally:
+        for sock in held:
+            sock.close()
+    # Positive control: the store starts first, before the broker's socket
+    # exists, in a private directory; then the broker comes
+    back = "ipc://%s/back.ipc" % private
+    h.start_store(tmp, back, data=os.path.join(tmp, "data-ok"))
+    broker = h.start_broker(tmp, back=back)
+    h.wait_store_ready(broker)
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -423,4 +512,6 @@ if __name__ == "__main__":
         test_store_key_copied_into_stores_is_accepted,
         test_stores_dir_made_after_start,
         test_store_key_written_in_two_steps,
+        test_ipc_back_in_shared_dir_is_refused,
+        test_store_refuses_an_untrusted_ipc_path,
     ])
