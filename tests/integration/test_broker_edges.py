@@ -502,6 +502,35 @@ def test_store_refuses_an_untrusted_ipc_path(tmp):
     h.wait_store_ready(broker)
 
 
+# ---------------------------------------------------------------------------
+#  Review of issue 11: only NAME.key files are keys
+
+def test_renamed_client_key_is_revoked(tmp):
+    """Renaming alice.key to alice.key.revoked (or .bak, or moving it into
+    a subdirectory) takes her key out; ed85c0f read every file but the
+    hidden ones, and subdirectories too. Renamed back, it is in again (the
+    positive control, in the same broker)."""
+    clients = os.path.join(tmp, "clients")
+    os.makedirs(os.path.join(clients, "old"))
+    a, c = zmq.curve_keypair(), zmq.curve_keypair()
+    alice = os.path.join(clients, "alice.key")
+    _write_public_cert(alice, a[0])
+    _write_public_cert(os.path.join(clients, "carol.key"), c[0])
+    broker = h.start_broker(tmp, extra=["--clients", clients,
+                                        "--announce", "none"])
+    h.wait_until(lambda: _served_as(broker, a), 15, 0.1, "key A to be served")
+    for name in ("alice.key.revoked", "alice.key.bak", "alice.key~",
+                 "old/alice.key"):
+        moved = os.path.join(clients, name)
+        os.rename(alice, moved)
+        h.wait_until(lambda: not _served_as(broker, a), 15, 0.1,
+                     "key A to be refused once alice.key is %s" % name)
+        assert _served_as(broker, c, 5.0), "key C is no longer served"
+        os.rename(moved, alice)
+        h.wait_until(lambda: _served_as(broker, a), 15, 0.1,
+                     "key A to be served again from alice.key")
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -514,4 +543,5 @@ if __name__ == "__main__":
         test_store_key_written_in_two_steps,
         test_ipc_back_in_shared_dir_is_refused,
         test_store_refuses_an_untrusted_ipc_path,
+        test_renamed_client_key_is_revoked,
     ])
