@@ -32,6 +32,7 @@
 #define KEY_FILE_MAX    (1024 * 1024)   //  bytes of a file its digest reads
 #define RELOAD_IVL      500     //  msec between looks at the key directories
 #define KEY_FILE_SUFFIX ".key"  //  the only files of a key directory read
+#define IGNORED_NAMED   3       //  keyless files named in the log per load
 
 //  --------------------------------------------------------------------------
 //  A set of public keys read from a directory, refreshed when it changes
@@ -126,20 +127,25 @@ s_keyring_scan (s_keyring_t *self)
     return paths;
 }
 
-//  Read the key of one file into the set, if it holds one
+//  Read the key of one file into the set, if it holds one; false if not.
+//  A file without one is named in the log only while named is below
+//  IGNORED_NAMED: a directory of junk must not flood the log at each look.
 
-static void
-s_keyring_load_file (s_keyring_t *self, const char *path)
+static bool
+s_keyring_load_file (s_keyring_t *self, const char *path, size_t named)
 {
     //  A path is never taken for a key: 40 characters of a path can all
     //  be Z85 characters, and a "/./" in front did not change that (it
     //  made some paths exactly 40 long); the file-only reader never looks
     //  at the path as text.
     char key [KEY_TEXT_BUFFER];
-    if (zpost_keys_public_from_file (path, key) == 0)
+    if (zpost_keys_public_from_file (path, key) == 0) {
         zhashx_update (self->keys, key, "");
-    else
+        return true;
+    }
+    if (named < IGNORED_NAMED)
         zsys_warning ("zpost-broker: %s holds no public key, ignored", path);
+    return false;
 }
 
 //  Add a file's name and bytes to the digest. A key file is a few hundred
@@ -196,9 +202,16 @@ s_keyring_refresh (s_keyring_t *self)
 
     if (!self->loaded || memcmp (digest, self->digest, sizeof (digest)) != 0) {
         zhashx_purge (self->keys);
+        size_t ignored = 0;
         for (path = (const char *) zlistx_first (paths); path;
              path = (const char *) zlistx_next (paths))
-            s_keyring_load_file (self, path);
+            if (!s_keyring_load_file (self, path, ignored))
+                ignored++;
+        if (ignored > IGNORED_NAMED)
+            zsys_warning ("zpost-broker: %zu files in %s hold no public key, "
+                          "ignored (the first %d named above)", ignored,
+                          self->location, IGNORED_NAMED);
+        //  The count is of the distinct keys read, not of the files
         if (self->loaded)
             zsys_info ("zpost-broker: %s changed: %zu keys allowed",
                        self->location, zhashx_size (self->keys));

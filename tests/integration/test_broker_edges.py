@@ -531,6 +531,77 @@ def test_renamed_client_key_is_revoked(tmp):
                      "key A to be served again from alice.key")
 
 
+# ---------------------------------------------------------------------------
+#  Review of issue 11: what the broker logs, and what it leaves behind
+
+JUNK_FILES = 300
+
+
+def test_junk_key_files_are_counted_and_summed_up(tmp):
+    """JUNK_FILES files that hold no key, written while the broker watches:
+    "changed: N keys allowed" counts the keys read (2595ac3 said 302 for 2
+    keys and 300 junk files at paths of 40 Z85 characters: each path was
+    taken for a key; the path fix cured that), and each load names at most
+    a few of them and sums up the rest (ed85c0f and 2595ac3 wrote a line
+    per file per load; ed85c0f logged no count at all)."""
+    base, clients = _z85_key_dir("j0000.key")
+    try:
+        a, b = zmq.curve_keypair(), zmq.curve_keypair()
+        # Real keys in names of other lengths: their paths are never 40
+        # characters, so even ed85c0f reads them
+        _write_public_cert(os.path.join(clients, "a.key"), a[0])
+        broker = h.start_broker(tmp, extra=["--clients", clients,
+                                            "--announce", "none"])
+        h.wait_until(lambda: _served_as(broker, a), 15, 0.1, "key A to be served")
+        for i in range(JUNK_FILES):
+            with open(os.path.join(clients, "j%04d.key" % i), "w") as f:
+                f.write("not a key %d\n" % i)
+        # A key written last: once it is served, a load saw the junk too
+        _write_public_cert(os.path.join(clients, "zz.key"), b[0])
+        h.wait_until(lambda: _served_as(broker, b), 15, 0.1, "key B to be served")
+        counts = [int(n) for n in re.findall(r"changed: (\d+) keys allowed",
+                                             broker.proc.log_text())]
+        assert counts and counts[-1] == 2 and set(counts) <= {1, 2}, \
+            "keys allowed as logged: %r (1 or 2 keys were in the files)" % counts
+        # At most 3 named per load: the first load, each logged change,
+        # and one that may be under way
+        log = broker.proc.log_text()
+        loads = len(re.findall(r"changed: (\d+) keys allowed", log)) + 2
+        named = log.count("holds no public key, ignored")
+        assert named <= 3 * loads, \
+            "%d lines name a keyless file over at most %d loads" % (named, loads)
+        h.wait_until(lambda: "%d files in %s hold no public key" % (JUNK_FILES, clients)
+                     in broker.proc.log_text(), 15, 0.1,
+                     "a load of all %d junk files to be summed up" % JUNK_FILES)
+        assert _served_as(broker, a, 5.0) and not _served_as(
+            broker, zmq.curve_keypair(), 1.5), "junk let another key in"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_back_socket_file_removed_on_clean_exit(tmp):
+    """After SIGTERM the broker removes its ipc socket file, but only its
+    own: a socket another broker has since bound at the path stays."""
+    path = os.path.join(tmp, "back.ipc")
+    broker = h.start_broker(tmp, back="ipc://" + path)
+    import stat as _stat
+    assert _stat.S_ISSOCK(os.lstat(path).st_mode), "no socket file at %s" % path
+    h.stop(broker.proc)
+    assert not os.path.exists(path), "the broker left %s behind" % path
+
+    import socket as _socket
+    broker = h.start_broker(tmp, back="ipc://" + path)
+    os.rename(path, path + ".old")
+    other = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        other.bind(path)
+        h.stop(broker.proc)
+        assert _stat.S_ISSOCK(os.lstat(path).st_mode), \
+            "the broker removed a socket file that was not its own"
+    finally:
+        other.close()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -544,4 +615,6 @@ if __name__ == "__main__":
         test_ipc_back_in_shared_dir_is_refused,
         test_store_refuses_an_untrusted_ipc_path,
         test_renamed_client_key_is_revoked,
+        test_junk_key_files_are_counted_and_summed_up,
+        test_back_socket_file_removed_on_clean_exit,
     ])
