@@ -37,6 +37,7 @@
 #include "broker_zap.h"
 #include "zpost_msg.h"
 #include "zpost_link.h"
+#include "zpost_keys.h"
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -74,6 +75,9 @@ typedef struct {
     zcert_t *cert;              //  the broker's key pair (our copy)
     char *front_endpoint;       //  endpoint to bind the front to
     char *back_endpoint;        //  endpoint to bind the back to
+    char *back_file;            //  the ipc socket file we bound, or NULL
+    dev_t back_device;          //  ... and its device and inode, so that
+    ino_t back_inode;           //  only our own socket is removed at exit
     int timeout;                //  msec a forwarded request may take
     int heartbeat;              //  msec between heartbeats
     bool verbose;               //  log every message
@@ -639,6 +643,19 @@ s_bind_back (s_server_t *self, char **endpoint_p)
                     self->back_endpoint);
         return -1;
     }
+    //  The socket file's mode keeps other users from connecting, but in a
+    //  directory they can write they could rename our socket away and
+    //  bind their own under its name, or take the name while we are down,
+    //  and be the broker to a starting store
+    if (ipc) {
+        char error [1024];
+        if (zpost_keys_check_ipc (self->back_endpoint + 6, false,
+                                  error, sizeof (error))) {
+            zsys_error ("zpost-broker: refusing back %s: %s",
+                        self->back_endpoint, error);
+            return -1;
+        }
+    }
     self->back = zsock_new (ZMQ_ROUTER);
     assert (self->back);
     s_set_common_options (self->back);
@@ -669,6 +686,13 @@ s_bind_back (s_server_t *self, char **endpoint_p)
             zsys_error ("zpost-broker: cannot chmod 0600 %s: %s",
                         path, strerror (errno));
             return -1;
+        }
+        struct stat info;
+        if (lstat (path, &info) == 0 && S_ISSOCK (info.st_mode)) {
+            self->back_file = strdup (path);
+            assert (self->back_file);
+            self->back_device = info.st_dev;
+            self->back_inode = info.st_ino;
         }
     }
     return 0;
@@ -786,6 +810,16 @@ s_server_destroy (s_server_t **self_p)
         }
         zsock_destroy (&self->front);
         zsock_destroy (&self->back);
+        //  libzmq leaves the socket file behind; remove it if it is still
+        //  the one we bound (a broker started since may have its own there)
+        if (self->back_file) {
+            struct stat info;
+            if (lstat (self->back_file, &info) == 0 && S_ISSOCK (info.st_mode)
+            &&  info.st_dev == self->back_device
+            &&  info.st_ino == self->back_inode)
+                unlink (self->back_file);
+            zstr_free (&self->back_file);
+        }
         zlistx_destroy (&self->deadlines);
         zhashx_destroy (&self->pending);
         broker_workers_destroy (&self->workers);

@@ -20,7 +20,9 @@
 #include "broker_zap.h"
 #include "zpost_keys.h"
 #include <signal.h>
+#include <dirent.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #define ZAP_ENDPOINT    "inproc://zeromq.zap.01"
@@ -29,6 +31,8 @@
 #define KEY_TEXT_BUFFER 41      //  its Z85 text and a NUL
 #define KEY_FILE_MAX    (1024 * 1024)   //  bytes of a file its digest reads
 #define RELOAD_IVL      500     //  msec between looks at the key directories
+#define KEY_FILE_SUFFIX ".key"  //  the only files of a key directory read
+#define IGNORED_NAMED   3       //  keyless files named in the log per load
 
 //  --------------------------------------------------------------------------
 //  A set of public keys read from a directory, refreshed when it changes
@@ -71,34 +75,77 @@ s_keyring_new (const char *location)
     return self;
 }
 
-//  True if the file may hold a public key: secret halves are never read
+//  True if a directory entry is a key file: its name ends in ".key" and
+//  does not start with a dot (editors' and our own temporaries), and it is
+//  a regular file (a FIFO would block the read). Renaming a.key to
+//  a.key.revoked, a.key.bak or .a.key takes it out; secret halves
+//  (NAME_secret) never match.
+
 static bool
-s_keyring_wanted (zfile_t *file)
+s_keyring_wanted (const char *name, const char *path)
 {
-    const char *path = zfile_filename (file, NULL);
-    size_t length = strlen (path);
-    const char *suffix = "_secret";
-    if (length >= strlen (suffix)
-    &&  streq (path + length - strlen (suffix), suffix))
+    size_t length = strlen (name);
+    const char *suffix = KEY_FILE_SUFFIX;
+    if (*name == '.' || length <= strlen (suffix)
+    ||  !streq (name + length - strlen (suffix), suffix))
         return false;
-    return zfile_is_regular (file);
+    struct stat info;
+    return stat (path, &info) == 0 && S_ISREG (info.st_mode);
 }
 
-//  Read the key of one file into the set, if it holds one
-
-static void
-s_keyring_load_file (s_keyring_t *self, const char *path)
+static int
+s_compare_names (const void *item1, const void *item2)
 {
-    //  A path is never taken for a key: zpost_keys_public_from accepts
-    //  either, and 40 characters of a path can all be Z85 characters.
-    char *file = zsys_sprintf ("%s%s", *path == '/'? "/.": "./", path);
-    assert (file);
+    return strcmp ((const char *) item1, (const char *) item2);
+}
+
+//  The paths of the key files directly in the directory, sorted (so that
+//  the digest does not depend on the order readdir gives). NULL if the
+//  directory cannot be read, with errno set.
+
+static zlistx_t *
+s_keyring_scan (s_keyring_t *self)
+{
+    DIR *handle = opendir (self->location);
+    if (!handle)
+        return NULL;
+    zlistx_t *paths = zlistx_new ();
+    assert (paths);
+    zlistx_set_destructor (paths, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_comparator (paths, s_compare_names);
+    struct dirent *entry;
+    while ((entry = readdir (handle))) {
+        char *path = zsys_sprintf ("%s/%s", self->location, entry->d_name);
+        assert (path);
+        if (s_keyring_wanted (entry->d_name, path))
+            zlistx_add_end (paths, path);
+        else
+            zstr_free (&path);
+    }
+    closedir (handle);
+    zlistx_sort (paths);
+    return paths;
+}
+
+//  Read the key of one file into the set, if it holds one; false if not.
+//  A file without one is named in the log only while named is below
+//  IGNORED_NAMED: a directory of junk must not flood the log at each look.
+
+static bool
+s_keyring_load_file (s_keyring_t *self, const char *path, size_t named)
+{
+    //  A path is never taken for a key: 40 characters of a path can all
+    //  be Z85 characters, and a "/./" in front did not change that (it
+    //  made some paths exactly 40 long); the file-only reader never looks
+    //  at the path as text.
     char key [KEY_TEXT_BUFFER];
-    if (zpost_keys_public_from (file, key) == 0)
+    if (zpost_keys_public_from_file (path, key) == 0) {
         zhashx_update (self->keys, key, "");
-    else
+        return true;
+    }
+    if (named < IGNORED_NAMED)
         zsys_warning ("zpost-broker: %s holds no public key, ignored", path);
-    free (file);
+    return false;
 }
 
 //  Add a file's name and bytes to the digest. A key file is a few hundred
@@ -106,11 +153,11 @@ s_keyring_load_file (s_keyring_t *self, const char *path)
 //  its size, so that a stray big file cannot make every look slow.
 
 static void
-s_keyring_digest_file (crypto_generichash_state *state, zfile_t *file)
+s_keyring_digest_file (crypto_generichash_state *state, const char *path)
 {
-    const char *path = zfile_filename (file, NULL);
     crypto_generichash_update (state, (const uint8_t *) path, strlen (path) + 1);
-    uint64_t whole = (uint64_t) zfile_cursize (file);
+    struct stat info;
+    uint64_t whole = stat (path, &info) == 0? (uint64_t) info.st_size: 0;
     crypto_generichash_update (state, (const uint8_t *) &whole, sizeof (whole));
     FILE *handle = fopen (path, "rb");
     if (!handle)
@@ -128,44 +175,50 @@ s_keyring_digest_file (crypto_generichash_state *state, zfile_t *file)
 }
 
 //  Load the directory again if its content changed since we last read it;
-//  a directory that is gone holds no keys.
+//  a directory that is gone (or not yet made) holds no keys, and is
+//  looked for again at every tick.
 
 static void
 s_keyring_refresh (s_keyring_t *self)
 {
-    zdir_t *dir = zdir_new (self->location, NULL);
-    if (!dir) {
+    zlistx_t *paths = s_keyring_scan (self);
+    if (!paths) {
         if (self->loaded || zhashx_size (self->keys))
-            zsys_warning ("zpost-broker: key directory %s is gone: no keys "
-                          "allowed from it", self->location);
+            zsys_warning ("zpost-broker: cannot read key directory %s (%s): "
+                          "no keys allowed from it", self->location,
+                          strerror (errno));
         zhashx_purge (self->keys);
         self->loaded = false;
         return;
     }
-    zfile_t **files = zdir_flatten (dir);
-    assert (files);
     crypto_generichash_state state;
     crypto_generichash_init (&state, NULL, 0, sizeof (self->digest));
-    size_t index;
-    for (index = 0; files [index]; index++)
-        if (s_keyring_wanted (files [index]))
-            s_keyring_digest_file (&state, files [index]);
+    const char *path;
+    for (path = (const char *) zlistx_first (paths); path;
+         path = (const char *) zlistx_next (paths))
+        s_keyring_digest_file (&state, path);
     uint8_t digest [sizeof (self->digest)];
     crypto_generichash_final (&state, digest, sizeof (digest));
 
     if (!self->loaded || memcmp (digest, self->digest, sizeof (digest)) != 0) {
         zhashx_purge (self->keys);
-        for (index = 0; files [index]; index++)
-            if (s_keyring_wanted (files [index]))
-                s_keyring_load_file (self, zfile_filename (files [index], NULL));
+        size_t ignored = 0;
+        for (path = (const char *) zlistx_first (paths); path;
+             path = (const char *) zlistx_next (paths))
+            if (!s_keyring_load_file (self, path, ignored))
+                ignored++;
+        if (ignored > IGNORED_NAMED)
+            zsys_warning ("zpost-broker: %zu files in %s hold no public key, "
+                          "ignored (the first %d named above)", ignored,
+                          self->location, IGNORED_NAMED);
+        //  The count is of the distinct keys read, not of the files
         if (self->loaded)
             zsys_info ("zpost-broker: %s changed: %zu keys allowed",
                        self->location, zhashx_size (self->keys));
         memcpy (self->digest, digest, sizeof (digest));
         self->loaded = true;
     }
-    zdir_flatten_free (&files);
-    zdir_destroy (&dir);
+    zlistx_destroy (&paths);
 }
 
 static bool
@@ -567,7 +620,7 @@ broker_zap_test (bool verbose)
     path = zsys_sprintf ("%s/copy.key", stores);
     zcert_save_public (store_cert, path);   //  the same key twice is fine
     zstr_free (&path);
-    path = zsys_sprintf ("%s/junk", stores);
+    path = zsys_sprintf ("%s/junk.key", stores);
     FILE *junk = fopen (path, "w");
     assert (junk);
     //  Well-formed but keyless: czmq's zconfig_load leaks on bad syntax
@@ -611,8 +664,24 @@ broker_zap_test (bool verbose)
     //  A key added to the directory is seen without a restart
     path = zsys_sprintf ("%s/other.key", stores);
     zcert_save_public (other_cert, path);
-    zstr_free (&path);
     assert (s_comes_to (true, back, back_ep, server_cert, other_cert));
+
+    //  Only NAME.key directly in the directory is read: a key renamed to
+    //  another name, hidden, or moved to a subdirectory is out
+    const char *elsewhere [] = { "other.key.revoked", "other.key.bak",
+                                 ".other.key", "old/other.key" };
+    char *old_dir = zsys_sprintf ("%s/old", stores);
+    assert (old_dir && mkdir (old_dir, 0700) == 0);
+    for (size_t index = 0; index < sizeof (elsewhere) / sizeof (elsewhere [0]); index++) {
+        char *moved = zsys_sprintf ("%s/%s", stores, elsewhere [index]);
+        assert (moved && rename (path, moved) == 0);
+        assert (s_comes_to (false, back, back_ep, server_cert, other_cert));
+        assert (rename (moved, path) == 0);
+        assert (s_comes_to (true, back, back_ep, server_cert, other_cert));
+        zstr_free (&moved);
+    }
+    zstr_free (&old_dir);
+    zstr_free (&path);
 
     //  An allow-list on the front
     assert (broker_zap_configure (zap, clients, stores) == 0);

@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -354,9 +356,19 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
         strcpy (key_text, key_or_file);
         return 0;
     }
+    return zpost_keys_public_from_file (key_or_file, key_text);
+}
+
+int
+zpost_keys_public_from_file (const char *path, char *key_text)
+{
+    assert (key_text);
+    key_text [0] = 0;
+    if (!path)
+        return -1;
     //  A bare key on the first line, or a CZMQ certificate. zcert_load is
     //  tried only on what looks like one: CZMQ leaks on files it cannot parse.
-    FILE *file = fopen (key_or_file, "r");
+    FILE *file = fopen (path, "r");
     if (!file)
         return -1;
     char line [256] = "";
@@ -373,7 +385,7 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
     }
     fclose (file);
     if (certificate) {
-        zcert_t *cert = zcert_load (key_or_file);
+        zcert_t *cert = zcert_load (path);
         if (cert) {
             static const byte zero [32] = { 0 };
             if (memcmp (zcert_public_key (cert), zero, 32) != 0)
@@ -397,6 +409,132 @@ s_entries (const char *path)
             count++;
     closedir (handle);
     return count;
+}
+
+//  One directory on the way to an ipc socket file: owned by us or root,
+//  and, unless last, writable by group or others only when sticky.
+//  lstat'ed, so a symlink on the way is checked for its owner too.
+static int
+s_check_ipc_dir (const char *dir, const char *socket_path, bool last,
+                 char *error, size_t error_size)
+{
+    struct stat info;
+    if (lstat (dir, &info)) {
+        snprintf (error, error_size, "cannot use the directory %s of the "
+                  "socket %s: %s", dir, socket_path, strerror (errno));
+        return -1;
+    }
+    if (info.st_uid != geteuid () && info.st_uid != 0) {
+        snprintf (error, error_size, "%s, on the way to the socket %s, "
+                  "belongs to uid %u, neither us (uid %u) nor root: its owner "
+                  "could put another socket there", dir, socket_path,
+                  (unsigned) info.st_uid, (unsigned) geteuid ());
+        return -1;
+    }
+    if (S_ISLNK (info.st_mode))
+        return 0;           //  its target is checked on the resolved path
+    bool writable = (info.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    if (writable && (last || !(info.st_mode & S_ISVTX))) {
+        snprintf (error, error_size, "the socket %s is in %s, which %s can "
+                  "write (mode %04o): another user could take or replace the "
+                  "socket; put it in a directory only its owner can write "
+                  "(chmod go-w %s)", socket_path, dir,
+                  (info.st_mode & S_IWOTH)? "any user": "its group",
+                  (unsigned) (info.st_mode & 07777), dir);
+        return -1;
+    }
+    return 0;
+}
+
+//  Each directory of an absolute path from the root down; the last one
+//  is held to the stricter rule
+static int
+s_check_ipc_chain (const char *dir, const char *socket_path,
+                   char *error, size_t error_size)
+{
+    assert (*dir == '/');
+    char *copy = strdup (dir);
+    assert (copy);
+    int rc = s_check_ipc_dir ("/", socket_path, streq (copy, "/"),
+                              error, error_size);
+    for (char *slash = strchr (copy + 1, '/'); rc == 0 && slash;
+         slash = strchr (slash + 1, '/')) {
+        *slash = 0;
+        rc = s_check_ipc_dir (copy, socket_path, false, error, error_size);
+        *slash = '/';
+    }
+    if (rc == 0 && !streq (copy, "/"))
+        rc = s_check_ipc_dir (copy, socket_path, true, error, error_size);
+    free (copy);
+    return rc;
+}
+
+int
+zpost_keys_check_ipc (const char *path, bool check_socket,
+                      char *error, size_t error_size)
+{
+    assert (path && error);
+    //  The directory as given, made absolute, and as it resolves
+    char *given = NULL;
+    const char *slash = strrchr (path, '/');
+    if (slash == path)
+        given = strdup ("/");
+    else
+    if (slash)
+        given = zsys_sprintf ("%.*s", (int) (slash - path), path);
+    else
+        given = strdup (".");
+    assert (given);
+    if (*given != '/') {
+        char cwd [PATH_MAX];
+        if (!getcwd (cwd, sizeof (cwd))) {
+            snprintf (error, error_size, "cannot check the directory of the "
+                      "socket %s: %s", path, strerror (errno));
+            free (given);
+            return -1;
+        }
+        char *absolute = streq (given, ".")? strdup (cwd)
+                       : zsys_sprintf ("%s%s%s", cwd, streq (cwd, "/")? "": "/", given);
+        assert (absolute);
+        free (given);
+        given = absolute;
+    }
+    int rc = s_check_ipc_chain (given, path, error, error_size);
+    if (rc == 0) {
+        char resolved [PATH_MAX];
+        if (!realpath (given, resolved)) {
+            snprintf (error, error_size, "cannot use the directory %s of the "
+                      "socket %s: %s", given, path, strerror (errno));
+            rc = -1;
+        }
+        else
+        if (!streq (resolved, given))
+            rc = s_check_ipc_chain (resolved, path, error, error_size);
+    }
+    free (given);
+    if (rc == 0 && check_socket) {
+        struct stat info;
+        if (lstat (path, &info) == 0) {
+            if (!S_ISSOCK (info.st_mode)) {
+                snprintf (error, error_size, "%s is not a socket", path);
+                rc = -1;
+            }
+            else
+            if (info.st_uid != geteuid () && info.st_uid != 0) {
+                snprintf (error, error_size, "the socket %s belongs to uid %u, "
+                          "neither us (uid %u) nor root: it is not our broker's",
+                          path, (unsigned) info.st_uid, (unsigned) geteuid ());
+                rc = -1;
+            }
+        }
+        else
+        if (errno != ENOENT) {
+            snprintf (error, error_size, "cannot check the socket %s: %s",
+                      path, strerror (errno));
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
 void
@@ -440,6 +578,10 @@ zpost_keys_test (bool verbose)
     assert (zpost_keys_public_from ("not a key", key) == -1);
     assert (zpost_keys_public_from ("/nonexistent/file", key) == -1);
     assert (zpost_keys_public_from (NULL, key) == -1);
+    //  The file-only reader never takes its argument for a key
+    assert (zpost_keys_public_from_file (zcert_public_txt (cert), key) == -1);
+    assert (zpost_keys_public_from_file (path, key) == 0);
+    assert (streq (key, zcert_public_txt (cert)));
     assert (!zpost_keys_valid_z85 ("short"));
     assert (!zpost_keys_valid_z85 ("0123456789012345678901234567890123456789\""));
 
@@ -496,6 +638,35 @@ zpost_keys_test (bool verbose)
     assert (strstr (error, "/nonexistent-dir/file"));
     assert (s_entries (dir) == 2);          //  the pair, nothing else
     assert (s_entries (base) == 2);         //  a/ and bare.txt
+
+    //  An ipc socket's directory: ours and private, or refused
+    char *socket_path = zsys_sprintf ("%s/s.ipc", dir);
+    char *middle_dir = zsys_sprintf ("%s/a", base);
+    assert (zpost_keys_check_ipc (socket_path, true, error, sizeof (error)) == 0);
+    assert (chmod (dir, 0777) == 0);
+    assert (zpost_keys_check_ipc (socket_path, false, error, sizeof (error)) == -1);
+    assert (strstr (error, "any user") && strstr (error, "0777"));
+    assert (chmod (dir, 01770) == 0);        //  sticky is no excuse for the last
+    assert (zpost_keys_check_ipc (socket_path, false, error, sizeof (error)) == -1);
+    assert (strstr (error, "its group"));
+    assert (chmod (dir, 0700) == 0);
+    assert (chmod (middle_dir, 0777) == 0);  //  above it: only if sticky
+    assert (zpost_keys_check_ipc (socket_path, false, error, sizeof (error)) == -1);
+    assert (chmod (middle_dir, 01777) == 0);
+    assert (zpost_keys_check_ipc (socket_path, false, error, sizeof (error)) == 0);
+    assert (chmod (middle_dir, 0755) == 0);
+    FILE *plain = fopen (socket_path, "w");  //  not a socket
+    assert (plain);
+    fclose (plain);
+    assert (zpost_keys_check_ipc (socket_path, false, error, sizeof (error)) == 0);
+    assert (zpost_keys_check_ipc (socket_path, true, error, sizeof (error)) == -1);
+    assert (strstr (error, "not a socket"));
+    unlink (socket_path);
+    char *missing = zsys_sprintf ("%s/none/s.ipc", base);
+    assert (zpost_keys_check_ipc (missing, false, error, sizeof (error)) == -1);
+    zstr_free (&missing);
+    zstr_free (&middle_dir);
+    zstr_free (&socket_path);
 
     zcert_destroy (&cert);
     unlink (secret_path);

@@ -61,6 +61,12 @@ zcert_t *
 int
     zpost_keys_public_from (const char *key_or_file, char *key_text);
 
+//  The same for a file only: its path is never taken for a key, whatever
+//  it looks like (a path can be 40 valid Z85 characters). For directories
+//  of key files, whose names are not the operator's to choose freely.
+int
+    zpost_keys_public_from_file (const char *path, char *key_text);
+
 //  True if text is exactly 40 valid Z85 characters.
 bool
     zpost_keys_valid_z85 (const char *text);
@@ -69,6 +75,20 @@ bool
 //  Returns 0 if it exists afterwards, else -1.
 int
     zpost_keys_make_private_dir (const char *path);
+
+//  Whether an ipc:// socket file path can be kept private, as the spec's
+//  "What protects the back end" says: the socket file's directory must be
+//  owned by us (the effective uid) or root and writable by neither group
+//  nor others, sticky or not (in a shared directory another user can take
+//  the name while no broker holds it, or, not sticky, rename ours away);
+//  each directory above it, through symlinks and after them, must be
+//  owned by us or root and writable by group or others only if sticky.
+//  With check_socket, a file already at path must be a socket owned by
+//  us or root (a missing one is fine: the broker may not be up yet).
+//  Returns 0, or -1 with a sentence in error (error_size bytes).
+int
+    zpost_keys_check_ipc (const char *path, bool check_socket,
+                          char *error, size_t error_size);
 
 void
     zpost_keys_test (bool verbose);

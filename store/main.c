@@ -359,6 +359,18 @@ main (int argc, char *argv [])
                               "be kept private (no file, no mode, no CURVE); "
                               "give a socket file path (ipc://PATH) or tcp://",
                               broker);
+    //  A socket file's mode keeps others from connecting to the broker,
+    //  not from playing it: in a directory others can write, one could
+    //  put a socket of their own at the path, and we would send READY to
+    //  it and serve whatever it asks
+    if (!curve) {
+        char error [1024];
+        if (zpost_keys_check_ipc (broker + 6, true, error, sizeof (error))) {
+            fprintf (stderr, S_PROGRAM ": refusing --broker %s: %s\n",
+                     broker, error);
+            return 2;
+        }
+    }
     char broker_key [ZPOST_KEY_TEXT_SIZE + 1] = "";
     if (curve) {
         if (!broker_key_arg)

@@ -19,6 +19,7 @@
 #include "store_server.h"
 #include "store_engine.h"
 #include "zpost_link.h"
+#include "zpost_keys.h"
 #include "zpost_status.h"
 
 #include <errno.h>
@@ -60,6 +61,7 @@ struct _store_server_t {
     bool terminated;            //  $TERM received
     uint64_t requests;          //  replies sent
     uint64_t reconnects;        //  sockets replaced after broker silence
+    bool path_refused;          //  the ipc path failed its check (said once)
     store_engine_t *engine;     //  the request flow; answers through s_send_reply
     int64_t heartbeat_at;       //  zclock_mono time of the last HEARTBEAT sent
 };
@@ -387,6 +389,24 @@ static int
 s_connect (store_server_t *self)
 {
     assert (!self->dealer);
+    //  Checked again at each new socket, as at start (main): the path
+    //  must still be ours before we say READY to whoever is there. libzmq
+    //  reconnects a socket on its own too; a private directory is what
+    //  keeps those reconnections to our broker.
+    if (strncmp (self->endpoint, "ipc://", 6) == 0) {
+        char error [1024];
+        if (zpost_keys_check_ipc (self->endpoint + 6, true,
+                                  error, sizeof (error))) {
+            if (!self->path_refused)
+                zsys_error ("store_server: not connecting to %s: %s",
+                            self->endpoint, error);
+            self->path_refused = true;
+            return -1;
+        }
+        if (self->path_refused)
+            zsys_info ("store_server: %s can be trusted again", self->endpoint);
+        self->path_refused = false;
+    }
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer) {
         zsys_error ("store_server: cannot create a socket: %s",

@@ -15,11 +15,15 @@
 - The allow-lists of client keys are reloaded on content: a key file
   replaced by another key of the same size and an older mtime (cp -p) must
   stop letting the old key in and start letting the new one in.
+- From the review of issue 11: a store key copied into the stores
+  directory (made before or after the broker started) is accepted; the
+  broker never takes a key file's path for a key.
 """
 
 import os
 import re
 import select
+import shutil
 import socket
 import struct
 import time
@@ -379,6 +383,325 @@ def test_replaced_client_key_is_reloaded(tmp):
     assert _served_as(broker, c, 5.0), "key C, untouched, is no longer served"
 
 
+# ---------------------------------------------------------------------------
+#  Review of issue 11: a store key copied into the stores directory
+
+Z85_CHARS = ("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+             ".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _z85_valid(text):
+    """What libzmq's zmq_z85_decode accepts: 40 characters of the alphabet,
+    each group of 5 worth less than 2**32."""
+    if len(text) != 40:
+        return False
+    for start in range(0, 40, 5):
+        value = 0
+        for char in text[start:start + 5]:
+            if char not in Z85_CHARS:
+                return False
+            value = value * 85 + Z85_CHARS.index(char)
+        if value > 0xFFFFFFFF:
+            return False
+    return True
+
+
+def _z85_key_dir(leaf):
+    """A new directory D outside the test's tmp (whose name has a '_', never
+    a Z85 character) such that "/." + D + "/" + leaf is 40 valid Z85
+    characters: the text ed85c0f's broker looked at, taking it for a key
+    instead of reading the file. Removed by the caller."""
+    import tempfile
+    for _ in range(50):
+        base = tempfile.mkdtemp(prefix="zk", dir="/tmp")
+        if "_" in base:
+            os.rmdir(base)
+            continue
+        pad = 38 - len(base) - 1 - 1 - len(leaf)
+        if pad < 1:
+            os.rmdir(base)
+            raise AssertionError("temp path %s too long to pad" % base)
+        for char in "a0Zm":
+            directory = os.path.join(base, char * pad)
+            if _z85_valid("/." + directory + "/" + leaf):
+                os.mkdir(directory)
+                return base, directory
+        os.rmdir(base)
+    raise AssertionError("found no Z85-valid key directory path")
+
+
+def _broker_log_count(broker, text):
+    return broker.proc.log_text().count(text)
+
+
+def _store_with_key(tmp, broker):
+    """A store on the broker's tcp back end; returns (store, its public
+    certificate file) once the file holds the key it printed."""
+    data = os.path.join(tmp, "data")
+    store = h.start_store(tmp, broker.back, data=data, wait=False,
+                          extra=["--broker-key", broker.public_key])
+    key = store.proc.wait_line(r"^zpost-store public key (\S{40})$").group(1)
+    cert = os.path.join(data, "store.key")
+    h.wait_until(lambda: os.path.exists(cert) and key in open(cert).read(),
+                 h.READY_TIMEOUT, 0.1, "%s to hold the store's key" % cert)
+    return store, cert
+
+
+def _refused_then_served(tmp, broker, add_key):
+    """The store is not used while its key is not listed; add_key(cert)
+    lists it; the store must then be served within a bounded time (the
+    broker looks every half second; the store tries again every 3 s)."""
+    store, cert = _store_with_key(tmp, broker)
+    # Positive control in the same window: the broker itself answers
+    assert h.ping_status(broker, "broker", 5.0) == 200
+    assert h.ping_status(broker, "store", 1.5) != 200, \
+        "the store was served before its key was listed"
+    add_key(cert)
+    h.wait_store_ready(broker, timeout=30.0)
+
+
+def test_store_key_copied_into_stores_is_accepted(tmp):
+    """stores/ exists when the broker starts; the store's certificate is
+    copied in later. ed85c0f took a path of 40 Z85 characters (its "/./"
+    prefix included) for a key, so the file was never read: "changed: 1
+    keys allowed", and the store refused for ever. A third of random
+    /tmp/rv-XXXXXXXX/keys/stores/store.key paths are such a path."""
+    base, stores = _z85_key_dir("store.key")
+    try:
+        broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                                extra=["--stores", stores, "--announce", "none"])
+        _refused_then_served(tmp, broker, lambda cert: shutil.copy(
+            cert, os.path.join(stores, "store.key")))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_stores_dir_made_after_start(tmp):
+    """The stores directory does not exist when the broker starts (a first
+    installation); it is made later and the certificate copied in."""
+    base, parent = _z85_key_dir("s/store.key")
+    stores = os.path.join(parent, "s")
+    try:
+        broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                                extra=["--stores", stores, "--announce", "none"])
+        def add(cert):
+            os.mkdir(stores)
+            shutil.copy(cert, os.path.join(stores, "store.key"))
+        _refused_then_served(tmp, broker, add)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_store_key_written_in_two_steps(tmp):
+    """The certificate file is made empty, the broker reads it (and says it
+    holds no key), and only then is the key written into the same file: the
+    content, not a first look, decides. (A guard: this was not the race,
+    ed85c0f and 2595ac3 pass it; the path taken for a key was.)"""
+    stores = os.path.join(tmp, "stores")
+    os.makedirs(stores)
+    broker = h.start_broker(tmp, back="tcp://127.0.0.1:*",
+                            extra=["--stores", stores, "--announce", "none"])
+    def add(cert):
+        target = os.path.join(stores, "store.key")
+        said = "store.key holds no public key"
+        before = _broker_log_count(broker, said)
+        with open(target, "wb") as f:
+            h.wait_until(lambda: _broker_log_count(broker, said) > before,
+                         15, 0.05, "the broker to read the empty file")
+            with open(cert, "rb") as source:
+                f.write(source.read())
+    _refused_then_served(tmp, broker, add)
+
+
+# ---------------------------------------------------------------------------
+#  Review of issue 11: an ipc back end in a directory others can write
+
+def _refused_at_start(proc, what, ready, rc_wanted=None):
+    """proc must exit without printing its ready line; returns its log."""
+    proc.expected_exit = True
+    h.wait_until(lambda: not proc.alive() or ready in proc.stdout_text(),
+                 h.READY_TIMEOUT, what="%s to exit or say ready" % what)
+    rc = proc.returncode
+    if rc is None:
+        proc.kill()
+        raise AssertionError("%s runs (ready printed: %s)"
+                             % (what, ready in proc.stdout_text()))
+    assert rc != 0, "%s exited 0" % what
+    if rc_wanted is not None:
+        assert rc == rc_wanted, "%s exited %r, not %r" % (what, rc, rc_wanted)
+    assert ready not in proc.stdout_text(), proc.lines
+    return proc.log_text()
+
+
+def test_ipc_back_in_shared_dir_is_refused(tmp):
+    """A socket file of mode 0600 keeps others from connecting, not from
+    renaming it away (directory 0777) or taking its name while no broker
+    holds it (1777, sticky): user nobody did bind a fake broker there and a
+    starting store sent it READY. The broker refuses such a back end."""
+    for mode in (0o777, 0o1777, 0o770):
+        shared = os.path.join(tmp, "shared-%o" % mode)
+        os.mkdir(shared)
+        os.chmod(shared, mode)
+        endpoint = "ipc://%s/back.ipc" % shared
+        proc = h.start_broker(tmp, back=endpoint, wait=False)
+        err = _refused_at_start(proc, "the broker with back end %s" % endpoint,
+                                "zpost-broker ready")
+        assert shared in err and "write" in err, \
+            "the refusal does not say why: %r" % err
+        assert not os.path.exists(os.path.join(shared, "back.ipc"))
+    # Positive control: a private directory is fine
+    broker = h.start_broker(tmp)
+    h.start_store(tmp, broker.back)
+    h.wait_store_ready(broker)
+
+
+def test_store_refuses_an_untrusted_ipc_path(tmp):
+    """zpost-store checks the path before it says READY to anyone there: a
+    directory others can write (the socket need not exist yet: the store
+    may start first), a file that is not a socket, and a socket that
+    another user owns are refused at start with exit 2 and a sentence."""
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    cases = [("ipc://%s/back.ipc" % shared, [shared, "write"])]
+    private = os.path.join(tmp, "private")
+    os.mkdir(private, 0o700)
+    plain = os.path.join(private, "plain.ipc")
+    open(plain, "w").close()
+    cases.append(("ipc://" + plain, ["not a socket"]))
+    import socket as _socket
+    held = []
+    if os.geteuid() == 0:
+        import pwd
+        nobody = pwd.getpwnam("nobody").pw_uid
+        path = os.path.join(private, "theirs.ipc")
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(1)
+        held.append(sock)
+        os.chown(path, nobody, -1)      # as if user nobody had bound it
+        cases.append(("ipc://" + path, ["uid %d" % nobody]))
+    else:
+        h.log("not root: the socket owned by another user is not tried")
+    try:
+        for index, (endpoint, words) in enumerate(cases):
+            store = h.start_store(tmp, endpoint, wait=False,
+                                  data=os.path.join(tmp, "data-%d" % index))
+            err = _refused_at_start(store.proc, "the store against %s" % endpoint,
+                                    "zpost-store ready", 2)
+            assert all(w in err for w in words) and endpoint in err, \
+                "the refusal does not say why (%r): %r" % (words, err)
+    finally:
+        for sock in held:
+            sock.close()
+    # Positive control: the store starts first, before the broker's socket
+    # exists, in a private directory; then the broker comes
+    back = "ipc://%s/back.ipc" % private
+    h.start_store(tmp, back, data=os.path.join(tmp, "data-ok"))
+    broker = h.start_broker(tmp, back=back)
+    h.wait_store_ready(broker)
+
+
+# ---------------------------------------------------------------------------
+#  Review of issue 11: only NAME.key files are keys
+
+def test_renamed_client_key_is_revoked(tmp):
+    """Renaming alice.key to alice.key.revoked (or .bak, or moving it into
+    a subdirectory) takes her key out; ed85c0f read every file but the
+    hidden ones, and subdirectories too. Renamed back, it is in again (the
+    positive control, in the same broker)."""
+    clients = os.path.join(tmp, "clients")
+    os.makedirs(os.path.join(clients, "old"))
+    a, c = zmq.curve_keypair(), zmq.curve_keypair()
+    alice = os.path.join(clients, "alice.key")
+    _write_public_cert(alice, a[0])
+    _write_public_cert(os.path.join(clients, "carol.key"), c[0])
+    broker = h.start_broker(tmp, extra=["--clients", clients,
+                                        "--announce", "none"])
+    h.wait_until(lambda: _served_as(broker, a), 15, 0.1, "key A to be served")
+    for name in ("alice.key.revoked", "alice.key.bak", "alice.key~",
+                 "old/alice.key"):
+        moved = os.path.join(clients, name)
+        os.rename(alice, moved)
+        h.wait_until(lambda: not _served_as(broker, a), 15, 0.1,
+                     "key A to be refused once alice.key is %s" % name)
+        assert _served_as(broker, c, 5.0), "key C is no longer served"
+        os.rename(moved, alice)
+        h.wait_until(lambda: _served_as(broker, a), 15, 0.1,
+                     "key A to be served again from alice.key")
+
+
+# ---------------------------------------------------------------------------
+#  Review of issue 11: what the broker logs, and what it leaves behind
+
+JUNK_FILES = 300
+
+
+def test_junk_key_files_are_counted_and_summed_up(tmp):
+    """JUNK_FILES files that hold no key, written while the broker watches:
+    "changed: N keys allowed" counts the keys read (2595ac3 said 302 for 2
+    keys and 300 junk files at paths of 40 Z85 characters: each path was
+    taken for a key; the path fix cured that), and each load names at most
+    a few of them and sums up the rest (ed85c0f and 2595ac3 wrote a line
+    per file per load; ed85c0f logged no count at all)."""
+    base, clients = _z85_key_dir("j0000.key")
+    try:
+        a, b = zmq.curve_keypair(), zmq.curve_keypair()
+        # Real keys in names of other lengths: their paths are never 40
+        # characters, so even ed85c0f reads them
+        _write_public_cert(os.path.join(clients, "a.key"), a[0])
+        broker = h.start_broker(tmp, extra=["--clients", clients,
+                                            "--announce", "none"])
+        h.wait_until(lambda: _served_as(broker, a), 15, 0.1, "key A to be served")
+        for i in range(JUNK_FILES):
+            with open(os.path.join(clients, "j%04d.key" % i), "w") as f:
+                f.write("not a key %d\n" % i)
+        # A key written last: once it is served, a load saw the junk too
+        _write_public_cert(os.path.join(clients, "zz.key"), b[0])
+        h.wait_until(lambda: _served_as(broker, b), 15, 0.1, "key B to be served")
+        counts = [int(n) for n in re.findall(r"changed: (\d+) keys allowed",
+                                             broker.proc.log_text())]
+        assert counts and counts[-1] == 2 and set(counts) <= {1, 2}, \
+            "keys allowed as logged: %r (1 or 2 keys were in the files)" % counts
+        # At most 3 named per load: the first load, each logged change,
+        # and one that may be under way
+        log = broker.proc.log_text()
+        loads = len(re.findall(r"changed: (\d+) keys allowed", log)) + 2
+        named = log.count("holds no public key, ignored")
+        assert named <= 3 * loads, \
+            "%d lines name a keyless file over at most %d loads" % (named, loads)
+        h.wait_until(lambda: "%d files in %s hold no public key" % (JUNK_FILES, clients)
+                     in broker.proc.log_text(), 15, 0.1,
+                     "a load of all %d junk files to be summed up" % JUNK_FILES)
+        assert _served_as(broker, a, 5.0) and not _served_as(
+            broker, zmq.curve_keypair(), 1.5), "junk let another key in"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_back_socket_file_removed_on_clean_exit(tmp):
+    """After SIGTERM the broker removes its ipc socket file, but only its
+    own: a socket another broker has since bound at the path stays."""
+    path = os.path.join(tmp, "back.ipc")
+    broker = h.start_broker(tmp, back="ipc://" + path)
+    import stat as _stat
+    assert _stat.S_ISSOCK(os.lstat(path).st_mode), "no socket file at %s" % path
+    h.stop(broker.proc)
+    assert not os.path.exists(path), "the broker left %s behind" % path
+
+    import socket as _socket
+    broker = h.start_broker(tmp, back="ipc://" + path)
+    os.rename(path, path + ".old")
+    other = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        other.bind(path)
+        h.stop(broker.proc)
+        assert _stat.S_ISSOCK(os.lstat(path).st_mode), \
+            "the broker removed a socket file that was not its own"
+    finally:
+        other.close()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -387,4 +710,12 @@ if __name__ == "__main__":
         test_announcement_bounds_connections,
         test_announcement_is_fair_per_address,
         test_replaced_client_key_is_reloaded,
+        test_store_key_copied_into_stores_is_accepted,
+        test_stores_dir_made_after_start,
+        test_store_key_written_in_two_steps,
+        test_ipc_back_in_shared_dir_is_refused,
+        test_store_refuses_an_untrusted_ipc_path,
+        test_renamed_client_key_is_revoked,
+        test_junk_key_files_are_counted_and_summed_up,
+        test_back_socket_file_removed_on_clean_exit,
     ])
