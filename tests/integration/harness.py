@@ -377,6 +377,17 @@ def run_program(tmp, name, args, timeout=CLIENT_TIMEOUT, env=None):
 # ---------------------------------------------------------------------------
 #  Polling
 
+def fault_shim():
+    """The LD_PRELOAD fault shim (tests/fault/fault.c, target zpost_fault):
+    $ZPOST_FAULT_LIB, else the one built beside the programs, so that a test
+    can run an older build that has none with the current shim."""
+    path = os.environ.get("ZPOST_FAULT_LIB") or os.path.join(BIN_DIR,
+                                                             "libzpost_fault.so")
+    assert os.path.exists(path), "the fault shim %s is not built (target " \
+        "zpost_fault)" % path
+    return os.path.abspath(path)
+
+
 def wait_until(predicate, timeout, interval=0.1, what=None):
     """Call predicate until it returns something true, or fail at the
     deadline. Returns the true value."""

@@ -28,17 +28,9 @@ PASSWORD = "password-fault"
 SENDERS = 4
 
 
-def _shim():
-    path = os.environ.get("ZPOST_FAULT_LIB") or os.path.join(h.BIN_DIR,
-                                                             "libzpost_fault.so")
-    assert os.path.exists(path), "the fault shim %s is not built (target " \
-        "zpost_fault)" % path
-    return os.path.abspath(path)
-
-
 def _faulty_store(tmp, broker, data, fault_file):
     env = h.clean_env()
-    env["LD_PRELOAD"] = _shim()
+    env["LD_PRELOAD"] = h.fault_shim()
     env["ZPOST_FAULT_FILE"] = fault_file
     argv = h.WRAP + [h.binary("zpost-store"), "--broker", broker.back,
                      "--data", data, "--heartbeat", "500"]

@@ -24,19 +24,11 @@ import harness as h
 PASSWORD = "correct horse"
 
 
-def _shim():
-    path = os.environ.get("ZPOST_FAULT_LIB") or os.path.join(h.BIN_DIR,
-                                                             "libzpost_fault.so")
-    assert os.path.exists(path), "the fault shim %s is not built (target " \
-        "zpost_fault)" % path
-    return os.path.abspath(path)
-
-
 def _full_env(tmp, match=None):
     fault = os.path.join(tmp, "disk-full")
     with open(fault, "w") as f:
         f.write("nospace\n" + (match + "\n" if match else ""))
-    return {"LD_PRELOAD": _shim(), "ZPOST_FAULT_FILE": fault}
+    return {"LD_PRELOAD": h.fault_shim(), "ZPOST_FAULT_FILE": fault}
 
 
 def _files(top):

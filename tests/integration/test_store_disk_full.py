@@ -30,14 +30,6 @@ PASSWORD = "password-disk-full"
 KIB = 1024
 
 
-def _shim():
-    path = os.environ.get("ZPOST_FAULT_LIB") or os.path.join(h.BIN_DIR,
-                                                             "libzpost_fault.so")
-    assert os.path.exists(path), "the fault shim %s is not built (target " \
-        "zpost_fault)" % path
-    return os.path.abspath(path)
-
-
 def _fault(path, kind):
     """Switch the fault on, whole: the shim must never read a half-written
     file (an empty one means EIO on sync)."""
@@ -49,7 +41,7 @@ def _fault(path, kind):
 
 def _faulty_store(tmp, broker, data, fault_file):
     env = h.clean_env()
-    env["LD_PRELOAD"] = _shim()
+    env["LD_PRELOAD"] = h.fault_shim()
     env["ZPOST_FAULT_FILE"] = fault_file
     # a 1 MiB map, so that a big body needs the map grown first
     argv = h.WRAP + [h.binary("zpost-store"), "--broker", broker.back,
