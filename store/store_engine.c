@@ -93,6 +93,8 @@ store_op_destroy (store_op_t **op_p)
         }
         sodium_memzero (op->checked, sizeof op->checked);
         zstr_free (&op->key_jobs);
+        zstr_free (&op->charged [0]);
+        zstr_free (&op->charged [1]);
         free (op);
         *op_p = NULL;
     }
@@ -304,9 +306,17 @@ s_throttled (store_engine_t *self, store_op_t *op, const char *account)
         wait = account_wait > wait? account_wait: wait;
     }
     if (wait == 0) {
+        //  Charged now, as the hash starts, so that a burst cannot outrun
+        //  its own failures; taken back if the check never runs
         store_throttle_failure (self->throttle, key, now);
         if (user)
             store_throttle_failure (self->throttle, user, now);
+        zstr_free (&op->charged [0]);
+        zstr_free (&op->charged [1]);
+        op->charged [0] = key;
+        op->charged [1] = user;
+        key = NULL;
+        user = NULL;
     }
     else {
         int64_t seconds = (wait + 999) / 1000;
@@ -320,6 +330,18 @@ s_throttled (store_engine_t *self, store_op_t *op, const char *account)
     zstr_free (&key);
     zstr_free (&user);
     return wait != 0;
+}
+
+//  The attempt will not be checked after all: take back its charge
+static void
+s_refund (store_engine_t *self, store_op_t *op)
+{
+    int64_t now = zclock_mono ();
+    for (int index = 0; index < 2; index++)
+        if (op->charged [index]) {
+            store_throttle_refund (self->throttle, op->charged [index], now);
+            zstr_free (&op->charged [index]);
+        }
 }
 
 void
@@ -341,6 +363,7 @@ store_engine_password_ok (store_engine_t *self, store_op_t *op, const char *acco
 static void
 s_busy (store_engine_t *self, store_op_t **op_p, int64_t wait)
 {
+    s_refund (self, *op_p);
     int64_t seconds = wait < 1000? 1: (wait + 999) / 1000;
     char *reason = zsys_sprintf ("The store is busy checking passwords: try "
                                  "again in %" PRId64 " s", seconds);
@@ -358,6 +381,7 @@ s_submit (store_engine_t *self, store_op_t **op_p, store_pwjob_t *job)
     bool urgent = op->known_key;
     if (!op->key_jobs) {
         if (s_key_jobs (self, zpost_msg_client_key (op->request)) >= STORE_KEY_JOBS_MAX) {
+            s_refund (self, op);
             s_fail (self, op_p, ZPOST_THROTTLED,
                     "Too many password requests at once from this client: wait for "
                     "their answers", "1");
@@ -375,6 +399,7 @@ s_submit (store_engine_t *self, store_op_t **op_p, store_pwjob_t *job)
            : store_hasher_hash (self->hasher, op, urgent, job->password);
     if (rc) {
         s_key_jobs_release (self, op);
+        s_refund (self, op);
         s_fail (self, op_p, ZPOST_INVALID_VALUE, NULL, "password");
         return;
     }

@@ -68,6 +68,8 @@ typedef struct {
     bool hashing;               //  PASSWD: verified; now hashing the new one
     int rechecks;               //  times sent back because the hash changed
     char *key_jobs;             //  the client key holding a job slot, or NULL
+    char *charged [2];          //  throttle keys charged for this attempt
+                                //  until its password is checked, or NULL
 } store_op_t;
 
 //  What a rule gets, inside the transaction that acts

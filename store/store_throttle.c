@@ -158,6 +158,24 @@ store_throttle_failure (store_throttle_t *self, const char *key, int64_t now_ms)
 }
 
 void
+store_throttle_refund (store_throttle_t *self, const char *key, int64_t now_ms)
+{
+    assert (self);
+    assert (key);
+    s_forget (self, now_ms);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
+    if (!entry)
+        return;
+    if (entry->failures <= 1)
+        s_remove (self, entry);
+    else {
+        entry->failures--;
+        entry->not_before = entry->last_failure
+                          + s_delay_ms (self->first_delay, entry->failures);
+    }
+}
+
+void
 store_throttle_success (store_throttle_t *self, const char *key, int64_t now_ms)
 {
     assert (self);
@@ -240,6 +258,26 @@ store_throttle_test (bool verbose)
     assert (store_throttle_wait_ms (throttle, client, now) == 1000);
     assert (store_throttle_wait_ms (throttle, alice, now) == STORE_THROTTLE_MAX_DELAY_MS);
     assert (store_throttle_wait_ms (throttle, "user:bob", now) == 0);
+    assert (store_throttle_size (throttle) == 2);
+
+    //  A refund takes back one failure: the fifth was never checked, so
+    //  no wait; a sixth charged and refunded leaves it so; the four free
+    //  ones refunded leave no entry behind
+    store_throttle_refund (throttle, client, now);
+    assert (store_throttle_wait_ms (throttle, client, now) == 0);
+    store_throttle_failure (throttle, client, now);
+    store_throttle_failure (throttle, client, now);
+    assert (store_throttle_wait_ms (throttle, client, now) == 2000);
+    store_throttle_refund (throttle, client, now);
+    assert (store_throttle_wait_ms (throttle, client, now) == 1000);
+    for (int refund = 0; refund < 5; refund++)
+        store_throttle_refund (throttle, client, now);
+    assert (store_throttle_wait_ms (throttle, client, now) == 0);
+    assert (store_throttle_size (throttle) == 1);
+    store_throttle_refund (throttle, client, now);     //  harmless
+    for (int failure = 1; failure <= 5; failure++)
+        store_throttle_failure (throttle, client, now);
+    assert (store_throttle_wait_ms (throttle, client, now) == 1000);
     assert (store_throttle_size (throttle) == 2);
 
     //  A success resets its key only: four free failures again

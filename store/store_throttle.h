@@ -80,6 +80,14 @@ void
     store_throttle_failure (store_throttle_t *self, const char *key,
                             int64_t now_ms);
 
+//  Take back one failure counted for an attempt that was then never
+//  checked (refused as busy, or found late in the queue): an attempt the
+//  store did not run must not count against the key, or a right password
+//  on a busy store ends up throttled.
+void
+    store_throttle_refund (store_throttle_t *self, const char *key,
+                           int64_t now_ms);
+
 //  An attempt on key succeeded at now_ms: forget its failures.
 void
     store_throttle_success (store_throttle_t *self, const char *key,

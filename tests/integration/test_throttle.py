@@ -19,6 +19,9 @@ and a release against a lower bound (the delay, measured from after the
 failure's reply, so never too early) and a generous upper one.
 """
 
+import ctypes
+import ctypes.util
+import math
 import time
 
 import harness as h
@@ -194,10 +197,75 @@ def test_passwd_failures_count(tmp):
     assert reply.status == 200, reply
 
 
+def _ops_for(seconds):
+    """Argon2id passes (64 MiB) that take about `seconds` on this machine
+    now: time one hash of 10 passes, scale (the cost is linear in passes)."""
+    sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert sodium.sodium_init() >= 0
+    out = ctypes.create_string_buffer(128)
+    start = time.monotonic()
+    assert sodium.crypto_pwhash_str(out, b"x", ctypes.c_ulonglong(1),
+                                    ctypes.c_ulonglong(10),
+                                    ctypes.c_size_t(64 << 20)) == 0
+    took = time.monotonic() - start
+    return max(20, int(math.ceil(10 * seconds / took)))
+
+
+def test_busy_refusals_never_throttle_a_right_password(tmp):
+    """A LOGIN the store refuses as busy (503) was never checked, so it
+    must not count as a failure. Before this was fixed, the throttle
+    charged an attempt when it was admitted and kept the charge when the
+    pool turned it away: on a loaded machine (stress-tests.sh) a client
+    that retried a right password after 503s got 429 and was shut out.
+
+    One hasher and hashes of several seconds: the owner's LOGINs from key
+    A keep the pool busy past the store's 2.5 s admission bound, so
+    six LOGINs with the right password from key B, another key the
+    account knows, are refused as busy. None may get 429, and once A's
+    are answered, B's LOGIN gets 200."""
+    ops = _ops_for(5.0)
+    fb = h.FakeBroker(tmp)
+    store = h.start_store(tmp, fb.endpoint, wait=False, extra=[
+        "--hashers", "1", "--pwhash-ops", str(ops),
+        "--throttle-delay", str(LONG * 1000)])
+    store.proc.wait_line(r"^zpost-store ready$", 120 * h.TIME_SCALE)
+    fb.wait_ready()
+    a, b = h.client_key(), h.client_key()
+    slow = 120 * h.TIME_SCALE
+
+    def login(key):
+        return fb.wait_reply(fb.send(key, "LOGIN", "owner", RIGHT)[0], slow)
+
+    r = fb.wait_reply(fb.send(a, "REGISTER", "owner", RIGHT)[0], slow)
+    assert r is not None and r.status == 200, r
+    for key in (a, b):                  # both keys become known to the account
+        r = login(key)
+        assert r is not None and r.status == 200, r
+    busy_tickets = [fb.send(a, "LOGIN", "owner", RIGHT)[0] for _ in range(2)]
+    statuses = []
+    for attempt in range(6):
+        r = fb.wait_reply(fb.send(b, "LOGIN", "owner", RIGHT)[0], slow)
+        assert r is not None, "LOGIN %d from B never answered" % attempt
+        statuses.append((r.status, r.reason))
+    h.log("B's LOGINs while the pool is busy (%d passes): %r" % (ops, statuses))
+    assert all(status != 429 for status, _ in statuses), \
+        "a right password refused as busy was counted as a failure: %r" % statuses
+    assert any(status == 503 for status, _ in statuses), \
+        "the pool was never busy, so nothing was tested: %r" % statuses
+    # A's own second LOGIN may have found the pool busy too
+    a_statuses = [getattr(fb.wait_reply(ticket, slow), "status", None)
+                  for ticket in busy_tickets]
+    assert 200 in a_statuses and set(a_statuses) <= {200, 503}, a_statuses
+    r = login(b)
+    assert r is not None and r.status == 200, \
+        "B's right password after the busy spell: %r" % r
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_account_throttle_engages_and_releases,
         test_new_key_throttled_by_account,
         test_key_throttle_across_accounts,
         test_passwd_failures_count,
+        test_busy_refusals_never_throttle_a_right_password,
     ])
