@@ -29,7 +29,6 @@
 #define ZAP_VERSION     "1.0"
 #define ZAP_KEY_SIZE    32      //  bytes of a CURVE public key
 #define KEY_TEXT_BUFFER 41      //  its Z85 text and a NUL
-#define KEY_FILE_MAX    (1024 * 1024)   //  bytes of a file its digest reads
 #define RELOAD_IVL      500     //  msec between looks at the key directories
 #define KEY_FILE_SUFFIX ".key"  //  the only files of a key directory read
 #define IGNORED_NAMED   3       //  keyless files named in the log per load
@@ -131,6 +130,24 @@ s_keyring_scan (s_keyring_t *self)
 //  A file without one is named in the log only while named is below
 //  IGNORED_NAMED: a directory of junk must not flood the log at each look.
 
+//  A file name as the log may show it: names are anyone's with write
+//  access to the directory, so control bytes must not reach a terminal or
+//  forge a log line; every byte outside printable ASCII shows as \xHH
+static char *
+s_printable (const char *text)
+{
+    char *safe = (char *) malloc (strlen (text) * 4 + 1);
+    assert (safe);
+    char *out = safe;
+    for (const unsigned char *byte = (const unsigned char *) text; *byte; byte++)
+        if (*byte >= 0x20 && *byte < 0x7f && *byte != '\\')
+            *out++ = (char) *byte;
+        else
+            out += sprintf (out, "\\x%02x", *byte);
+    *out = 0;
+    return safe;
+}
+
 static bool
 s_keyring_load_file (s_keyring_t *self, const char *path, size_t named)
 {
@@ -143,35 +160,37 @@ s_keyring_load_file (s_keyring_t *self, const char *path, size_t named)
         zhashx_update (self->keys, key, "");
         return true;
     }
-    if (named < IGNORED_NAMED)
-        zsys_warning ("zpost-broker: %s holds no public key, ignored", path);
+    if (named < IGNORED_NAMED) {
+        int error = errno;
+        char *name = s_printable (path);
+        zsys_warning ("zpost-broker: %s ignored: %s", name,
+                      error == EINVAL? "it holds no public key":
+                      error == ENODEV? "not a regular file":
+                      error == EFBIG? "too large for a key file": strerror (error));
+        zstr_free (&name);
+    }
     return false;
 }
 
 //  Add a file's name and bytes to the digest. A key file is a few hundred
-//  bytes; only the first KEY_FILE_MAX bytes of a larger one are read, with
-//  its size, so that a stray big file cannot make every look slow.
+//  bytes; a file over ZPOST_KEYS_FILE_MAX is not read at all (only that it
+//  is too large counts), so that a stray big file cannot make every look
+//  slow or big.
 
 static void
 s_keyring_digest_file (crypto_generichash_state *state, const char *path)
 {
     crypto_generichash_update (state, (const uint8_t *) path, strlen (path) + 1);
-    struct stat info;
-    uint64_t whole = stat (path, &info) == 0? (uint64_t) info.st_size: 0;
-    crypto_generichash_update (state, (const uint8_t *) &whole, sizeof (whole));
-    FILE *handle = fopen (path, "rb");
-    if (!handle)
-        return;
-    uint8_t buffer [4096];
-    size_t total = 0;
-    while (total < KEY_FILE_MAX) {
-        size_t got = fread (buffer, 1, sizeof (buffer), handle);
-        if (got == 0)
-            break;
-        crypto_generichash_update (state, buffer, got);
-        total += got;
-    }
-    fclose (handle);
+    //  The same reader as the load's: it never blocks on a FIFO swapped in
+    //  between two looks, and never reads a big file
+    char *text = (char *) malloc (ZPOST_KEYS_FILE_MAX + 1);
+    assert (text);
+    ssize_t size = zpost_keys_read_small (path, text, ZPOST_KEYS_FILE_MAX);
+    int64_t outcome = size >= 0? size: -errno;
+    crypto_generichash_update (state, (const uint8_t *) &outcome, sizeof (outcome));
+    if (size > 0)
+        crypto_generichash_update (state, (const uint8_t *) text, (size_t) size);
+    free (text);
 }
 
 //  Load the directory again if its content changed since we last read it;

@@ -20,10 +20,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#define S_KEY_TEXT_SIZE     40      //  Z85 characters of a CURVE key
+
 bool
 zpost_keys_valid_z85 (const char *text)
 {
-    if (!text || strlen (text) != 40)
+    if (!text || strlen (text) != S_KEY_TEXT_SIZE)
         return false;
     uint8_t key [32];
     return zmq_z85_decode (key, text) != NULL;
@@ -359,41 +361,104 @@ zpost_keys_public_from (const char *key_or_file, char *key_text)
     return zpost_keys_public_from_file (key_or_file, key_text);
 }
 
+ssize_t
+zpost_keys_read_small (const char *path, char *buffer, size_t max)
+{
+    assert (path);
+    assert (buffer);
+    //  O_NONBLOCK: opening a FIFO for reading must not wait for a writer
+    int handle = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (handle == -1)
+        return -1;
+    struct stat info;
+    ssize_t total = -1;
+    if (fstat (handle, &info) == -1)
+        ;
+    else
+    if (!S_ISREG (info.st_mode))
+        errno = ENODEV;
+    else
+    if ((uint64_t) info.st_size > max)
+        errno = EFBIG;
+    else {
+        total = 0;
+        while ((size_t) total < max) {
+            ssize_t got = read (handle, buffer + total, max - (size_t) total);
+            if (got == -1 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (got == -1)
+                    total = -1;
+                break;
+            }
+            total += got;
+        }
+    }
+    int error = errno;
+    close (handle);
+    errno = error;
+    if (total >= 0)
+        buffer [total] = 0;
+    return total;
+}
+
+//  The public key of a CZMQ certificate held in text, into key_text
+static int
+s_certificate_key (const char *text, char *key_text)
+{
+    zconfig_t *root = zconfig_str_load (text);
+    if (!root)
+        return -1;
+    const char *value = zconfig_get (root, "curve/public-key", "");
+    int rc = -1;
+    if (zpost_keys_valid_z85 (value)) {
+        static const byte zero [32] = { 0 };
+        byte binary [32];
+        zmq_z85_decode (binary, value);
+        if (memcmp (binary, zero, sizeof binary) != 0) {
+            strcpy (key_text, value);
+            rc = 0;
+        }
+    }
+    zconfig_destroy (&root);
+    return rc;
+}
+
 int
 zpost_keys_public_from_file (const char *path, char *key_text)
 {
     assert (key_text);
     key_text [0] = 0;
-    if (!path)
+    if (!path) {
+        errno = EINVAL;
         return -1;
-    //  A bare key on the first line, or a CZMQ certificate. zcert_load is
-    //  tried only on what looks like one: CZMQ leaks on files it cannot parse.
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    char line [256] = "";
-    bool certificate = false;
-    if (fgets (line, sizeof line, file)) {
-        line [strcspn (line, "\r\n")] = 0;
-        if (zpost_keys_valid_z85 (line))
+    }
+    //  A bare key on the first line, or a CZMQ certificate, parsed from the
+    //  bytes read once (never opened again by path, which could by then
+    //  be something else)
+    char *text = (char *) malloc (ZPOST_KEYS_FILE_MAX + 1);
+    assert (text);
+    int rc = -1;
+    if (zpost_keys_read_small (path, text, ZPOST_KEYS_FILE_MAX) >= 0) {
+        char line [S_KEY_TEXT_SIZE + 1] = "";
+        size_t first = strcspn (text, "\r\n");
+        if (first == S_KEY_TEXT_SIZE) {
+            memcpy (line, text, first);
+            line [first] = 0;
+        }
+        if (zpost_keys_valid_z85 (line)) {
             strcpy (key_text, line);
-        else {
-            do
-                certificate = certificate || strstr (line, "public-key") != NULL;
-            while (!certificate && fgets (line, sizeof line, file));
+            rc = 0;
         }
+        else
+        //  zconfig is given only what looks like a certificate
+        if (strstr (text, "public-key") && strlen (text) > 0)
+            rc = s_certificate_key (text, key_text);
+        if (rc)
+            errno = EINVAL;
     }
-    fclose (file);
-    if (certificate) {
-        zcert_t *cert = zcert_load (path);
-        if (cert) {
-            static const byte zero [32] = { 0 };
-            if (memcmp (zcert_public_key (cert), zero, 32) != 0)
-                strcpy (key_text, zcert_public_txt (cert));
-            zcert_destroy (&cert);
-        }
-    }
-    return key_text [0]? 0: -1;
+    free (text);
+    return rc;
 }
 
 //  Entries in a directory, hidden ones included
@@ -582,6 +647,24 @@ zpost_keys_test (bool verbose)
     assert (zpost_keys_public_from_file (zcert_public_txt (cert), key) == -1);
     assert (zpost_keys_public_from_file (path, key) == 0);
     assert (streq (key, zcert_public_txt (cert)));
+    //  Nothing that never ends, waits or is large is read: a FIFO with no
+    //  writer, a device, a file over the limit (sparse, so it costs nothing)
+    char *fifo = zsys_sprintf ("%s/fifo.key", base);
+    assert (mkfifo (fifo, 0600) == 0);
+    assert (zpost_keys_public_from (fifo, key) == -1 && errno == ENODEV);
+    assert (zpost_keys_public_from ("/dev/zero", key) == -1 && errno == ENODEV);
+    char *big = zsys_sprintf ("%s/big.key", base);
+    int big_handle = open (big, O_WRONLY | O_CREAT, 0600);
+    assert (big_handle >= 0);
+    assert (ftruncate (big_handle, (off_t) 4 << 30) == 0);
+    close (big_handle);
+    assert (zpost_keys_public_from_file (big, key) == -1 && errno == EFBIG);
+    char small [8];
+    assert (zpost_keys_read_small (bare, small, sizeof small - 1) == -1 && errno == EFBIG);
+    assert (zpost_keys_read_small (fifo, small, sizeof small - 1) == -1);
+    assert (unlink (fifo) == 0 && unlink (big) == 0);
+    zstr_free (&fifo);
+    zstr_free (&big);
     assert (!zpost_keys_valid_z85 ("short"));
     assert (!zpost_keys_valid_z85 ("0123456789012345678901234567890123456789\""));
 

@@ -64,8 +64,21 @@ int
 //  The same for a file only: its path is never taken for a key, whatever
 //  it looks like (a path can be 40 valid Z85 characters). For directories
 //  of key files, whose names are not the operator's to choose freely.
+//  On -1, errno says why: EINVAL no key in it, or as zpost_keys_read_small.
 int
     zpost_keys_public_from_file (const char *path, char *key_text);
+
+//  The largest key or certificate file zpost reads: a certificate is a few
+//  hundred bytes
+#define ZPOST_KEYS_FILE_MAX     (64 * 1024)
+
+//  Read a small regular file whole into buffer (size max + 1, NUL added),
+//  without ever blocking: a FIFO, a device or a directory is refused
+//  (errno ENODEV), and so is a file over max bytes (EFBIG), before a byte
+//  is read, so /dev/zero or a FIFO swapped in for a key file cannot hang
+//  or fill the process. Returns the bytes read, or -1 with errno set.
+ssize_t
+    zpost_keys_read_small (const char *path, char *buffer, size_t max);
 
 //  True if text is exactly 40 valid Z85 characters.
 bool

@@ -503,7 +503,7 @@ def test_store_key_written_in_two_steps(tmp):
                             extra=["--stores", stores, "--announce", "none"])
     def add(cert):
         target = os.path.join(stores, "store.key")
-        said = "store.key holds no public key"
+        said = "store.key ignored: it holds no public key"
         before = _broker_log_count(broker, said)
         with open(target, "wb") as f:
             h.wait_until(lambda: _broker_log_count(broker, said) > before,
@@ -667,7 +667,7 @@ def test_junk_key_files_are_counted_and_summed_up(tmp):
         # and one that may be under way
         log = broker.proc.log_text()
         loads = len(re.findall(r"changed: (\d+) keys allowed", log)) + 2
-        named = log.count("holds no public key, ignored")
+        named = log.count("ignored: it holds no public key")
         assert named <= 3 * loads, \
             "%d lines name a keyless file over at most %d loads" % (named, loads)
         h.wait_until(lambda: "%d files in %s hold no public key" % (JUNK_FILES, clients)
@@ -702,6 +702,24 @@ def test_back_socket_file_removed_on_clean_exit(tmp):
         other.close()
 
 
+def test_key_arguments_that_never_end_are_refused(tmp):
+    """--server-key and --broker-key take a key or a file: a device that
+    never ends (/dev/zero) or a FIFO nobody writes to must be refused at
+    once, not read forever (the process then ignored SIGTERM)."""
+    fifo = os.path.join(tmp, "fifo.key")
+    os.mkfifo(fifo, 0o600)
+    for source in ("/dev/zero", fifo):
+        store = h.start_store(tmp, "tcp://127.0.0.1:9", wait=False,
+                              extra=["--broker-key", source])
+        store.proc.expected_exit = True
+        h.wait_until(lambda: not store.proc.alive(), 30, 0.05,
+                     "the store to refuse --broker-key %s" % source)
+        assert store.proc.returncode == 2, (source, store.proc.returncode)
+        rc, out, err, _ = h.run_client(tmp, ["ping"], server="127.0.0.1:9",
+                                       server_key=source, timeout=30)
+        assert rc in (2, 4) and source in err, (source, rc, err)
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_abstract_back_end_is_refused,
@@ -718,4 +736,5 @@ if __name__ == "__main__":
         test_renamed_client_key_is_revoked,
         test_junk_key_files_are_counted_and_summed_up,
         test_back_socket_file_removed_on_clean_exit,
+        test_key_arguments_that_never_end_are_refused,
     ])
