@@ -40,7 +40,9 @@
 #include "zpost_keys.h"
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #ifndef ZPOST_VERSION
 #   error "ZPOST_VERSION must be defined by the build"
@@ -625,6 +627,24 @@ s_bind_front (s_server_t *self, char **endpoint_p)
     return 0;
 }
 
+//  True if a process accepts connections on the Unix socket at path: a
+//  socket file whose listener has gone refuses, and may be bound again
+static bool
+s_ipc_in_use (const char *path)
+{
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    if (strlen (path) >= sizeof (address.sun_path))
+        return false;           //  the bind will fail and say so
+    strcpy (address.sun_path, path);
+    int handle = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (handle == -1)
+        return false;
+    bool listening = connect (handle, (struct sockaddr *) &address,
+                              sizeof (address)) == 0;
+    close (handle);
+    return listening;
+}
+
 static int
 s_bind_back (s_server_t *self, char **endpoint_p)
 {
@@ -655,6 +675,16 @@ s_bind_back (s_server_t *self, char **endpoint_p)
                         self->back_endpoint, error);
             return -1;
         }
+    }
+    //  libzmq unlinks whatever is at the path before it binds: a second
+    //  broker started by mistake on the same back end would take the
+    //  socket from the live one, and leave it with none when it stops
+    if (ipc && s_ipc_in_use (self->back_endpoint + 6)) {
+        zsys_error ("zpost-broker: refusing back %s: another process (a "
+                    "running zpost-broker?) is listening on it; stop that "
+                    "one first, or give this broker another --back",
+                    self->back_endpoint);
+        return -1;
     }
     self->back = zsock_new (ZMQ_ROUTER);
     assert (self->back);

@@ -702,6 +702,33 @@ def test_back_socket_file_removed_on_clean_exit(tmp):
         other.close()
 
 
+def test_second_broker_cannot_take_a_live_back_end(tmp):
+    """A second broker given the back end of a running one (a mistake, or
+    a local user's attempt) used to unlink its socket and bind its own,
+    and on stopping left the first broker with none: no store could join
+    it. It must refuse, and the first keep its back end."""
+    first = h.start_broker(tmp)
+    path = first.back[len("ipc://"):]
+    before = os.stat(path).st_ino
+    second = h.start_broker(tmp, back=first.back, wait=False,
+                            keys=os.path.join(tmp, "second-keys"))
+    second.expected_exit = True
+    h.wait_until(lambda: not second.alive() or
+                 "zpost-broker ready" in second.stdout_text(),
+                 h.READY_TIMEOUT, what="the second broker to exit or say ready")
+    if second.returncode is None:
+        second.kill()
+        raise AssertionError("a second broker runs on the live back end %s"
+                             % first.back)
+    assert second.returncode != 0, second.returncode
+    assert "another process" in second.log_text(), second.log_text()
+    assert os.stat(path).st_ino == before, "the first broker's socket was replaced"
+    h.start_store(tmp, first.back)
+    h.wait_store_ready(first)
+    rc, out, err, _ = h.run_client(tmp, ["ping"], broker=first)
+    assert rc == 0 and "pong from store" in out, (rc, out, err)
+
+
 def test_key_arguments_that_never_end_are_refused(tmp):
     """--server-key and --broker-key take a key or a file: a device that
     never ends (/dev/zero) or a FIFO nobody writes to must be refused at
@@ -737,4 +764,5 @@ if __name__ == "__main__":
         test_junk_key_files_are_counted_and_summed_up,
         test_back_socket_file_removed_on_clean_exit,
         test_key_arguments_that_never_end_are_refused,
+        test_second_broker_cannot_take_a_live_back_end,
     ])
