@@ -27,7 +27,8 @@
         U+115F, U+1160, U+17B4, U+17B5, U+180E,
         U+200B, U+2060..U+2065, U+3164, U+FFA0,
         U+FFF0..U+FFF8
-        the same past U+FFFF: U+1BCA0..U+1BCA3,        \UHHHHHHHH, e.g.
+        the same past U+FFFF: U+13430..U+1343F,        \UHHHHHHHH, e.g.
+        U+1BCA0..U+1BCA3,
         U+1D173..U+1D17A, U+E0000..U+E00FF (tags),     \U000e0001
         U+E01F0..U+E0FFF
         a byte that is not part of valid UTF-8         \xHH, e.g. \xff

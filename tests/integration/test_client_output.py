@@ -50,6 +50,7 @@ SEQUENCES = [
     # invisible: a subject "a<U+200B>b" must not pass for "ab"
     "\u00ad", "\u034f", "\u115f", "\u1160", "\u180e", "\u200b", "\u2060",
     "\u2064", "\u3164", "\uffa0", "\U000e0001", "\U000e0041", "\U000e007f",
+    "\U00013430", "\U0001343f",
     "\\x1b[2J", "\\", "\\u202e", "\\U000e0001",
 ]
 #  Accepted by the server and harmless: shown as they are (ZWJ, ZWNJ, a
@@ -69,7 +70,7 @@ BODY = ("\x1b[2J\x1b]0;TITLE\x07cleared\n"
 HIDDEN = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
           (0x17B4, 0x17B5), (0x180E, 0x180E), (0x200B, 0x200B), (0x200E, 0x200F),
           (0x2028, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFEFF, 0xFEFF),
-          (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+          (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
           (0xE0000, 0xE00FF), (0xE01F0, 0xE0FFF)]
 
 
