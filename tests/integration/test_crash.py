@@ -424,6 +424,7 @@ def test_store_killed_in_read_transaction(tmp):
     caught = None
     rounds = 0
     tries = 0
+    misses = 0
     rows = []
     while rounds < 8:
         rounds += 1
@@ -455,8 +456,18 @@ def test_store_killed_in_read_transaction(tmp):
         finally:
             flood.stop.set()
             flood.join(5)
-        assert caught, "in %d tries the store was never stopped inside a read " \
-            "transaction" % tries
+        if not caught:
+            # A stop lands inside a short read transaction by chance: on a
+            # machine kept busy (stress-tests.sh) one 40 s window of
+            # thousands of tries once caught none. Another window, a
+            # bounded number of times, before calling it a failure.
+            misses += 1
+            assert misses < 4, "in %d tries over %d windows the store was never " \
+                "stopped inside a read transaction" % (tries, misses)
+            h.log("round %d: no stop inside a read transaction in 40 s; again"
+                  % rounds)
+            rounds -= 1
+            continue
         rows, _ = _readers(data)
         assert rows is not None, "mdb_stat -r hung after the store was killed"
         if any(pid == caught for pid, _ in rows):
