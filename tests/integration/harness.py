@@ -304,6 +304,11 @@ def start_broker(tmp, back=None, extra=(), front="tcp://127.0.0.1:*",
     if not wait:
         return proc
     proc.wait_line(r"^zpost-broker ready$")
+    return broker_of(proc, front, keys)
+
+
+def broker_of(proc, front, keys):
+    """The Broker of a zpost-broker process that has printed ready."""
     lines = proc.stdout_text()
     key = re.search(r"^zpost-broker (\S+) public key (\S+)$", lines, re.M)
     fr = re.search(r"^zpost-broker front (\S+)$", lines, re.M)

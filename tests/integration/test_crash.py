@@ -283,12 +283,15 @@ def _start_broker_on(tmp, front, keys, back):
     port, and the clients follow it, as they would follow a broker that
     moved."""
     for _ in range(50):
+        proc = h.start_broker(tmp, front=front, keys=keys, back=back,
+                              extra=["--heartbeat", HEARTBEAT], wait=False)
         try:
-            return h.start_broker(tmp, front=front, keys=keys, back=back,
-                                  extra=["--heartbeat", HEARTBEAT])
+            proc.wait_line(r"^zpost-broker ready$")
+            return h.broker_of(proc, front, keys)
         except AssertionError as e:
             if "exited" not in str(e):
                 raise
+            proc.expected_exit = True   # the port was taken: a try, not a fault
             time.sleep(0.1)
     h.log("%s stays taken; the broker moves to a fresh port" % front)
     return h.start_broker(tmp, keys=keys, back=back, extra=["--heartbeat", HEARTBEAT])
