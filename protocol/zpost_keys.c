@@ -452,7 +452,7 @@ zpost_keys_public_from_file (const char *path, char *key_text)
         }
         else
         //  zconfig is given only what looks like a certificate
-        if (strstr (text, "public-key") && strlen (text) > 0)
+        if (strstr (text, "public-key"))
             rc = s_certificate_key (text, key_text);
         if (rc)
             errno = EINVAL;
