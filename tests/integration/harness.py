@@ -475,11 +475,16 @@ class Reply:
 
 
 def send_request(endpoint, server_key, frames, security="curve", client_keys=None,
-                 socket_type=zmq.REQ):
+                 socket_type=zmq.REQ, send_timeout=REQUEST_TIMEOUT):
     """Send one request on a fresh socket and return the socket (the
-    caller closes it). security: "curve" (needs server_key), or "null"."""
+    caller closes it). security: "curve" (needs server_key), or "null".
+    The send raises zmq.Again after send_timeout s: a server that refuses
+    the handshake makes libzmq drop the connecting pipe, and if that
+    happens before the send (a busy machine delays this thread), the send
+    would otherwise wait forever (seen in CI: a 90 s watchdog)."""
     sock = context().socket(socket_type)
     sock.linger = 0
+    sock.sndtimeo = int(send_timeout * 1000)
     try:
         if security == "curve":
             public, secret = client_keys or zmq.curve_keypair()
@@ -544,8 +549,11 @@ def request(endpoint, server_key, frames, timeout=REQUEST_TIMEOUT,
     """Send one request on a fresh socket; return the reply frames (list of
     bytes, delimiter stripped) or None if nothing came back in time.
     security: "curve" (needs server_key), or "null"."""
-    sock = send_request(endpoint, server_key, frames, security, client_keys,
-                        socket_type)
+    try:
+        sock = send_request(endpoint, server_key, frames, security, client_keys,
+                            socket_type, send_timeout=timeout)
+    except zmq.Again:
+        return None     # refused before the request could leave: no answer
     try:
         if sock.poll(int(timeout * 1000), zmq.POLLIN):
             reply = sock.recv_multipart()

@@ -42,7 +42,13 @@ def _served(broker):
 def test_null_security_client_gets_nothing(tmp):
     broker, store = _up(tmp)
     frames = h.request_frames("PING", h.new_request_id(), "", "broker")
-    sock = h.send_request(broker.front, None, frames, security="null")
+    try:
+        sock = h.send_request(broker.front, None, frames, security="null")
+    except zmq.Again:
+        # libzmq dropped the refused connection before the send: nothing
+        # can come back, and the broker must still serve others
+        _served(broker)
+        return
     try:
         got = h.quiet_while_served(broker, [sock])
     finally:
@@ -55,7 +61,13 @@ def test_wrong_server_key_gets_nothing(tmp):
     broker, store = _up(tmp)
     wrong_public, _ = zmq.curve_keypair()
     frames = h.request_frames("PING", h.new_request_id(), "", "broker")
-    sock = h.send_request(broker.front, wrong_public, frames)
+    try:
+        sock = h.send_request(broker.front, wrong_public, frames)
+    except zmq.Again:
+        # libzmq dropped the refused connection before the send: nothing
+        # can come back, and the broker must still serve others
+        _served(broker)
+        return
     try:
         got = h.quiet_while_served(broker, [sock])
     finally:
