@@ -920,6 +920,228 @@ s_check_refuse (void *arg, const char *endpoint, char *error, size_t error_size)
     return -1;
 }
 
+//  Notices and checks seen by the failover tests, in order
+typedef struct {
+    char seen [16][160];        //  "miss missed>next try/tries" per notice
+    int notices;
+    char checked [4][64];       //  endpoints the check ran for
+    int checks;
+    const char *refuse;         //  the endpoint the check refuses, or NULL
+} s_failover_log_t;
+
+static void
+s_log_notice (void *arg, client_session_miss_t miss, const char *missed,
+              const char *next, int next_try, int tries)
+{
+    s_failover_log_t *log = (s_failover_log_t *) arg;
+    assert (log->notices < 16);
+    snprintf (log->seen [log->notices++], 160, "%d %s>%s %d/%d", (int) miss,
+              missed, next, next_try, tries);
+}
+
+static int
+s_log_check (void *arg, const char *endpoint, char *error, size_t error_size)
+{
+    s_failover_log_t *log = (s_failover_log_t *) arg;
+    assert (log->checks < 4);
+    snprintf (log->checked [log->checks++], 64, "%s", endpoint);
+    if (log->refuse && streq (endpoint, log->refuse)) {
+        snprintf (error, error_size, "not that key at %s", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+//  A stand-in server for the failover tests: its actor and endpoint
+typedef struct {
+    s_server_args_t args;
+    zactor_t *actor;
+    char *endpoint;
+} s_stand_in_t;
+
+static void
+s_stand_in_start (s_stand_in_t *self, zcert_t *cert, const char *script)
+{
+    self->args.cert = cert;
+    self->args.script = script;
+    self->actor = zactor_new (s_server_actor, &self->args);
+    assert (self->actor);
+    char *port = zstr_recv (self->actor);
+    assert (port);
+    self->endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    zstr_free (&port);
+}
+
+static void
+s_stand_in_stop (s_stand_in_t *self)
+{
+    zactor_destroy (&self->actor);
+    zstr_free (&self->endpoint);
+}
+
+//  The stand-in saw the request id next
+static void
+s_stand_in_saw (s_stand_in_t *self, const char *request_id)
+{
+    char *seen = zstr_recv (self->actor);
+    assert (seen);
+    assert (streq (seen, request_id));
+    zstr_free (&seen);
+}
+
+//  One PING through a session with brokers a and b
+static zpost_msg_t *
+s_ping_pair (client_session_t *session, char *id_text)
+{
+    zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, "store");
+    strcpy (id_text, zpost_msg_request_id (request));
+    zpost_msg_t *reply = client_session_request (session, request);
+    zpost_msg_destroy (&request);
+    return reply;
+}
+
+static void
+s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
+{
+    char id [CLIENT_SESSION_ID_SIZE + 1];
+    char other_id [CLIENT_SESSION_ID_SIZE + 1];
+    char expected [160];
+
+    //  A drops the request: the same request goes to B at once after the
+    //  try's timeout, and B, which answered, takes the next request first
+    s_stand_in_t a, b;
+    s_stand_in_start (&a, server_cert, "D");
+    s_stand_in_start (&b, server_cert, "AA");
+    client_session_t *session = client_session_new (a.endpoint,
+        zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    assert (client_session_add_endpoint (session, b.endpoint) == -1);
+    assert (client_session_add_endpoint (session, a.endpoint) == -1);
+    assert (client_session_brokers (session) == 2);
+    assert (streq (client_session_endpoint_at (session, 1), b.endpoint));
+    assert (client_session_endpoint_at (session, 2) == NULL);
+    assert (streq (client_session_endpoint (session), a.endpoint));
+    client_session_set_timeout (session, 250);
+    client_session_set_retries (session, 3);
+    s_failover_log_t log = { .notices = 0 };
+    client_session_set_notify (session, s_log_notice, &log);
+    client_session_set_check (session, s_log_check, &log);
+    zpost_msg_t *reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 2);
+    s_stand_in_saw (&a, id);
+    s_stand_in_saw (&b, id);
+    assert (log.notices == 1);
+    snprintf (expected, sizeof expected, "%d %s>%s 2/6", CLIENT_SESSION_TIMED_OUT,
+              a.endpoint, b.endpoint);
+    if (verbose)
+        zsys_debug ("notice: %s", log.seen [0]);
+    assert (streq (log.seen [0], expected));
+    assert (log.checks == 1 && streq (log.checked [0], a.endpoint));
+    assert (streq (client_session_endpoint (session), b.endpoint));
+    reply = s_ping_pair (session, other_id);
+    assert (reply && client_session_tries (session) == 1);
+    zpost_msg_destroy (&reply);
+    s_stand_in_saw (&b, other_id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+
+    //  503 from every broker: round-robin, the same request id each time,
+    //  retries x brokers tries in all, and the last 503 is the reply
+    s_stand_in_start (&a, server_cert, "UU");
+    s_stand_in_start (&b, server_cert, "UU");
+    session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 250);
+    client_session_set_retries (session, 2);
+    memset (&log, 0, sizeof log);
+    client_session_set_notify (session, s_log_notice, &log);
+    reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 4);
+    for (int round = 0; round < 2; round++) {
+        s_stand_in_saw (&a, id);
+        s_stand_in_saw (&b, id);
+    }
+    assert (log.notices == 3);
+    for (int index = 0; index < 3; index++) {
+        snprintf (expected, sizeof expected, "%d %s>%s %d/4",
+                  CLIENT_SESSION_UNAVAILABLE, index % 2? b.endpoint: a.endpoint,
+                  index % 2? a.endpoint: b.endpoint, index + 2);
+        assert (streq (log.seen [index], expected));
+    }
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+
+    //  A closed port: the refused connects end the try long before its
+    //  timeout, and B answers the same request
+    s_stand_in_start (&a, server_cert, "");
+    s_stand_in_start (&b, server_cert, "A");
+    char *gone = strdup (a.endpoint);
+    s_stand_in_stop (&a);
+    session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 60000);
+    int64_t started = zclock_mono ();
+    reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    assert (zclock_mono () - started < 30000);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 2);
+    assert (client_session_miss (session) == CLIENT_SESSION_REFUSED_CONNECT);
+    s_stand_in_saw (&b, id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&b);
+
+    //  Nobody anywhere: the sentence says so for the whole list
+    zstr_free (&gone);
+    s_stand_in_start (&a, server_cert, "");
+    s_stand_in_start (&b, server_cert, "");
+    gone = strdup (a.endpoint);
+    char *gone_too = strdup (b.endpoint);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+    session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, gone_too) == 0);
+    client_session_set_retries (session, 1);
+    assert (s_ping_pair (session, id) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (client_session_tries (session) == 2);
+    assert (strstr (client_session_error (session), "any of the 2 servers after 2 tries"));
+    client_session_destroy (&session);
+    zstr_free (&gone);
+    zstr_free (&gone_too);
+
+    //  B holds another key: its handshake fails, the check runs for B and
+    //  refuses it, and the request stops there
+    zcert_t *impostor = zcert_new ();
+    s_stand_in_start (&a, server_cert, "D");
+    s_stand_in_start (&b, impostor, "");
+    session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 250);
+    memset (&log, 0, sizeof log);
+    log.refuse = b.endpoint;
+    client_session_set_check (session, s_log_check, &log);
+    assert (s_ping_pair (session, id) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_REFUSED);
+    assert (client_session_tries (session) == 2);
+    assert (log.checks == 2);
+    assert (streq (log.checked [0], a.endpoint));
+    assert (streq (log.checked [1], b.endpoint));
+    assert (strstr (client_session_error (session), b.endpoint));
+    s_stand_in_saw (&a, id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+    zcert_destroy (&impostor);
+}
+
 void
 client_session_test (bool verbose)
 {
@@ -1105,6 +1327,9 @@ client_session_test (bool verbose)
     zstr_free (&port);
     zstr_free (&endpoint);
     zcert_destroy (&impostor);
+
+    //  Several brokers: the failover order
+    s_failover_test (server_cert, client_cert, verbose);
 
     zcert_destroy (&server_cert);
     zcert_destroy (&client_cert);
