@@ -458,6 +458,66 @@ s_fetch_key (client_app_t *app, size_t index, int timeout, char *key,
     return client_keys_fetch (*announce_p, timeout, key, why, why_size);
 }
 
+//  Every server of the list from index from on (only those not in the
+//  known-servers file if only_unknown) that announces a key must announce
+//  key: the brokers of one deployment share one key pair. One that
+//  announces another is refused loudly, naming it, and nothing is trusted
+//  or sent. reference says where key came from, for the warning. Returns
+//  0, or the exit status after the warning; *others_p (if not NULL) gets
+//  a line per server asked, for the person.
+static int
+s_same_key (client_app_t *app, const char *key, const char *reference, size_t from,
+            bool only_unknown, char **others_p)
+{
+    char *others = strdup ("");
+    assert (others);
+    int status = CLIENT_EXIT_DONE;
+    int timeout = app->timeout < 2000? app->timeout: 2000;
+    for (size_t index = from;
+         index < client_config_servers (app->config) && !status; index++) {
+        char *name = s_server_name (app, index);
+        if (only_unknown && client_keys_lookup (app->keys, name)) {
+            free (name);
+            continue;
+        }
+        char other [41];
+        char why [256];
+        char *asked = NULL;
+        int rc = s_fetch_key (app, index, timeout, other, why, sizeof (why), &asked);
+        free (asked);
+        if (rc == 0 && !streq (other, key)) {
+            char print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+            char other_print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+            zpost_announce_fingerprint (key, print);
+            zpost_announce_fingerprint (other, other_print);
+            char *names = s_server_names (app);
+            status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "KEY_CHANGED",
+                             "WARNING: the server %s, of the list %s, announces a "
+                             "different key (fingerprint %s) from the one of the "
+                             "list (fingerprint %s, %s). The brokers of one "
+                             "deployment share one key, so someone may be posing "
+                             "as %s, or the list mixes deployments; nothing was "
+                             "trusted or sent. Ask the operator which fingerprint "
+                             "is right, and fix the list or give --server-key "
+                             "KEY|FILE", name, names, other_print, print, reference,
+                             name);
+            free (names);
+        }
+        char *longer = zsys_sprintf ("%s\n    %s %s", others, name,
+                                     rc == 0? "announces the same key"
+                                            : "did not answer; it must hold the same key");
+        assert (longer);
+        free (others);
+        others = longer;
+        free (name);
+    }
+    if (others_p && !status)
+        *others_p = others;
+    else
+        free (others);
+    return status;
+}
+
 //  First contact with a server, or with the brokers of a list: learn the
 //  announced key from the first that answers, and trust it if the person
 //  agrees. Every other broker of the list that announces must announce the
@@ -513,41 +573,15 @@ s_first_contact (client_app_t *app)
     char *server = s_server_name (app, found);
 
     //  The rest of the list: the same key, or nothing is trusted
-    char *others = strdup ("");
-    assert (others);
-    int timeout = app->timeout < 2000? app->timeout: 2000;
-    for (size_t index = found + 1; index < servers; index++) {
-        char other [41];
-        char *asked = NULL;
-        int rc = s_fetch_key (app, index, timeout, other, why, sizeof (why), &asked);
-        free (asked);
-        char *name = s_server_name (app, index);
-        if (rc == 0 && !streq (other, key)) {
-            char other_print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
-            zpost_announce_fingerprint (other, other_print);
-            int status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "KEY_CHANGED",
-                                 "WARNING: the servers of the list %s announce "
-                                 "different keys: %s has the fingerprint %s, but %s "
-                                 "has %s. The brokers of one deployment share one "
-                                 "key, so someone may be posing as one of them, or "
-                                 "the list mixes deployments; nothing was trusted "
-                                 "or sent. Ask the operator which fingerprint is "
-                                 "right, and give --server-key KEY|FILE or fix the "
-                                 "list", names, server, fingerprint, name, other_print);
-            free (name);
-            free (others);
-            free (server);
-            free (announce);
-            free (names);
-            return status;
-        }
-        char *longer = zsys_sprintf ("%s\n    %s %s", others, name,
-                                     rc == 0? "announces the same key"
-                                            : "did not answer; it must hold the same key");
-        assert (longer);
-        free (others);
-        others = longer;
-        free (name);
+    char *others = NULL;
+    char *reference = zsys_sprintf ("announced by %s", server);
+    int status = s_same_key (app, key, reference, found + 1, false, &others);
+    free (reference);
+    if (status) {
+        free (server);
+        free (announce);
+        free (names);
+        return status;
     }
     fflush (stdout);
     if (servers == 1)
@@ -571,7 +605,6 @@ s_first_contact (client_app_t *app)
     free (announce);
     free (server);
 
-    int status = CLIENT_EXIT_DONE;
     if (app->accept_new_key)
         fprintf (stderr, "Trusting it, as --accept-new-key says.\n");
     else
@@ -662,7 +695,18 @@ s_server_key (client_app_t *app, bool *pin_p)
         free (server);
     }
     if (status == CLIENT_EXIT_DONE) {
-        if (known) {
+        if (known && missing) {
+            //  Servers of the list not met yet: the list's key is theirs,
+            //  and they are added once a server proves it; one that
+            //  announces another key is refused now
+            char *reference = zsys_sprintf ("trusted for %s on line %zu of %s",
+                                            known_server,
+                                            client_keys_line (app->keys, known_server),
+                                            client_keys_path (app->keys));
+            status = s_same_key (app, known, reference, 0, true, NULL);
+            free (reference);
+        }
+        if (known && status == CLIENT_EXIT_DONE) {
             int rc = client_config_set_server_key (app->config, known);
             assert (rc == 0);
             app->key_known = true;
