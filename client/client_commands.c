@@ -712,7 +712,8 @@ s_server_key (client_app_t *app, bool *pin_p)
             app->key_known = true;
             *pin_p = missing;
         }
-        else {
+        else
+        if (!known) {
             status = s_first_contact (app);
             *pin_p = status == CLIENT_EXIT_DONE;
         }
