@@ -339,24 +339,56 @@ s_interrupted (client_app_t *app)
 //  --------------------------------------------------------------------------
 //  The server's key
 
-//  The announce endpoint to ask about this server. Caller frees; NULL if
-//  there is none to ask.
+//  The announce endpoint to ask about the server at endpoint. Caller
+//  frees; NULL if there is none to ask.
 static char *
-s_announce_endpoint (client_app_t *app)
+s_announce_endpoint (client_app_t *app, const char *endpoint)
 {
     if (app->announce)
         return strdup (app->announce);
-    return client_keys_announce_endpoint (client_config_endpoint (app->config),
-                                          app->announce_port);
+    return client_keys_announce_endpoint (endpoint, app->announce_port);
 }
 
-//  The session's check, for a key from the known-servers file: the server
+//  The name of the index-th server of the list, as known_servers has it.
+//  Caller frees.
+static char *
+s_server_name (client_app_t *app, size_t index)
+{
+    return client_keys_server_name (client_config_server_endpoint (app->config, index));
+}
+
+//  Every server of the list by name, "a:5321, b:5321". Caller frees.
+static char *
+s_server_names (client_app_t *app)
+{
+    char *names = strdup ("");
+    assert (names);
+    for (size_t index = 0; index < client_config_servers (app->config); index++) {
+        char *name = s_server_name (app, index);
+        char *longer = zsys_sprintf ("%s%s%s", names, index? ", ": "", name);
+        assert (longer);
+        free (names);
+        free (name);
+        names = longer;
+    }
+    return names;
+}
+
+char *
+client_commands_server_names (client_app_t *app)
+{
+    assert (app);
+    return s_server_names (app);
+}
+
+//  The session's check, for a key from the known-servers file: a broker
 //  does not answer; does it announce another key than the one we know?
+//  Every broker of a list must hold the one key the list is trusted with.
 static int
-s_check_known (void *arg, char *error, size_t error_size)
+s_check_known (void *arg, const char *endpoint, char *error, size_t error_size)
 {
     client_app_t *app = (client_app_t *) arg;
-    char *announce = s_announce_endpoint (app);
+    char *announce = s_announce_endpoint (app, endpoint);
     if (!announce)
         return 0;
     char announced [41];
@@ -368,9 +400,17 @@ s_check_known (void *arg, char *error, size_t error_size)
     if (rc || streq (announced, known))
         return 0;           //  no news, or not the key: silence has another cause
 
-    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    //  The line that trusts this broker; a broker of the list that was
+    //  not in the file yet was trusted through the first known one
+    char *server = client_keys_server_name (endpoint);
     const char *path = client_keys_path (app->keys);
     size_t line = client_keys_line (app->keys, server);
+    for (size_t index = 0; line == 0 && index < client_config_servers (app->config);
+         index++) {
+        char *name = s_server_name (app, index);
+        line = client_keys_line (app->keys, name);
+        free (name);
+    }
     char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
     zpost_announce_fingerprint (announced, fingerprint);
     snprintf (error, error_size,
@@ -404,74 +444,199 @@ s_ask_yes (const char *question)
     return yes;
 }
 
-//  First contact with a server: learn its announced key, and trust it if
-//  the person agrees. Sets the key in the configuration; returns 0, or
-//  the exit status after saying why not.
+//  The key the index-th server of the list announces, fetched within
+//  timeout ms: 0 with the key in key (41 bytes), -1 with why (why_size
+//  bytes), or -2 if the server has no port to ask on.
 static int
-s_first_contact (client_app_t *app, const char *server)
+s_fetch_key (client_app_t *app, size_t index, int timeout, char *key,
+             char *why, size_t why_size, char **announce_p)
 {
-    char *announce = s_announce_endpoint (app);
-    if (!announce)
-        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
-                       "no key is known for %s, and it has no port to ask for one "
-                       "on; give --server-key KEY|FILE or set ZPOST_SERVER_KEY "
-                       "(the broker's broker.key)", server);
-    char key [41];
-    char why [256];
-    int rc = client_keys_fetch (announce, app->timeout, key, why, sizeof (why));
-    if (rc && zsys_interrupted) {
-        free (announce);
-        return s_interrupted (app);
+    *announce_p = s_announce_endpoint (app, client_config_server_endpoint (app->config,
+                                                                            index));
+    if (!*announce_p)
+        return -2;
+    return client_keys_fetch (*announce_p, timeout, key, why, why_size);
+}
+
+//  Every server of the list from index from on (only those not in the
+//  known-servers file if only_unknown) that announces a key must announce
+//  key: the brokers of one deployment share one key pair. One that
+//  announces another is refused loudly, naming it, and nothing is trusted
+//  or sent. reference says where key came from, for the warning. Returns
+//  0, or the exit status after the warning; *others_p (if not NULL) gets
+//  a line per server asked, for the person.
+static int
+s_same_key (client_app_t *app, const char *key, const char *reference, size_t from,
+            bool only_unknown, char **others_p)
+{
+    char *others = strdup ("");
+    assert (others);
+    int status = CLIENT_EXIT_DONE;
+    int timeout = app->timeout < 2000? app->timeout: 2000;
+    for (size_t index = from;
+         index < client_config_servers (app->config) && !status; index++) {
+        char *name = s_server_name (app, index);
+        if (only_unknown && client_keys_lookup (app->keys, name)) {
+            free (name);
+            continue;
+        }
+        char other [41];
+        char why [256];
+        char *asked = NULL;
+        int rc = s_fetch_key (app, index, timeout, other, why, sizeof (why), &asked);
+        free (asked);
+        if (rc == 0 && !streq (other, key)) {
+            char print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+            char other_print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+            zpost_announce_fingerprint (key, print);
+            zpost_announce_fingerprint (other, other_print);
+            char *names = s_server_names (app);
+            status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "KEY_CHANGED",
+                             "WARNING: the server %s, of the list %s, announces a "
+                             "different key (fingerprint %s) from the one of the "
+                             "list (fingerprint %s, %s). The brokers of one "
+                             "deployment share one key, so someone may be posing "
+                             "as %s, or the list mixes deployments; nothing was "
+                             "trusted or sent. Ask the operator which fingerprint "
+                             "is right, and fix the list or give --server-key "
+                             "KEY|FILE", name, names, other_print, print, reference,
+                             name);
+            free (names);
+        }
+        char *longer = zsys_sprintf ("%s\n    %s %s", others, name,
+                                     rc == 0? "announces the same key"
+                                            : "did not answer; it must hold the same key");
+        assert (longer);
+        free (others);
+        others = longer;
+        free (name);
     }
-    if (rc) {
+    if (others_p && !status)
+        *others_p = others;
+    else
+        free (others);
+    return status;
+}
+
+//  First contact with a server, or with the brokers of a list: learn the
+//  announced key from the first that answers, and trust it if the person
+//  agrees. Every other broker of the list that announces must announce the
+//  same key: a list is one deployment, with one key pair; any other key
+//  is refused before anything is trusted. Sets the key in the
+//  configuration; returns 0, or the exit status after saying why not.
+static int
+s_first_contact (client_app_t *app)
+{
+    size_t servers = client_config_servers (app->config);
+    char *names = s_server_names (app);
+    char key [41] = "";
+    char why [256] = "";
+    char *announce = NULL;
+    size_t found = servers;             //  the server that announced first
+    bool any_port = false;
+    for (size_t index = 0; index < servers && found == servers; index++) {
+        char *asked = NULL;
+        int rc = s_fetch_key (app, index, app->timeout, key, why, sizeof (why), &asked);
+        if (rc != -2)
+            any_port = true;
+        if (rc == 0) {
+            found = index;
+            announce = asked;
+        }
+        else
+            free (asked);
+        if (rc == -1 && zsys_interrupted) {
+            free (names);
+            return s_interrupted (app);
+        }
+    }
+    if (!any_port) {
+        int status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                             "no key is known for %s, and it has no port to ask for "
+                             "one on; give --server-key KEY|FILE or set "
+                             "ZPOST_SERVER_KEY (the broker's broker.key)", names);
+        free (names);
+        return status;
+    }
+    if (found == servers) {
         int status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
                              "no key is known for %s, and none was announced (%s); "
                              "give --server-key KEY|FILE or set ZPOST_SERVER_KEY "
                              "(zpost-broker prints its key and keeps it in broker.key), "
                              "or --announce EP if the broker announces it elsewhere",
-                             server, why);
-        free (announce);
+                             names, why);
+        free (names);
         return status;
     }
     char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
     zpost_announce_fingerprint (key, fingerprint);
+    char *server = s_server_name (app, found);
+
+    //  The rest of the list: the same key, or nothing is trusted
+    char *others = NULL;
+    char *reference = zsys_sprintf ("announced by %s", server);
+    int status = s_same_key (app, key, reference, found + 1, false, &others);
+    free (reference);
+    if (status) {
+        free (server);
+        free (announce);
+        free (names);
+        return status;
+    }
     fflush (stdout);
+    if (servers == 1)
+        fprintf (stderr, "%sThe server %s is new to this client. It announces (on %s) "
+                 "the key\n", app->shell? "": "zpost: ", server, announce);
+    else
+        fprintf (stderr, "%sThe servers %s (one deployment) are new to this client.\n"
+                 "%s announces (on %s) the key\n", app->shell? "": "zpost: ",
+                 names, server, announce);
     fprintf (stderr,
-             "%sThe server %s is new to this client. It announces (on %s) the key\n"
              "    %s\n"
              "with the SHA-256 fingerprint\n"
-             "    %s\n"
+             "    %s\n", key, fingerprint);
+    if (*others)
+        fprintf (stderr, "Of the other servers of the list:%s\n", others);
+    fprintf (stderr,
              "Anyone on the way could have answered instead: compare the fingerprint\n"
              "with the one the server's operator gives you (zpost-broker prints it\n"
-             "when it starts) before you trust it.\n",
-             app->shell? "": "zpost: ", server, announce, key, fingerprint);
+             "when it starts) before you trust it.\n");
+    free (others);
     free (announce);
+    free (server);
 
     if (app->accept_new_key)
         fprintf (stderr, "Trusting it, as --accept-new-key says.\n");
     else
     if (isatty (STDIN_FILENO)) {
-        int yes = s_ask_yes ("Trust this server? [y/N] ");
+        int yes = s_ask_yes (servers == 1? "Trust this server? [y/N] "
+                                         : "Trust these servers? [y/N] ");
         if (yes == -1)
-            return s_interrupted (app);
+            status = s_interrupted (app);
+        else
         if (!yes)
-            return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
-                           "the key of %s was not trusted, so nothing was sent", server);
+            status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                             "the key of %s was not trusted, so nothing was sent", names);
     }
     else
-        return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
-                       "the key of %s is not known and there is no terminal to ask "
-                       "whether to trust it; run again with --accept-new-key to "
-                       "trust the fingerprint above, or give --server-key KEY|FILE "
-                       "or set ZPOST_SERVER_KEY", server);
-    rc = client_config_set_server_key (app->config, key);
-    assert (rc == 0);
-    return CLIENT_EXIT_DONE;
+        status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
+                         "the key of %s is not known and there is no terminal to ask "
+                         "whether to trust it; run again with --accept-new-key to "
+                         "trust the fingerprint above, or give --server-key KEY|FILE "
+                         "or set ZPOST_SERVER_KEY", names);
+    free (names);
+    if (status == CLIENT_EXIT_DONE) {
+        int rc = client_config_set_server_key (app->config, key);
+        assert (rc == 0);
+    }
+    return status;
 }
 
 //  Find the server's key: given, known, or met now. Returns 0, or the
-//  exit status after saying why not. *pin_p is set when the key is new
-//  and must be added to the known servers once the server proves it.
+//  exit status after saying why not. *pin_p is set when the key is new,
+//  or some servers of the list are not in the known-servers file yet:
+//  they are added once a server proves it holds the key. --server-key
+//  (or $ZPOST_SERVER_KEY) is the key of every server of a list.
 static int
 s_server_key (client_app_t *app, bool *pin_p)
 {
@@ -497,27 +662,73 @@ s_server_key (client_app_t *app, bool *pin_p)
     if (client_keys_load (app->keys))
         return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
                        client_keys_error (app->keys));
-    char *server = client_keys_server_name (client_config_endpoint (app->config));
-    const char *known = client_keys_lookup (app->keys, server);
+    //  The servers of a list share one key: all the known ones must agree
+    const char *known = NULL;
+    char *known_server = NULL;
+    bool missing = false;
     int status = CLIENT_EXIT_DONE;
-    if (known) {
-        int rc = client_config_set_server_key (app->config, known);
-        assert (rc == 0);
-        app->key_known = true;
+    for (size_t index = 0; index < client_config_servers (app->config); index++) {
+        char *server = s_server_name (app, index);
+        const char *key = client_keys_lookup (app->keys, server);
+        if (!key)
+            missing = true;
+        else
+        if (!known) {
+            known = key;
+            known_server = server;
+            server = NULL;
+        }
+        else
+        if (!streq (key, known) && status == CLIENT_EXIT_DONE) {
+            char *path = client_output_safe_str (client_keys_path (app->keys),
+                                                 CLIENT_OUTPUT_LINE);
+            status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "KEY_CHANGED",
+                             "WARNING: the servers of the list are known with "
+                             "different keys (%s on line %zu of %s, %s on line %zu); "
+                             "the brokers of one deployment share one key, so "
+                             "nothing was sent: ask the operator which key is "
+                             "right, and remove the wrong line, or fix the list",
+                             known_server, client_keys_line (app->keys, known_server),
+                             path, server, client_keys_line (app->keys, server));
+            free (path);
+        }
+        free (server);
     }
-    else {
-        status = s_first_contact (app, server);
-        *pin_p = status == CLIENT_EXIT_DONE;
+    if (status == CLIENT_EXIT_DONE) {
+        if (known && missing) {
+            //  Servers of the list not met yet: the list's key is theirs,
+            //  and they are added once a server proves it; one that
+            //  announces another key is refused now
+            char *reference = zsys_sprintf ("trusted for %s on line %zu of %s",
+                                            known_server,
+                                            client_keys_line (app->keys, known_server),
+                                            client_keys_path (app->keys));
+            status = s_same_key (app, known, reference, 0, true, NULL);
+            free (reference);
+        }
+        if (known && status == CLIENT_EXIT_DONE) {
+            int rc = client_config_set_server_key (app->config, known);
+            assert (rc == 0);
+            app->key_known = true;
+            *pin_p = missing;
+        }
+        else
+        if (!known) {
+            status = s_first_contact (app);
+            *pin_p = status == CLIENT_EXIT_DONE;
+        }
     }
-    free (server);
+    free (known_server);
     return status;
 }
 
 static zpost_msg_t *
 s_call (client_app_t *app, zpost_msg_t *request, int *status_p);
 
-//  A key met for the first time goes into the file only once the server
-//  has proved it holds it: a PING that the broker answers.
+//  A key met for the first time goes into the file only once a server
+//  has proved it holds it: a PING that the broker answers. Every server
+//  of the list that is not in the file goes in then, with that key, in
+//  one write: the brokers of a deployment are trusted together.
 static int
 s_pin (client_app_t *app)
 {
@@ -526,8 +737,21 @@ s_pin (client_app_t *app)
     if (!reply)
         return status;
     zpost_msg_destroy (&reply);
-    char *server = client_keys_server_name (client_config_endpoint (app->config));
-    if (client_keys_add (app->keys, server, client_config_server_key (app->config)))
+    size_t servers = client_config_servers (app->config);
+    char *names [CLIENT_CONFIG_SERVERS_MAX];
+    size_t count = 0;
+    for (size_t index = 0; index < servers; index++) {
+        char *server = s_server_name (app, index);
+        if (client_keys_lookup (app->keys, server))
+            free (server);
+        else
+            names [count++] = server;
+    }
+    if (count == 0)
+        ;
+    else
+    if (client_keys_add_all (app->keys, (const char **) names, count,
+                             client_config_server_key (app->config)))
         status = s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s; the key "
                          "was not kept", client_keys_error (app->keys));
     else {
@@ -535,36 +759,50 @@ s_pin (client_app_t *app)
         char *path = client_output_safe_str (client_keys_path (app->keys),
                                              CLIENT_OUTPUT_LINE);
         fflush (stdout);
-        fprintf (stderr, "%sadded %s to %s\n", app->shell? "": "zpost: ", server, path);
+        fprintf (stderr, "%sadded ", app->shell? "": "zpost: ");
+        for (size_t index = 0; index < count; index++)
+            fprintf (stderr, "%s%s", index? ", ": "", names [index]);
+        fprintf (stderr, " to %s\n", path);
         free (path);
         app->key_known = true;
     }
-    free (server);
+    while (count)
+        free (names [--count]);
     return status;
 }
 
-//  Before a retry, on a terminal: what went wrong, and that we try again
+//  Before a retry, on a terminal: what went wrong, and where we try next
 static void
-s_notice (void *arg, client_session_miss_t miss, int next_try, int tries)
+s_notice (void *arg, client_session_miss_t miss, const char *missed,
+          const char *next, int next_try, int tries)
 {
     client_app_t *app = (client_app_t *) arg;
-    char *server = client_keys_server_name (client_config_endpoint (app->config));
+    char *server = client_keys_server_name (missed);
+    char *then = streq (missed, next)
+               ? strdup ("trying again")
+               : zsys_sprintf ("trying %s", next + (strncmp (next, "tcp://", 6)? 0: 6));
+    assert (then);
     const char *prefix = app->shell? "": "zpost: ";
     fflush (stdout);
     if (miss == CLIENT_SESSION_LOST)
-        fprintf (stderr, "%slost the connection to %s, trying again (%d/%d)\n",
-                 prefix, server, next_try, tries);
+        fprintf (stderr, "%slost the connection to %s, %s (%d/%d)\n",
+                 prefix, server, then, next_try, tries);
     else
     if (miss == CLIENT_SESSION_REFUSED_CONNECT)
-        fprintf (stderr, "%scannot connect to %s, trying again (%d/%d)\n",
-                 prefix, server, next_try, tries);
+        fprintf (stderr, "%scannot connect to %s, %s (%d/%d)\n",
+                 prefix, server, then, next_try, tries);
     else
     if (miss == CLIENT_SESSION_HANDSHAKE)
         fprintf (stderr, "%s%s closed the connection during the handshake, "
-                 "trying again (%d/%d)\n", prefix, server, next_try, tries);
+                 "%s (%d/%d)\n", prefix, server, then, next_try, tries);
     else
-        fprintf (stderr, "%sno answer from %s, trying again (%d/%d)\n",
-                 prefix, server, next_try, tries);
+    if (miss == CLIENT_SESSION_UNAVAILABLE)
+        fprintf (stderr, "%s%s has no store available (503), %s (%d/%d)\n",
+                 prefix, server, then, next_try, tries);
+    else
+        fprintf (stderr, "%sno answer from %s, %s (%d/%d)\n",
+                 prefix, server, then, next_try, tries);
+    free (then);
     free (server);
 }
 
@@ -591,11 +829,16 @@ s_open_session (client_app_t *app)
     int status = s_server_key (app, &pin);
     if (status)
         return status;
-    app->session = client_session_new (client_config_endpoint (app->config),
+    app->session = client_session_new (client_config_server_endpoint (app->config, 0),
                                        client_config_server_key (app->config), cert);
     if (!app->session)
         return s_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR",
                        "cannot initialise libsodium");
+    for (size_t index = 1; index < client_config_servers (app->config); index++) {
+        int rc = client_session_add_endpoint (
+            app->session, client_config_server_endpoint (app->config, index));
+        assert (rc == 0);       //  client_config took each server once
+    }
     client_session_set_timeout (app->session, app->timeout);
     client_session_set_retries (app->session, app->retries);
     client_session_set_verbose (app->session, app->verbose);
@@ -639,6 +882,16 @@ s_call_as (client_app_t *app, zpost_msg_t *request, int *status_p, bool quick)
                   client_session_miss_text (client_session_miss (session)));
     switch (client_session_failure (session)) {
         case CLIENT_SESSION_NO_ANSWER:
+            if (client_session_brokers (session) > 1 && !quick) {
+                char *names = s_server_names (app);
+                *status_p = s_fail (app, CLIENT_EXIT_SERVER, 0, "NO_ANSWER",
+                                    "no answer from any of %s after %d tries (the "
+                                    "last: %s); is a zpost-broker of the list running "
+                                    "and is the server key right?", names,
+                                    client_session_tries (session), how);
+                free (names);
+                break;
+            }
             *status_p = s_fail (app, CLIENT_EXIT_SERVER, 0, "NO_ANSWER",
                                 "no answer from %s after %d %s (%s); "
                                 "is zpost-broker running and is the server key right?",

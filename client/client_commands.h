@@ -25,7 +25,11 @@
     logged in: run zpost login", exit 1 either way.
 
     The server's key: --server-key, else $ZPOST_SERVER_KEY, else the line
-    for the server in the known-servers file (client_keys). A server with
+    for the server in the known-servers file (client_keys). A --server
+    list is one deployment whose brokers share one key: --server-key is
+    every broker's, the known ones must agree, and the new ones are added
+    together, after the first contact has shown one fingerprint (every
+    broker of the list that announces must announce that same key). A server with
     none is asked for its key on its announce endpoint; the fingerprint is
     shown and the person asked (or --accept-new-key); the key is added to
     the file once the server has proved it holds it (a PING). A known
@@ -121,6 +125,11 @@ void
 //  exit status after saying why not.
 int
     client_commands_open_session (client_app_t *app);
+
+//  Every server of the --server list by name ("a:5321, b:5321"), for
+//  sentences and titles; after a successful open. Caller frees.
+char *
+    client_commands_server_names (client_app_t *app);
 
 //  Say what went wrong, as one sentence on stderr ("zpost: " first unless
 //  app->shell) and, with --json, as an error object on stdout. status is

@@ -29,7 +29,9 @@ struct _client_config_t {
     char *config_dir;           //  .../zpost for config, or NULL if no home
     char *state_dir;            //  .../zpost for state, or NULL if no home
     zcert_t *cert;              //  the client's key pair, once loaded
-    char *endpoint;             //  "tcp://host:port", once set
+    char *endpoint;             //  the endpoints joined by ",", once set
+    char *endpoints [CLIENT_CONFIG_SERVERS_MAX];    //  each "tcp://host:port"
+    size_t servers;             //  endpoints in use (0 until set)
     char server_key [41];       //  Z85 server public key, "" until set
     char error [512];           //  last failure, for a person
 };
@@ -92,6 +94,8 @@ client_config_destroy (client_config_t **self_p)
         zstr_free (&self->config_dir);
         zstr_free (&self->state_dir);
         zstr_free (&self->endpoint);
+        for (size_t index = 0; index < self->servers; index++)
+            zstr_free (&self->endpoints [index]);
         free (self);
         *self_p = NULL;
     }
@@ -347,6 +351,21 @@ client_config_parse_address (const char *address, const char **reason_p)
     return endpoint;
 }
 
+//  One entry of a list, without the blanks around it. Caller frees.
+static char *
+s_trimmed (const char *start, size_t size)
+{
+    while (size && (*start == ' ' || *start == '\t')) {
+        start++;
+        size--;
+    }
+    while (size && (start [size - 1] == ' ' || start [size - 1] == '\t'))
+        size--;
+    char *entry = strndup (start, size);
+    assert (entry);
+    return entry;
+}
+
 int
 client_config_set_server (client_config_t *self, const char *address)
 {
@@ -360,16 +379,75 @@ client_config_set_server (client_config_t *self, const char *address)
             source = "the server address";
         }
     }
-    const char *reason;
-    char *endpoint = client_config_parse_address (address, &reason);
-    if (!endpoint) {
-        //  Quote at most a line of what was typed; the reason says the rest
-        s_set_error (self, "%s '%.80s' is not usable: %s; give host, host:port "
-                     "or tcp://host:port", source, address, reason);
+    //  A list of brokers of one deployment: "a:5321,b:5321". Each entry
+    //  is read as a single address is; the first bad one is named.
+    char *endpoints [CLIENT_CONFIG_SERVERS_MAX];
+    size_t servers = 0;
+    int rc = 0;
+    bool list = strchr (address, ',') != NULL;
+    const char *start = address;
+    while (rc == 0) {
+        const char *comma = strchr (start, ',');
+        size_t size = comma? (size_t) (comma - start): strlen (start);
+        if (servers == CLIENT_CONFIG_SERVERS_MAX) {
+            s_set_error (self, "%s lists more than %d servers; give at most %d, "
+                         "separated by commas", source, CLIENT_CONFIG_SERVERS_MAX,
+                         CLIENT_CONFIG_SERVERS_MAX);
+            rc = -1;
+            break;
+        }
+        char *entry = s_trimmed (start, size);
+        const char *reason;
+        char *endpoint = client_config_parse_address (entry, &reason);
+        if (!endpoint) {
+            //  Quote at most a line of what was typed; the reason says the rest
+            if (list)
+                s_set_error (self, "%s '%.80s' is not usable: its entry %zu "
+                             "('%.80s') is not, as %s; give a comma-separated list "
+                             "of host, host:port or tcp://host:port",
+                             source, address, servers + 1, entry, reason);
+            else
+                s_set_error (self, "%s '%.80s' is not usable: %s; give host, "
+                             "host:port or tcp://host:port (or several, "
+                             "separated by commas)", source, address, reason);
+            rc = -1;
+        }
+        for (size_t index = 0; rc == 0 && index < servers; index++)
+            if (streq (endpoints [index], endpoint)) {
+                s_set_error (self, "%s '%.80s' is not usable: its entry %zu "
+                             "('%.80s') is entry %zu again; give each server once",
+                             source, address, servers + 1, entry, index + 1);
+                rc = -1;
+                zstr_free (&endpoint);
+            }
+        zstr_free (&entry);
+        if (rc == 0)
+            endpoints [servers++] = endpoint;
+        if (!comma)
+            break;
+        start = comma + 1;
+    }
+    if (rc) {
+        while (servers)
+            zstr_free (&endpoints [--servers]);
         return -1;
     }
+    for (size_t index = 0; index < self->servers; index++)
+        zstr_free (&self->endpoints [index]);
     zstr_free (&self->endpoint);
-    self->endpoint = endpoint;
+    size_t joined_size = 0;
+    for (size_t index = 0; index < servers; index++) {
+        self->endpoints [index] = endpoints [index];
+        joined_size += strlen (endpoints [index]) + 1;
+    }
+    self->servers = servers;
+    self->endpoint = (char *) zmalloc (joined_size);
+    assert (self->endpoint);
+    for (size_t index = 0; index < servers; index++) {
+        if (index)
+            strcat (self->endpoint, ",");
+        strcat (self->endpoint, endpoints [index]);
+    }
     return 0;
 }
 
@@ -378,6 +456,20 @@ client_config_endpoint (client_config_t *self)
 {
     assert (self);
     return self->endpoint;
+}
+
+size_t
+client_config_servers (client_config_t *self)
+{
+    assert (self);
+    return self->servers;
+}
+
+const char *
+client_config_server_endpoint (client_config_t *self, size_t index)
+{
+    assert (self);
+    return index < self->servers? self->endpoints [index]: NULL;
 }
 
 
@@ -544,6 +636,51 @@ client_config_test (bool verbose)
     assert (streq (client_config_endpoint (config), "tcp://example.org:99"));
     assert (client_config_set_server (config, "[::1]:5") == 0);
     assert (streq (client_config_endpoint (config), "tcp://[::1]:5"));
+    assert (client_config_servers (config) == 1);
+    assert (streq (client_config_server_endpoint (config, 0), "tcp://[::1]:5"));
+    assert (client_config_server_endpoint (config, 1) == NULL);
+
+    //  A list of brokers: each entry read as one address, in order
+    assert (client_config_set_server (config, "a:5321, tcp://b:6000 ,[::1]") == 0);
+    assert (client_config_servers (config) == 3);
+    assert (streq (client_config_server_endpoint (config, 0), "tcp://a:5321"));
+    assert (streq (client_config_server_endpoint (config, 1), "tcp://b:6000"));
+    assert (streq (client_config_server_endpoint (config, 2), "tcp://[::1]:5321"));
+    assert (streq (client_config_endpoint (config),
+                   "tcp://a:5321,tcp://b:6000,tcp://[::1]:5321"));
+    //  ... the first bad entry is named, and nothing changes
+    const char *bad_lists [] = {
+        "a:5321,b:0", "a,,b", "a,", ",a", "a:5321,a", "a,b,tcp://a:5321",
+        "a,[::1", "a,ipc://x", NULL
+    };
+    for (int index = 0; bad_lists [index]; index++) {
+        assert (client_config_set_server (config, bad_lists [index]) == -1);
+        if (verbose)
+            zsys_debug ("%s", client_config_error (config));
+        assert (strstr (client_config_error (config), "entry"));
+        assert (client_config_servers (config) == 3);
+    }
+    assert (client_config_set_server (config, "a:5321,b:0") == -1);
+    assert (strstr (client_config_error (config), "entry 2 ('b:0')"));
+    assert (client_config_set_server (config, "a:5321,b,a") == -1);
+    assert (strstr (client_config_error (config), "entry 3 ('a') is entry 1 again"));
+    //  ... at most CLIENT_CONFIG_SERVERS_MAX
+    char many [CLIENT_CONFIG_SERVERS_MAX * 8 + 16] = "";
+    for (int index = 0; index < CLIENT_CONFIG_SERVERS_MAX; index++)
+        sprintf (many + strlen (many), "%sh%d", index? ",": "", index);
+    assert (client_config_set_server (config, many) == 0);
+    assert (client_config_servers (config) == CLIENT_CONFIG_SERVERS_MAX);
+    strcat (many, ",extra");
+    assert (client_config_set_server (config, many) == -1);
+    assert (strstr (client_config_error (config), "more than 16 servers"));
+    assert (client_config_servers (config) == CLIENT_CONFIG_SERVERS_MAX);
+    setenv ("ZPOST_SERVER", "x:1,y:2", 1);
+    assert (client_config_set_server (config, NULL) == 0);
+    assert (client_config_servers (config) == 2);
+    setenv ("ZPOST_SERVER", "x:1,y:99999", 1);
+    assert (client_config_set_server (config, NULL) == -1);
+    assert (strstr (client_config_error (config), "$ZPOST_SERVER"));
+    assert (strstr (client_config_error (config), "entry 2"));
     s_env_restore ("ZPOST_SERVER", &saved);
 
     //  Server key: Z85 text, a public certificate file, a text file,

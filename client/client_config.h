@@ -13,7 +13,10 @@
     "host:port", "[v6addr]:port", "tcp://host:port"; default port 5321,
     default server $ZPOST_SERVER, else 127.0.0.1) turned into a libzmq
     endpoint, and the server's CURVE public key (Z85 text or a key file,
-    default $ZPOST_SERVER_KEY).
+    default $ZPOST_SERVER_KEY). The address may be a list of the brokers
+    of one deployment, separated by commas ("a:5321,b:5321", at most
+    CLIENT_CONFIG_SERVERS_MAX, each once): the client fails over from one
+    to the next (client_session), and they all share one key.
 
     Every method that can fail because of what a person gave returns -1 (or
     NULL) and leaves a sentence in client_config_error () that the CLI can
@@ -28,6 +31,7 @@
 
 #define CLIENT_CONFIG_DEFAULT_HOST  "127.0.0.1"
 #define CLIENT_CONFIG_DEFAULT_PORT  5321
+#define CLIENT_CONFIG_SERVERS_MAX   16      //  brokers in one --server list
 
 typedef struct _client_config_t client_config_t;
 
@@ -59,15 +63,28 @@ int
 zcert_t *
     client_config_client_cert (client_config_t *self);
 
-//  Set the server from an address a person typed; NULL means $ZPOST_SERVER,
-//  else 127.0.0.1. 0 if the address is good, else -1.
+//  Set the server from an address a person typed, or a comma-separated
+//  list of them (blanks around an entry are ignored); NULL means
+//  $ZPOST_SERVER, else 127.0.0.1. 0 if every entry is good, else -1 with
+//  an error that names the first bad entry (a repeated server, an empty
+//  entry and more than CLIENT_CONFIG_SERVERS_MAX entries are bad too);
+//  a failed set keeps what was set before.
 int
     client_config_set_server (client_config_t *self, const char *address);
 
-//  The server's libzmq endpoint ("tcp://host:port"), or NULL before a
-//  successful client_config_set_server.
+//  The server's libzmq endpoint ("tcp://host:port"); for a list, every
+//  endpoint in the order given, joined by "," (the name of the whole
+//  deployment, under which a login is kept). NULL before a successful
+//  client_config_set_server.
 const char *
     client_config_endpoint (client_config_t *self);
+
+//  The number of servers set (0 before a successful set), and the
+//  index-th one's endpoint, from 0 (NULL past the last).
+size_t
+    client_config_servers (client_config_t *self);
+const char *
+    client_config_server_endpoint (client_config_t *self, size_t index);
 
 //  Set the server's public key from Z85 text or a key file; NULL means
 //  $ZPOST_SERVER_KEY. 0 if a key was found, else -1 (the error says how

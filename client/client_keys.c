@@ -276,10 +276,22 @@ s_dirname (const char *path)
 int
 client_keys_add (client_keys_t *self, const char *server, const char *key)
 {
+    return client_keys_add_all (self, &server, 1, key);
+}
+
+int
+client_keys_add_all (client_keys_t *self, const char **servers, size_t count,
+                     const char *key)
+{
     assert (self);
-    assert (server && *server && !strpbrk (server, " \t\r\n#"));
+    assert (servers && count > 0);
+    for (size_t index = 0; index < count; index++) {
+        const char *server = servers [index];
+        assert (server && *server && !strpbrk (server, " \t\r\n#"));
+        assert (!s_find (self, server));
+        (void) server;
+    }
     assert (key && zpost_keys_valid_z85 (key));
-    assert (!s_find (self, server));
     self->error [0] = 0;
 
     char *dir = s_dirname (self->path);
@@ -290,10 +302,18 @@ client_keys_add (client_keys_t *self, const char *server, const char *key)
         free (dir);
         return -1;
     }
+    //  The servers of one deployment go in together, in one write: the
+    //  file never holds part of a list
     size_t size = strlen (self->text);
     bool newline = size > 0 && self->text [size - 1] != '\n';
-    char *text = zsys_sprintf ("%s%s%s %s\n", self->text, newline? "\n": "", server, key);
+    char *text = zsys_sprintf ("%s%s", self->text, newline? "\n": "");
     assert (text);
+    for (size_t index = 0; index < count; index++) {
+        char *longer = zsys_sprintf ("%s%s %s\n", text, servers [index], key);
+        assert (longer);
+        free (text);
+        text = longer;
+    }
 
     int rc = client_config_write_private (self->path, text, self->error,
                                           sizeof self->error);
@@ -557,6 +577,16 @@ client_keys_test (bool verbose)
     assert (streq (client_keys_lookup (keys, "last:1"), beta));
     assert (streq (client_keys_lookup (keys, "new:2"), alpha));
     assert (client_keys_line (keys, "new:2") == 8);
+    //  A deployment's brokers go in together, one line each, one key
+    const char *deployment [] = { "a:5321", "b:5321", "[::1]:7000" };
+    assert (client_keys_add_all (keys, deployment, 3, beta) == 0);
+    client_keys_destroy (&keys);
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    for (size_t index = 0; index < 3; index++) {
+        assert (streq (client_keys_lookup (keys, deployment [index]), beta));
+        assert (client_keys_line (keys, deployment [index]) == 9 + index);
+    }
     client_keys_destroy (&keys);
     FILE *file = fopen (path, "r");
     char first [64];

@@ -14,7 +14,9 @@
 
     one "host:port KEY" line per server (the server as its endpoint names
     it, without "tcp://"; KEY its 40 Z85 characters). The first line for a
-    server is the one used. The file is written whole to a temporary file,
+    server is the one used. The brokers of one deployment share one key
+    pair, so a --server list is kept as one line per broker, all with the
+    same key, added together (client_keys_add_all). The file is written whole to a temporary file,
     synced and renamed; loading refuses a file that is not a regular file
     owned by the user, or that group or others may write.
 
@@ -66,6 +68,12 @@ size_t
 //  directory 0700 and the file 0600). 0 or -1.
 int
     client_keys_add (client_keys_t *self, const char *server, const char *key);
+
+//  Add several servers that are not known yet, all with the same key (the
+//  brokers of one deployment), one line each, in one write. 0 or -1.
+int
+    client_keys_add_all (client_keys_t *self, const char **servers, size_t count,
+                         const char *key);
 
 //  The last failure, as a sentence without the program name; "" if none.
 const char *

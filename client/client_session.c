@@ -30,6 +30,19 @@
     reconnecting meanwhile, so a server that comes back within that
     time still gets the request). The next try goes at once, on a new
     socket, with the same request id; the number of tries is unchanged.
+
+    Several brokers (the guide's Freelance pattern, model 1, with Lazy
+    Pirate): a session may know the brokers of one deployment, in the
+    order given. A request goes to one broker at a time; every try that
+    gets no reply, and every 503, moves the next try to the next broker of
+    the list, round-robin, on a new socket, with the same request (same
+    request id, same frames). The tries in all are retries x brokers, so
+    --retries keeps its meaning per broker and each broker gets the same
+    number of chances. A request starts at the broker that answered the
+    last one (the first of the list for a new session): a process that
+    found a working broker keeps to it. When every broker in turn has said
+    503, the pause before the next round is the 503 backoff above; a 503
+    never costs a pause while another broker has not been asked.
     =========================================================================
 */
 
@@ -53,8 +66,19 @@
                         | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
                         | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
+//  One broker of the list
+typedef struct {
+    char *endpoint;             //  "tcp://host:port"
+    bool answered;              //  a reply has come from it on this session
+    bool checked;               //  the check has run for it
+} s_broker_t;
+
 struct _client_session_t {
-    char *endpoint;             //  server endpoint, "tcp://host:port"
+    s_broker_t brokers [CLIENT_SESSION_BROKERS_MAX];    //  in the order given
+    size_t broker_count;        //  brokers in use, at least 1
+    size_t current;             //  broker the next try goes to
+    size_t socket_broker;       //  broker the socket (if any) is connected to
+    bool quick;                 //  the request under way has one try only
     char server_key [41];       //  server public key, Z85
     zcert_t *cert;              //  client key pair (the session's copy)
     zsock_t *socket;            //  REQ socket, NULL until needed or after a loss
@@ -70,9 +94,8 @@ struct _client_session_t {
     char error [1024];          //  the same, for a person
     int tries;                  //  tries the last request took
     int64_t rtt;                //  usecs of the last successful try
-    client_session_check_fn *check;     //  run once when there is no answer
+    client_session_check_fn *check;     //  run once per broker with no answer
     void *check_arg;            //  its argument
-    bool checked;               //  the check has run
     bool answered;              //  a reply has come on this session
     client_session_miss_t miss; //  how the last try without a reply ended
     client_session_notify_fn *notify;   //  told before each retry, or NULL
@@ -122,8 +145,9 @@ client_session_new (const char *endpoint, const char *server_key,
 
     client_session_t *self = (client_session_t *) zmalloc (sizeof (client_session_t));
     assert (self);
-    self->endpoint = strdup (endpoint);
-    assert (self->endpoint);
+    self->brokers [0].endpoint = strdup (endpoint);
+    assert (self->brokers [0].endpoint);
+    self->broker_count = 1;
     memcpy (self->server_key, server_key, 41);
     self->cert = zcert_dup (client_cert);
     assert (self->cert);
@@ -165,7 +189,8 @@ client_session_destroy (client_session_t **self_p)
         s_close (self);
         s_forget_token (self);
         zcert_destroy (&self->cert);
-        zstr_free (&self->endpoint);
+        for (size_t index = 0; index < self->broker_count; index++)
+            zstr_free (&self->brokers [index].endpoint);
         free (self);
         *self_p = NULL;
     }
@@ -212,7 +237,37 @@ const char *
 client_session_endpoint (client_session_t *self)
 {
     assert (self);
-    return self->endpoint;
+    return self->brokers [self->current].endpoint;
+}
+
+int
+client_session_add_endpoint (client_session_t *self, const char *endpoint)
+{
+    assert (self);
+    assert (endpoint);
+    if (self->broker_count == CLIENT_SESSION_BROKERS_MAX)
+        return -1;
+    for (size_t index = 0; index < self->broker_count; index++)
+        if (streq (self->brokers [index].endpoint, endpoint))
+            return -1;
+    s_broker_t *broker = &self->brokers [self->broker_count++];
+    broker->endpoint = strdup (endpoint);
+    assert (broker->endpoint);
+    return 0;
+}
+
+size_t
+client_session_brokers (client_session_t *self)
+{
+    assert (self);
+    return self->broker_count;
+}
+
+const char *
+client_session_endpoint_at (client_session_t *self, size_t index)
+{
+    assert (self);
+    return index < self->broker_count? self->brokers [index].endpoint: NULL;
 }
 
 void
@@ -240,7 +295,8 @@ client_session_set_check (client_session_t *self, client_session_check_fn *check
     assert (self);
     self->check = check;
     self->check_arg = arg;
-    self->checked = false;
+    for (size_t index = 0; index < self->broker_count; index++)
+        self->brokers [index].checked = false;
 }
 
 void
@@ -321,7 +377,9 @@ s_open (client_session_t *self)
     //  libzmq resolves IPv4 only unless told otherwise; an IPv6 literal
     //  needs it, and a host name keeps the IPv4 answer a broker bound to
     //  tcp://*:port is listening on.
-    if (strstr (self->endpoint, "://["))
+    self->socket_broker = self->current;
+    const char *endpoint = self->brokers [self->current].endpoint;
+    if (strstr (endpoint, "://["))
         zsock_set_ipv6 (self->socket, 1);
     //  The monitor is attached before the connect, so that no event of
     //  this connection is missed; its endpoint is new for every socket,
@@ -343,9 +401,9 @@ s_open (client_session_t *self)
         return -1;
     }
     zsock_set_linger (self->monitor, 0);
-    if (zsock_connect (self->socket, "%s", self->endpoint)) {
+    if (zsock_connect (self->socket, "%s", endpoint)) {
         s_fail (self, CLIENT_SESSION_SOCKET, "cannot connect to %s: %s",
-                self->endpoint, zmq_strerror (zmq_errno ()));
+                endpoint, zmq_strerror (zmq_errno ()));
         s_close (self);
         return -1;
     }
@@ -421,11 +479,12 @@ s_wait (client_session_t *self)
     }
     s_close (self);
     if (self->verbose) {
+        const char *endpoint = self->brokers [self->current].endpoint;
         if (miss == CLIENT_SESSION_TIMED_OUT)
             zsys_debug ("client_session: no reply from %s in %d ms",
-                        self->endpoint, self->timeout);
+                        endpoint, self->timeout);
         else
-            zsys_debug ("client_session: %s: %s", self->endpoint,
+            zsys_debug ("client_session: %s: %s", endpoint,
                         client_session_miss_text (miss));
     }
     self->failure = CLIENT_SESSION_NO_ANSWER;
@@ -439,8 +498,11 @@ s_wait (client_session_t *self)
 static zpost_msg_t *
 s_try (client_session_t *self, zpost_msg_t *request)
 {
+    if (self->socket && self->socket_broker != self->current)
+        s_close (self);
     if (!self->socket && s_open (self))
         return NULL;
+    const char *endpoint = self->brokers [self->current].endpoint;
 
     int64_t start = zclock_usecs ();
     if (zpost_msg_send (request, self->socket)) {
@@ -451,7 +513,7 @@ s_try (client_session_t *self, zpost_msg_t *request)
         }
         //  Only a full send queue blocks a REQ; same as a lost reply
         if (self->verbose)
-            zsys_debug ("client_session: cannot send to %s", self->endpoint);
+            zsys_debug ("client_session: cannot send to %s", endpoint);
         self->failure = CLIENT_SESSION_NO_ANSWER;
         self->miss = self->connected? CLIENT_SESSION_TIMED_OUT: CLIENT_SESSION_REFUSED_CONNECT;
         s_close (self);
@@ -472,6 +534,7 @@ s_try (client_session_t *self, zpost_msg_t *request)
         self->rtt = end - start;
         self->failure = CLIENT_SESSION_OK;
         self->answered = true;
+        self->brokers [self->current].answered = true;
         if (self->verbose)
             client_output_message (reply);
         return reply;
@@ -480,7 +543,7 @@ s_try (client_session_t *self, zpost_msg_t *request)
         //  Not retried: a server that breaks the grammar once will again
         s_fail (self, CLIENT_SESSION_MALFORMED,
                 "the reply from %s is malformed (%s); is it a zpost server "
-                "speaking %s?", self->endpoint, zpost_msg_reason (reply),
+                "speaking %s?", endpoint, zpost_msg_reason (reply),
                 ZPOST_MSG_SIGNATURE);
     }
     else
@@ -496,6 +559,14 @@ s_try (client_session_t *self, zpost_msg_t *request)
     zpost_msg_destroy (&reply);
     s_close (self);
     return NULL;
+}
+
+//  The next try goes to the next broker of the list, round-robin; the
+//  socket, connected to another broker, goes at the next try (s_try)
+static void
+s_next_broker (client_session_t *self)
+{
+    self->current = (self->current + 1) % self->broker_count;
 }
 
 //  Wait msecs before a retry, or stop at Ctrl-C: 0, or -1 if interrupted
@@ -530,50 +601,70 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
     if (self->verbose)
         client_output_message (request);
 
+    int tries = self->quick? 1: self->retries * (int) self->broker_count;
     int backoff = CLIENT_SESSION_BACKOFF;
-    while (self->tries < self->retries) {
+    size_t unavailable = 0;         //  503s in a row
+    while (self->tries < tries) {
         self->tries++;
+        s_broker_t *broker = &self->brokers [self->current];
         if (self->verbose)
             zsys_debug ("client_session: %s %s to %s, try %d of %d",
                         zpost_msg_command_name (zpost_msg_command (request)),
-                        zpost_msg_request_id (request), self->endpoint,
-                        self->tries, self->retries);
+                        zpost_msg_request_id (request), broker->endpoint,
+                        self->tries, tries);
         zpost_msg_t *reply = s_try (self, request);
         if (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE
-        &&  self->tries < self->retries) {
-            if (self->verbose)
-                zsys_debug ("client_session: 503; again in %d ms", backoff);
+        &&  self->tries < tries) {
             zpost_msg_destroy (&reply);
-            if (s_pause (self, backoff))
-                return NULL;
-            backoff = backoff * 2 > self->timeout? self->timeout: backoff * 2;
+            const char *missed = broker->endpoint;
+            s_next_broker (self);
+            //  Another broker may have a store now; only when every one
+            //  has said so in a row is there nothing to do but wait
+            if (++unavailable % self->broker_count == 0) {
+                if (self->verbose)
+                    zsys_debug ("client_session: 503; again in %d ms", backoff);
+                if (s_pause (self, backoff))
+                    return NULL;
+                backoff = backoff * 2 > self->timeout? self->timeout: backoff * 2;
+            }
+            if (self->notify && self->broker_count > 1)
+                self->notify (self->notify_arg, CLIENT_SESSION_UNAVAILABLE, missed,
+                              self->brokers [self->current].endpoint,
+                              self->tries + 1, tries);
             continue;
         }
         if (reply)
             return reply;
         if (self->failure != CLIENT_SESSION_NO_ANSWER)
             return NULL;
-        if (self->check && !self->checked && !self->answered) {
-            self->checked = true;
+        unavailable = 0;
+        if (self->check && !broker->checked && !broker->answered) {
+            broker->checked = true;
             char error [sizeof (self->error)];
-            if (self->check (self->check_arg, error, sizeof (error))) {
+            if (self->check (self->check_arg, broker->endpoint, error, sizeof (error))) {
                 s_fail (self, CLIENT_SESSION_REFUSED, "%s", error);
                 return NULL;
             }
         }
-        if (self->notify && self->tries < self->retries)
-            self->notify (self->notify_arg, self->miss, self->tries + 1,
-                          self->retries);
+        s_next_broker (self);
+        if (self->notify && self->tries < tries)
+            self->notify (self->notify_arg, self->miss, broker->endpoint,
+                          self->brokers [self->current].endpoint,
+                          self->tries + 1, tries);
     }
+    const char *plural = self->tries == 1? "try": "tries";
+    char how [64];
     if (self->miss == CLIENT_SESSION_TIMED_OUT)
-        s_fail (self, CLIENT_SESSION_NO_ANSWER,
-                "no answer from %s after %d %s (%d ms each)", self->endpoint,
-                self->tries, self->tries == 1? "try": "tries", self->timeout);
+        snprintf (how, sizeof (how), "%d ms each", self->timeout);
     else
-        s_fail (self, CLIENT_SESSION_NO_ANSWER,
-                "no answer from %s after %d %s (%s)", self->endpoint,
-                self->tries, self->tries == 1? "try": "tries",
-                client_session_miss_text (self->miss));
+        snprintf (how, sizeof (how), "%s", client_session_miss_text (self->miss));
+    if (self->broker_count == 1 || self->quick)
+        s_fail (self, CLIENT_SESSION_NO_ANSWER, "no answer from %s after %d %s (%s)",
+                self->brokers [self->current].endpoint, self->tries, plural, how);
+    else
+        s_fail (self, CLIENT_SESSION_NO_ANSWER, "no answer from any of the %zu "
+                "servers after %d %s (the last: %s)", self->broker_count,
+                self->tries, plural, how);
     return NULL;
 }
 
@@ -584,22 +675,21 @@ client_session_request_quick (client_session_t *self, zpost_msg_t *request)
     //  One try, no check, and the first refused connect ends it: a
     //  person leaving must not wait for a server that is not there.
     int timeout = self->timeout;
-    int retries = self->retries;
     int refused_wait = self->refused_wait;
     client_session_notify_fn *notify = self->notify;
-    bool checked = self->checked;
+    client_session_check_fn *check = self->check;
     if (self->timeout > CLIENT_SESSION_QUICK_MAX)
         self->timeout = CLIENT_SESSION_QUICK_MAX;
-    self->retries = 1;
+    self->quick = true;
     self->refused_wait = 0;
     self->notify = NULL;
-    self->checked = true;
+    self->check = NULL;
     zpost_msg_t *reply = client_session_request (self, request);
     self->timeout = timeout;
-    self->retries = retries;
+    self->quick = false;
     self->refused_wait = refused_wait;
     self->notify = notify;
-    self->checked = checked;
+    self->check = check;
     return reply;
 }
 
@@ -613,6 +703,7 @@ client_session_miss_text (client_session_miss_t miss)
         case CLIENT_SESSION_LOST:            return "the connection was lost";
         case CLIENT_SESSION_HANDSHAKE:       return "the connection closed during "
                                                     "the handshake";
+        case CLIENT_SESSION_UNAVAILABLE:     return "the store was unavailable";
     }
     return "no reply";
 }
@@ -801,8 +892,9 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
 }
 
 static int
-s_check_count (void *arg, char *error, size_t error_size)
+s_check_count (void *arg, const char *endpoint, char *error, size_t error_size)
 {
+    (void) endpoint;
     (void) error;
     (void) error_size;
     (*(int *) arg)++;
@@ -810,19 +902,244 @@ s_check_count (void *arg, char *error, size_t error_size)
 }
 
 static void
-s_count_notice (void *arg, client_session_miss_t miss, int next_try, int tries)
+s_count_notice (void *arg, client_session_miss_t miss, const char *missed,
+                const char *next, int next_try, int tries)
 {
     assert (miss == CLIENT_SESSION_REFUSED_CONNECT);
+    assert (streq (missed, next));
     assert (next_try >= 2 && next_try <= tries);
     (*(int *) arg)++;
 }
 
 static int
-s_check_refuse (void *arg, char *error, size_t error_size)
+s_check_refuse (void *arg, const char *endpoint, char *error, size_t error_size)
 {
     (void) arg;
+    (void) endpoint;
     snprintf (error, error_size, "not that server");
     return -1;
+}
+
+//  Notices and checks seen by the failover tests, in order
+typedef struct {
+    char seen [16][160];        //  "miss missed>next try/tries" per notice
+    int notices;
+    char checked [4][64];       //  endpoints the check ran for
+    int checks;
+    const char *refuse;         //  the endpoint the check refuses, or NULL
+} s_failover_log_t;
+
+static void
+s_log_notice (void *arg, client_session_miss_t miss, const char *missed,
+              const char *next, int next_try, int tries)
+{
+    s_failover_log_t *log = (s_failover_log_t *) arg;
+    assert (log->notices < 16);
+    snprintf (log->seen [log->notices++], 160, "%d %s>%s %d/%d", (int) miss,
+              missed, next, next_try, tries);
+}
+
+static int
+s_log_check (void *arg, const char *endpoint, char *error, size_t error_size)
+{
+    s_failover_log_t *log = (s_failover_log_t *) arg;
+    assert (log->checks < 4);
+    snprintf (log->checked [log->checks++], 64, "%s", endpoint);
+    if (log->refuse && streq (endpoint, log->refuse)) {
+        snprintf (error, error_size, "not that key at %s", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+//  A stand-in server for the failover tests: its actor and endpoint
+typedef struct {
+    s_server_args_t args;
+    zactor_t *actor;
+    char *endpoint;
+} s_stand_in_t;
+
+static void
+s_stand_in_start (s_stand_in_t *self, zcert_t *cert, const char *script)
+{
+    self->args.cert = cert;
+    self->args.script = script;
+    self->actor = zactor_new (s_server_actor, &self->args);
+    assert (self->actor);
+    char *port = zstr_recv (self->actor);
+    assert (port);
+    self->endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", port);
+    zstr_free (&port);
+}
+
+static void
+s_stand_in_stop (s_stand_in_t *self)
+{
+    zactor_destroy (&self->actor);
+    zstr_free (&self->endpoint);
+}
+
+//  The stand-in saw the request id next
+static void
+s_stand_in_saw (s_stand_in_t *self, const char *request_id)
+{
+    char *seen = zstr_recv (self->actor);
+    assert (seen);
+    assert (streq (seen, request_id));
+    zstr_free (&seen);
+}
+
+//  One PING through a session with brokers a and b
+static zpost_msg_t *
+s_ping_pair (client_session_t *session, char *id_text)
+{
+    zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
+    zpost_msg_set (request, ZPOST_F_TARGET, "store");
+    strcpy (id_text, zpost_msg_request_id (request));
+    zpost_msg_t *reply = client_session_request (session, request);
+    zpost_msg_destroy (&request);
+    return reply;
+}
+
+static void
+s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
+{
+    char id [CLIENT_SESSION_ID_SIZE + 1];
+    char other_id [CLIENT_SESSION_ID_SIZE + 1];
+    char expected [160];
+
+    //  A drops the request: the same request goes to B at once after the
+    //  try's timeout, and B, which answered, takes the next request first
+    s_stand_in_t a, b;
+    s_stand_in_start (&a, server_cert, "D");
+    s_stand_in_start (&b, server_cert, "AA");
+    client_session_t *session = client_session_new (a.endpoint,
+        zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    assert (client_session_add_endpoint (session, b.endpoint) == -1);
+    assert (client_session_add_endpoint (session, a.endpoint) == -1);
+    assert (client_session_brokers (session) == 2);
+    assert (streq (client_session_endpoint_at (session, 1), b.endpoint));
+    assert (client_session_endpoint_at (session, 2) == NULL);
+    assert (streq (client_session_endpoint (session), a.endpoint));
+    client_session_set_timeout (session, 250);
+    client_session_set_retries (session, 3);
+    s_failover_log_t log = { .notices = 0 };
+    client_session_set_notify (session, s_log_notice, &log);
+    client_session_set_check (session, s_log_check, &log);
+    zpost_msg_t *reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 2);
+    s_stand_in_saw (&a, id);
+    s_stand_in_saw (&b, id);
+    assert (log.notices == 1);
+    snprintf (expected, sizeof expected, "%d %s>%s 2/6", CLIENT_SESSION_TIMED_OUT,
+              a.endpoint, b.endpoint);
+    if (verbose)
+        zsys_debug ("notice: %s", log.seen [0]);
+    assert (streq (log.seen [0], expected));
+    assert (log.checks == 1 && streq (log.checked [0], a.endpoint));
+    assert (streq (client_session_endpoint (session), b.endpoint));
+    reply = s_ping_pair (session, other_id);
+    assert (reply && client_session_tries (session) == 1);
+    zpost_msg_destroy (&reply);
+    s_stand_in_saw (&b, other_id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+
+    //  503 from every broker: round-robin, the same request id each time,
+    //  retries x brokers tries in all, and the last 503 is the reply
+    s_stand_in_start (&a, server_cert, "UU");
+    s_stand_in_start (&b, server_cert, "UU");
+    session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 250);
+    client_session_set_retries (session, 2);
+    memset (&log, 0, sizeof log);
+    client_session_set_notify (session, s_log_notice, &log);
+    reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 4);
+    for (int round = 0; round < 2; round++) {
+        s_stand_in_saw (&a, id);
+        s_stand_in_saw (&b, id);
+    }
+    assert (log.notices == 3);
+    for (int index = 0; index < 3; index++) {
+        snprintf (expected, sizeof expected, "%d %s>%s %d/4",
+                  CLIENT_SESSION_UNAVAILABLE, index % 2? b.endpoint: a.endpoint,
+                  index % 2? a.endpoint: b.endpoint, index + 2);
+        assert (streq (log.seen [index], expected));
+    }
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+
+    //  A closed port: the refused connects end the try long before its
+    //  timeout, and B answers the same request
+    s_stand_in_start (&a, server_cert, "");
+    s_stand_in_start (&b, server_cert, "A");
+    char *gone = strdup (a.endpoint);
+    s_stand_in_stop (&a);
+    session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 60000);
+    int64_t started = zclock_mono ();
+    reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    assert (zclock_mono () - started < 30000);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 2);
+    assert (client_session_miss (session) == CLIENT_SESSION_REFUSED_CONNECT);
+    s_stand_in_saw (&b, id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&b);
+
+    //  Nobody anywhere: the sentence says so for the whole list
+    zstr_free (&gone);
+    s_stand_in_start (&a, server_cert, "");
+    s_stand_in_start (&b, server_cert, "");
+    gone = strdup (a.endpoint);
+    char *gone_too = strdup (b.endpoint);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+    session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, gone_too) == 0);
+    client_session_set_retries (session, 1);
+    assert (s_ping_pair (session, id) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
+    assert (client_session_tries (session) == 2);
+    assert (strstr (client_session_error (session), "any of the 2 servers after 2 tries"));
+    client_session_destroy (&session);
+    zstr_free (&gone);
+    zstr_free (&gone_too);
+
+    //  B holds another key: its handshake fails, the check runs for B and
+    //  refuses it, and the request stops there
+    zcert_t *impostor = zcert_new ();
+    s_stand_in_start (&a, server_cert, "D");
+    s_stand_in_start (&b, impostor, "");
+    session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, 250);
+    memset (&log, 0, sizeof log);
+    log.refuse = b.endpoint;
+    client_session_set_check (session, s_log_check, &log);
+    assert (s_ping_pair (session, id) == NULL);
+    assert (client_session_failure (session) == CLIENT_SESSION_REFUSED);
+    assert (client_session_tries (session) == 2);
+    assert (log.checks == 2);
+    assert (streq (log.checked [0], a.endpoint));
+    assert (streq (log.checked [1], b.endpoint));
+    assert (strstr (client_session_error (session), b.endpoint));
+    s_stand_in_saw (&a, id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+    s_stand_in_stop (&b);
+    zcert_destroy (&impostor);
 }
 
 void
@@ -1010,6 +1327,9 @@ client_session_test (bool verbose)
     zstr_free (&port);
     zstr_free (&endpoint);
     zcert_destroy (&impostor);
+
+    //  Several brokers: the failover order
+    s_failover_test (server_cert, client_cert, verbose);
 
     zcert_destroy (&server_cert);
     zcert_destroy (&client_cert);

@@ -17,6 +17,13 @@
     tried again the same way, after a short pause, within the same number
     of tries; the last 503 is returned as the reply.
 
+    A session may know several brokers of one deployment (all holding one
+    key pair). Each try that gets no reply, and each 503, sends the next
+    try to the next broker of the list, round-robin, with the same request
+    id; the tries in all are retries x brokers; a request starts at the
+    broker that answered the last one, the first of the list at first;
+    the 503 pause comes only once every broker in a row has said 503.
+
     The session checks that a reply is well formed (zpost_msg) and that it
     answers this request (same command, same request id; an error reply
     may leave both empty, as the spec allows for a request the server
@@ -37,6 +44,7 @@
 #define CLIENT_SESSION_RETRIES      3       //  default tries per request
 #define CLIENT_SESSION_ID_SIZE      32      //  hex characters of a request id
 #define CLIENT_SESSION_REFUSED_WAIT 1000    //  ms of refused connects that end a try
+#define CLIENT_SESSION_BROKERS_MAX  16      //  brokers one session may know
 
 //  Why the last request got no reply.
 typedef enum {
@@ -54,20 +62,27 @@ typedef enum {
     CLIENT_SESSION_TIMED_OUT,       //  no reply within the timeout
     CLIENT_SESSION_REFUSED_CONNECT, //  nobody accepted the connection
     CLIENT_SESSION_LOST,            //  the connection dropped while we waited
-    CLIENT_SESSION_HANDSHAKE        //  the connection closed in the handshake
+    CLIENT_SESSION_HANDSHAKE,       //  the connection closed in the handshake
+    CLIENT_SESSION_UNAVAILABLE      //  a 503 (told to notify only: a 503
+                                    //  is a reply, never the last miss)
 } client_session_miss_t;
 
-//  Told before each retry: how the try before it ended, the number of
-//  the try about to go (2 or more) and the number of tries in all.
+//  Told before each retry: how the try before it ended, the broker it
+//  went to (missed) and the one the next goes to (next; the same with one
+//  broker), the number of the try about to go (2 or more) and the number
+//  of tries in all. With one broker a 503 is retried without a notice.
 typedef void (client_session_notify_fn) (void *arg, client_session_miss_t miss,
+                                         const char *missed, const char *next,
                                          int next_try, int tries);
 
-//  A check the session runs when a try gets no answer, while no reply has
-//  ever come on this session (a reply proves the server holds the key we
-//  expect). Returns 0 to go on trying; or -1, after writing a sentence to
-//  error (error_size bytes), to give up at once with CLIENT_SESSION_REFUSED.
-//  It runs at most once per session.
-typedef int (client_session_check_fn) (void *arg, char *error, size_t error_size);
+//  A check the session runs when a try to a broker gets no answer, while
+//  no reply has ever come from that broker on this session (a reply proves
+//  the broker holds the key we expect); endpoint names the broker. Returns
+//  0 to go on trying; or -1, after writing a sentence to error (error_size
+//  bytes), to give up at once with CLIENT_SESSION_REFUSED. It runs at most
+//  once per broker per session.
+typedef int (client_session_check_fn) (void *arg, const char *endpoint,
+                                       char *error, size_t error_size);
 
 typedef struct _client_session_t client_session_t;
 
@@ -83,8 +98,22 @@ client_session_t *
 void
     client_session_destroy (client_session_t **self_p);
 
+//  Another broker of the same deployment (same key), tried after the ones
+//  before it. 0, or -1 if it is known already or the session knows
+//  CLIENT_SESSION_BROKERS_MAX brokers.
+int
+    client_session_add_endpoint (client_session_t *self, const char *endpoint);
+
+//  The number of brokers, and the index-th one's endpoint (NULL past the
+//  last).
+size_t
+    client_session_brokers (client_session_t *self);
+const char *
+    client_session_endpoint_at (client_session_t *self, size_t index);
+
 //  Milliseconds to wait for a reply on each try (default 3000), and the
-//  number of tries (default 3). Both at least 1.
+//  number of tries per broker (default 3; a request makes up to retries x
+//  brokers tries in all). Both at least 1.
 void
     client_session_set_timeout (client_session_t *self, int timeout);
 int
@@ -94,7 +123,8 @@ void
 int
     client_session_retries (client_session_t *self);
 
-//  The endpoint this session talks to.
+//  The broker this session talks to: the one that answered the last
+//  request, or the one the next try goes to.
 const char *
     client_session_endpoint (client_session_t *self);
 
@@ -148,9 +178,10 @@ zpost_msg_t *
 zpost_msg_t *
     client_session_request (client_session_t *self, zpost_msg_t *request);
 
-//  The same with one try of at most 2 s, which the first refused connect
-//  ends, and no check or notice: for a request that must not keep a
-//  person waiting, such as the LOGOUT of someone leaving.
+//  The same with one try of at most 2 s, to the current broker only, which
+//  the first refused connect ends, and no check or notice: for a request
+//  that must not keep a person waiting, such as the LOGOUT of someone
+//  leaving.
 zpost_msg_t *
     client_session_request_quick (client_session_t *self, zpost_msg_t *request);
 

@@ -917,8 +917,10 @@ client_shell_run (client_app_t *app)
     zpost_msg_destroy (&reply);
 
     s_shell_t *self = s_shell_new (app, STDIN_FILENO);
-    self->server = client_keys_server_name (client_config_endpoint (app->config));
-    s_say ("Connected to %s (%s).", self->server, version);
+    self->server = client_commands_server_names (app);
+    char *answered = client_keys_server_name (client_session_endpoint (app->session));
+    s_say ("Connected to %s (%s).", answered, version);
+    free (answered);
     s_say ("Ctrl-C cancels a step; Ctrl-D at a menu leaves.");
     free (version);
     while (!s_leave) {

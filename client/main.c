@@ -68,26 +68,30 @@ s_help (void)
         "Options:\n"
         "  -s, --server ADDR     server: host, host:port, [ipv6]:port or\n"
         "                        tcp://host:port (port %d; default $ZPOST_SERVER,\n"
-        "                        else %s)\n"
+        "                        else %s); or the brokers of one deployment,\n"
+        "                        separated by commas (a:5321,b:5321, at most %d):\n"
+        "                        a request that gets no answer or a 503 goes\n"
+        "                        again, same request id, through the next one\n"
         "  -d, --destination ADDR  the same as --server\n"
         "  -k, --server-key KEY|FILE\n"
         "                        the server's public key: 40 Z85 characters, or a\n"
         "                        file holding it, such as the broker's broker.key\n"
-        "                        (default $ZPOST_SERVER_KEY, else known_servers)\n"
+        "                        (default $ZPOST_SERVER_KEY, else known_servers);\n"
+        "                        every broker of a list holds this one key\n"
         "      --accept-new-key  trust the key a new server announces without\n"
         "                        asking (it is still shown, and then pinned)\n"
         "      --announce EP     ask EP for a new server's key (default: the\n"
         "                        server's host, its port + 1)\n"
         "      --announce-port N ask the server's host on port N\n"
         "      --timeout MS      wait this long for each try (default %d)\n"
-        "      --retries N       tries before giving up (default %d)\n"
+        "      --retries N       tries per broker before giving up (default %d)\n"
         "  -v, --verbose         log each try and message on stderr\n"
         "  -h, --help            show this help\n"
         "  -V, --version         show the version\n"
         "\n"
         "Commands:\n",
         CLIENT_CONFIG_DEFAULT_PORT, CLIENT_CONFIG_DEFAULT_HOST,
-        CLIENT_SESSION_TIMEOUT, CLIENT_SESSION_RETRIES);
+        CLIENT_CONFIG_SERVERS_MAX, CLIENT_SESSION_TIMEOUT, CLIENT_SESSION_RETRIES);
     const client_command_t *command;
     for (size_t index = 0; (command = client_commands_at (index)); index++)
         printf ("  %-10s  %s\n", command->name, command->summary);
@@ -103,7 +107,8 @@ s_help (void)
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/client.key, client.key_secret\n"
         "                        your key pair, made on first use (secret 0600)\n"
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/known_servers\n"
-        "                        \"host:port KEY\" per server you trusted (0600);\n"
+        "                        \"host:port KEY\" per server you trusted (0600;\n"
+        "                        a list's brokers: one line each, one key);\n"
         "                        remove a line to trust a server's new key\n"
         "  ${XDG_STATE_HOME:-~/.local/state}/zpost/HOST_PORT.session\n"
         "                        the session zpost login keeps per server (0600)\n"
