@@ -355,9 +355,9 @@ class Host:
                   "delete table inet zpost_loss\n"
                   "table inet zpost_loss {\n"
                   "  chain in { type filter hook input priority -10; "
-                  "iifname \"eth0\" numgen random mod 100 < %d drop; }\n"
+                  "iifname \"eth0\" numgen random mod 100 < %d counter drop; }\n"
                   "  chain out { type filter hook output priority -10; "
-                  "oifname \"eth0\" numgen random mod 100 < %d drop; }\n"
+                  "oifname \"eth0\" numgen random mod 100 < %d counter drop; }\n"
                   "}\n" % (percent, percent))
 
     def loss_off(self):
@@ -512,14 +512,34 @@ class Topology:
     def server_list(self):
         return ",".join(self.servers)
 
+    def kill_broker(self, i):
+        """kill -9 broker i (0-based)."""
+        self.brokers[i].proc.kill()
 
-def loadgen_ping(client, tmp, servers, server_key, timeout=30.0):
-    """From the client host, PING target=store through every server until
-    each answers 200 or the deadline passes; returns {server: status}."""
+    def restart_broker(self, i):
+        """Start broker i again on its host, with its keys and ports (each
+        host has its own ports, so the fixed ones are free again)."""
+        bh = self.broker_hosts[i]
+        self.brokers[i] = bh.start_broker(self.tmp, self.key_dirs[i],
+                                          extra=self.broker_extra, name=bh.name)
+        return self.brokers[i]
+
+    def ping(self, timeout=30.0):
+        """PING target=store through every broker from the client host;
+        returns {server: status}."""
+        return loadgen_ping(self.client, self.tmp, self.servers,
+                            self.server_key, timeout)
+
+
+def loadgen_ping(client, tmp, servers, server_key, timeout=30.0, until=200,
+                 try_timeout=2.0):
+    """From the client host, PING target=store through each server until
+    it answers `until` (default 200) or the deadline passes; returns
+    {server: last status, or None for no answer}."""
     return client.loadgen_run(tmp, [
         "ping", "--servers", ",".join(servers), "--server-key", server_key,
-        "--deadline", "%.1f" % (timeout * h.TIME_SCALE)],
-        timeout=timeout + 15)
+        "--deadline", "%.1f" % (timeout * h.TIME_SCALE), "--until", str(until),
+        "--timeout", "%.1f" % try_timeout], timeout=timeout + 15)
 
 
 def start_topology(net, tmp, brokers=2, stores=2, store_extra=(),
@@ -580,4 +600,62 @@ def start_topology(net, tmp, brokers=2, stores=2, store_extra=(),
     return Topology(client=client, broker_hosts=broker_hosts, brokers=handles,
                     store_host=store_host, stores=procs, servers=servers,
                     server_key=server_key, backs=backs, data=data,
-                    key_dirs=key_dirs)
+                    key_dirs=key_dirs, tmp=tmp, broker_extra=broker_extra)
+
+
+# ---------------------------------------------------------------------------
+#  Load
+
+_load_counter = 0
+
+
+def run_load(topo, duration=5.0, fault=None, count=2000, senders=16,
+             timeout=2.0, tries=6, extra=(), check=True):
+    """Run loadgen.py send in the client host for `duration` s against
+    topo.servers; once every sender is logged in ("loadgen ready") call
+    fault() (which may kill, cut, sleep, restart: it runs while the load
+    does); then read every recipient's mailbox with loadgen.py check.
+    Returns (send summary, check result); logs one line of each, the
+    figures a fault test reports. check=False skips the mailbox check
+    (it is then None)."""
+    global _load_counter
+    _load_counter += 1
+    tmp = topo.tmp
+    out = os.path.join(tmp, "acks-%d.json" % _load_counter)
+    args = ["send", "--servers", topo.server_list(), "--server-key",
+            topo.server_key, "--out", out, "--senders", str(senders),
+            "--count", str(count), "--duration", "%.1f" % duration,
+            "--timeout", "%.1f" % timeout, "--tries", str(tries)] + list(extra)
+    proc = topo.client.loadgen(tmp, args, name="loadgen-send")
+    proc.wait_line(r"^loadgen ready$", 60.0 * h.TIME_SCALE)
+    if fault is not None:
+        fault()
+    bound = duration + tries * (timeout + 1.0) + 30.0
+    m = proc.wait_line(r"^loadgen result (\{.*\})$", bound * h.TIME_SCALE)
+    rc = proc.popen.wait(timeout=h.STOP_TIMEOUT)
+    proc.expected_exit = True
+    sent = json.loads(m.group(1))
+    assert rc == 0, "loadgen send failed (rc %s): %s; stderr:\n%s" % (
+        rc, sent, proc.log_text())
+    h.log("load: %s" % json.dumps(sent, sort_keys=True))
+    got = None
+    if check:
+        got = topo.client.loadgen_run(tmp, [
+            "check", "--servers", topo.server_list(), "--server-key",
+            topo.server_key, "--acks", out, "--timeout", "%.1f" % timeout,
+            "--deadline", "120"], timeout=150.0)
+        h.log("check: %s" % json.dumps(got, sort_keys=True))
+    return sent, got
+
+
+def assert_exactly_once(sent, got, least=1):
+    """Every acknowledged message present exactly once under its id, and
+    at least `least` acknowledged (a load that sent nothing proves
+    nothing)."""
+    assert sent["acknowledged"] >= least, "only %d sends acknowledged (at " \
+        "least %d expected): %r" % (sent["acknowledged"], least, sent)
+    assert got["acknowledged"] == sent["acknowledged"], (sent, got)
+    assert got["lost"] == 0 and got["duplicated"] == 0 and \
+        got["mismatched"] == 0, "acknowledged %d: lost %d, duplicated %d, " \
+        "under another id %d: %r" % (got["acknowledged"], got["lost"],
+                                     got["duplicated"], got["mismatched"], got)
