@@ -659,3 +659,68 @@ def assert_exactly_once(sent, got, least=1):
         got["mismatched"] == 0, "acknowledged %d: lost %d, duplicated %d, " \
         "under another id %d: %r" % (got["acknowledged"], got["lost"],
                                      got["duplicated"], got["mismatched"], got)
+
+
+# ---------------------------------------------------------------------------
+#  Faults to pass to run_load(fault=...): each runs while the load does,
+#  in the test's thread, and returns when the fault is over (so a load's
+#  duration must be longer than the fault). Each logs what it did.
+
+def fault_kill_restart(topo, i=0, down=3.0):
+    """kill -9 broker i, keep it down `down` s, start it again."""
+    def fault():
+        h.log("fault: kill -9 %s" % topo.broker_hosts[i].name)
+        topo.kill_broker(i)
+        time.sleep(down)
+        topo.restart_broker(i)
+        h.log("fault: %s restarted" % topo.broker_hosts[i].name)
+    return fault
+
+
+def fault_kill_each(topo, down=3.0):
+    """kill -9 every broker in turn, each restarted before the next goes."""
+    def fault():
+        for i in range(len(topo.brokers)):
+            fault_kill_restart(topo, i, down)()
+            st = topo.ping()
+            assert all(v == 200 for v in st.values()), \
+                "after restarting %s: %r" % (topo.broker_hosts[i].name, st)
+    return fault
+
+
+def fault_link_down(host, seconds=10.0):
+    """ip link set down on host's eth0 for `seconds`, then up."""
+    def fault():
+        h.log("fault: %s link down" % host.name)
+        host.link_down()
+        try:
+            time.sleep(seconds)
+        finally:
+            host.link_up()
+        h.log("fault: %s link up" % host.name)
+    return fault
+
+
+def fault_loss(host, percent=10, seconds=5.0):
+    """percent % loss on host's link for `seconds`."""
+    def fault():
+        h.log("fault: %d%% loss on %s" % (percent, host.name))
+        host.loss(percent)
+        try:
+            time.sleep(seconds)
+        finally:
+            host.loss_off()
+    return fault
+
+
+def fault_cut(host, peer, seconds=5.0):
+    """The path between host and peer cut for `seconds` (host's other
+    paths stay up): e.g. the store host and one broker host."""
+    def fault():
+        h.log("fault: path %s-%s cut" % (host.name, peer.name))
+        host.cut(peer)
+        try:
+            time.sleep(seconds)
+        finally:
+            host.uncut(peer)
+    return fault

@@ -222,20 +222,26 @@ class Peer:
 # ---------------------------------------------------------------------------
 
 def cmd_ping(args):
+    """Round robin over the servers, so that one that never answers does
+    not use up the others' time."""
     ctx = zmq.Context()
     servers = args.servers.split(",")
     deadline = time.monotonic() + args.deadline
-    status = {}
-    for server in servers:
-        status[server] = None
-        while time.monotonic() < deadline:
+    status = {server: None for server in servers}
+    waiting = list(servers)
+    while waiting and time.monotonic() < deadline:
+        for server in list(waiting):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             peer = Peer(ctx, [server], args.server_key,
-                        min(args.timeout, max(0.1, deadline - time.monotonic())))
+                        min(args.timeout, max(0.1, left)))
             _, reply, _ = peer.call("PING", "store", tries=1)
             peer.close()
             status[server] = reply.status if reply is not None else None
             if status[server] == args.until:
-                break
+                waiting.remove(server)
+        if waiting:
             time.sleep(0.1)
     result(status)
 
