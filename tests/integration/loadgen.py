@@ -23,8 +23,11 @@ a test host:   ip netns exec NS /usr/bin/python3 loadgen.py COMMAND ...
          "Clients: Lazy Pirate"), up to --tries tries. Every 200 is an
          acknowledgement: its message-id and body go to FILE (JSON), with
          every failover: the time from the first failed try of a request
-         to its first good reply through another server.
-         -> summary {"acknowledged", "gave_up", "errors", "failovers", ...}
+         to its first good reply through another server, and every
+         recovery: the same through any server (one broker restarted).
+         -> summary {"acknowledged", "gave_up", "errors", "retried",
+            "failovers", "failover_p50", "failover_max", "recovery_p50",
+            "recovery_max", "acks_per_server", "rate", ...}
 
   check  --servers ... --server-key KEY --acks FILE [--timeout S]
          Logs in as each recipient, pages through its whole inbox with
@@ -126,6 +129,8 @@ class Peer:
         self.name = name
         self.failovers = []     # {"from", "to", "seconds", "tries"}
         self.retried = 0        # requests that needed more than one try
+        self.recoveries = []    # seconds from a first failed try to a good
+                                # reply, through any server
 
     def _socket(self):
         if self.sock is not None and self.sock_server == self.current:
@@ -181,6 +186,7 @@ class Peer:
                 self.last_server = server
                 if first_fail is not None:
                     self.retried += 1
+                    self.recoveries.append(time.monotonic() - first_fail)
                     if server != failed_at:
                         self.failovers.append({
                             "from": self.servers[failed_at],
@@ -288,6 +294,7 @@ def cmd_send(args):
             return
         peer.failovers = []         # only the sends' failovers count
         peer.retried = 0
+        peer.recoveries = []
         to = recipients[i % len(recipients)]
         for n in range(args.count):
             if time.monotonic() >= go["end"]:
@@ -334,6 +341,7 @@ def cmd_send(args):
     with lock:
         failovers = [f for p in peers for f in p.failovers]
         seconds = [f["seconds"] for f in failovers]
+        recoveries = [r for p in peers for r in p.recoveries]
         per_server = {}
         for a in acks:
             per_server[a["server"]] = per_server.get(a["server"], 0) + 1
@@ -344,6 +352,8 @@ def cmd_send(args):
             "failovers": len(failovers),
             "failover_p50": percentile(seconds, 50),
             "failover_max": max(seconds) if seconds else None,
+            "recovery_p50": percentile(recoveries, 50),
+            "recovery_max": max(recoveries) if recoveries else None,
             "acks_per_server": per_server, "elapsed": round(elapsed, 3),
             "rate": round(len(acks) / elapsed, 1) if elapsed > 0 else None,
             "stuck": stuck}
