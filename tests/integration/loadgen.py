@@ -468,12 +468,24 @@ def cmd_check(args):
     result(out)
 
 
+def _big_rcvbuf(sock):
+    """4 MiB of receive buffer, past net.core.rmem_max (root may: SO_RCVBUFFORCE),
+    so that a probe's datagrams are not dropped by a full buffer while a
+    busy machine keeps the reader off the CPU: only the fault under test
+    may drop them."""
+    import socket
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 33, 4 << 20)    # SO_RCVBUFFORCE
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+
 def cmd_echo(args):
     """A UDP echo server on --port (every address of the host), for the
     fault tests' probes; runs until killed."""
     import socket
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    _big_rcvbuf(sock)
     sock.bind(("0.0.0.0", args.port))
     print("loadgen echo ready", flush=True)
     while True:
@@ -493,7 +505,7 @@ def cmd_udp(args):
     import socket
     host, port = args.to.rsplit(":", 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    _big_rcvbuf(sock)
     sock.settimeout(0.05)
     run = new_id()[:8]
     seen = set()
