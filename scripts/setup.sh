@@ -21,6 +21,7 @@ packages=(
     libzmq3-dev libczmq-dev liblmdb-dev libsodium-dev libjansson-dev libedit-dev lmdb-utils
     python3 python3-zmq
     clang libclang-rt-14-dev valgrind
+    iproute2 nftables
 )
 
 missing=()
