@@ -628,6 +628,26 @@ class Client:
         self.close()
         return request_id, None
 
+    def call_as_client(self, command, *fields, tries=5, **kw):
+        """call() as the zpost client does it: a 503 (no store answered in
+        time) or no reply is tried again with the same request id, after
+        a pause of 100 ms doubling, up to tries times; the store's
+        idempotency record makes a retried write safe. For tests whose
+        point is not the broker's 503: a store whose disk sync stalls
+        for seconds on a busy machine is expired by the broker, and the
+        request in flight gets 503 (seen under stress-ng: test_full_map).
+        Returns (request_id, the last Reply or None)."""
+        request_id = kw.pop("request_id", None) or new_request_id()
+        pause = 0.1
+        reply = None
+        for _ in range(tries):
+            _, reply = self.call(command, *fields, request_id=request_id, **kw)
+            if reply is not None and reply.status != 503:
+                break
+            time.sleep(pause)       # the client's back-off, not a wait for a server
+            pause = min(pause * 2, 2.0)
+        return request_id, reply
+
     def close(self):
         if self.sock is not None:
             self.sock.close(linger=0)

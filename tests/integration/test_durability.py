@@ -210,7 +210,7 @@ def test_full_map(tmp):
     for n in range(200):                    # 4 MiB / 64 KiB = 64 at most
         assert time.monotonic() < deadline, "filling the map took over 40 s"
         body = _body("m%d" % n, MAP_BODY)
-        _, reply = alice.call("SEND", "bob", "fill %d" % n, body)
+        _, reply = alice.call_as_client("SEND", "bob", "fill %d" % n, body)
         assert reply is not None, "no reply to SEND %d" % n
         if reply.status == 507:
             full = reply
@@ -233,7 +233,7 @@ def test_full_map(tmp):
     assert server["messages"] == len(acked), server
 
     # A second 507, and nothing half-stored
-    _, reply = alice.call("SEND", "bob", "again", _body("again", MAP_BODY))
+    _, reply = alice.call_as_client("SEND", "bob", "again", _body("again", MAP_BODY))
     assert reply is not None and reply.status == 507, reply
 
     def check_all(who, folder, client):
