@@ -98,7 +98,7 @@ struct _store_server_t {
 static void
     s_send_reply_cb (void *arg, uint64_t origin, uint64_t ticket, zpost_msg_t **reply_p);
 static void
-    s_after_commit (store_server_t *self);
+    s_after_commit (store_server_t *self, int64_t started);
 
 //  --------------------------------------------------------------------------
 //  Constructor and destructor of the actor's state
@@ -338,20 +338,24 @@ s_send_reply_cb (void *arg, uint64_t origin, uint64_t ticket, zpost_msg_t **repl
 }
 
 //  A heartbeat never waits for the timer after a commit: one goes out on
-//  each link whose interval has passed. And while we committed we could
-//  not listen, so silence then is no sign a broker is gone: each gets an
-//  interval from now to be heard.
+//  each link whose interval has passed. And work that kept the loop from
+//  listening for a whole interval or more (work began at started) is no
+//  sign a broker is gone: each link gets an interval from now to be
+//  heard. Shorter work gives no such grace: with several links, commits
+//  of one busy broker's requests follow each other all the time, and a
+//  grace after each would keep a dead broker's link from ever expiring.
 static void
-s_after_commit (store_server_t *self)
+s_after_commit (store_server_t *self, int64_t started)
 {
     int64_t now = zclock_mono ();
+    bool stalled = now - started >= self->heartbeat;
     for (size_t index = 0; index < self->link_count; index++) {
         s_link_t *link = self->links [index];
         if (!link->dealer)
             continue;
         if (now - link->heartbeat_at >= self->heartbeat)
             s_send_command (link, ZPOST_LINK_HEARTBEAT);
-        if (link->broker_expiry < now + self->heartbeat)
+        if (stalled && link->broker_expiry < now + self->heartbeat)
             link->broker_expiry = now + self->heartbeat;
     }
 }
@@ -395,8 +399,9 @@ s_recv_hashed (zloop_t *loop, zsock_t *socket, void *arg)
     (void) loop;
     (void) socket;
     store_server_t *self = (store_server_t *) arg;
+    int64_t started = zclock_mono ();
     store_engine_hashed (self->engine);
-    s_after_commit (self);
+    s_after_commit (self, started);
     return 0;
 }
 
@@ -446,6 +451,7 @@ s_recv_link (zloop_t *loop, zsock_t *dealer, void *arg)
     (void) dealer;
     s_link_t *first = (s_link_t *) arg;
     store_server_t *self = first->server;
+    int64_t started = zclock_mono ();
     if (!s_read_one (first))
         return 0;
 
@@ -463,7 +469,7 @@ s_recv_link (zloop_t *loop, zsock_t *dealer, void *arg)
         }
     }
     store_engine_commit (self->engine);
-    s_after_commit (self);
+    s_after_commit (self, started);
     return 0;
 }
 
