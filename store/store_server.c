@@ -765,9 +765,9 @@ s_test_expect (zsock_t *router, zpost_link_id_t id, bool live)
     return link;
 }
 
-//  Send content to the store as a REQUEST; return the reply's frames.
-static zmsg_t *
-s_test_exchange (zsock_t *router, zframe_t *store_id, uint64_t ticket, zmsg_t **content_p)
+//  Send content to the store as a REQUEST, not waiting for the reply
+static void
+s_test_send (zsock_t *router, zframe_t *store_id, uint64_t ticket, zmsg_t **content_p)
 {
     zpost_link_t *link = zpost_link_new (ZPOST_LINK_REQUEST);
     zpost_link_set_routing_id (link, store_id);
@@ -777,11 +777,71 @@ s_test_exchange (zsock_t *router, zframe_t *store_id, uint64_t ticket, zmsg_t **
     int rc = zpost_link_send (link, router);
     assert (rc == 0);
     zpost_link_destroy (&link);
+}
 
-    link = s_test_expect (router, ZPOST_LINK_REPLY, true);
+//  Send content to the store as a REQUEST; return the reply's frames.
+static zmsg_t *
+s_test_exchange (zsock_t *router, zframe_t *store_id, uint64_t ticket, zmsg_t **content_p)
+{
+    s_test_send (router, store_id, ticket, content_p);
+    zpost_link_t *link = s_test_expect (router, ZPOST_LINK_REPLY, true);
     assert (zpost_link_ticket (link) == ticket);
     zmsg_t *content = zpost_link_take_content (link);
     zpost_link_destroy (&link);
+    return content;
+}
+
+//  The next REPLY on router, decoded; its ticket must be ticket
+static zpost_msg_t *
+s_test_reply (zsock_t *router, uint64_t ticket)
+{
+    zpost_link_t *link = s_test_expect (router, ZPOST_LINK_REPLY, true);
+    assert (zpost_link_ticket (link) == ticket);
+    zmsg_t *content = zpost_link_take_content (link);
+    zpost_link_destroy (&link);
+    zpost_msg_t *reply = zpost_msg_new ();
+    int rc = zpost_msg_decode_reply (reply, &content);
+    assert (rc == 0);
+    return reply;
+}
+
+//  Wait for id from the store on the silent router, while the live one
+//  answers every heartbeat: the live link must see no READY meanwhile
+//  (its socket is not replaced).
+static zpost_link_t *
+s_test_expect_one_silent (zsock_t *live, zsock_t *silent, zpost_link_id_t id)
+{
+    zpoller_t *poller = zpoller_new (live, silent, NULL);
+    assert (poller);
+    int64_t deadline = zclock_mono () + S_TEST_DEADLINE;
+    zpost_link_t *link = zpost_link_new (ZPOST_LINK_NONE);
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        assert (left > 0);
+        void *which = zpoller_wait (poller, (int) left);
+        assert (which == live || which == silent);
+        int rc = zpost_link_recv (link, (zsock_t *) which);
+        assert (rc == 0);
+        if (which == silent && zpost_link_id (link) == id)
+            break;
+        if (which == live) {
+            assert (zpost_link_id (link) == ZPOST_LINK_HEARTBEAT);
+            rc = zpost_link_send (link, live);
+            assert (rc == 0);
+        }
+    }
+    zpoller_destroy (&poller);
+    return link;
+}
+
+//  A PING request's content
+static zmsg_t *
+s_test_ping (const char *request_id)
+{
+    zpost_msg_t *request = zpost_msg_new_request (ZPOST_CMD_PING, request_id, NULL);
+    zpost_msg_set (request, ZPOST_F_TARGET, "store");
+    zmsg_t *content = zpost_msg_encode (request);
+    zpost_msg_destroy (&request);
     return content;
 }
 
@@ -932,6 +992,87 @@ store_server_test (bool verbose)
     zpost_link_destroy (&link);
 
     zframe_destroy (&store_id);
+
+    //  Two brokers: one link to each, one engine
+    zsock_t *router_b = zsock_new_router ("@" S_TEST_ENDPOINT "-b");
+    assert (router_b);
+    const char *endpoints [] = { S_TEST_ENDPOINT, S_TEST_ENDPOINT "-b" };
+    config.brokers = 2;
+    config.endpoints = endpoints;
+    server = zactor_new (store_server, &config);
+    assert (server);
+    zstr_send (server, "START");
+    rc = zsock_wait (server);
+    assert (rc == 0);
+    link = s_test_expect (router, ZPOST_LINK_READY, true);
+    zframe_t *store_a = zframe_dup (zpost_link_routing_id (link));
+    zpost_link_destroy (&link);
+    link = s_test_expect (router_b, ZPOST_LINK_READY, true);
+    zframe_t *store_b = zframe_dup (zpost_link_routing_id (link));
+    zpost_link_destroy (&link);
+
+    //  Both brokers use the same ticket at once: each reply goes back
+    //  on the link its request came on, with that broker's ticket
+    content = s_test_ping ("ping-a");
+    s_test_send (router, store_a, 7, &content);
+    content = s_test_ping ("ping-b");
+    s_test_send (router_b, store_b, 7, &content);
+    reply = s_test_reply (router, 7);
+    assert (streq (zpost_msg_request_id (reply), "ping-a"));
+    zpost_msg_destroy (&reply);
+    reply = s_test_reply (router_b, 7);
+    assert (streq (zpost_msg_request_id (reply), "ping-b"));
+    zpost_msg_destroy (&reply);
+
+    //  The same REGISTER (same client key, request id) through both at
+    //  once, both in the password pool together: stored once, and both
+    //  copies get the same answer
+    for (int copy = 0; copy < 2; copy++) {
+        request = zpost_msg_new_request (ZPOST_CMD_REGISTER, "register-twice", NULL);
+        zpost_msg_set (request, ZPOST_F_USERNAME, "dora");
+        zpost_msg_set (request, ZPOST_F_PASSWORD, "password-twice");
+        content = zpost_msg_encode (request);
+        zpost_msg_destroy (&request);
+        s_test_send (copy? router_b: router, copy? store_b: store_a, 8, &content);
+    }
+    zpost_msg_t *reply_a = s_test_reply (router, 8);
+    zpost_msg_t *reply_b = s_test_reply (router_b, 8);
+    assert (zpost_msg_status (reply_a) == ZPOST_OK);
+    assert (zpost_msg_status (reply_b) == ZPOST_OK);
+    assert (streq (zpost_msg_reason (reply_a), zpost_msg_reason (reply_b)));
+    zpost_msg_destroy (&reply_a);
+    zpost_msg_destroy (&reply_b);
+
+    //  The second broker falls silent: only its link gets a new socket;
+    //  the first link keeps its socket and serves on
+    silent_since = zclock_mono ();
+    link = s_test_expect_one_silent (router, router_b, ZPOST_LINK_READY);
+    assert (zclock_mono () - silent_since >= S_TEST_HEARTBEAT * (STORE_SERVER_LIVENESS - 1));
+    assert (!zframe_eq (zpost_link_routing_id (link), store_b));
+    zframe_destroy (&store_b);
+    store_b = zframe_dup (zpost_link_routing_id (link));
+    zpost_link_destroy (&link);
+    content = s_test_ping ("ping-a2");
+    s_test_send (router, store_a, 9, &content);
+    reply = s_test_reply (router, 9);
+    assert (streq (zpost_msg_request_id (reply), "ping-a2"));
+    zpost_msg_destroy (&reply);
+    content = s_test_ping ("ping-b2");
+    s_test_send (router_b, store_b, 9, &content);
+    reply = s_test_reply (router_b, 9);
+    assert (streq (zpost_msg_request_id (reply), "ping-b2"));
+    zpost_msg_destroy (&reply);
+
+    //  A clean end says DISCONNECT to each
+    zactor_destroy (&server);
+    link = s_test_expect (router, ZPOST_LINK_DISCONNECT, false);
+    zpost_link_destroy (&link);
+    link = s_test_expect (router_b, ZPOST_LINK_DISCONNECT, false);
+    zpost_link_destroy (&link);
+    zframe_destroy (&store_a);
+    zframe_destroy (&store_b);
+    zsock_destroy (&router_b);
+
     zsock_destroy (&router);
     store_db_scratch_destroy (&db, &base);
     //  @end
