@@ -16,10 +16,12 @@
     input is logged and answered or dropped.
 
     Tickets of different brokers may be equal, so the engine gets each
-    request with an origin besides the ticket: the link's index and the
-    generation of its socket. A reply whose link has had a new socket
-    since (the broker fell silent, or is another process now) is dropped:
-    the broker that asked has forgotten the ticket, and the client retries.
+    request with an origin besides the ticket: the index of the link it
+    came on. Its reply goes on that link and no other. If the link has had
+    a new socket since, the reply goes on the new one, as the spec says
+    ("Heartbeating"): the broker there drops a ticket it no longer waits
+    for, or that it gave to another worker (its tickets start at random,
+    so a restarted broker does not give out the old ones again).
 
     The actor alone uses the LMDB environment (store_db) while it runs.
     =========================================================================
@@ -51,11 +53,6 @@
 //  A sweep that found a full batch runs again this soon, until it catches up
 #define S_SWEEP_AGAIN       10
 
-//  An origin is the link's index in its low bits and the generation of
-//  its socket above them
-#define S_ORIGIN_BITS       8
-#define S_ORIGIN_INDEX      ((1u << S_ORIGIN_BITS) - 1)
-
 typedef struct _store_server_t store_server_t;
 
 //  One link: the store's registration with one broker
@@ -66,7 +63,6 @@ typedef struct {
     char *broker_key;           //  broker public key (Z85), or NULL for ipc
     bool curve;                 //  the endpoint is tcp://, so CURVE
     zsock_t *dealer;            //  the link to the broker; NULL when none
-    uint64_t generation;        //  bumped at each new socket
     int64_t broker_expiry;      //  zclock_mono time when silence means gone
     int64_t ready_at;           //  zclock_mono time of the last READY
     int64_t heartbeat_at;       //  zclock_mono time of the last HEARTBEAT sent
@@ -74,7 +70,6 @@ typedef struct {
     bool path_refused;          //  the ipc path failed its check (said once)
     uint64_t requests;          //  replies sent
     uint64_t reconnects;        //  sockets replaced after broker silence
-    uint64_t dropped;           //  replies dropped: their socket was replaced
 } s_link_t;
 
 struct _store_server_t {
@@ -310,31 +305,14 @@ s_send_reply (s_link_t *self, uint64_t ticket, zpost_msg_t **reply_p)
     return rc;
 }
 
-//  The tag the engine carries for a request that came on this link now
-static uint64_t
-s_origin (s_link_t *self)
-{
-    return (self->generation << S_ORIGIN_BITS) | (uint64_t) self->index;
-}
-
-//  The engine's way to answer: on the link the request came on, if that
-//  link still has the socket it came on
+//  The engine's way to answer: on the link the request came on (origin
+//  is its index), never on another broker's
 static void
 s_send_reply_cb (void *arg, uint64_t origin, uint64_t ticket, zpost_msg_t **reply_p)
 {
     store_server_t *self = (store_server_t *) arg;
-    size_t index = (size_t) (origin & S_ORIGIN_INDEX);
-    assert (index < self->link_count);
-    s_link_t *link = self->links [index];
-    if (s_origin (link) != origin || !link->dealer) {
-        if (self->verbose)
-            zsys_debug ("store_server: reply %" PRIu64 " dropped: the link to %s "
-                        "has a new socket since", ticket, link->endpoint);
-        link->dropped++;
-        zpost_msg_destroy (reply_p);
-        return;
-    }
-    s_send_reply (link, ticket, reply_p);
+    assert (origin < self->link_count);
+    s_send_reply (self->links [origin], ticket, reply_p);
 }
 
 //  A heartbeat never waits for the timer after a commit: one goes out on
@@ -389,7 +367,7 @@ s_handle_request (s_link_t *self, zpost_link_t *link)
         zsys_debug ("store_server: request %" PRIu64 " from %s: %s %s", ticket,
                     self->endpoint, zpost_msg_command_name (zpost_msg_command (request)),
                     zpost_msg_request_id (request));
-    store_engine_request (server->engine, s_origin (self), ticket, &request, size);
+    store_engine_request (server->engine, (uint64_t) self->index, ticket, &request, size);
 }
 
 //  Password work done: the engine goes on with it
@@ -557,9 +535,6 @@ s_connect (s_link_t *self)
         return -1;
     }
     self->dealer = dealer;
-    //  Replies to requests that came on an older socket are not this
-    //  socket's to send
-    self->generation++;
     self->broker_expiry = zclock_mono () + (int64_t) server->heartbeat * STORE_SERVER_LIVENESS;
     return s_send_ready (self);
 }
@@ -718,9 +693,8 @@ store_server (zsock_t *pipe, void *args)
         s_link_t *link = self->links [index];
         if (link->dealer)
             zsys_info ("store_server: %s leaving %s after %" PRIu64 " replies, %"
-                       PRIu64 " reconnects, %" PRIu64 " replies dropped",
-                       self->name, link->endpoint, link->requests,
-                       link->reconnects, link->dropped);
+                       PRIu64 " reconnects", self->name, link->endpoint,
+                       link->requests, link->reconnects);
         s_disconnect (link, true);
     }
     s_server_destroy (&self);

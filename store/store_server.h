@@ -50,8 +50,7 @@
 
     Requests. Every REQUEST, from any link, is decoded with the codec and
     handed to the one engine (store_engine.h), which answers it through
-    the link it came on, with that broker's ticket; a reply whose link has
-    had a new socket since is dropped. The actor reads what has arrived on
+    the link it came on, with that broker's ticket, never another's. The actor reads what has arrived on
     every link, one message from each in turn, up to the group's cap, then
     has the engine commit the group; heartbeats go out on their timer
     between groups, and a group is bounded so that none waits long.
