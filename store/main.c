@@ -2,15 +2,19 @@
     zpost-store - the storage worker of zpost
 
     Reads the command line, opens the LMDB environment (store_db), loads
-    or makes its CURVE key pair when the broker is reached over tcp://,
+    or makes its CURVE key pair when a broker is reached over tcp://,
     starts the store_server actor, and then does nothing but wait for
     SIGINT or SIGTERM, to stop the actor and close the environment.
+
+    A store may serve several brokers (--broker given more than once, or
+    a comma-separated list): one link to each, one engine for them all.
 
     Standard output is for scripts and tests, one line at a time:
 
         zpost-store public key <Z85>        (tcp:// only: for the broker's
                                              stores directory)
-        zpost-store ready                   (the first READY is sent)
+        zpost-store ready                   (the first READY is sent to
+                                             every broker)
 
     Logs go to standard error. Exit codes: 0 stopped by a signal, 1 could
     not run (store, keys, connection), 2 usage.
@@ -88,7 +92,8 @@ static void
 s_usage (FILE *stream)
 {
     fprintf (stream,
-        "usage: " S_PROGRAM " [-b|--broker EP] [-d|--data DIR] [--broker-key KEY|FILE]\n"
+        "usage: " S_PROGRAM " [-b|--broker EP[,EP...]]... [-d|--data DIR]\n"
+        "                   [--broker-key KEY|FILE]...\n"
         "                   [--map-size MIB] [--map-max MIB] [--name NAME]\n"
         "                   [--heartbeat MS] [--body-limit BYTES] [--quota BYTES]\n"
         "                   [--session-idle S] [--session-max S] [--hashers N]\n"
@@ -99,11 +104,17 @@ s_usage (FILE *stream)
         "The zpost storage worker: keeps users and messages in LMDB and serves\n"
         "the requests zpost-broker forwards to it.\n"
         "\n"
-        "  -b, --broker EP       the broker's back end (default " S_DEFAULT_BROKER ")\n"
+        "  -b, --broker EP       a broker's back end (default " S_DEFAULT_BROKER ");\n"
+        "                        give it again, or a comma-separated list, to serve\n"
+        "                        several brokers (at most %d, each once)\n"
         "  -d, --data DIR        data directory, made 0700 if missing (default ./"
                                  S_DEFAULT_DATA ")\n"
         "      --broker-key KEY  the broker's public key: 40 Z85 characters, or a\n"
-        "                        file holding it; required when EP is tcp://\n"
+        "                        file holding it; required when an EP is tcp://.\n"
+        "                        Given once, it is every tcp:// broker's (the\n"
+        "                        brokers of one deployment share a key pair);\n"
+        "                        given once per tcp:// broker, the Nth key is\n"
+        "                        the Nth tcp:// broker's\n"
         "      --map-size MIB    LMDB map size in MiB (default %d)\n"
         "      --map-max MIB     grow the map up to this when full (default: the\n"
         "                        map size, no growth); past it, STORAGE_FULL\n"
@@ -126,17 +137,18 @@ s_usage (FILE *stream)
         "                        doubles, up to 15 min (for tests)\n"
         "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
         "                        characters (default hostname:pid)\n"
-        "      --heartbeat MS    heartbeat interval (default %d); the broker is\n"
-        "                        taken as gone after %d silent intervals\n"
+        "      --heartbeat MS    heartbeat interval (default %d); a broker is\n"
+        "                        taken as gone after %d silent intervals, and\n"
+        "                        that link alone starts again\n"
         "  -v, --verbose         log every message on the link\n"
         "  -h, --help            print this help and exit\n"
         "  -V, --version         print the version and exit\n"
         "\n"
         "With a tcp:// back end the store is a CURVE client: its key pair is\n"
         "DIR/store.key and DIR/store.key_secret, made on first start, and its\n"
-        "public key is printed so it can be added to the broker's stores\n"
+        "public key is printed so it can be added to each broker's stores\n"
         "directory.\n",
-        S_DEFAULT_MAP_MIB, STORE_BODY_LIMIT, (unsigned long long) STORE_QUOTA,
+        STORE_BROKERS_MAX, S_DEFAULT_MAP_MIB, STORE_BODY_LIMIT, (unsigned long long) STORE_QUOTA,
         STORE_SESSION_IDLE, STORE_SESSION_MAX,
         (unsigned long long) crypto_pwhash_OPSLIMIT_INTERACTIVE,
         (size_t) crypto_pwhash_MEMLIMIT_INTERACTIVE,
@@ -211,6 +223,87 @@ s_default_name (char *name, size_t size)
     snprintf (name, size, "%s%s", host, pid);
 }
 
+//  The brokers given on the command line, in order. Static, so that what
+//  they hold is still reachable on the early exits of a usage error.
+static struct {
+    char *endpoints [STORE_BROKERS_MAX];
+    size_t count;
+    const char *key_args [STORE_BROKERS_MAX];
+    size_t key_count;
+} s_brokers;
+
+//  Add each endpoint of a comma-separated list: none empty, none given
+//  before, at most STORE_BROKERS_MAX in all. 0, or 2 after a usage error.
+static int
+s_add_brokers (const char *list)
+{
+    const char *start = list;
+    while (true) {
+        const char *comma = strchr (start, ',');
+        size_t size = comma? (size_t) (comma - start): strlen (start);
+        if (size == 0)
+            return s_usage_error ("--broker '%s': an empty endpoint in the list", list);
+        char *endpoint = (char *) malloc (size + 1);
+        assert (endpoint);
+        memcpy (endpoint, start, size);
+        endpoint [size] = 0;
+        for (size_t index = 0; index < s_brokers.count; index++)
+            if (streq (s_brokers.endpoints [index], endpoint)) {
+                int rc = s_usage_error ("--broker %s is given twice: a store links "
+                                        "to each broker once", endpoint);
+                free (endpoint);
+                return rc;
+            }
+        if (s_brokers.count == STORE_BROKERS_MAX) {
+            free (endpoint);
+            return s_usage_error ("--broker: more than %d brokers", STORE_BROKERS_MAX);
+        }
+        s_brokers.endpoints [s_brokers.count++] = endpoint;
+        if (!comma)
+            return 0;
+        start = comma + 1;
+    }
+}
+
+//  Check one broker endpoint before any link starts. 0, or 2 after a
+//  usage error.
+static int
+s_check_broker (const char *broker)
+{
+    bool curve = strncmp (broker, "tcp://", 6) == 0;
+    if (!curve && strncmp (broker, "ipc://", 6) != 0)
+        return s_usage_error ("--broker: '%s' is neither tcp://HOST:PORT nor "
+                              "ipc://PATH", broker);
+    //  Anyone on the host can listen on an abstract socket and play the
+    //  broker: it has no file mode to check and no CURVE key to prove
+    if (strncmp (broker, "ipc://@", 7) == 0)
+        return s_usage_error ("--broker %s: an abstract ipc:// socket cannot "
+                              "be kept private (no file, no mode, no CURVE); "
+                              "give a socket file path (ipc://PATH) or tcp://",
+                              broker);
+    //  A socket file's mode keeps others from connecting to the broker,
+    //  not from playing it: in a directory others can write, one could
+    //  put a socket of their own at the path, and we would send READY to
+    //  it and serve whatever it asks
+    if (!curve) {
+        char error [1024];
+        if (zpost_keys_check_ipc (broker + 6, true, error, sizeof (error))) {
+            fprintf (stderr, S_PROGRAM ": refusing --broker %s: %s\n",
+                     broker, error);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void
+s_brokers_free (void)
+{
+    for (size_t index = 0; index < s_brokers.count; index++)
+        free (s_brokers.endpoints [index]);
+    s_brokers.count = 0;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -224,9 +317,7 @@ main (int argc, char *argv [])
     sigaddset (&signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
 
-    const char *broker = S_DEFAULT_BROKER;
     const char *data = S_DEFAULT_DATA;
-    const char *broker_key_arg = NULL;
     unsigned long long map_mib = S_DEFAULT_MAP_MIB;
     unsigned long long heartbeat = STORE_SERVER_HEARTBEAT;
     char name [ZPOST_LINK_NAME_MAX + 1];
@@ -241,14 +332,20 @@ main (int argc, char *argv [])
     int option;
     while ((option = getopt_long (argc, argv, "b:d:vhV", s_options, NULL)) != -1) {
         switch (option) {
-            case 'b':
-                broker = optarg;
+            case 'b': {
+                int rc = s_add_brokers (optarg);
+                if (rc)
+                    return rc;
                 break;
+            }
             case 'd':
                 data = optarg;
                 break;
             case S_OPT_BROKER_KEY:
-                broker_key_arg = optarg;
+                if (s_brokers.key_count == STORE_BROKERS_MAX)
+                    return s_usage_error ("--broker-key: more than %d keys",
+                                          STORE_BROKERS_MAX);
+                s_brokers.key_args [s_brokers.key_count++] = optarg;
                 break;
             case S_OPT_MAP_SIZE:
                 if (s_parse_number (optarg, 1, SIZE_MAX >> 20, &map_mib))
@@ -348,43 +445,49 @@ main (int argc, char *argv [])
     if (*data == 0)
         return s_usage_error ("--data: the directory name is empty");
 
-    bool curve = strncmp (broker, "tcp://", 6) == 0;
-    if (!curve && strncmp (broker, "ipc://", 6) != 0)
-        return s_usage_error ("--broker: '%s' is neither tcp://HOST:PORT nor "
-                              "ipc://PATH", broker);
-    //  Anyone on the host can listen on an abstract socket and play the
-    //  broker: it has no file mode to check and no CURVE key to prove
-    if (strncmp (broker, "ipc://@", 7) == 0)
-        return s_usage_error ("--broker %s: an abstract ipc:// socket cannot "
-                              "be kept private (no file, no mode, no CURVE); "
-                              "give a socket file path (ipc://PATH) or tcp://",
-                              broker);
-    //  A socket file's mode keeps others from connecting to the broker,
-    //  not from playing it: in a directory others can write, one could
-    //  put a socket of their own at the path, and we would send READY to
-    //  it and serve whatever it asks
-    if (!curve) {
-        char error [1024];
-        if (zpost_keys_check_ipc (broker + 6, true, error, sizeof (error))) {
-            fprintf (stderr, S_PROGRAM ": refusing --broker %s: %s\n",
-                     broker, error);
-            return 2;
-        }
+    if (s_brokers.count == 0) {
+        int rc = s_add_brokers (S_DEFAULT_BROKER);
+        assert (rc == 0);
     }
-    char broker_key [ZPOST_KEY_TEXT_SIZE + 1] = "";
+    size_t tcp_count = 0;
+    for (size_t index = 0; index < s_brokers.count; index++) {
+        int rc = s_check_broker (s_brokers.endpoints [index]);
+        if (rc)
+            return rc;
+        if (strncmp (s_brokers.endpoints [index], "tcp://", 6) == 0)
+            tcp_count++;
+    }
+    bool curve = tcp_count > 0;
+    //  One key is every tcp:// broker's: the brokers of one deployment
+    //  hold the same key pair. Otherwise one key per tcp:// broker, in
+    //  the order both are given.
+    char broker_keys [STORE_BROKERS_MAX][ZPOST_KEY_TEXT_SIZE + 1];
+    const char *key_of [STORE_BROKERS_MAX] = { NULL };
     if (curve) {
-        if (!broker_key_arg)
+        if (s_brokers.key_count == 0)
             return s_usage_error ("--broker-key is required with a tcp:// broker: "
                                   "zpost-broker prints it as its public key");
-        if (zpost_keys_public_from (broker_key_arg, broker_key))
-            return s_usage_error ("--broker-key: '%s' is neither a public key "
-                                  "(40 Z85 characters) nor a file holding one",
-                                  broker_key_arg);
+        if (s_brokers.key_count != 1 && s_brokers.key_count != tcp_count)
+            return s_usage_error ("--broker-key is given %zu times for %zu tcp:// "
+                                  "brokers: give it once, for all of them, or once "
+                                  "for each, in the order of the brokers",
+                                  s_brokers.key_count, tcp_count);
+        for (size_t index = 0; index < s_brokers.key_count; index++)
+            if (zpost_keys_public_from (s_brokers.key_args [index], broker_keys [index]))
+                return s_usage_error ("--broker-key: '%s' is neither a public key "
+                                      "(40 Z85 characters) nor a file holding one",
+                                      s_brokers.key_args [index]);
+        size_t tcp_index = 0;
+        for (size_t index = 0; index < s_brokers.count; index++)
+            if (strncmp (s_brokers.endpoints [index], "tcp://", 6) == 0) {
+                key_of [index] = broker_keys [s_brokers.key_count == 1? 0: tcp_index];
+                tcp_index++;
+            }
     }
     else
-    if (broker_key_arg)
+    if (s_brokers.key_count)
         fprintf (stderr, S_PROGRAM ": --broker-key is not used: %s is not tcp://\n",
-                 broker);
+                 s_brokers.count == 1? s_brokers.endpoints [0]: "no broker");
 
     zsys_init ();
     zsys_set_logstream (stderr);
@@ -415,8 +518,11 @@ main (int argc, char *argv [])
 
     store_server_config_t config = {
         .db = db,
-        .endpoint = broker,
-        .broker_key = curve? broker_key: NULL,
+        .endpoint = s_brokers.endpoints [0],
+        .broker_key = key_of [0],
+        .brokers = s_brokers.count,
+        .endpoints = (const char *const *) s_brokers.endpoints,
+        .broker_keys = key_of,
         .cert = cert,
         .name = name,
         .heartbeat = (int) heartbeat,
@@ -440,10 +546,15 @@ main (int argc, char *argv [])
 
     zstr_send (server, "START");
     if (zsock_wait (server) != 0) {
-        fprintf (stderr, S_PROGRAM ": cannot reach the broker at %s (the log "
-                 "above says why)\n", broker);
+        if (s_brokers.count == 1)
+            fprintf (stderr, S_PROGRAM ": cannot reach the broker at %s (the log "
+                     "above says why)\n", s_brokers.endpoints [0]);
+        else
+            fprintf (stderr, S_PROGRAM ": cannot reach every broker (the log "
+                     "above says which and why)\n");
         zactor_destroy (&server);
         store_db_destroy (&db);
+        s_brokers_free ();
         return 1;
     }
     printf (S_PROGRAM " ready\n");
@@ -456,5 +567,6 @@ main (int argc, char *argv [])
 
     zactor_destroy (&server);
     store_db_destroy (&db);
+    s_brokers_free ();
     return 0;
 }

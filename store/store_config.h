@@ -22,6 +22,7 @@
 #define STORE_HASH_WAIT_MAX     2500    //  msecs of queued password work, at most;
                                         //  below the broker's 5 s deadline
 #define STORE_KEY_JOBS_MAX      4       //  password jobs one client key may have queued
+#define STORE_BROKERS_MAX       16      //  brokers one store serves at most
 #define STORE_CAPACITY          1000    //  requests in flight, sent in READY; the
                                         //  broker bounds their bytes itself
 
@@ -29,8 +30,12 @@ typedef struct _store_db_t store_db_t;
 
 typedef struct {
     store_db_t *db;             //  the environment; lent, must outlive the actor
-    const char *endpoint;       //  the broker's back end
+    const char *endpoint;       //  the broker's back end (one broker)
     const char *broker_key;     //  broker public key, Z85; required for tcp://
+    size_t brokers;             //  with several brokers, how many (at most
+                                //  STORE_BROKERS_MAX); 0: endpoint alone
+    const char *const *endpoints;   //  their back ends, brokers of them
+    const char *const *broker_keys; //  their public keys, NULL for ipc://
     zcert_t *cert;              //  our key pair for tcp://; copied; NULL otherwise
     const char *name;           //  store-name in READY, 1..64 visible ASCII
     uint32_t capacity;          //  capacity in READY; 0 = STORE_CAPACITY

@@ -122,7 +122,7 @@ s_answer (store_engine_t *self, store_op_t **op_p)
 {
     store_op_t *op = *op_p;
     assert (op->reply);
-    self->send (self->send_arg, op->ticket, &op->reply);
+    self->send (self->send_arg, op->origin, op->ticket, &op->reply);
     store_op_destroy (op_p);
 }
 
@@ -490,13 +490,14 @@ s_context_free (void **context_p)
 //  Admit: what can be refused at once is, before anything is buffered
 
 void
-store_engine_request (store_engine_t *self, uint64_t ticket, zpost_msg_t **request_p,
-                      size_t size)
+store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
+                      zpost_msg_t **request_p, size_t size)
 {
     assert (self);
     assert (request_p && *request_p);
     store_op_t *op = (store_op_t *) zmalloc (sizeof (store_op_t));
     assert (op);
+    op->origin = origin;
     op->ticket = ticket;
     op->request = *request_p;
     *request_p = NULL;

@@ -54,7 +54,8 @@ typedef struct _store_engine_t store_engine_t;
 //  One request on its way through the store. The engine owns it until
 //  its reply is sent.
 typedef struct {
-    uint64_t ticket;            //  the broker's number for the request
+    uint64_t origin;            //  the link it came on, as its owner tags it
+    uint64_t ticket;            //  that link's broker's number for the request
     zpost_msg_t *request;       //  the decoded request
     zpost_msg_t *reply;         //  set by whoever answers
     uint64_t now;               //  Unix seconds when it arrived
@@ -91,7 +92,10 @@ typedef struct {
 typedef int (store_rule_fn) (store_ctx_t *ctx);
 
 //  Sends a finished op's reply; the engine's owner (the link) provides it.
-typedef void (store_send_fn) (void *arg, uint64_t ticket, zpost_msg_t **reply_p);
+//  origin and ticket are what store_engine_request was given: tickets of
+//  different brokers may be equal, so the owner tells them apart by origin.
+typedef void (store_send_fn) (void *arg, uint64_t origin, uint64_t ticket,
+                              zpost_msg_t **reply_p);
 
 //  Create the engine over db (lent; must outlive it). config is copied,
 //  with defaults filled in by store_config_defaults.
@@ -113,10 +117,12 @@ int
 zsock_t *
     store_engine_hasher_socket (store_engine_t *self);
 
-//  A decoded request from the broker (client_key already set from the
-//  link). Takes the request. size is its bytes on the wire.
+//  A decoded request from a broker (client_key already set from the
+//  link). Takes the request. origin is the caller's tag for the link it
+//  came on, handed back with the reply; ticket is that broker's number.
+//  size is its bytes on the wire.
 void
-    store_engine_request (store_engine_t *self, uint64_t ticket,
+    store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
                           zpost_msg_t **request_p, size_t size);
 
 //  Collect finished password jobs, and commit what they queued.

@@ -324,13 +324,31 @@ def broker_of(proc, front, keys):
                   key.group(1))
 
 
-def start_store(tmp, back_endpoint, data=None, extra=(), wait=True):
-    """Start zpost-store against the broker's back end; returns a Store once
-    it printed "zpost-store ready" (it has sent READY; the broker may not
-    have read it yet: poll a PING through the store for that)."""
+def store_broker_args(back_endpoint, list_form=False):
+    """The --broker options for one back end (a string) or several (a list
+    or tuple): each as its own --broker, or with list_form one
+    comma-separated --broker."""
+    if isinstance(back_endpoint, (list, tuple)):
+        if list_form:
+            return ["--broker", ",".join(back_endpoint)]
+        args = []
+        for endpoint in back_endpoint:
+            args += ["--broker", endpoint]
+        return args
+    return ["--broker", back_endpoint]
+
+
+def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,
+                list_form=False):
+    """Start zpost-store against the broker's back end, or against several
+    (back_endpoint a list: one link to each, see store_broker_args);
+    returns a Store once it printed "zpost-store ready" (it has sent READY
+    to every broker; a broker may not have read it yet: poll a PING
+    through the store for that)."""
     data = data or os.path.join(tmp, "data")
-    argv = WRAP + [binary("zpost-store"), "--broker", back_endpoint,
-                   "--data", data] + list(extra)
+    argv = WRAP + [binary("zpost-store")] \
+        + store_broker_args(back_endpoint, list_form) \
+        + ["--data", data] + list(extra)
     proc = Proc("store", argv, tmp)
     if wait:
         proc.wait_line(r"^zpost-store ready$")
