@@ -8,8 +8,14 @@
 #  number of clients taken in this same run (throughput of the row divided
 #  by that of ping-store, and of ping-broker), so that the ratios mean
 #  something even on a noisy machine. Broker and store resident memory are
-#  recorded at the start and the end. Everything it started is stopped
-#  when it exits, whatever happens.
+#  recorded at the start and the end. Then the scaling table: the same
+#  rows at BENCH_CLIENTS clients against one broker and one store, and
+#  against two brokers (one key pair, copied) and two stores on one LMDB
+#  environment, each store linked to both brokers, the clients split half
+#  on each broker (one zpost-bench, --server A,B: client i uses broker
+#  i mod 2); each row is measured on both set-ups back to back, and the
+#  ratio printed. Everything it started is stopped when it exits, whatever
+#  happens.
 #
 #      scripts/bench.sh             the standard set (a minute or two)
 #      scripts/bench.sh --quick     a tiny version (seconds), for ctest
@@ -83,13 +89,14 @@ tmp=$(mktemp -d /tmp/zpost-bench.XXXXXX)
 broker_pid=""
 store_pid=""
 bench_pid=""
+scale_pids=""       #  the scaling table's brokers and stores
 
 cleanup () {
     local pid
-    for pid in $bench_pid $store_pid $broker_pid; do
+    for pid in $bench_pid $store_pid $broker_pid $scale_pids; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in $bench_pid $store_pid $broker_pid; do
+    for pid in $bench_pid $store_pid $broker_pid $scale_pids; do
         wait "$pid" 2>/dev/null || true
     done
     if [ "$keep" = 1 ]; then
@@ -310,6 +317,123 @@ stop "$broker_pid" zpost-broker
 broker_pid=""
 
 # ---------------------------------------------------------------------------
+#  Scaling: one broker and one store, beside two brokers and two stores
+#
+#  All five processes run at once, so that each row is taken on one set-up
+#  and at once on the other, under the same load from the rest of the
+#  machine: set-up 1 is broker b0 with store s0 (data scale1), set-up 2 is
+#  brokers b1 and b2 (b2 on a copy of b1's key directory: one key pair, as
+#  a deployment has) with stores s1 and s2 on one data directory (scale2),
+#  each store linked to both. The idle set-up only heartbeats.
+
+declare -A scale_pid scale_front
+scale_rows=()       #  "label|json one|json two"
+
+#  start_scale_broker NAME KEYS: front on an ephemeral loopback port, back
+#  end ipc://$tmp/NAME.ipc
+start_scale_broker () {
+    local name=$1
+    "$bin/zpost-broker" --front "tcp://127.0.0.1:*" --back "ipc://$tmp/$name.ipc" \
+        --keys "$2" > "$tmp/$name.out" 2> "$tmp/$name.log" &
+    scale_pid[$name]=$!
+    scale_pids="$scale_pids $!"
+    wait_line "$tmp/$name.out" '^zpost-broker ready$' "$!"
+    scale_front[$name]=$(sed -n 's/^zpost-broker front //p' "$tmp/$name.out")
+}
+
+#  start_scale_store NAME DATA BROKER...: one store linked to each BROKER
+start_scale_store () {
+    local name=$1 data=$2 broker
+    shift 2
+    local links=()
+    for broker in "$@"; do
+        links+=(--broker "ipc://$tmp/$broker.ipc")
+    done
+    "$bin/zpost-store" "${links[@]}" --data "$data" --name "$name" \
+        --map-size 4096 --quota 10737418240 > "$tmp/$name.out" 2> "$tmp/$name.log" &
+    scale_pid[$name]=$!
+    scale_pids="$scale_pids $!"
+    wait_line "$tmp/$name.out" '^zpost-store ready$' "$!"
+}
+
+#  Wait until broker NAME has logged STORE's READY and a PING reaches a
+#  store through it
+scale_linked () {
+    local broker=$1 store=$2 deadline=$((SECONDS + 15))
+    wait_line "$tmp/$broker.log" "store $store ready" "${scale_pid[$broker]}"
+    until "$bin/zpost-bench" -s "${scale_front[$broker]}" -k "$key" --op ping-store \
+            --count 1 --timeout 500 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: no store answers PING through $broker" >&2
+            return 1
+        fi
+    done
+}
+
+#  scale_measure SERVERS PREFIX zpost-bench-options...: one row on one
+#  set-up; its JSON in scale_json, empty if it failed. Not in a $(...):
+#  the counts of problems and the pid to stop must be this shell's.
+scale_measure () {
+    local servers=$1 prefix=$2
+    shift 2
+    local bound=(--seconds "$seconds")
+    [ "$quick" = 1 ] && bound=(--count 100)
+    local rc=0
+    scale_json=""
+    "$bin/zpost-bench" -s "$servers" -k "$key" --json --prefix "$prefix" \
+        "${bound[@]}" "$@" > "$tmp/row.json" 2> "$tmp/row.err" &
+    bench_pid=$!
+    wait "$bench_pid" || rc=$?
+    bench_pid=""
+    if [ ! -s "$tmp/row.json" ] || [ "$rc" -ge 2 ]; then
+        echo "bench: scaling row failed on $servers (zpost-bench exit $rc):" >&2
+        cat "$tmp/row.err" >&2
+        problems=$((problems + 1))
+        return 0
+    fi
+    if [ "$rc" != 0 ]; then
+        echo "bench: scaling row on $servers had errors: $(cat "$tmp/row.json")" >&2
+        problems=$((problems + 1))
+    fi
+    scale_json=$(cat "$tmp/row.json")
+}
+
+#  scale_row LABEL zpost-bench-options...: on set-up 1, then set-up 2
+scale_row () {
+    local label=$1 one two
+    shift
+    scale_measure "${scale_front[b0]}" scaleone "$@"
+    one=$scale_json
+    scale_measure "${scale_front[b1]},${scale_front[b2]}" scaletwo "$@"
+    two=$scale_json
+    scale_rows+=("$label|$one|$two")
+    printf '  %-30s %8s ops/s one, %8s ops/s two\n' "$label" \
+        "$(field "$one" throughput)" "$(field "$two" throughput)" >&2
+}
+
+echo "bench: scaling, $many clients: 1 broker + 1 store, then 2 brokers + 2 stores" >&2
+cp -a "$tmp/keys" "$tmp/keys-b2"
+start_scale_broker b0 "$tmp/keys"
+start_scale_broker b1 "$tmp/keys"
+start_scale_broker b2 "$tmp/keys-b2"
+start_scale_store s0 "$tmp/scale1" b0
+start_scale_store s1 "$tmp/scale2" b1 b2
+start_scale_store s2 "$tmp/scale2" b1 b2
+scale_linked b0 s0
+for broker in b1 b2; do
+    for store in s1 s2; do
+        scale_linked "$broker" "$store"
+    done
+done
+scale_row "ping-broker" --op ping-broker --clients "$many"
+scale_row "ping-store" --op ping-store --clients "$many"
+scale_row "send 1 KiB, 1 recipient" --op send --clients "$many" --setup
+for name in s0 s1 s2 b0 b1 b2; do
+    stop "${scale_pid[$name]}" "zpost-$name"
+    scale_pids=${scale_pids/ ${scale_pid[$name]}/}
+done
+
+# ---------------------------------------------------------------------------
 #  The table
 
 #  Throughput of the PINGs, by op and clients, for the ratios
@@ -383,6 +507,29 @@ if [ -n "$send_p99" ] && [ -n "$burst_p99" ]; then
 fi
 echo "memory (VmRSS/RssAnon KiB): broker $broker_start -> $broker_end;" \
      "store $store_start -> $store_mid -> (logins) $store_end; store --no-group-commit $store2_start -> $store2_end"
+echo
+
+#  The scaling table: each row on both set-ups, and two / one
+echo "scaling, $many clients: one = 1 broker + 1 store; two = 2 brokers (one key pair)" \
+     "+ 2 stores on one LMDB environment, each store linked to both, clients half on each broker"
+printf '%-26s %10s %10s %6s %8s %8s %8s %8s %7s\n' row "one ops/s" "two ops/s" "two/one" \
+    "p50 one" "p50 two" "p99 one" "p99 two" errors
+for row in "${scale_rows[@]}"; do
+    label=${row%%|*}
+    rest=${row#*|}
+    one=${rest%%|*}
+    two=${rest#*|}
+    rate_one=$(field "$one" throughput)
+    rate_two=$(field "$two" throughput)
+    errors_one=$(field "$one" errors)
+    errors_two=$(field "$two" errors)
+    printf '%-26s %10s %10s %6s %8s %8s %8s %8s %7s\n' "$label" "${rate_one:-FAILED}" \
+        "${rate_two:-FAILED}" \
+        "$(awk -v a="$rate_two" -v b="$rate_one" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }')" \
+        "$(field "$one" p50_ms)" "$(field "$two" p50_ms)" \
+        "$(field "$one" p99_ms)" "$(field "$two" p99_ms)" \
+        "$((${errors_one:-0} + ${errors_two:-0}))"
+done
 echo
 
 if [ "$problems" -gt 0 ]; then
