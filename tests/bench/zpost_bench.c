@@ -74,6 +74,7 @@
 #define BENCH_ORPHAN_EVERY  1000    //  default sends per orphan LOGIN (soak)
 #define BENCH_SOAK_TRIES    50      //  LOGINs a soak client tries in a row
 #define BENCH_SOAK_PAUSE    200     //  msecs between those tries
+#define BENCH_SETUP_TRIES   10      //  tries of a setup request that gets 503
 //  A reply bigger than this is no reply of ours; it bounds our memory.
 #define BENCH_MAXMSGSIZE    (2 * ZPOST_BODY_MAX)
 
@@ -303,8 +304,30 @@ s_client_call (bench_client_t *self, zpost_msg_t *request, int *failure)
     return NULL;
 }
 
+//  Wait msecs before a setup request goes again; false if told to stop
+//  meanwhile (the pipe spoke, or a signal)
+static bool
+s_client_pause (bench_client_t *self, int msecs)
+{
+    if (!self->pipe) {
+        zclock_sleep (msecs);
+        return !zsys_interrupted;
+    }
+    zpoller_t *poller = zpoller_new (self->pipe, NULL);
+    assert (poller);
+    void *which = zpoller_wait (poller, msecs);
+    bool go_on = which == NULL && !zpoller_terminated (poller);
+    zpoller_destroy (&poller);
+    if (!go_on)
+        self->terminated = true;
+    return go_on;
+}
+
 //  A setup request that must succeed (or get an allowed status). Returns
-//  the reply or NULL with self->error saying why.
+//  the reply or NULL with self->error saying why. A 503 (a store busy
+//  hashing the passwords of 16 REGISTERs at once on a loaded machine) is
+//  not the setup failing: the same request goes again, with the same
+//  request id as the spec says, after the wait the detail asks for.
 static zpost_msg_t *
 s_client_must (bench_client_t *self, zpost_msg_t **request_p, int allowed)
 {
@@ -312,6 +335,17 @@ s_client_must (bench_client_t *self, zpost_msg_t **request_p, int allowed)
     const char *name = zpost_msg_command_name (zpost_msg_command (request));
     int failure;
     zpost_msg_t *reply = s_client_call (self, request, &failure);
+    for (int tries = 1; reply && tries < BENCH_SETUP_TRIES
+                     && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE
+                     && allowed != ZPOST_STORE_UNAVAILABLE; tries++) {
+        const char *detail = zpost_msg_get (reply, ZPOST_F_DETAIL);
+        int seconds = detail? atoi (detail): 0;
+        int msecs = seconds >= 1 && seconds <= 10? seconds * 1000: 1000;
+        if (!s_client_pause (self, msecs))
+            break;
+        zpost_msg_destroy (&reply);
+        reply = s_client_call (self, request, &failure);
+    }
     if (!reply)
         snprintf (self->error, sizeof self->error, "%s: %s", name,
                   self->terminated? "interrupted"
