@@ -221,8 +221,27 @@ fo_broker () {
         --announce none > "$tmp/$name.out" 2>> "$tmp/$name.log" &
     fo_pid[$name]=$!
     more_pids="$more_pids $!"
-    wait_line "$tmp/$name.out" '^zpost-broker ready$' "$!"
+    if ! wait_line "$tmp/$name.out" '^zpost-broker ready$' "$!"; then
+        wait "${fo_pid[$name]}" 2>/dev/null || true
+        more_pids=${more_pids/ ${fo_pid[$name]}/}
+        return 1
+    fi
     fo_front[$name]=$(sed -n 's/^zpost-broker front //p' "$tmp/$name.out")
+}
+
+#  Start broker a again on its front. Another program may have bound that
+#  port while a was down (every CZMQ program's "*" takes the first free
+#  port from 49152 on; hence the random "!" for these fronts): try again,
+#  ten times at most, and say so.
+fo_restart () {
+    local tries
+    for ((tries = 1; tries <= 10; tries++)); do
+        fo_broker a "$tmp/fo-keys" "${fo_front[a]}" && return 0
+        echo "bench: failover: broker a did not start again on ${fo_front[a]}" \
+             "(try $tries): $(tail -n 1 "$tmp/a.log")" >&2
+        sleep 1
+    done
+    return 1
 }
 
 #  Wait until a PING with target=store answers 200 through broker NAME:
@@ -298,10 +317,10 @@ run_failover () {
     local load_before
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "bench: failover, $rounds round(s) of each kind" >&2
-    fo_broker a "$tmp/fo-keys" "tcp://127.0.0.1:*"
+    fo_broker a "$tmp/fo-keys" "tcp://127.0.0.1:!"
     #  One key pair for the deployment: b runs on a copy of a's directory
     cp -a "$tmp/fo-keys" "$tmp/fo-keys-b"
-    fo_broker b "$tmp/fo-keys-b" "tcp://127.0.0.1:*"
+    fo_broker b "$tmp/fo-keys-b" "tcp://127.0.0.1:!"
     "$bin/zpost-store" --broker "ipc://$tmp/a.ipc" --broker "ipc://$tmp/b.ipc" \
         --data "$tmp/fo-data" --name fo-store > "$tmp/fo-store.out" 2> "$tmp/fo-store.log" &
     local store=$!
@@ -342,7 +361,7 @@ run_failover () {
         printf '  kill -9 round %d: %s ms (%d run(s) of the client)\n' \
             "$round" "$fo_ms" "$fo_runs" >&2
         more_pids=${more_pids/ ${fo_pid[a]}/}
-        fo_broker a "$tmp/fo-keys" "${fo_front[a]}"
+        fo_restart
     done
 
     for timeout in $timeouts; do
