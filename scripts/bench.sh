@@ -402,6 +402,7 @@ run_failover () {
     echo "zpost failover, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)," \
          "load $load_before -> $(cut -d' ' -f1-3 /proc/loadavg)"
     [ "$quick" = 1 ] && echo "(--quick: one round of each; the figures mean nothing)"
+    echo "command: FAILOVER_TIMEOUTS=\"$timeouts\" scripts/bench.sh --failover=$rounds"
     echo "Each figure: from the signal to the broker first in the client's list to the"
     echo "exit of the first \`zpost --server A,B list\` that got a good reply (through the"
     echo "other broker; each a new process, started right after the signal)."
@@ -769,6 +770,8 @@ echo
 #  The scaling table: each row on both set-ups, and two / one
 echo "scaling, $many clients: one = 1 broker + 1 store; two = 2 brokers (one key pair)" \
      "+ 2 stores on one LMDB environment, each store linked to both, clients half on each broker"
+echo "command: BENCH_SECONDS=$seconds BENCH_CLIENTS=$many scripts/bench.sh$([ "$quick" = 1 ] && echo " --quick")" \
+     "(zpost-bench --server A,B: client i on broker i mod 2; each row on one, then at once on two)"
 printf '%-26s %10s %10s %6s %8s %8s %8s %8s %7s\n' row "one ops/s" "two ops/s" "two/one" \
     "p50 one" "p50 two" "p99 one" "p99 two" errors
 for row in "${scale_rows[@]}"; do
