@@ -8,8 +8,14 @@
 #  number of clients taken in this same run (throughput of the row divided
 #  by that of ping-store, and of ping-broker), so that the ratios mean
 #  something even on a noisy machine. Broker and store resident memory are
-#  recorded at the start and the end. Everything it started is stopped
-#  when it exits, whatever happens.
+#  recorded at the start and the end. Then the scaling table: the same
+#  rows at BENCH_CLIENTS clients against one broker and one store, and
+#  against two brokers (one key pair, copied) and two stores on one LMDB
+#  environment, each store linked to both brokers, the clients split half
+#  on each broker (one zpost-bench, --server A,B: client i uses broker
+#  i mod 2); each row is measured on both set-ups back to back, and the
+#  ratio printed. Everything it started is stopped when it exits, whatever
+#  happens.
 #
 #      scripts/bench.sh             the standard set (a minute or two)
 #      scripts/bench.sh --quick     a tiny version (seconds), for ctest
@@ -21,6 +27,20 @@
 #                                   recorded replies, sessions and data.mdb
 #                                   size printed before, at each tenth, at
 #                                   the end and after one retention idle
+#      scripts/bench.sh --failover[=N]  instead, how long the real client
+#                                   (zpost --server A,B) takes to fail over:
+#                                   two brokers on one key pair, a store
+#                                   linked to both, a user logged in once;
+#                                   N rounds (default 20) of kill -9 the
+#                                   first broker, time from the signal to
+#                                   the first good reply of "zpost list"
+#                                   (through the other one), restart it;
+#                                   then N rounds of SIGSTOP instead (a
+#                                   hung host: only the try's --timeout
+#                                   ends the try), then SIGCONT. p50 and
+#                                   max of each, as a markdown table.
+#                                   --quick runs one round of each, after
+#                                   the rows
 #
 #  Environment:
 #      ZPOST_BIN_DIR    use the programs in this directory, build nothing
@@ -31,6 +51,10 @@
 #                       (default 100000)
 #      SOAK_SECONDS     the soak stops here even if N is not reached
 #                       (default 1800)
+#      FAILOVER_TIMEOUTS  the client's --timeout in the SIGSTOP rounds, in
+#                       ms: N rounds for each (default "1000 3000"; --quick
+#                       the first alone); the kill -9 rounds keep the
+#                       client's default
 #
 #  Exits 0 if every row ran without a single failed request, else 1.
 set -euo pipefail
@@ -39,6 +63,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 keep=0
 soak=0
+failover=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
@@ -46,6 +71,10 @@ for arg in "$@"; do
         --soak=*)
             soak=${arg#--soak=}
             [[ "$soak" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --soak=N wants a count" >&2; exit 2; } ;;
+        --failover) failover=20 ;;
+        --failover=*)
+            failover=${arg#--failover=}
+            [[ "$failover" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --failover=N wants a count" >&2; exit 2; } ;;
         --keep) keep=1 ;;
         -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,2\}//'; exit 0 ;;
         *) echo "bench: unknown argument $arg (try --help)" >&2; exit 2 ;;
@@ -70,9 +99,10 @@ else
     if [ ! -f "$bin/CMakeCache.txt" ]; then
         cmake -S "$top" -B "$bin" >/dev/null
     fi
-    cmake --build "$bin" -j "$(nproc)" --target zpost-broker zpost-store zpost-bench >/dev/null
+    cmake --build "$bin" -j "$(nproc)" --target zpost-broker zpost-store zpost-bench \
+        zpost >/dev/null
 fi
-for program in zpost-broker zpost-store zpost-bench; do
+for program in zpost-broker zpost-store zpost-bench zpost; do
     [ -x "$bin/$program" ] || { echo "bench: no $bin/$program" >&2; exit 2; }
 done
 
@@ -83,13 +113,16 @@ tmp=$(mktemp -d /tmp/zpost-bench.XXXXXX)
 broker_pid=""
 store_pid=""
 bench_pid=""
+more_pids=""       #  the scaling table's and the failover's processes
 
 cleanup () {
     local pid
-    for pid in $bench_pid $store_pid $broker_pid; do
+    for pid in $bench_pid $store_pid $broker_pid $more_pids; do
         kill -TERM "$pid" 2>/dev/null || true
+        #  A broker stopped by the failover's SIGSTOP acts on it only now
+        kill -CONT "$pid" 2>/dev/null || true
     done
-    for pid in $bench_pid $store_pid $broker_pid; do
+    for pid in $bench_pid $store_pid $broker_pid $more_pids; do
         wait "$pid" 2>/dev/null || true
     done
     if [ "$keep" = 1 ]; then
@@ -172,6 +205,225 @@ start_store () {
 }
 
 # ---------------------------------------------------------------------------
+#  Failover: the real client, two brokers, one of them killed or hung
+
+declare -A fo_pid fo_front
+
+#  fo_broker NAME KEYS FRONT: start broker NAME (back end ipc://$tmp/NAME.ipc)
+#  on FRONT, and wait until it is ready. No key announcement: the client is
+#  given the key, and a restart on a fixed front must not need port + 1.
+fo_broker () {
+    local name=$1
+    #  A restart's shell truncates the file only once it runs: the last
+    #  start's "ready" must not be read meanwhile
+    rm -f "$tmp/$name.out"
+    "$bin/zpost-broker" --front "$3" --back "ipc://$tmp/$name.ipc" --keys "$2" \
+        --announce none > "$tmp/$name.out" 2>> "$tmp/$name.log" &
+    fo_pid[$name]=$!
+    more_pids="$more_pids $!"
+    if ! wait_line "$tmp/$name.out" '^zpost-broker ready$' "$!"; then
+        wait "${fo_pid[$name]}" 2>/dev/null || true
+        more_pids=${more_pids/ ${fo_pid[$name]}/}
+        return 1
+    fi
+    fo_front[$name]=$(sed -n 's/^zpost-broker front //p' "$tmp/$name.out")
+}
+
+#  Start broker a again on its front. Another program may have bound that
+#  port while a was down (every CZMQ program's "*" takes the first free
+#  port from 49152 on; hence the random "!" for these fronts): try again,
+#  ten times at most, and say so.
+fo_restart () {
+    local tries
+    for ((tries = 1; tries <= 10; tries++)); do
+        fo_broker a "$tmp/fo-keys" "${fo_front[a]}" && return 0
+        echo "bench: failover: broker a did not start again on ${fo_front[a]}" \
+             "(try $tries): $(tail -n 1 "$tmp/a.log")" >&2
+        sleep 1
+    done
+    return 1
+}
+
+#  Wait until a PING with target=store answers 200 through broker NAME:
+#  the store's READY has reached it
+fo_linked () {
+    local deadline=$((SECONDS + 30))
+    until "$bin/zpost-bench" -s "${fo_front[$1]}" -k "$tmp/fo-keys/broker.key" \
+            --op ping-store --count 1 --timeout 500 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: failover: no store answers PING through $1 in 30 s" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+#  fo_client OPTIONS...: one run of the real client, "zpost --server A,B
+#  ... -v list", in the background and waited for (a signal stops it at
+#  once). Returns its exit status; fo_via is the broker its last try went
+#  to, from its -v log.
+fo_client () {
+    local rc=0
+    "$bin/zpost" --server "$fo_servers" --server-key "$tmp/fo-keys/broker.key" \
+        "$@" -v list > "$tmp/client.out" 2> "$tmp/client.err" &
+    bench_pid=$!
+    wait "$bench_pid" || rc=$?
+    bench_pid=""
+    fo_via=$(sed -n 's/.*client_session: .* to \([^ ]*\), try [0-9]* of [0-9]*$/\1/p' \
+             "$tmp/client.err" | tail -n 1)
+    return "$rc"
+}
+
+#  fo_time OPTIONS...: the client, again and again until it exits 0
+#  (bounded: 30 s), from the time in fo_t0. Sets fo_ms (ms from fo_t0 to
+#  the good reply) and fo_runs (client runs it took).
+fo_time () {
+    local deadline=$((SECONDS + 30))
+    fo_runs=1
+    until fo_client "$@"; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: failover: no good reply in 30 s; the client said:" >&2
+            cat "$tmp/client.out" "$tmp/client.err" >&2
+            return 1
+        fi
+        fo_runs=$((fo_runs + 1))
+        sleep 0.01          #  no storm of processes if it fails at once
+    done
+    local t1=$EPOCHREALTIME
+    fo_ms=$(awk -v a="$fo_t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+}
+
+#  "p50 max" of the numbers given (the p50: the lower middle one)
+fo_stats () {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+        END { printf "%.1f %.1f", v[int((NR + 1) / 2)], v[NR] }'
+}
+
+#  fo_check CASE: the reply came through the other broker
+fo_check () {
+    if [ "$fo_via" != "${fo_front[b]}" ]; then
+        echo "bench: failover: $1: the good reply came through ${fo_via:-?}," \
+             "not ${fo_front[b]}" >&2
+        problems=$((problems + 1))
+    fi
+}
+
+#  run_failover N: the whole measurement, N rounds of each kind, and its
+#  table. Uses its own brokers, store and data, all stopped at the end.
+run_failover () {
+    local rounds=$1 round timeout timeouts=${FAILOVER_TIMEOUTS:-1000 3000}
+    local base=() killed=() hung=() killed_runs=0 hung_runs=0 hung_rows=() stats
+    [ "$quick" = 1 ] && timeouts=${timeouts%% *}
+    local load_before
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "bench: failover, $rounds round(s) of each kind" >&2
+    fo_broker a "$tmp/fo-keys" "tcp://127.0.0.1:!"
+    #  One key pair for the deployment: b runs on a copy of a's directory
+    cp -a "$tmp/fo-keys" "$tmp/fo-keys-b"
+    fo_broker b "$tmp/fo-keys-b" "tcp://127.0.0.1:!"
+    "$bin/zpost-store" --broker "ipc://$tmp/a.ipc" --broker "ipc://$tmp/b.ipc" \
+        --data "$tmp/fo-data" --name fo-store > "$tmp/fo-store.out" 2> "$tmp/fo-store.log" &
+    local store=$!
+    more_pids="$more_pids $store"
+    wait_line "$tmp/fo-store.out" '^zpost-store ready$' "$store"
+    fo_linked a
+    fo_linked b
+    fo_servers="${fo_front[a]},${fo_front[b]}"
+
+    #  The client's files (key pair, session) in a scratch home of its own
+    export HOME=$tmp/fo-home XDG_CONFIG_HOME=$tmp/fo-home/config \
+           XDG_STATE_HOME=$tmp/fo-home/state ZPOST_PASSWORD=failover-password-1
+    mkdir -p "$HOME"
+    "$bin/zpost" --server "$fo_servers" --server-key "$tmp/fo-keys/broker.key" \
+        register failover > /dev/null
+    "$bin/zpost" --server "$fo_servers" --server-key "$tmp/fo-keys/broker.key" \
+        login failover > /dev/null
+
+    #  The same client run with both brokers up: what a run costs anyway
+    for ((round = 1; round <= rounds; round++)); do
+        fo_t0=$EPOCHREALTIME
+        fo_time
+        base+=("$fo_ms")
+    done
+
+    for ((round = 1; round <= rounds; round++)); do
+        fo_linked a
+        fo_t0=$EPOCHREALTIME
+        kill -KILL "${fo_pid[a]}"
+        #  Reaped at once, quietly (else bash reports "Killed" later); the
+        #  client starts once the broker is gone, as it would after a crash
+        wait "${fo_pid[a]}" 2>/dev/null || true
+        fo_time
+        fo_check "kill -9"
+        cp "$tmp/client.err" "$tmp/failover-kill-$round.log"
+        killed+=("$fo_ms")
+        killed_runs=$((killed_runs + fo_runs - 1))
+        printf '  kill -9 round %d: %s ms (%d run(s) of the client)\n' \
+            "$round" "$fo_ms" "$fo_runs" >&2
+        more_pids=${more_pids/ ${fo_pid[a]}/}
+        fo_restart
+    done
+
+    for timeout in $timeouts; do
+        hung=()
+        hung_runs=0
+        for ((round = 1; round <= rounds; round++)); do
+            fo_linked a
+            fo_t0=$EPOCHREALTIME
+            kill -STOP "${fo_pid[a]}"
+            fo_time --timeout "$timeout"
+            kill -CONT "${fo_pid[a]}"
+            fo_check "SIGSTOP"
+            #  The stopped broker cannot answer: the good reply comes only
+            #  after the first try's timeout, or something else went on
+            if awk -v a="$fo_ms" -v b="$timeout" 'BEGIN { exit !(a < b) }'; then
+                echo "bench: failover: SIGSTOP round $round took $fo_ms ms," \
+                     "under the client's --timeout $timeout" >&2
+                problems=$((problems + 1))
+            fi
+            cp "$tmp/client.err" "$tmp/failover-stop-$timeout-$round.log"
+            hung+=("$fo_ms")
+            hung_runs=$((hung_runs + fo_runs - 1))
+            printf '  SIGSTOP, --timeout %s, round %d: %s ms (%d run(s) of the client)\n' \
+                "$timeout" "$round" "$fo_ms" "$fo_runs" >&2
+        done
+        stats=$(fo_stats "${hung[@]}")
+        hung_rows+=("| SIGSTOP the first broker (client --timeout $timeout) | $rounds | ${stats% *} | ${stats#* } | $hung_runs |")
+    done
+
+    stop "$store" zpost-store
+    more_pids=${more_pids/ $store/}
+    for name in a b; do
+        stop "${fo_pid[$name]}" "zpost-broker $name"
+        more_pids=${more_pids/ ${fo_pid[$name]}/}
+    done
+
+    echo
+    echo "zpost failover, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)," \
+         "load $load_before -> $(cut -d' ' -f1-3 /proc/loadavg)"
+    [ "$quick" = 1 ] && echo "(--quick: one round of each; the figures mean nothing)"
+    echo "command: FAILOVER_TIMEOUTS=\"$timeouts\" scripts/bench.sh --failover=$rounds"
+    echo "Each figure: from the signal to the broker first in the client's list to the"
+    echo "exit of the first \`zpost --server A,B list\` that got a good reply (through the"
+    echo "other broker; each a new process, started right after the signal)."
+    echo "A killed broker's port refuses connections: the client ends that try after"
+    echo "1 s of refused connects (client_session.h CLIENT_SESSION_REFUSED_WAIT), so"
+    echo "that a broker restarting within it still gets the request. A stopped one"
+    echo "accepts the connection (the kernel does) and never answers: only the try's"
+    echo "--timeout ends it."
+    echo
+    echo "| case | rounds | p50 ms | max ms | extra client runs |"
+    echo "|---|---|---|---|---|"
+    stats=$(fo_stats "${base[@]}")
+    echo "| both brokers up (no failover: one client run) | $rounds | ${stats% *} | ${stats#* } | - |"
+    stats=$(fo_stats "${killed[@]}")
+    echo "| kill -9 the first broker (client --timeout default, 3000) | $rounds |" \
+         "${stats% *} | ${stats#* } | $killed_runs |"
+    printf '%s\n' "${hung_rows[@]}"
+    echo
+}
+
+# ---------------------------------------------------------------------------
 #  The soak: its own store, with short retentions, and nothing else
 
 #  Retentions short enough that a soak of minutes runs through many of
@@ -179,6 +431,18 @@ start_store () {
 soak_reply_keep=10
 soak_session_idle=10
 soak_session_max=20
+if [ "$failover" != 0 ]; then
+    problems=0
+    echo "bench: failover, $(nproc) cores; programs in $bin; scratch in $tmp" >&2
+    run_failover "$failover"
+    if [ "$problems" -gt 0 ]; then
+        echo "bench: failover: $problems problem(s); see above"
+        exit 1
+    fi
+    echo "bench: failover ran, every good reply through the other broker"
+    exit 0
+fi
+
 if [ "$soak" != 0 ]; then
     echo "bench: soak, $(nproc) cores; programs in $bin; scratch in $tmp" >&2
     problems=0
@@ -310,6 +574,124 @@ stop "$broker_pid" zpost-broker
 broker_pid=""
 
 # ---------------------------------------------------------------------------
+#  Scaling: one broker and one store, beside two brokers and two stores
+#
+#  All five processes run at once, so that each row is taken on one set-up
+#  and at once on the other, under the same load from the rest of the
+#  machine: set-up 1 is broker b0 with store s0 (data scale1), set-up 2 is
+#  brokers b1 and b2 (b2 on a copy of b1's key directory: one key pair, as
+#  a deployment has) with stores s1 and s2 on one data directory (scale2),
+#  each store linked to both. The idle set-up only heartbeats.
+
+declare -A scale_pid scale_front
+scale_rows=()       #  "label|json one|json two"
+
+#  start_scale_broker NAME KEYS: front on an ephemeral loopback port, back
+#  end ipc://$tmp/NAME.ipc
+start_scale_broker () {
+    local name=$1
+    "$bin/zpost-broker" --front "tcp://127.0.0.1:*" --back "ipc://$tmp/$name.ipc" \
+        --keys "$2" > "$tmp/$name.out" 2> "$tmp/$name.log" &
+    scale_pid[$name]=$!
+    more_pids="$more_pids $!"
+    wait_line "$tmp/$name.out" '^zpost-broker ready$' "$!"
+    scale_front[$name]=$(sed -n 's/^zpost-broker front //p' "$tmp/$name.out")
+}
+
+#  start_scale_store NAME DATA BROKER...: one store linked to each BROKER
+start_scale_store () {
+    local name=$1 data=$2 broker
+    shift 2
+    local links=()
+    for broker in "$@"; do
+        links+=(--broker "ipc://$tmp/$broker.ipc")
+    done
+    "$bin/zpost-store" "${links[@]}" --data "$data" --name "$name" \
+        --map-size 4096 --quota 10737418240 > "$tmp/$name.out" 2> "$tmp/$name.log" &
+    scale_pid[$name]=$!
+    more_pids="$more_pids $!"
+    wait_line "$tmp/$name.out" '^zpost-store ready$' "$!"
+}
+
+#  Wait until broker NAME has logged STORE's READY and a PING reaches a
+#  store through it
+scale_linked () {
+    local broker=$1 store=$2 deadline=$((SECONDS + 15))
+    wait_line "$tmp/$broker.log" "store $store ready" "${scale_pid[$broker]}"
+    until "$bin/zpost-bench" -s "${scale_front[$broker]}" -k "$key" --op ping-store \
+            --count 1 --timeout 500 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: no store answers PING through $broker" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+#  scale_measure SERVERS PREFIX zpost-bench-options...: one row on one
+#  set-up; its JSON in scale_json, empty if it failed. Not in a $(...):
+#  the counts of problems and the pid to stop must be this shell's.
+scale_measure () {
+    local servers=$1 prefix=$2
+    shift 2
+    local bound=(--seconds "$seconds")
+    [ "$quick" = 1 ] && bound=(--count 100)
+    local rc=0
+    scale_json=""
+    "$bin/zpost-bench" -s "$servers" -k "$key" --json --prefix "$prefix" \
+        "${bound[@]}" "$@" > "$tmp/row.json" 2> "$tmp/row.err" &
+    bench_pid=$!
+    wait "$bench_pid" || rc=$?
+    bench_pid=""
+    if [ ! -s "$tmp/row.json" ] || [ "$rc" -ge 2 ]; then
+        echo "bench: scaling row failed on $servers (zpost-bench exit $rc):" >&2
+        cat "$tmp/row.err" >&2
+        problems=$((problems + 1))
+        return 0
+    fi
+    if [ "$rc" != 0 ]; then
+        echo "bench: scaling row on $servers had errors: $(cat "$tmp/row.json")" >&2
+        problems=$((problems + 1))
+    fi
+    scale_json=$(cat "$tmp/row.json")
+}
+
+#  scale_row LABEL zpost-bench-options...: on set-up 1, then set-up 2
+scale_row () {
+    local label=$1 one two
+    shift
+    scale_measure "${scale_front[b0]}" scaleone "$@"
+    one=$scale_json
+    scale_measure "${scale_front[b1]},${scale_front[b2]}" scaletwo "$@"
+    two=$scale_json
+    scale_rows+=("$label|$one|$two")
+    printf '  %-30s %8s ops/s one, %8s ops/s two\n' "$label" \
+        "$(field "$one" throughput)" "$(field "$two" throughput)" >&2
+}
+
+echo "bench: scaling, $many clients: 1 broker + 1 store, then 2 brokers + 2 stores" >&2
+cp -a "$tmp/keys" "$tmp/keys-b2"
+start_scale_broker b0 "$tmp/keys"
+start_scale_broker b1 "$tmp/keys"
+start_scale_broker b2 "$tmp/keys-b2"
+start_scale_store s0 "$tmp/scale1" b0
+start_scale_store s1 "$tmp/scale2" b1 b2
+start_scale_store s2 "$tmp/scale2" b1 b2
+scale_linked b0 s0
+for broker in b1 b2; do
+    for store in s1 s2; do
+        scale_linked "$broker" "$store"
+    done
+done
+scale_row "ping-broker" --op ping-broker --clients "$many"
+scale_row "ping-store" --op ping-store --clients "$many"
+scale_row "send 1 KiB, 1 recipient" --op send --clients "$many" --setup
+for name in s0 s1 s2 b0 b1 b2; do
+    stop "${scale_pid[$name]}" "zpost-$name"
+    more_pids=${more_pids/ ${scale_pid[$name]}/}
+done
+
+# ---------------------------------------------------------------------------
 #  The table
 
 #  Throughput of the PINGs, by op and clients, for the ratios
@@ -384,6 +766,34 @@ fi
 echo "memory (VmRSS/RssAnon KiB): broker $broker_start -> $broker_end;" \
      "store $store_start -> $store_mid -> (logins) $store_end; store --no-group-commit $store2_start -> $store2_end"
 echo
+
+#  The scaling table: each row on both set-ups, and two / one
+echo "scaling, $many clients: one = 1 broker + 1 store; two = 2 brokers (one key pair)" \
+     "+ 2 stores on one LMDB environment, each store linked to both, clients half on each broker"
+echo "command: BENCH_SECONDS=$seconds BENCH_CLIENTS=$many scripts/bench.sh$([ "$quick" = 1 ] && echo " --quick")" \
+     "(zpost-bench --server A,B: client i on broker i mod 2; each row on one, then at once on two)"
+printf '%-26s %10s %10s %6s %8s %8s %8s %8s %7s\n' row "one ops/s" "two ops/s" "two/one" \
+    "p50 one" "p50 two" "p99 one" "p99 two" errors
+for row in "${scale_rows[@]}"; do
+    label=${row%%|*}
+    rest=${row#*|}
+    one=${rest%%|*}
+    two=${rest#*|}
+    rate_one=$(field "$one" throughput)
+    rate_two=$(field "$two" throughput)
+    errors_one=$(field "$one" errors)
+    errors_two=$(field "$two" errors)
+    printf '%-26s %10s %10s %6s %8s %8s %8s %8s %7s\n' "$label" "${rate_one:-FAILED}" \
+        "${rate_two:-FAILED}" \
+        "$(awk -v a="$rate_two" -v b="$rate_one" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }')" \
+        "$(field "$one" p50_ms)" "$(field "$two" p50_ms)" \
+        "$(field "$one" p99_ms)" "$(field "$two" p99_ms)" \
+        "$((${errors_one:-0} + ${errors_two:-0}))"
+done
+echo
+
+#  The smoke run exercises the failover too, one round of each
+[ "$quick" = 1 ] && run_failover 1
 
 if [ "$problems" -gt 0 ]; then
     echo "bench: $problems problem(s); see above"

@@ -22,6 +22,13 @@
     than hiding it). Request ids are the run's random prefix, the client
     and a sequence number, so no two requests of any run share one.
 
+    With --server A,B (several brokers of one deployment) client i talks
+    to broker i mod the count, and only to it: the clients split evenly
+    over the brokers, one process, one GO, one clock, so that throughput
+    with several brokers is measured exactly as with one. There is no
+    failover here: a benchmark client that switched brokers would hide a
+    broker's trouble instead of reporting it.
+
     With --soak N the clients do not measure one operation: each sends N /
     clients messages to itself and DELETEs each from its inbox and its sent
     folder at once (so stored mail stays at one message per client, and
@@ -58,6 +65,7 @@
 #define BENCH_PREFILL_SOCKETS 16    //  requests in flight while prefilling
 #define BENCH_READ_IDS      1000    //  message ids a read client cycles over
 #define BENCH_CLIENTS_MAX   1000
+#define BENCH_BROKERS_MAX   16      //  endpoints --server may list
 #define BENCH_STATUS_SLOTS  600     //  counters for statuses 0..599
 #define BENCH_TIMEOUTS      600     //  slot for lost replies
 #define BENCH_MALFORMED     601     //  slot for replies that do not decode
@@ -66,6 +74,7 @@
 #define BENCH_ORPHAN_EVERY  1000    //  default sends per orphan LOGIN (soak)
 #define BENCH_SOAK_TRIES    50      //  LOGINs a soak client tries in a row
 #define BENCH_SOAK_PAUSE    200     //  msecs between those tries
+#define BENCH_SETUP_TRIES   10      //  tries of a setup request that gets 503
 //  A reply bigger than this is no reply of ours; it bounds our memory.
 #define BENCH_MAXMSGSIZE    (2 * ZPOST_BODY_MAX)
 
@@ -93,7 +102,8 @@ typedef struct {
 
 //  What the command line asked for; read-only once the clients start.
 typedef struct {
-    char *endpoint;             //  broker front endpoint
+    char **endpoints;           //  broker front endpoints (--server A,B)
+    int endpoint_count;         //  1..BENCH_BROKERS_MAX
     char server_key [41];       //  broker public key, Z85
     int clients;                //  client actors
     bench_op_t op;              //  the operation measured
@@ -197,6 +207,14 @@ s_client_close (bench_client_t *self)
     zsock_destroy (&self->socket);
 }
 
+//  The broker this client talks to: its share of --server's list
+static const char *
+s_client_endpoint (bench_client_t *self)
+{
+    const bench_config_t *config = self->config;
+    return config->endpoints [self->index % config->endpoint_count];
+}
+
 //  A REQ socket with this client's keys, connected to the broker. Linger
 //  0: a socket is only dropped when its reply is presumed lost.
 static zsock_t *
@@ -209,7 +227,7 @@ s_client_socket (bench_client_t *self)
     zsock_set_maxmsgsize (socket, BENCH_MAXMSGSIZE);
     zcert_apply (self->cert, socket);
     zsock_set_curve_serverkey (socket, self->config->server_key);
-    if (zsock_connect (socket, "%s", self->config->endpoint)) {
+    if (zsock_connect (socket, "%s", s_client_endpoint (self))) {
         zsock_destroy (&socket);
         return NULL;
     }
@@ -224,7 +242,7 @@ s_client_open (bench_client_t *self)
     self->socket = s_client_socket (self);
     if (!self->socket) {
         snprintf (self->error, sizeof self->error, "cannot connect to %s: %s",
-                  self->config->endpoint, zmq_strerror (zmq_errno ()));
+                  s_client_endpoint (self), zmq_strerror (zmq_errno ()));
         return -1;
     }
     //  The pipe too, so that $TERM ends a wait instead of sitting it out
@@ -286,8 +304,30 @@ s_client_call (bench_client_t *self, zpost_msg_t *request, int *failure)
     return NULL;
 }
 
+//  Wait msecs before a setup request goes again; false if told to stop
+//  meanwhile (the pipe spoke, or a signal)
+static bool
+s_client_pause (bench_client_t *self, int msecs)
+{
+    if (!self->pipe) {
+        zclock_sleep (msecs);
+        return !zsys_interrupted;
+    }
+    zpoller_t *poller = zpoller_new (self->pipe, NULL);
+    assert (poller);
+    void *which = zpoller_wait (poller, msecs);
+    bool go_on = which == NULL && !zpoller_terminated (poller);
+    zpoller_destroy (&poller);
+    if (!go_on)
+        self->terminated = true;
+    return go_on;
+}
+
 //  A setup request that must succeed (or get an allowed status). Returns
-//  the reply or NULL with self->error saying why.
+//  the reply or NULL with self->error saying why. A 503 (a store busy
+//  hashing the passwords of 16 REGISTERs at once on a loaded machine) is
+//  not the setup failing: the same request goes again, with the same
+//  request id as the spec says, after the wait the detail asks for.
 static zpost_msg_t *
 s_client_must (bench_client_t *self, zpost_msg_t **request_p, int allowed)
 {
@@ -295,6 +335,17 @@ s_client_must (bench_client_t *self, zpost_msg_t **request_p, int allowed)
     const char *name = zpost_msg_command_name (zpost_msg_command (request));
     int failure;
     zpost_msg_t *reply = s_client_call (self, request, &failure);
+    for (int tries = 1; reply && tries < BENCH_SETUP_TRIES
+                     && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE
+                     && allowed != ZPOST_STORE_UNAVAILABLE; tries++) {
+        const char *detail = zpost_msg_get (reply, ZPOST_F_DETAIL);
+        int seconds = detail? atoi (detail): 0;
+        int msecs = seconds >= 1 && seconds <= 10? seconds * 1000: 1000;
+        if (!s_client_pause (self, msecs))
+            break;
+        zpost_msg_destroy (&reply);
+        reply = s_client_call (self, request, &failure);
+    }
     if (!reply)
         snprintf (self->error, sizeof self->error, "%s: %s", name,
                   self->terminated? "interrupted"
@@ -949,9 +1000,10 @@ s_report (const bench_config_t *config, bench_result_t **results)
     s_summarize (results, config->clients, &main);
     s_summarize (results + config->clients, config->burst, &burst);
     if (config->json) {
-        printf ("{\"op\":\"%s\",\"clients\":%d,\"body\":%zu,\"recipients\":%d,"
-                "\"limit\":%d,", s_op_names [config->op], config->clients,
-                config->body, config->recipients, config->limit);
+        printf ("{\"op\":\"%s\",\"clients\":%d,\"brokers\":%d,\"body\":%zu,"
+                "\"recipients\":%d,\"limit\":%d,", s_op_names [config->op],
+                config->clients, config->endpoint_count, config->body,
+                config->recipients, config->limit);
         s_print_json (&main);
         if (config->burst) {
             printf (",\"login_burst\":{\"clients\":%d,", config->burst);
@@ -963,6 +1015,8 @@ s_report (const bench_config_t *config, bench_result_t **results)
     else {
         printf ("zpost-bench: %s, %d client%s", s_op_names [config->op],
                 config->clients, config->clients == 1? "": "s");
+        if (config->endpoint_count > 1)
+            printf (" over %d brokers", config->endpoint_count);
         if (config->op == BENCH_SEND)
             printf (", body %zu bytes, %d recipient%s", config->body,
                     config->recipients, config->recipients == 1? "": "s");
@@ -1294,7 +1348,10 @@ s_usage (FILE *out)
 "latency percentiles. Each client is a thread with its own REQ socket and\n"
 "its own CURVE key pair, and keeps one request in flight.\n"
 "\n"
-"  -s, --server EP       broker front, tcp://HOST:PORT (default tcp://127.0.0.1:5321)\n"
+"  -s, --server EP[,EP]  broker front, tcp://HOST:PORT (default tcp://127.0.0.1:5321);\n"
+"                        a comma-separated list (at most %d, brokers sharing\n"
+"                        one key pair): client i uses broker i mod the count,\n"
+"                        and only that one (no failover)\n"
 "  -k, --server-key KEY  the broker's public key: 40 Z85 characters or a file\n"
 "  -c, --clients N       concurrent clients (default 1, at most %d)\n"
 "  -o, --op OP           ping-broker, ping-store, send, list, read or login\n"
@@ -1332,8 +1389,8 @@ s_usage (FILE *out)
 "against a store. Users log in before the clock starts (except for\n"
 "login, which is what is measured). Exit status: 0 no errors, 1 some\n"
 "operations failed, 2 usage, 3 setup failed.\n",
-        BENCH_CLIENTS_MAX, BENCH_SECONDS, BENCH_PREFILL, BENCH_TIMEOUT,
-        BENCH_ORPHAN_EVERY);
+        BENCH_BROKERS_MAX, BENCH_CLIENTS_MAX, BENCH_SECONDS, BENCH_PREFILL,
+        BENCH_TIMEOUT, BENCH_ORPHAN_EVERY);
 }
 
 static int
@@ -1361,6 +1418,46 @@ s_endpoint (const char *server)
     if (strchr (server, ':'))
         return zsys_sprintf ("tcp://%s", server);
     return zsys_sprintf ("tcp://%s:5321", server);
+}
+
+//  --server's list into config->endpoints; each entry as s_endpoint reads
+//  one. Returns 0, or -1 having said why.
+static int
+s_endpoints (bench_config_t *config, const char *server)
+{
+    config->endpoints = (char **) calloc (BENCH_BROKERS_MAX, sizeof (char *));
+    assert (config->endpoints);
+    const char *entry = server;
+    while (true) {
+        size_t length = strcspn (entry, ",");
+        if (length == 0) {
+            fprintf (stderr, "zpost-bench: --server \"%s\" has an empty entry\n", server);
+            return -1;
+        }
+        if (config->endpoint_count == BENCH_BROKERS_MAX) {
+            fprintf (stderr, "zpost-bench: --server lists more than %d brokers\n",
+                     BENCH_BROKERS_MAX);
+            return -1;
+        }
+        char *one = strndup (entry, length);
+        assert (one);
+        config->endpoints [config->endpoint_count++] = s_endpoint (one);
+        assert (config->endpoints [config->endpoint_count - 1]);
+        free (one);
+        if (entry [length] == 0)
+            return 0;
+        entry += length + 1;
+    }
+}
+
+static void
+s_endpoints_free (bench_config_t *config)
+{
+    for (int index = 0; index < config->endpoint_count; index++)
+        free (config->endpoints [index]);
+    free (config->endpoints);
+    config->endpoints = NULL;
+    config->endpoint_count = 0;
 }
 
 static int
@@ -1550,9 +1647,7 @@ s_parse (bench_config_t *config, int argc, char *argv [])
     }
     if (config->count == 0 && config->seconds == 0 && !config->soak)
         config->seconds = BENCH_SECONDS;
-    config->endpoint = s_endpoint (server);
-    assert (config->endpoint);
-    return 0;
+    return s_endpoints (config, server);
 }
 
 
@@ -1568,12 +1663,13 @@ main (int argc, char *argv [])
         .prefix = "bench", .orphan_every = BENCH_ORPHAN_EVERY
     };
     if (s_parse (&config, argc, argv)) {
+        s_endpoints_free (&config);
         fprintf (stderr, "zpost-bench: try --help\n");
         return 2;
     }
     if (sodium_init () < 0) {
         fprintf (stderr, "zpost-bench: cannot initialise libsodium\n");
-        free (config.endpoint);
+        s_endpoints_free (&config);
         return 3;
     }
     unsigned char random [8];
@@ -1687,6 +1783,6 @@ main (int argc, char *argv [])
     free (actors);
     free (clients);
     free (config.body_text);
-    free (config.endpoint);
+    s_endpoints_free (&config);
     return status;
 }
