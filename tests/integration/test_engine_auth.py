@@ -26,6 +26,7 @@ B = "password-b-new"
 SCALE = h.TIME_SCALE
 OFFSETS = [i * 0.02 for i in range(16)]        # 0 .. 300 ms
 RACE_TIMEOUT = 20.0 * SCALE                    # s: one reply of a race
+RACE_ATTEMPTS = 5                              # races a busy store may turn away
 
 
 def _race(fb, name, owner_key, owner_token, offset, problems):
@@ -33,15 +34,23 @@ def _race(fb, name, owner_key, owner_token, offset, problems):
     adds to problems what breaks the invariants; returns the LOGIN's
     status."""
     thief = h.client_key()
-    t_passwd, _ = fb.send(owner_key, "PASSWD", A, B, token=owner_token)
-    time.sleep(offset)                  # the race's offset, not a wait for a server
-    t_login, _ = fb.send(thief, "LOGIN", name, A)
-    passwd = fb.wait_reply(t_passwd, RACE_TIMEOUT)
-    login = fb.wait_reply(t_login, RACE_TIMEOUT)
-    assert passwd is not None and login is not None, \
-        "%s offset %.0f ms: a reply is missing (PASSWD %r, LOGIN %r)" \
-        % (name, offset * 1000, passwd, login)
-    assert passwd.status == 200, "%s: PASSWD %r" % (name, passwd)
+    for attempt in range(RACE_ATTEMPTS):
+        t_passwd, _ = fb.send(owner_key, "PASSWD", A, B, token=owner_token)
+        time.sleep(offset)              # the race's offset, not a wait for a server
+        t_login, _ = fb.send(thief, "LOGIN", name, A)
+        passwd = fb.wait_reply(t_passwd, RACE_TIMEOUT)
+        login = fb.wait_reply(t_login, RACE_TIMEOUT)
+        assert passwd is not None and login is not None, \
+            "%s offset %.0f ms: a reply is missing (PASSWD %r, LOGIN %r)" \
+            % (name, offset * 1000, passwd, login)
+        # A store too busy to check the password now (503, "busy checking
+        # passwords", seen under stress-ng) changed nothing: the password is
+        # still A, so a LOGIN with A was right to succeed; race again
+        if passwd.status != 503:
+            break
+        assert login.status in (200, 403, 503), \
+            "%s: LOGIN with A beside a PASSWD turned away %r" % (name, login)
+    assert passwd.status == 200, "%s: PASSWD %r (%d tries)" % (name, passwd, attempt + 1)
     assert login.status in (200, 403), "%s: LOGIN with A %r" % (name, login)
     if login.status == 200:
         token = login.fields[0].decode()
@@ -172,4 +181,7 @@ def test_one_401_for_every_cause(tmp):
 if __name__ == "__main__":
     h.run_tests([test_login_racing_passwd,
                  test_login_racing_passwd_with_pending_rehash,
-                 test_one_401_for_every_cause])
+                 test_one_401_for_every_cause],
+                # 16 races of Argon2id hashes on one hasher: 76 s under
+                # stress-ng, over 90 s with more load beside it
+                timeout=240)
