@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define S_KEY_TEXT_SIZE     40      //  Z85 characters of a CURVE key
@@ -113,11 +114,16 @@ s_why (int error)
     return strerror (error);
 }
 
-int
-zpost_keys_write_file (const char *path, const char *text, size_t size,
-                       mode_t mode, char *error, size_t error_size)
+//  Written to a temporary, synced, then put in place: by rename (), which
+//  replaces what is there, or, if exclusive, by link (), which fails with
+//  EEXIST (returns 1, error empty) if another process put a file there
+//  first. Returns 0, 1, or -1 with the words in error.
+static int
+s_write_file (const char *path, const char *text, size_t size, mode_t mode,
+              bool exclusive, char *error, size_t error_size)
 {
     assert (path && text && error);
+    error [0] = 0;
     //  The temporary is hidden, so that no directory scan takes it for a
     //  key, and in the same directory, so that rename () is one step
     char *dir_copy = strdup (path);
@@ -158,9 +164,13 @@ zpost_keys_write_file (const char *path, const char *text, size_t size,
         }
         else {
             fd = -1;
-            if (rename (temporary, path))
-                snprintf (error, error_size, "cannot replace %s: %s", path,
-                          s_why (errno));
+            int placed = exclusive? link (temporary, path): rename (temporary, path);
+            if (placed && exclusive && errno == EEXIST)
+                rc = 1;
+            else
+            if (placed)
+                snprintf (error, error_size, "cannot %s %s: %s",
+                          exclusive? "create": "replace", path, s_why (errno));
             else {
                 //  The rename itself is durable only once the directory is
                 int dir_fd = open (dir, O_RDONLY | O_DIRECTORY);
@@ -175,13 +185,20 @@ zpost_keys_write_file (const char *path, const char *text, size_t size,
         }
         if (fd != -1)
             close (fd);
-        if (rc && zsys_file_exists (temporary))
+        if ((rc || exclusive) && zsys_file_exists (temporary))
             unlink (temporary);
     }
     zstr_free (&temporary);
     free (dir_copy);
     free (base_copy);
     return rc;
+}
+
+int
+zpost_keys_write_file (const char *path, const char *text, size_t size,
+                       mode_t mode, char *error, size_t error_size)
+{
+    return s_write_file (path, text, size, mode, false, error, error_size);
 }
 
 //  One certificate file in CZMQ's format, which zcert_load reads: the
@@ -209,14 +226,15 @@ s_cert_text (zcert_t *cert, bool with_secret)
     return text;
 }
 
-//  Write one half of a pair through zpost_keys_write_file
+//  Write one half of a pair through s_write_file; exclusive: 1 if the
+//  file was there already
 static int
-s_write_cert (zcert_t *cert, const char *path, bool with_secret,
+s_write_cert (zcert_t *cert, const char *path, bool with_secret, bool exclusive,
               char *error, size_t error_size)
 {
     char *text = s_cert_text (cert, with_secret);
-    int rc = zpost_keys_write_file (path, text, strlen (text),
-                                    with_secret? 0600: 0644, error, error_size);
+    int rc = s_write_file (path, text, strlen (text), with_secret? 0600: 0644,
+                           exclusive, error, error_size);
     zstr_free (&text);
     return rc;
 }
@@ -297,7 +315,7 @@ zpost_keys_open_pair (const char *path, char *error, size_t error_size)
             //  public key too, so the public file is made again from it
             zsys_warning ("%s was missing; writing it again from %s", path,
                           secret_path);
-            if (s_write_cert (cert, path, false, error, error_size))
+            if (s_write_cert (cert, path, false, false, error, error_size))
                 zcert_destroy (&cert);
         }
         goto done;
@@ -324,9 +342,18 @@ zpost_keys_open_pair (const char *path, char *error, size_t error_size)
     if (rc == 0) {
         cert = zcert_new ();
         assert (cert);
-        //  Secret first: a crash after it leaves a pair that heals
-        if (s_write_cert (cert, secret_path, true, error, error_size)
-        ||  s_write_cert (cert, path, false, error, error_size)) {
+        //  Secret first: a crash after it leaves a pair that heals. It is
+        //  linked into place, never renamed over: two processes started at
+        //  once on one new directory (two stores on one data directory)
+        //  must end with one key pair, so the one that comes second takes
+        //  the first's, from the top
+        rc = s_write_cert (cert, secret_path, true, true, error, error_size);
+        if (rc == 1) {
+            zcert_destroy (&cert);
+            zstr_free (&secret_path);
+            return zpost_keys_open_pair (path, error, error_size);
+        }
+        if (rc || s_write_cert (cert, path, false, false, error, error_size)) {
             unlink (secret_path);
             zcert_destroy (&cert);
         }
@@ -710,6 +737,54 @@ zpost_keys_test (bool verbose)
     assert (again);
     assert (!streq (zcert_public_txt (again), zcert_public_txt (cert)));
     zcert_destroy (&again);
+
+    //  Processes that make the pair at once agree on one (two stores
+    //  started together on a new data directory): each child prints the
+    //  public key it got, and every one must be the key on disk
+    for (int round = 0; round < 10; round++) {
+        char *race_dir = zsys_sprintf ("%s/race%d", base, round);
+        char *race_path = zsys_sprintf ("%s/store.key", race_dir);
+        int fds [2];
+        assert (pipe (fds) == 0);
+        const int racers = 4;
+        for (int racer = 0; racer < racers; racer++) {
+            pid_t child = fork ();
+            assert (child >= 0);
+            if (child == 0) {
+                close (fds [0]);
+                char why [256];
+                zcert_t *mine = zpost_keys_open_pair (race_path, why, sizeof (why));
+                char line [41] = { 0 };
+                if (mine)
+                    memcpy (line, zcert_public_txt (mine), 40);
+                ssize_t wrote = write (fds [1], line, 40);
+                _exit (mine && wrote == 40? 0: 1);
+            }
+        }
+        close (fds [1]);
+        char keys [4][41];
+        for (int racer = 0; racer < racers; racer++) {
+            memset (keys [racer], 0, 41);
+            assert (read (fds [0], keys [racer], 40) == 40);
+        }
+        close (fds [0]);
+        for (int racer = 0; racer < racers; racer++) {
+            int status;
+            assert (wait (&status) > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+        }
+        zcert_t *on_disk = zcert_load (race_path);
+        assert (on_disk);
+        for (int racer = 0; racer < racers; racer++)
+            assert (streq (keys [racer], zcert_public_txt (on_disk)));
+        zcert_destroy (&on_disk);
+        assert (s_entries (race_dir) == 2);     //  the pair, no temporary
+        char *race_secret = zsys_sprintf ("%s_secret", race_path);
+        assert (unlink (race_path) == 0 && unlink (race_secret) == 0
+                && rmdir (race_dir) == 0);
+        zstr_free (&race_secret);
+        zstr_free (&race_path);
+        zstr_free (&race_dir);
+    }
 
     //  Whole files: written, replaced, never a temporary left behind
     assert (zpost_keys_write_file (bare, "one\n", 4, 0600, error, sizeof (error)) == 0);
