@@ -985,9 +985,15 @@ s_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state,
         free (names);
     }
     else
-    if (status == ZPOST_STORE_UNAVAILABLE)
-        said = strdup ("the message store is unavailable (503): it did not answer "
-                       "in time; try again shortly");
+    if (status == ZPOST_STORE_UNAVAILABLE) {
+        //  The broker's own words say which: no store at all, or none in time
+        char *safe_reason = *reason? client_output_safe_str (reason,
+                                                             CLIENT_OUTPUT_LINE): NULL;
+        said = zsys_sprintf ("the message store is unavailable (503): %s",
+                             safe_reason? safe_reason: "it did not answer in "
+                             "time; try again shortly");
+        free (safe_reason);
+    }
     else {
         char *safe_reason = client_output_safe_str (*reason? reason:
                                                     zpost_status_reason (status),

@@ -19,7 +19,10 @@
     A 503 says the broker had no store to give the request to, now; a store
     that is restarting comes back within a second or so, so the same
     request goes again after a pause (100 ms, doubling, never more than
-    the timeout), on the same socket, as one more of the tries.
+    the timeout), on the same socket, as one more of the tries. 503s are
+    asked again for CLIENT_SESSION_UNAVAILABLE_WAIT from the first of them
+    even when the tries run out: a broker just restarted says 503 until a
+    store rejoins it, which takes up to two heartbeats.
 
     A dead server must not cost a whole timeout per try. Each REQ socket
     has a socket monitor (zmq_socket_monitor, read on an inproc PAIR in
@@ -57,6 +60,10 @@
 #define CLIENT_SESSION_RETRIES_MAX  100
 #define CLIENT_SESSION_TIMEOUT_MAX  (3600 * 1000)
 #define CLIENT_SESSION_BACKOFF      100     //  msec before the first retry of a 503
+//  msec in which 503s are asked again even past the tries: a store rejoins
+//  a restarted broker within two heartbeats (2 s by default), and until
+//  then that broker says 503 at once
+#define CLIENT_SESSION_UNAVAILABLE_WAIT 3000
 #define CLIENT_SESSION_QUICK_MAX    2000    //  msec at most for a quick request
 
 //  Socket monitor events a try listens to
@@ -82,6 +89,7 @@ struct _client_session_t {
     char server_key [41];       //  server public key, Z85
     zcert_t *cert;              //  client key pair (the session's copy)
     zsock_t *socket;            //  REQ socket, NULL until needed or after a loss
+    int unavailable_wait;       //  msecs 503s are asked again past the tries
     zsock_t *monitor;           //  PAIR that reads socket's monitor events
     bool connected;             //  socket's handshake has succeeded
     zpoller_t *poller;          //  polls socket and monitor; made and dropped with them
@@ -153,6 +161,7 @@ client_session_new (const char *endpoint, const char *server_key,
     assert (self->cert);
     self->timeout = CLIENT_SESSION_TIMEOUT;
     self->retries = CLIENT_SESSION_RETRIES;
+    self->unavailable_wait = CLIENT_SESSION_UNAVAILABLE_WAIT;
     self->refused_wait = CLIENT_SESSION_REFUSED_WAIT;
     return self;
 }
@@ -224,6 +233,13 @@ client_session_set_retries (client_session_t *self, int retries)
     assert (self);
     assert (retries >= 1 && retries <= CLIENT_SESSION_RETRIES_MAX);
     self->retries = retries;
+}
+
+void
+client_session_set_unavailable_wait (client_session_t *self, int msecs)
+{
+    assert (self);
+    self->unavailable_wait = msecs < 0? 0: msecs;
 }
 
 int
@@ -604,6 +620,7 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
     int tries = self->quick? 1: self->retries * (int) self->broker_count;
     int backoff = CLIENT_SESSION_BACKOFF;
     size_t unavailable = 0;         //  503s in a row
+    int64_t unavailable_since = 0;  //  zclock_mono of the first of them
     while (self->tries < tries) {
         self->tries++;
         s_broker_t *broker = &self->brokers [self->current];
@@ -613,8 +630,14 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
                         zpost_msg_request_id (request), broker->endpoint,
                         self->tries, tries);
         zpost_msg_t *reply = s_try (self, request);
-        if (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE
-        &&  self->tries < tries) {
+        bool unavailable_reply = reply
+            && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE;
+        if (unavailable_reply && !unavailable_since)
+            unavailable_since = zclock_mono ();
+        if (unavailable_reply && self->tries == tries && !self->quick
+        &&  zclock_mono () - unavailable_since < self->unavailable_wait)
+            tries++;                //  503s for less than the wait: ask again
+        if (unavailable_reply && self->tries < tries) {
             zpost_msg_destroy (&reply);
             const char *missed = broker->endpoint;
             s_next_broker (self);
@@ -638,6 +661,7 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
         if (self->failure != CLIENT_SESSION_NO_ANSWER)
             return NULL;
         unavailable = 0;
+        unavailable_since = 0;
         if (self->check && !broker->checked && !broker->answered) {
             broker->checked = true;
             char error [sizeof (self->error)];
@@ -859,7 +883,7 @@ s_server_actor (zsock_t *pipe, void *args)
 static zpost_msg_t *
 s_ping_through (client_session_t **session_p, zcert_t *server_cert,
                 zcert_t *client_cert, const char *script, int expected_tries,
-                int timeout)
+                int timeout, int unavailable_wait)
 {
     s_server_args_t args = { server_cert, script };
     zactor_t *server = zactor_new (s_server_actor, &args);
@@ -872,6 +896,7 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     assert (session);
     client_session_set_timeout (session, timeout);
     client_session_set_retries (session, 3);
+    client_session_set_unavailable_wait (session, unavailable_wait);
 
     zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
     zpost_msg_set (request, ZPOST_F_TARGET, "store");
@@ -1057,6 +1082,7 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     assert (client_session_add_endpoint (session, b.endpoint) == 0);
     client_session_set_timeout (session, 250);
     client_session_set_retries (session, 2);
+    client_session_set_unavailable_wait (session, 0);
     memset (&log, 0, sizeof log);
     client_session_set_notify (session, s_log_notice, &log);
     reply = s_ping_pair (session, id);
@@ -1167,7 +1193,7 @@ client_session_test (bool verbose)
 
     //  Answered at once
     client_session_t *session;
-    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1, 250);
+    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1, 250, 0);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (streq (client_session_error (session), ""));
@@ -1184,7 +1210,7 @@ client_session_test (bool verbose)
 
     //  A lost reply, then a reply to another request: both retried on a
     //  new socket with the same request id, the third try answered
-    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3, 250, 0);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     zpost_msg_destroy (&reply);
@@ -1192,26 +1218,32 @@ client_session_test (bool verbose)
 
     //  503 is tried again, same request id, within the tries; the last
     //  503 is the reply
-    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2, 250, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
-    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3, 250, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (client_session_answered (session));
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
+    //  ... and past the tries while 503s last less than the wait (a broker
+    //  just restarted, no store yet): five tries, the fifth answered
+    reply = s_ping_through (&session, server_cert, client_cert, "UUUUA", 5, 250, 3000);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    zpost_msg_destroy (&reply);
+    client_session_destroy (&session);
 
     //  An error reply that leaves command and request id empty is taken
-    reply = s_ping_through (&session, server_cert, client_cert, "E", 1, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "E", 1, 250, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_MALFORMED);
     assert (zpost_msg_command (reply) == ZPOST_CMD_NONE);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
 
     //  A malformed reply ends the request at once, with a reason
-    reply = s_ping_through (&session, server_cert, client_cert, "X", 1, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "X", 1, 250, 0);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_MALFORMED);
     assert (strstr (client_session_error (session), "malformed"));
@@ -1219,7 +1251,7 @@ client_session_test (bool verbose)
 
     //  Nobody there: three tries, then a sentence saying so, in about
     //  three timeouts
-    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3, 250);
+    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3, 250, 0);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
     assert (strstr (client_session_error (session), "no answer"));
@@ -1230,7 +1262,7 @@ client_session_test (bool verbose)
     //  port: the drop ends the try at once, long before its timeout, and
     //  the new server gets the same request id
     int64_t started = zclock_mono ();
-    reply = s_ping_through (&session, server_cert, client_cert, "K", 2, 60000);
+    reply = s_ping_through (&session, server_cert, client_cert, "K", 2, 60000, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     assert (client_session_miss (session) == CLIENT_SESSION_LOST);
     assert (zclock_mono () - started < 30000);

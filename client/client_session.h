@@ -120,6 +120,11 @@ int
     client_session_timeout (client_session_t *self);
 void
     client_session_set_retries (client_session_t *self, int retries);
+
+//  How long, from the first 503 of a request, 503s are asked again even
+//  when the tries have run out (msecs; default 3000, 0 for none)
+void
+    client_session_set_unavailable_wait (client_session_t *self, int msecs);
 int
     client_session_retries (client_session_t *self);
 
