@@ -441,12 +441,24 @@ client_config_set_server (client_config_t *self, const char *address)
         joined_size += strlen (endpoints [index]) + 1;
     }
     self->servers = servers;
+    //  The deployment's name is its brokers in sorted order, so that a
+    //  login through "a,b" is found by "b,a" (lists given in another
+    //  order to spread clients over the brokers)
+    const char *sorted [CLIENT_CONFIG_SERVERS_MAX];
+    for (size_t index = 0; index < servers; index++) {
+        size_t place = index;
+        while (place > 0 && strcmp (sorted [place - 1], endpoints [index]) > 0) {
+            sorted [place] = sorted [place - 1];
+            place--;
+        }
+        sorted [place] = endpoints [index];
+    }
     self->endpoint = (char *) zmalloc (joined_size);
     assert (self->endpoint);
     for (size_t index = 0; index < servers; index++) {
         if (index)
             strcat (self->endpoint, ",");
-        strcat (self->endpoint, endpoints [index]);
+        strcat (self->endpoint, sorted [index]);
     }
     return 0;
 }
@@ -646,8 +658,14 @@ client_config_test (bool verbose)
     assert (streq (client_config_server_endpoint (config, 0), "tcp://a:5321"));
     assert (streq (client_config_server_endpoint (config, 1), "tcp://b:6000"));
     assert (streq (client_config_server_endpoint (config, 2), "tcp://[::1]:5321"));
+    //  ... and the deployment is named by the sorted list, whatever its order
     assert (streq (client_config_endpoint (config),
-                   "tcp://a:5321,tcp://b:6000,tcp://[::1]:5321"));
+                   "tcp://[::1]:5321,tcp://a:5321,tcp://b:6000"));
+    assert (client_config_set_server (config, "b:6000,[::1],a:5321") == 0);
+    assert (streq (client_config_server_endpoint (config, 0), "tcp://b:6000"));
+    assert (streq (client_config_endpoint (config),
+                   "tcp://[::1]:5321,tcp://a:5321,tcp://b:6000"));
+    assert (client_config_set_server (config, "a:5321, tcp://b:6000 ,[::1]") == 0);
     //  ... the first bad entry is named, and nothing changes
     const char *bad_lists [] = {
         "a:5321,b:0", "a,,b", "a,", ",a", "a:5321,a", "a,b,tcp://a:5321",

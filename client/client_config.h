@@ -73,8 +73,8 @@ int
     client_config_set_server (client_config_t *self, const char *address);
 
 //  The server's libzmq endpoint ("tcp://host:port"); for a list, every
-//  endpoint in the order given, joined by "," (the name of the whole
-//  deployment, under which a login is kept). NULL before a successful
+//  endpoint in sorted order, joined by "," (the name of the whole
+//  deployment, under which a login is kept, whatever the list's order). NULL before a successful
 //  client_config_set_server.
 const char *
     client_config_endpoint (client_config_t *self);

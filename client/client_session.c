@@ -775,6 +775,13 @@ client_session_rtt (client_session_t *self)
 //  with a broken signature, U answer 503, E answer 400 with the command
 //  and request id left empty. It reports each request id it saw on its pipe.
 
+//  A try's timeout in the tests: long enough that a request reaches the
+//  stand-in before its try gives up on a loaded machine (250 ms did not:
+//  the request was dropped with the socket, and the stand-in never saw
+//  it); tries that must time out cost this much each
+#define S_TEST_TIMEOUT      1000
+#define S_TEST_SEEN_WAIT    30000
+
 typedef struct {
     zcert_t *cert;              //  server key pair
     const char *script;         //  what to do with each request, in order
@@ -902,6 +909,7 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     zpost_msg_set (request, ZPOST_F_TARGET, "store");
     zpost_msg_t *reply = client_session_request (session, request);
     assert (client_session_tries (session) == expected_tries);
+    zsock_set_rcvtimeo (zactor_sock (server), S_TEST_SEEN_WAIT);
     for (int index = 0; index < expected_tries; index++) {
         char *seen = zstr_recv (server);
         assert (seen);
@@ -1004,10 +1012,12 @@ s_stand_in_stop (s_stand_in_t *self)
     zstr_free (&self->endpoint);
 }
 
-//  The stand-in saw the request id next
+//  The stand-in saw the request id next (a request that never came fails
+//  the test after S_TEST_SEEN_WAIT, never hangs it)
 static void
 s_stand_in_saw (s_stand_in_t *self, const char *request_id)
 {
+    zsock_set_rcvtimeo (zactor_sock (self->actor), S_TEST_SEEN_WAIT);
     char *seen = zstr_recv (self->actor);
     assert (seen);
     assert (streq (seen, request_id));
@@ -1047,7 +1057,7 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     assert (streq (client_session_endpoint_at (session, 1), b.endpoint));
     assert (client_session_endpoint_at (session, 2) == NULL);
     assert (streq (client_session_endpoint (session), a.endpoint));
-    client_session_set_timeout (session, 250);
+    client_session_set_timeout (session, S_TEST_TIMEOUT);
     client_session_set_retries (session, 3);
     s_failover_log_t log = { .notices = 0 };
     client_session_set_notify (session, s_log_notice, &log);
@@ -1080,7 +1090,7 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     s_stand_in_start (&b, server_cert, "UU");
     session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
     assert (client_session_add_endpoint (session, b.endpoint) == 0);
-    client_session_set_timeout (session, 250);
+    client_session_set_timeout (session, S_TEST_TIMEOUT);
     client_session_set_retries (session, 2);
     client_session_set_unavailable_wait (session, 0);
     memset (&log, 0, sizeof log);
@@ -1150,7 +1160,7 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     s_stand_in_start (&b, impostor, "");
     session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
     assert (client_session_add_endpoint (session, b.endpoint) == 0);
-    client_session_set_timeout (session, 250);
+    client_session_set_timeout (session, S_TEST_TIMEOUT);
     memset (&log, 0, sizeof log);
     log.refuse = b.endpoint;
     client_session_set_check (session, s_log_check, &log);
@@ -1193,7 +1203,7 @@ client_session_test (bool verbose)
 
     //  Answered at once
     client_session_t *session;
-    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1, 250, 0);
+    zpost_msg_t *reply = s_ping_through (&session, server_cert, client_cert, "A", 1, S_TEST_TIMEOUT, 0);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (streq (client_session_error (session), ""));
@@ -1201,7 +1211,7 @@ client_session_test (bool verbose)
     assert (streq (zpost_msg_get (reply, ZPOST_F_ANSWERED_BY), "store"));
     assert (streq (zpost_msg_get (reply, ZPOST_F_SERVER_VERSION), "zpost " ZPOST_VERSION));
     assert (client_session_rtt (session) > 0);
-    assert (client_session_timeout (session) == 250);
+    assert (client_session_timeout (session) == S_TEST_TIMEOUT);
     assert (client_session_retries (session) == 3);
     assert (strncmp (client_session_endpoint (session), "tcp://127.0.0.1:", 16) == 0);
     zpost_msg_destroy (&reply);
@@ -1210,7 +1220,7 @@ client_session_test (bool verbose)
 
     //  A lost reply, then a reply to another request: both retried on a
     //  new socket with the same request id, the third try answered
-    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "DMA", 3, S_TEST_TIMEOUT, 0);
     assert (reply);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     zpost_msg_destroy (&reply);
@@ -1218,11 +1228,11 @@ client_session_test (bool verbose)
 
     //  503 is tried again, same request id, within the tries; the last
     //  503 is the reply
-    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "UA", 2, S_TEST_TIMEOUT, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
-    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "UUU", 3, S_TEST_TIMEOUT, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_STORE_UNAVAILABLE);
     assert (client_session_failure (session) == CLIENT_SESSION_OK);
     assert (client_session_answered (session));
@@ -1230,20 +1240,20 @@ client_session_test (bool verbose)
     client_session_destroy (&session);
     //  ... and past the tries while 503s last less than the wait (a broker
     //  just restarted, no store yet): five tries, the fifth answered
-    reply = s_ping_through (&session, server_cert, client_cert, "UUUUA", 5, 250, 3000);
+    reply = s_ping_through (&session, server_cert, client_cert, "UUUUA", 5, S_TEST_TIMEOUT, 3000);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
 
     //  An error reply that leaves command and request id empty is taken
-    reply = s_ping_through (&session, server_cert, client_cert, "E", 1, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "E", 1, S_TEST_TIMEOUT, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_MALFORMED);
     assert (zpost_msg_command (reply) == ZPOST_CMD_NONE);
     zpost_msg_destroy (&reply);
     client_session_destroy (&session);
 
     //  A malformed reply ends the request at once, with a reason
-    reply = s_ping_through (&session, server_cert, client_cert, "X", 1, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "X", 1, S_TEST_TIMEOUT, 0);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_MALFORMED);
     assert (strstr (client_session_error (session), "malformed"));
@@ -1251,11 +1261,11 @@ client_session_test (bool verbose)
 
     //  Nobody there: three tries, then a sentence saying so, in about
     //  three timeouts
-    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3, 250, 0);
+    reply = s_ping_through (&session, server_cert, client_cert, "DDD", 3, S_TEST_TIMEOUT, 0);
     assert (reply == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_NO_ANSWER);
     assert (strstr (client_session_error (session), "no answer"));
-    assert (strstr (client_session_error (session), "3 tries (250 ms each)"));
+    assert (strstr (client_session_error (session), "3 tries (1000 ms each)"));
     client_session_destroy (&session);
 
     //  A server that dies with the request and comes back on the same

@@ -60,22 +60,24 @@ s_forget (client_state_t *self)
 //  --------------------------------------------------------------------------
 //  Constructor and destructor
 
-char *
-client_state_file_name (const char *endpoint)
+//  One endpoint's part of a file name, appended at name + out: readable
+//  for ordinary hosts, escaped otherwise; returns the new length
+static size_t
+s_name_part (char *name, size_t out, const char *endpoint, size_t size)
 {
-    assert (endpoint && *endpoint);
-    const char *rest = strncmp (endpoint, "tcp://", 6) == 0? endpoint + 6: endpoint;
-    if (*rest == 0)
-        rest = endpoint;
-    const char *colon = strrchr (rest, ':');
-    if (colon && (colon [1] == 0 || strspn (colon + 1, "0123456789") != strlen (colon + 1)))
+    const char *rest = endpoint;
+    if (size > 6 && strncmp (endpoint, "tcp://", 6) == 0) {
+        rest += 6;
+        size -= 6;
+    }
+    const char *end = rest + size;
+    const char *colon = NULL;
+    for (const char *scan = rest; scan < end; scan++)
+        if (*scan == ':')
+            colon = scan;
+    if (colon && (colon + 1 == end || strspn (colon + 1, "0123456789") < (size_t) (end - colon - 1)))
         colon = NULL;           //  not a port: escape it with the rest
-
-    size_t size = strlen (rest);
-    char *name = (char *) malloc (size * 3 + sizeof (S_SUFFIX) + 1);
-    assert (name);
-    size_t out = 0;
-    for (const char *scan = rest; *scan; scan++) {
+    for (const char *scan = rest; scan < end; scan++) {
         unsigned char c = (unsigned char) *scan;
         if (scan == colon)
             name [out++] = '_';
@@ -88,6 +90,30 @@ client_state_file_name (const char *endpoint)
             name [out++] = (char) (c - 'A' + 'a');      //  host names ignore case
         else
             out += (size_t) sprintf (name + out, "%%%02x", c);
+    }
+    return out;
+}
+
+char *
+client_state_file_name (const char *endpoint)
+{
+    assert (endpoint && *endpoint);
+    //  A list of brokers ("tcp://a:1,tcp://b:2") names one file: the parts
+    //  joined by '+', which no part holds (escaping makes it %2b)
+    size_t size = strlen (endpoint);
+    char *name = (char *) malloc (size * 3 + sizeof (S_SUFFIX) + 1);
+    assert (name);
+    size_t out = 0;
+    const char *start = endpoint;
+    while (true) {
+        const char *comma = strchr (start, ',');
+        size_t length = comma? (size_t) (comma - start): strlen (start);
+        if (start != endpoint)
+            name [out++] = '+';
+        out = s_name_part (name, out, start, length);
+        if (!comma)
+            break;
+        start = comma + 1;
     }
     name [out] = 0;
     if (out > S_NAME_MAX) {
@@ -403,6 +429,9 @@ client_state_test (bool verbose)
     s_expect_name ("tcp://[fe80::1%eth_0]:1", "%5bfe80%3a%3a1%25eth%5f0%5d_1.session", verbose);
     s_expect_name ("tcp://../../etc/passwd", "%2e.%2f..%2fetc%2fpasswd.session", verbose);
     s_expect_name ("ipc:///tmp/x", "ipc%3a%2f%2f%2ftmp%2fx.session", verbose);
+    s_expect_name ("tcp://a.example:5321,tcp://b.example:5321",
+                   "a.example_5321+b.example_5321.session", verbose);
+    s_expect_name ("tcp://[::1]:1,tcp://a+b:2", "%5b%3a%3a1%5d_1+a%2bb_2.session", verbose);
     char *long_host = (char *) zmalloc (300);
     strcpy (long_host, "tcp://");
     memset (long_host + 6, '[', 100);
