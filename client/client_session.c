@@ -53,6 +53,10 @@
 #include "client_output.h"
 
 #include <sodium.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 //  Every frame a server may send fits well below this (a READ body is the
 //  biggest); bounding it keeps a broken server from filling our memory.
@@ -1024,6 +1028,25 @@ s_stand_in_saw (s_stand_in_t *self, const char *request_id)
     zstr_free (&seen);
 }
 
+//  An endpoint nobody answers: a port we hold bound but not listening, so
+//  connects are refused and no test running beside this one can take
+//  the port in between (a stand-in's port, once stopped, could be bound
+//  by another process at once: then the handshake fails instead).
+//  Close *fd_p when done.
+static char *
+s_refusing_endpoint (int *fd_p)
+{
+    int silent = socket (AF_INET, SOCK_STREAM, 0);
+    assert (silent >= 0);
+    struct sockaddr_in address = { .sin_family = AF_INET };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t address_size = sizeof (address);
+    assert (bind (silent, (struct sockaddr *) &address, address_size) == 0);
+    assert (getsockname (silent, (struct sockaddr *) &address, &address_size) == 0);
+    *fd_p = silent;
+    return zsys_sprintf ("tcp://127.0.0.1:%u", (unsigned) ntohs (address.sin_port));
+}
+
 //  One PING through a session with brokers a and b
 static zpost_msg_t *
 s_ping_pair (client_session_t *session, char *id_text)
@@ -1116,10 +1139,9 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
 
     //  A closed port: the refused connects end the try long before its
     //  timeout, and B answers the same request
-    s_stand_in_start (&a, server_cert, "");
     s_stand_in_start (&b, server_cert, "A");
-    char *gone = strdup (a.endpoint);
-    s_stand_in_stop (&a);
+    int gone_fd, gone_too_fd;
+    char *gone = s_refusing_endpoint (&gone_fd);
     session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
     assert (client_session_add_endpoint (session, b.endpoint) == 0);
     client_session_set_timeout (session, 60000);
@@ -1136,12 +1158,9 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
 
     //  Nobody anywhere: the sentence says so for the whole list
     zstr_free (&gone);
-    s_stand_in_start (&a, server_cert, "");
-    s_stand_in_start (&b, server_cert, "");
-    gone = strdup (a.endpoint);
-    char *gone_too = strdup (b.endpoint);
-    s_stand_in_stop (&a);
-    s_stand_in_stop (&b);
+    close (gone_fd);
+    gone = s_refusing_endpoint (&gone_fd);
+    char *gone_too = s_refusing_endpoint (&gone_too_fd);
     session = client_session_new (gone, zcert_public_txt (server_cert), client_cert);
     assert (client_session_add_endpoint (session, gone_too) == 0);
     client_session_set_retries (session, 1);
@@ -1152,6 +1171,8 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     client_session_destroy (&session);
     zstr_free (&gone);
     zstr_free (&gone_too);
+    close (gone_fd);
+    close (gone_too_fd);
 
     //  B holds another key: its handshake fails, the check runs for B and
     //  refuses it, and the request stops there
@@ -1281,11 +1302,8 @@ client_session_test (bool verbose)
 
     //  Nobody there at all: each try ends after the refused connects'
     //  wait, not the timeout; the notice comes before each retry
-    s_server_args_t gone_args = { server_cert, "" };
-    zactor_t *gone = zactor_new (s_server_actor, &gone_args);
-    char *gone_port = zstr_recv (gone);
-    zactor_destroy (&gone);         //  its port is closed from now on
-    char *gone_endpoint = zsys_sprintf ("tcp://127.0.0.1:%s", gone_port);
+    int gone_fd;
+    char *gone_endpoint = s_refusing_endpoint (&gone_fd);
     session = client_session_new (gone_endpoint, zcert_public_txt (server_cert),
                                   client_cert);
     client_session_set_timeout (session, 60000);
@@ -1312,7 +1330,7 @@ client_session_test (bool verbose)
     assert (client_session_retries (session) == 3);
     zpost_msg_destroy (&lonely);
     client_session_destroy (&session);
-    zstr_free (&gone_port);
+    close (gone_fd);
     zstr_free (&gone_endpoint);
 
     //  A server with another key never answers: CURVE fails the handshake
