@@ -368,10 +368,18 @@ def store_db_args(tmp, data=None):
     if data not in _pg["dbs"]:
         name = "zpost_%d" % (len(_pg["dbs"]) + 1)
         cluster.psql("CREATE DATABASE %s" % name)
-        _pg["dbs"][data] = "host=%s port=%d dbname=%s user=%s" % (
-            cluster.dir, cluster.PORT if hasattr(cluster, "PORT") else 5432,
-            name, "postgres")
+        _pg["dbs"][data] = cluster.conninfo_for(name)
     return ["--db", _pg["dbs"][data]]
+
+
+def lmdb_only(*tests, why="it tests LMDB's map"):
+    """The tests as given on LMDB; on another back end none, said aloud, so
+    that a test of LMDB's own behaviour is never counted as a pass."""
+    if TEST_DB == "lmdb":
+        return list(tests)
+    log("not run on %s (%s): %s" % (TEST_DB, why,
+                                    ", ".join(t.__name__ for t in tests)))
+    return []
 
 
 def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,

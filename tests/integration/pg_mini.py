@@ -57,9 +57,11 @@ class Cluster:
         self.start()
         _as_owner([os.path.join(PG_BIN, "createdb"), "-h", self.dir, "-p", str(PORT),
                    "-U", OWNER, dbname])
-        self.conninfo = "host=%s port=%d dbname=%s user=%s" % (
-            self.dir, PORT, dbname, OWNER)
+        self.conninfo = self.conninfo_for(dbname)
         self.uri = "postgresql://%s@/%s?host=%s&port=%d" % (OWNER, dbname, self.dir, PORT)
+
+    def conninfo_for(self, dbname):
+        return "host=%s port=%d dbname=%s user=%s" % (self.dir, PORT, dbname, OWNER)
 
     def start(self):
         _as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w", "-t", "60",
