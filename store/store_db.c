@@ -17,6 +17,7 @@
 #include "store_pg.h"
 #include "zpost_keys.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -630,6 +631,31 @@ store_db_scratch_new (const char *name, size_t map_size, char **dir_p)
     assert (dir);
     char *made = mkdtemp (dir);
     assert (made);
+    const char *pg = getenv ("ZPOST_SCRATCH_PG");
+    if (pg && *pg) {
+        //  The same selftests against PostgreSQL: a fresh database named
+        //  after the directory, on the server the variable names (the
+        //  integration test test_store_pg.py sets it), dropped after
+        char *dbname = zsys_sprintf ("zs_%s", strrchr (dir, '-') + 1);
+        for (char *c = dbname; *c; c++)
+            *c = (char) tolower ((unsigned char) *c);
+        rmdir (dir);
+        zstr_free (&dir);
+        PGconn *conn = PQconnectdb (pg);
+        assert (PQstatus (conn) == CONNECTION_OK);
+        char *sql = zsys_sprintf ("CREATE DATABASE %s", dbname);
+        PGresult *result = PQexec (conn, sql);
+        assert (PQresultStatus (result) == PGRES_COMMAND_OK);
+        PQclear (result);
+        PQfinish (conn);
+        zstr_free (&sql);
+        char *conninfo = zsys_sprintf ("%s dbname=%s", pg, dbname);
+        store_db_t *self = store_db_new_postgres (conninfo);
+        assert (self);
+        zstr_free (&conninfo);
+        *dir_p = dbname;
+        return self;
+    }
     store_db_t *self = store_db_new (dir, map_size);
     assert (self);
     *dir_p = dir;
@@ -641,7 +667,19 @@ store_db_scratch_destroy (store_db_t **self_p, char **dir_p)
 {
     assert (self_p);
     assert (dir_p);
+    bool pg = *self_p && (*self_p)->pg;
     store_db_destroy (self_p);
+    if (pg && *dir_p) {
+        PGconn *conn = PQconnectdb (getenv ("ZPOST_SCRATCH_PG"));
+        assert (PQstatus (conn) == CONNECTION_OK);
+        char *sql = zsys_sprintf ("DROP DATABASE %s", *dir_p);
+        PGresult *result = PQexec (conn, sql);
+        assert (PQresultStatus (result) == PGRES_COMMAND_OK);
+        PQclear (result);
+        PQfinish (conn);
+        zstr_free (&sql);
+        zstr_free (dir_p);
+    }
     if (*dir_p) {
         zdir_t *tree = zdir_new (*dir_p, NULL);
         if (tree) {

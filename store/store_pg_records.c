@@ -52,7 +52,7 @@ const store_pg_statement_t store_pg_statements [] = {
         " sent_bytes, hash FROM zpost_users WHERE name = $1::text" },
     [S_USER_INSERT] = { "z_user_insert",
         "INSERT INTO zpost_users VALUES ($1::text, $2::int8, $3::int8, $4::int8,"
-        " $5::int8, $6::int8, $7::int8, $8::int8, $9::text)" },
+        " $5::int8, $6::int8, $7::int8, $8::int8, $9::text) ON CONFLICT DO NOTHING" },
     [S_USER_UPSERT] = { "z_user_upsert",
         "INSERT INTO zpost_users VALUES ($1::text, $2::int8, $3::int8, $4::int8,"
         " $5::int8, $6::int8, $7::int8, $8::int8, $9::text)"
@@ -94,7 +94,7 @@ const store_pg_statement_t store_pg_statements [] = {
         "INSERT INTO zpost_known_keys VALUES ($1::int8, $2::text) ON CONFLICT DO NOTHING" },
     [S_MESSAGE_PUT] = { "z_message_put",
         "INSERT INTO zpost_messages VALUES ($1::int8, $2::int8, $3::bytea, $4::bytea,"
-        " $5::bytea, $6::bytea, $7::int4)" },
+        " $5::bytea, $6::bytea, $7::int4) ON CONFLICT DO NOTHING" },
     [S_MESSAGE_GET] = { "z_message_get",
         "SELECT date, sender, recipients, subject, body FROM zpost_messages"
         " WHERE id = $1::int8" },
@@ -263,6 +263,21 @@ s_touched (int rc, PGresult *result)
 }
 
 
+//  An insert that must be new: STORE_EXISTS if it inserted nothing. It
+//  is ON CONFLICT DO NOTHING, not an error, because an error would abort
+//  the whole transaction where LMDB's MDB_KEYEXIST leaves it usable; a
+//  conflict with a row another transaction has not yet committed, or
+//  committed after our snapshot, is still a serialization failure.
+static int
+s_inserted (int rc, PGresult *result)
+{
+    if (rc == STORE_OK && streq (PQcmdTuples (result), "0"))
+        rc = STORE_EXISTS;
+    PQclear (result);
+    return rc;
+}
+
+
 //  --------------------------------------------------------------------------
 //  Users
 
@@ -304,8 +319,7 @@ store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
     s_bytes (&params, user->hash, strnlen (user->hash, STORE_HASH_SIZE));
     PGresult *result;
     int rc = s_exec (txn, must_be_new? S_USER_INSERT: S_USER_UPSERT, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_inserted (rc, result);
 }
 
 
@@ -472,8 +486,7 @@ store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t
     s_int32 (&params, refs);
     PGresult *result;
     int rc = s_exec (txn, S_MESSAGE_PUT, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_inserted (rc, result);
 }
 
 int

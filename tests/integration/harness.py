@@ -807,6 +807,9 @@ def run_tests(tests, timeout=TEST_TIMEOUT):
     """Run each test function with a fresh tmp directory; print a summary
     and exit non-zero if any failed. A test function takes tmp."""
     only = sys.argv[1:]
+    if not tests and TEST_DB != "lmdb":
+        log("nothing here runs on %s (lmdb_only said why)" % TEST_DB)
+        sys.exit(0)
     passed = failed = 0
     signal.signal(signal.SIGALRM, _on_alarm)
     for fn in tests:
