@@ -217,8 +217,10 @@ s_connect (store_pg_t *self)
     if (PQsetClientEncoding (self->conn, "UTF8"))
         zsys_warning ("store_pg: cannot set the client encoding to UTF8");
 
-    //  Durability is set for the session and read back, not trusted
-    PGresult *result = s_command (self, "SET synchronous_commit = on",
+    //  Durability is set for the session and read back, not trusted.
+    //  Notices ("already exists, skipping") are not for the store's log.
+    PGresult *result = s_command (self, "SET synchronous_commit = on; "
+                                  "SET client_min_messages = warning",
                                   "set synchronous_commit");
     if (!result)
         return -1;
