@@ -29,6 +29,8 @@
 //  migrate the schema, so that two stores starting at once do it once
 #define S_SCHEMA_LOCK       "7420533013"
 #define S_RECONNECT_MSECS   1000
+//  Commands in the pipeline at most before a sync
+#define S_PENDING_MAX       64
 
 struct _store_pg_t {
     char *conninfo;             //  as given
@@ -40,6 +42,9 @@ struct _store_pg_t {
     uint64_t generation;        //  write transactions committed
     unsigned int schema;        //  found in (or written to) the database
     PGresult *kept;             //  the last message read, until the next one
+    int pending;                //  commands sent, answers not yet read
+    int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
+    const char *whats [S_PENDING_MAX];  //  and its name, for the log
 };
 
 //  Tables, created in one transaction when the database has no schema.
@@ -197,6 +202,7 @@ s_connect (store_pg_t *self)
     PQclear (self->kept);
     self->kept = NULL;
     self->in_txn = false;
+    self->pending = 0;
     self->next_attempt = zclock_mono () + S_RECONNECT_MSECS;
     //  Defaults first: whatever the connection string says comes after
     //  and wins. A dead host must not hold the engine for minutes.
@@ -257,6 +263,10 @@ s_connect (store_pg_t *self)
         }
         PQclear (result);
     }
+    if (PQenterPipelineMode (self->conn) != 1) {
+        zsys_error ("store_pg: cannot enter pipeline mode: %s", PQerrorMessage (self->conn));
+        return -1;
+    }
     self->broken = false;
     zsys_info ("store_pg: connected to %s:%s, database %s, schema %u",
                PQhost (self->conn), PQport (self->conn), PQdb (self->conn), self->schema);
@@ -305,26 +315,155 @@ store_pg_generation (store_pg_t *self)
     return self->generation;
 }
 
-uint64_t
-store_pg_database_size (store_pg_t *self)
-{
-    assert (self);
-    if (self->broken || !self->conn)
-        return 0;
-    PGresult *result = PQexec (self->conn,
-                               "SELECT pg_database_size (current_database ())");
-    uint64_t size = 0;
-    if (PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1)
-        size = strtoull (PQgetvalue (result, 0, 0), NULL, 10);
-    PQclear (result);
-    return size;
-}
-
 void
 store_pg_keep (store_pg_t *self, PGresult *result)
 {
     PQclear (self->kept);
     self->kept = result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The pipeline
+//
+//  The connection stays in libpq's pipeline mode: a command is sent
+//  without waiting for its answer, and s_sync sends one Sync and reads the
+//  answers of everything sent since. A caller that needs an answer (a
+//  read, a command that can be refused) syncs at once; a write whose only
+//  answer is "done" (store_pg_exec_deferred) and the transaction's own
+//  BEGIN and SAVEPOINT wait for the next sync. A request of a group commit
+//  then costs one round trip per read it makes plus one for all its
+//  writes, sent with its RELEASE SAVEPOINT; the group's COMMIT is one more.
+//  A deferred write's failure is seen at that RELEASE, and so is charged
+//  to its own request.
+
+static int
+s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count,
+        const char *const *values, const int *lengths)
+{
+    if (self->broken || !self->conn)
+        return STORE_UNAVAILABLE;
+    int formats [16];
+    assert (count <= 16);
+    for (int index = 0; index < count; index++)
+        formats [index] = 1;
+    int sent = name
+        ? PQsendQueryPrepared (self->conn, name, count, values, lengths, formats, 1)
+        : PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (!sent) {
+        zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
+                      PQerrorMessage (self->conn));
+        self->broken = true;
+        return STORE_UNAVAILABLE;
+    }
+    assert (self->pending < S_PENDING_MAX);
+    self->kinds [self->pending] = kind;
+    self->whats [self->pending++] = name? name: sql;
+    return STORE_OK;
+}
+
+//  One command's answer, by its kind; a code
+static int
+s_answer (store_pg_t *self, PGresult *result, int kind, const char *what)
+{
+    ExecStatusType status = PQresultStatus (result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        int rc = s_failure (self, result, what);
+        return rc == STORE_EXISTS && kind == S_KIND_RECORD? STORE_RETRY: rc;
+    }
+    const char *tuples = PQcmdTuples (result);
+    if (*tuples && !streq (tuples, "0") && strncmp (PQcmdStatus (result), "SELECT", 6) != 0)
+        self->wrote = true;
+    if (kind == S_KIND_NEW && streq (tuples, "0"))
+        return STORE_EXISTS;
+    if (kind == S_KIND_COMMIT && !streq (PQcmdStatus (result), "COMMIT")) {
+        //  COMMIT of a transaction that had failed answers ROLLBACK
+        zsys_error ("store_pg: COMMIT answered %s: nothing was stored",
+                    PQcmdStatus (result));
+        return STORE_FAILED;
+    }
+    return STORE_OK;
+}
+
+//  Sync, and read every answer. The first failure is the code; *last_p,
+//  if given, gets the last command's result when all went well.
+static int
+s_sync (store_pg_t *self, PGresult **last_p)
+{
+    if (last_p)
+        *last_p = NULL;
+    if (self->pending == 0)
+        return STORE_OK;
+    if (self->broken || !self->conn) {
+        self->pending = 0;
+        return STORE_UNAVAILABLE;
+    }
+    int rc = STORE_OK;
+    int count = self->pending;
+    self->pending = 0;
+    if (PQpipelineSync (self->conn) != 1) {
+        zsys_warning ("store_pg: cannot sync: %s", PQerrorMessage (self->conn));
+        self->broken = true;
+        return STORE_UNAVAILABLE;
+    }
+    int index = 0;
+    int nulls = 0;
+    while (true) {
+        PGresult *result = PQgetResult (self->conn);
+        if (!result) {
+            //  Each command's answers end with one NULL; more in a row
+            //  means nothing is coming
+            if (++nulls > 2 || PQstatus (self->conn) == CONNECTION_BAD) {
+                zsys_warning ("store_pg: the answers stopped: %s",
+                              PQerrorMessage (self->conn));
+                self->broken = true;
+                return STORE_UNAVAILABLE;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (result);
+            break;
+        }
+        if (status != PGRES_PIPELINE_ABORTED && index < count) {
+            int answer = s_answer (self, result, self->kinds [index], self->whats [index]);
+            if (rc == STORE_OK)
+                rc = answer;
+            if (rc == STORE_OK && last_p && index == count - 1) {
+                *last_p = result;
+                result = NULL;
+            }
+        }
+        else
+        if (status == PGRES_FATAL_ERROR && rc == STORE_OK)
+            rc = s_failure (self, result, "the pipeline");
+        PQclear (result);
+        index++;
+        if (self->broken) {
+            //  The connection is gone: nothing more to read on it
+            if (last_p) {
+                PQclear (*last_p);
+                *last_p = NULL;
+            }
+            return STORE_UNAVAILABLE;
+        }
+    }
+    if (rc != STORE_OK && last_p) {
+        PQclear (*last_p);
+        *last_p = NULL;
+    }
+    return rc;
+}
+
+//  Run one control command (or SQL without parameters) now; a code
+static int
+s_control (store_pg_t *self, const char *sql, int kind)
+{
+    int rc = s_send (self, kind, NULL, sql, 0, NULL, NULL);
+    int synced = s_sync (self, NULL);
+    return rc? rc: synced;
 }
 
 
@@ -339,52 +478,49 @@ store_pg_exec (store_txn_t *txn, int statement, int count,
     assert (statement >= 0 && statement < store_pg_statement_count);
     store_pg_t *self = txn->pg;
     *result_p = NULL;
-    if (self->broken || !self->conn)
-        return STORE_UNAVAILABLE;
-    int formats [16];
-    assert (count <= 16);
-    for (int index = 0; index < count; index++)
-        formats [index] = 1;
-    PGresult *result = PQexecPrepared (self->conn, store_pg_statements [statement].name,
-                                       count, values, lengths, formats, 1);
-    ExecStatusType status = PQresultStatus (result);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-        const char *tuples = PQcmdTuples (result);
-        if (txn->write && *tuples && !streq (tuples, "0")
-        &&  strncmp (PQcmdStatus (result), "SELECT", 6) != 0)
-            self->wrote = true;
-        *result_p = result;
-        return STORE_OK;
-    }
-    int rc = s_failure (self, result, store_pg_statements [statement].name);
-    PQclear (result);
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
+                     count, values, lengths);
+    int synced = s_sync (self, result_p);
+    return rc? rc: synced;
+}
+
+int
+store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
+                        const char *const *values, const int *lengths)
+{
+    assert (txn && txn->pg);
+    store_pg_t *self = txn->pg;
+    int rc = s_send (self, kind, store_pg_statements [statement].name, NULL,
+                     count, values, lengths);
+    //  Outside a write transaction there is no later sync to wait for;
+    //  and a pipeline is kept short
+    if (rc == STORE_OK && (!txn->write || self->pending >= S_PENDING_MAX - 4))
+        rc = s_sync (self, NULL);
     return rc;
+}
+
+uint64_t
+store_pg_database_size (store_pg_t *self)
+{
+    assert (self);
+    uint64_t size = 0;
+    int rc = s_send (self, S_KIND_PLAIN, NULL,
+                     "SELECT pg_database_size (current_database ())", 0, NULL, NULL);
+    PGresult *result = NULL;
+    if (rc == STORE_OK)
+        rc = s_sync (self, &result);
+    if (rc == STORE_OK && PQntuples (result) == 1 && PQgetlength (result, 0, 0) == 8) {
+        const uint8_t *in = (const uint8_t *) PQgetvalue (result, 0, 0);
+        for (int index = 0; index < 8; index++)
+            size = (size << 8) | in [index];
+    }
+    PQclear (result);
+    return size;
 }
 
 
 //  --------------------------------------------------------------------------
 //  Transactions
-
-//  Run a transaction-control command; a code
-static int
-s_control (store_pg_t *self, const char *sql, const char *expect)
-{
-    if (self->broken || !self->conn)
-        return STORE_UNAVAILABLE;
-    PGresult *result = PQexec (self->conn, sql);
-    int rc = STORE_OK;
-    if (PQresultStatus (result) != PGRES_COMMAND_OK)
-        rc = s_failure (self, result, sql);
-    else
-    if (expect && !streq (PQcmdStatus (result), expect)) {
-        //  COMMIT of a transaction that had failed answers ROLLBACK
-        zsys_error ("store_pg: %s answered %s: nothing was stored", sql,
-                    PQcmdStatus (result));
-        rc = STORE_FAILED;
-    }
-    PQclear (result);
-    return rc;
-}
 
 int
 store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
@@ -399,21 +535,24 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
             return STORE_UNAVAILABLE;
     }
     int rc = STORE_OK;
+    //  BEGIN and SAVEPOINT go with the transaction's first command
     if (parent)
-        rc = s_control (self, "SAVEPOINT zs", NULL);
+        rc = s_send (self, S_KIND_PLAIN, NULL, "SAVEPOINT zs", 0, NULL, NULL);
     else
     if (write) {
         if (self->in_txn) {
             zsys_error ("store_pg: a write transaction is already open");
             return STORE_FAILED;
         }
-        rc = s_control (self, "BEGIN ISOLATION LEVEL SERIALIZABLE", NULL);
+        rc = s_send (self, S_KIND_PLAIN, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                     0, NULL, NULL);
         if (rc == STORE_OK) {
             self->in_txn = true;
             self->wrote = false;
         }
     }
-    //  else: a read-only transaction sends nothing
+    //  else: a read-only transaction sends nothing: each of its commands
+    //  runs on its own
     if (rc)
         return rc;
     store_txn_t *txn = (store_txn_t *) zmalloc (sizeof (store_txn_t));
@@ -446,15 +585,18 @@ store_pg_txn_commit (store_txn_t **txn_p)
     store_pg_t *self = txn->pg;
     int rc = STORE_OK;
     if (txn->nested)
-        rc = s_control (self, "RELEASE SAVEPOINT zs", NULL);
+        rc = s_control (self, "RELEASE SAVEPOINT zs", S_KIND_PLAIN);
     else
     if (txn->write) {
-        rc = s_control (self, "COMMIT", "COMMIT");
+        rc = s_control (self, "COMMIT", S_KIND_COMMIT);
         if (rc == STORE_OK && self->wrote)
             self->generation++;
         if (rc != STORE_OK && !self->broken)
-            PQclear (PQexec (self->conn, "ROLLBACK"));
+            s_control (self, "ROLLBACK", S_KIND_PLAIN);
     }
+    else
+    if (!self->in_txn)
+        rc = s_sync (self, NULL);
     s_ended (self, txn);
     free (txn);
     *txn_p = NULL;
@@ -469,13 +611,24 @@ store_pg_txn_abort (store_txn_t **txn_p)
     if (!txn)
         return;
     store_pg_t *self = txn->pg;
-    if (!self->broken && self->conn) {
-        if (txn->nested)
-            PQclear (PQexec (self->conn, "ROLLBACK TO SAVEPOINT zs; RELEASE SAVEPOINT zs"));
-        else
-        if (txn->write)
-            PQclear (PQexec (self->conn, "ROLLBACK"));
+    //  A read-only transaction inside a write one leaves the writer's
+    //  pipeline alone
+    if (!txn->write && !txn->nested && self->in_txn) {
+        free (txn);
+        *txn_p = NULL;
+        return;
     }
+    //  What was sent is answered first (a failure there is why we abort,
+    //  and has been counted), then undone
+    s_sync (self, NULL);
+    if (txn->nested) {
+        s_send (self, S_KIND_PLAIN, NULL, "ROLLBACK TO SAVEPOINT zs", 0, NULL, NULL);
+        s_send (self, S_KIND_PLAIN, NULL, "RELEASE SAVEPOINT zs", 0, NULL, NULL);
+        s_sync (self, NULL);
+    }
+    else
+    if (txn->write)
+        s_control (self, "ROLLBACK", S_KIND_PLAIN);
     s_ended (self, txn);
     free (txn);
     *txn_p = NULL;

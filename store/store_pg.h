@@ -70,6 +70,18 @@ int
     store_pg_exec (store_txn_t *txn, int statement, int count,
                    const char *const *values, const int *lengths,
                    PGresult **result_p);
+//  What a command's answer must be
+#define S_KIND_PLAIN    0       //  done
+#define S_KIND_NEW      1       //  an insert that inserted: none is STORE_EXISTS
+#define S_KIND_RECORD   2       //  a duplicate key is STORE_RETRY (a recorded reply)
+#define S_KIND_COMMIT   3       //  COMMIT that committed
+//  Send a write whose answer is only "done", in a write transaction,
+//  without waiting: its failure is returned by the next command that
+//  waits, at the latest the transaction's commit. STORE_OK, or a failure
+//  met in sending.
+int
+    store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
+                            const char *const *values, const int *lengths);
 //  Keep a result alive until the next call or the transaction's end
 //  (message strings point into it)
 void

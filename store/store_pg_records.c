@@ -202,6 +202,15 @@ s_text (s_params_t *params, const char *text)
     s_bytes (params, text, strlen (text));
 }
 
+//  A write whose answer is only "done": sent now, answered at the next
+//  command that waits (store_pg.c, "The pipeline")
+static int
+s_write (store_txn_t *txn, int statement, int kind, s_params_t *params)
+{
+    return store_pg_exec_deferred (txn, statement, kind, params->count,
+                                   params->values, params->lengths);
+}
+
 static int
 s_exec (store_txn_t *txn, int statement, s_params_t *params, PGresult **result_p)
 {
@@ -317,8 +326,10 @@ store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
     s_int64 (&params, user->sent_count);
     s_int64 (&params, user->sent_bytes);
     s_bytes (&params, user->hash, strnlen (user->hash, STORE_HASH_SIZE));
+    if (!must_be_new)
+        return s_write (txn, S_USER_UPSERT, S_KIND_PLAIN, &params);
     PGresult *result;
-    int rc = s_exec (txn, must_be_new? S_USER_INSERT: S_USER_UPSERT, &params, &result);
+    int rc = s_exec (txn, S_USER_INSERT, &params, &result);
     return s_inserted (rc, result);
 }
 
@@ -357,10 +368,7 @@ store_pg_session_put (store_txn_t *txn, const uint8_t *digest,
              strnlen (session->client_key, ZPOST_KEY_TEXT_SIZE));
     s_int64 (&params, session->created);
     s_int64 (&params, session->last_used);
-    PGresult *result;
-    int rc = s_exec (txn, S_SESSION_PUT, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_write (txn, S_SESSION_PUT, S_KIND_PLAIN, &params);
 }
 
 int
@@ -463,10 +471,7 @@ store_pg_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_k
     s_params_t params = { 0 };
     s_int64 (&params, user_id);
     s_text (&params, client_key);
-    PGresult *result;
-    int rc = s_exec (txn, S_KNOWN_KEY_PUT, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_write (txn, S_KNOWN_KEY_PUT, S_KIND_PLAIN, &params);
 }
 
 
@@ -484,9 +489,9 @@ store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t
     s_bytes (&params, message->subject, message->subject_size);
     s_bytes (&params, message->body, message->body_size);
     s_int32 (&params, refs);
-    PGresult *result;
-    int rc = s_exec (txn, S_MESSAGE_PUT, &params, &result);
-    return s_inserted (rc, result);
+    //  Ids come from a sequence: a clash is never expected, and would
+    //  still be reported, at the request's commit
+    return s_write (txn, S_MESSAGE_PUT, S_KIND_NEW, &params);
 }
 
 int
@@ -555,10 +560,7 @@ store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
     s_bool (&params, seen);
-    PGresult *result;
-    int rc = s_exec (txn, S_FOLDER_PUT, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_write (txn, S_FOLDER_PUT, S_KIND_PLAIN, &params);
 }
 
 int
@@ -639,10 +641,7 @@ store_pg_counter_add (store_txn_t *txn, const char *name, int64_t delta)
     s_params_t params = { 0 };
     s_text (&params, name);
     s_int64 (&params, (uint64_t) delta);
-    PGresult *result;
-    int rc = s_exec (txn, S_COUNTER_ADD, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_write (txn, S_COUNTER_ADD, S_KIND_PLAIN, &params);
 }
 
 int
@@ -719,13 +718,13 @@ store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
     s_int64 (&params, now);
     s_bytes (&params, digest, STORE_REQUEST_DIGEST_SIZE);
     s_bytes (&params, zframe_data (encoded), zframe_size (encoded));
-    PGresult *result;
-    int rc = s_exec (txn, S_REPLY_PUT, &params, &result);
-    PQclear (result);
+    //  Another store recorded this request first, after our lookup: a
+    //  duplicate key, and the group runs again (S_KIND_RECORD), when the
+    //  lookup will find its reply. libpq copies the parameters as it
+    //  sends, so the frame may go now.
+    int rc = s_write (txn, S_REPLY_PUT, S_KIND_RECORD, &params);
     zframe_destroy (&encoded);
-    //  Another store recorded this request first, after our lookup: run
-    //  again, and the lookup will find its reply
-    return rc == STORE_EXISTS? STORE_RETRY: rc;
+    return rc;
 }
 
 int
