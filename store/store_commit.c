@@ -196,7 +196,10 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
                 map_at_max = true;      //  run again, failing only what needs room
             continue;
         }
-        if (rc == STORE_RETRY && retries-- > 0)
+        //  A lost database connection is worth one more try too: the
+        //  begin connects again (at most once a second), and a connection
+        //  that died while idle is only found out by using it
+        if ((rc == STORE_RETRY || rc == STORE_UNAVAILABLE) && retries-- > 0)
             continue;
         if (rc == STORE_DISK_FULL) {
             size_t count = zlistx_size (self->ops);

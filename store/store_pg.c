@@ -15,7 +15,8 @@
     STORE_UNAVAILABLE, which the engine answers 503, and the next
     transaction connects again with the same connection string, which may
     name several hosts and target_session_attrs=read-write to find the
-    primary. Connection attempts are at most one a second, each bounded by
+    primary. A failed connection attempt holds the next off for a second,
+    and each is bounded by
     connect_timeout (5 s unless the string says otherwise), so the engine's
     loop is never held for long.
     =========================================================================
@@ -203,6 +204,8 @@ s_connect (store_pg_t *self)
     self->kept = NULL;
     self->in_txn = false;
     self->pending = 0;
+    //  A failed attempt holds the next one off; a connection that was
+    //  working and broke is made again at once
     self->next_attempt = zclock_mono () + S_RECONNECT_MSECS;
     //  Defaults first: whatever the connection string says comes after
     //  and wins. A dead host must not hold the engine for minutes.
@@ -268,6 +271,7 @@ s_connect (store_pg_t *self)
         return -1;
     }
     self->broken = false;
+    self->next_attempt = 0;
     zsys_info ("store_pg: connected to %s:%s, database %s, schema %u",
                PQhost (self->conn), PQport (self->conn), PQdb (self->conn), self->schema);
     return 0;

@@ -22,7 +22,8 @@
     duplicate recorded reply are STORE_RETRY (the group runs again); a
     lost connection, a server shutting down, or a read-only server (25006,
     a standby after a failover) are STORE_UNAVAILABLE, and the connection
-    is made again, at most once a second, at the next transaction; a full
+    is made again at the next transaction (a failed attempt holds the next
+    off for a second); a full
     disk (53100) is STORE_FULL.
     =========================================================================
 */

@@ -70,7 +70,8 @@ class Cluster:
 
     def restart(self):
         _as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w", "-t", "60",
-                   "-m", "fast", "-o", self.options, "restart"])
+                   "-l", os.path.join(self.dir, "log"), "-m", "fast",
+                   "-o", self.options, "restart"])
         self.running = True
 
     def halt(self):
