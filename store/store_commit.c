@@ -197,8 +197,8 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
             continue;
         }
         //  A lost database connection is worth one more try too: the
-        //  begin connects again (at most once a second), and a connection
-        //  that died while idle is only found out by using it
+        //  begin connects again, and a connection that died while idle is
+        //  only found out by using it
         if ((rc == STORE_RETRY || rc == STORE_UNAVAILABLE) && retries-- > 0)
             continue;
         if (rc == STORE_DISK_FULL) {

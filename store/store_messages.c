@@ -324,6 +324,25 @@ store_messages_test (bool verbose)
     assert (store_folder_delete (txn, 7, STORE_INBOX, 4) == 0);
     assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == STORE_NOTFOUND);
 
+    //  A nested transaction whose put is refused leaves its parent usable.
+    //  A back end may report the refusal at the put (LMDB) or at the
+    //  nested commit (PostgreSQL defers writes to it): either way it is
+    //  STORE_EXISTS, and the parent goes on.
+    store_txn_t *child;
+    assert (store_txn_begin (db, txn, true, &child) == STORE_OK);
+    assert (store_message_put (child, &message, 1) == 0);
+    assert (store_txn_commit (&child) == STORE_OK);
+    assert (store_txn_begin (db, txn, true, &child) == STORE_OK);
+    int rc = store_message_put (child, &message, 1);
+    if (rc == STORE_OK)
+        rc = store_txn_commit (&child);
+    else
+        store_txn_abort (&child);
+    assert (rc == STORE_EXISTS);
+    assert (child == NULL);
+    assert (store_message_get (txn, 42, &read) == 0 && read.body_size == 4);
+    assert (store_folder_put (txn, 7, STORE_INBOX, 42, false) == 0);
+
     assert (store_txn_commit (&txn) == STORE_OK);
     store_db_scratch_destroy (&db, &dir);
     if (verbose)

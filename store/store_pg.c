@@ -588,8 +588,17 @@ store_pg_txn_commit (store_txn_t **txn_p)
     store_txn_t *txn = *txn_p;
     store_pg_t *self = txn->pg;
     int rc = STORE_OK;
-    if (txn->nested)
+    if (txn->nested) {
         rc = s_control (self, "RELEASE SAVEPOINT zs", S_KIND_PLAIN);
+        if (rc != STORE_OK && !self->broken) {
+            //  A deferred write of this request failed, which leaves the
+            //  whole transaction failed: undo the request alone, so that
+            //  the parent, and the group's other requests, go on
+            s_send (self, S_KIND_PLAIN, NULL, "ROLLBACK TO SAVEPOINT zs", 0, NULL, NULL);
+            s_send (self, S_KIND_PLAIN, NULL, "RELEASE SAVEPOINT zs", 0, NULL, NULL);
+            s_sync (self, NULL);
+        }
+    }
     else
     if (txn->write) {
         rc = s_control (self, "COMMIT", S_KIND_COMMIT);

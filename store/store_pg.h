@@ -78,8 +78,9 @@ int
 #define S_KIND_COMMIT   3       //  COMMIT that committed
 //  Send a write whose answer is only "done", in a write transaction,
 //  without waiting: its failure is returned by the next command that
-//  waits, at the latest the transaction's commit. STORE_OK, or a failure
-//  met in sending.
+//  waits, at the latest the transaction's commit. Its failure must be the
+//  server's error (kind S_KIND_PLAIN or S_KIND_RECORD), so that the
+//  commands after it are not run. STORE_OK, or a failure met in sending.
 int
     store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
                             const char *const *values, const int *lengths);

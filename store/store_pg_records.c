@@ -94,7 +94,7 @@ const store_pg_statement_t store_pg_statements [] = {
         "INSERT INTO zpost_known_keys VALUES ($1::int8, $2::text) ON CONFLICT DO NOTHING" },
     [S_MESSAGE_PUT] = { "z_message_put",
         "INSERT INTO zpost_messages VALUES ($1::int8, $2::int8, $3::bytea, $4::bytea,"
-        " $5::bytea, $6::bytea, $7::int4) ON CONFLICT DO NOTHING" },
+        " $5::bytea, $6::bytea, $7::int4)" },
     [S_MESSAGE_GET] = { "z_message_get",
         "SELECT date, sender, recipients, subject, body FROM zpost_messages"
         " WHERE id = $1::int8" },
@@ -489,9 +489,12 @@ store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t
     s_bytes (&params, message->subject, message->subject_size);
     s_bytes (&params, message->body, message->body_size);
     s_int32 (&params, refs);
-    //  Ids come from a sequence: a clash is never expected, and would
-    //  still be reported, at the request's commit
-    return s_write (txn, S_MESSAGE_PUT, S_KIND_NEW, &params);
+    //  Ids come from a sequence: a clash is never expected. Should one
+    //  come, it is the server's duplicate-key error (STORE_EXISTS), met
+    //  at the request's commit, which then undoes the request alone: a
+    //  deferred write must fail on the server, never only by its count
+    //  of rows, or the request's savepoint would already be released.
+    return s_write (txn, S_MESSAGE_PUT, S_KIND_PLAIN, &params);
 }
 
 int

@@ -22,12 +22,23 @@ import subprocess
 import threading
 
 import harness as h
+import pg_mini
 
 PASSWORD = "password-pg"
+_cluster = []
+
+
+def _pg():
+    """This script's PostgreSQL cluster (pg_mini), started at first use and
+    stopped at exit: every test here needs PostgreSQL, whatever back end
+    ZPOST_TEST_DB names for the rest of the suite."""
+    if not _cluster:
+        _cluster.append(pg_mini.Cluster())
+    return _cluster[0]
 
 
 def _pg_store(tmp, broker, dbname, data=None, wait=True, extra=()):
-    cluster = h.pg_cluster()
+    cluster = _pg()
     existing = cluster.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % dbname)
     if not existing.strip():
         cluster.psql("CREATE DATABASE %s" % dbname)
@@ -49,7 +60,7 @@ def _user(broker, name):
 
 
 def test_selftests_on_postgresql(tmp):
-    cluster = h.pg_cluster()
+    cluster = _pg()
     env = dict(os.environ, ZPOST_SCRATCH_PG=cluster.conninfo_for("postgres"))
     for name in ("store_records", "store_messages", "store_server"):
         cp = subprocess.run([h.binary("zpost_selftest"), name, "-v"], env=env,
@@ -68,7 +79,7 @@ def test_newer_schema_refused(tmp):
     store = _pg_store(tmp, broker, "schema_test")
     h.wait_store_ready(broker)
     h.stop(store)
-    cluster = h.pg_cluster()
+    cluster = _pg()
     assert cluster.psql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
                         "schema_test").strip() == "1"
     cluster.psql("UPDATE zpost_meta SET value = 99 WHERE name = 'schema-version'",
@@ -87,7 +98,7 @@ def test_database_restart_is_503(tmp):
     h.wait_store_ready(broker)
     alice = _user(broker, "alice")
     alice.expect(200, "SEND", "alice", "before", "body")
-    cluster = h.pg_cluster()
+    cluster = _pg()
     cluster.halt()
     statuses = []
     request_id = h.new_request_id()
