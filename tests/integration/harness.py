@@ -338,61 +338,17 @@ def store_broker_args(back_endpoint, list_form=False):
     return ["--broker", back_endpoint]
 
 
-#  The storage back end the stores of a test run use: "lmdb" (the default)
-#  or "postgresql" (ZPOST_TEST_DB=postgresql), see store_db_args
-TEST_DB = os.environ.get("ZPOST_TEST_DB", "lmdb") or "lmdb"
-_pg = {"cluster": None, "dbs": {}}
-
-
-def pg_cluster():
-    """The test process's PostgreSQL cluster, started at first use and
-    stopped at exit (pg_mini)."""
-    if _pg["cluster"] is None:
-        import pg_mini
-        _pg["cluster"] = pg_mini.Cluster()
-    return _pg["cluster"]
-
-
-def store_db_args(tmp, data=None):
-    """The zpost-store arguments that choose the back end for a store
-    whose data directory is data (default tmp/data): none for LMDB, and
-    for PostgreSQL --db and a database of the test process's cluster, one
-    per data directory, so that a store restarted on the same data finds
-    its data again, and two stores on one directory share a database."""
-    if TEST_DB == "lmdb":
-        return []
-    if TEST_DB != "postgresql":
-        raise AssertionError("ZPOST_TEST_DB=%r: lmdb or postgresql" % TEST_DB)
-    data = os.path.abspath(data or os.path.join(tmp, "data"))
-    cluster = pg_cluster()
-    if data not in _pg["dbs"]:
-        name = "zpost_%d" % (len(_pg["dbs"]) + 1)
-        cluster.psql("CREATE DATABASE %s" % name)
-        _pg["dbs"][data] = cluster.conninfo_for(name)
-    return ["--db", _pg["dbs"][data]]
-
-
-def lmdb_only(*tests, why="it tests LMDB's map"):
-    """The tests as given on LMDB; on another back end none, said aloud, so
-    that a test of LMDB's own behaviour is never counted as a pass."""
-    if TEST_DB == "lmdb":
-        return list(tests)
-    log("not run on %s (%s): %s" % (TEST_DB, why,
-                                    ", ".join(t.__name__ for t in tests)))
-    return []
-
-
 def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,
                 list_form=False):
     """Start zpost-store against the broker's back end, or against several
     (back_endpoint a list: one link to each, see store_broker_args);
     returns a Store once it printed "zpost-store ready" (it has sent READY
     to every broker; a broker may not have read it yet: poll a PING
-    through the store for that). The back end is store_db_args's."""
+    through the store for that)."""
     data = data or os.path.join(tmp, "data")
     argv = WRAP + [binary("zpost-store")] \
         + store_broker_args(back_endpoint, list_form) \
-        + ["--data", data] + store_db_args(tmp, data) + list(extra)
+        + ["--data", data] + list(extra)
     proc = Proc("store", argv, tmp)
     if wait:
         proc.wait_line(r"^zpost-store ready$")
@@ -807,9 +763,6 @@ def run_tests(tests, timeout=TEST_TIMEOUT):
     """Run each test function with a fresh tmp directory; print a summary
     and exit non-zero if any failed. A test function takes tmp."""
     only = sys.argv[1:]
-    if not tests and TEST_DB != "lmdb":
-        log("nothing here runs on %s (lmdb_only said why)" % TEST_DB)
-        sys.exit(0)
     passed = failed = 0
     signal.signal(signal.SIGALRM, _on_alarm)
     for fn in tests:

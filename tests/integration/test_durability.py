@@ -285,4 +285,5 @@ if __name__ == "__main__":
         test_group_commit,
         test_no_group_commit_for_comparison,
         test_kill_9_loses_nothing_acknowledged,
-    ] + h.lmdb_only(test_full_map))
+        test_full_map,
+    ])

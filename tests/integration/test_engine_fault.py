@@ -162,5 +162,4 @@ def test_failed_commits_never_acknowledged(tmp):
 
 
 if __name__ == "__main__":
-    h.run_tests(h.lmdb_only(test_failed_commits_never_acknowledged,
-                            why="it fails the store's own fsync"))
+    h.run_tests([test_failed_commits_never_acknowledged])

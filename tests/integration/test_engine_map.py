@@ -79,4 +79,4 @@ def test_two_stores_one_environment_map_growth(tmp):
 
 
 if __name__ == "__main__":
-    h.run_tests(h.lmdb_only(test_two_stores_one_environment_map_growth))
+    h.run_tests([test_two_stores_one_environment_map_growth])

@@ -354,20 +354,13 @@ def test_stats_server(tmp):
     reply = u["alice"].expect(200, "STATS", "server")
     names = [name for name, _ in h.rows(reply, 2)]
     values = [value for _, value in h.rows(reply, 2)]
-    # PostgreSQL has no map: map-used is the database's size, no map-size
-    lmdb = h.TEST_DB == "lmdb"
-    for name in ("users", "messages", "bytes", "map-used", "commits") \
-            + (("map-size",) if lmdb else ()):
+    for name in ("users", "messages", "bytes", "map-used", "map-size", "commits"):
         assert name in names, "STATS server lacks %s: %r" % (name, names)
-    assert lmdb or "map-size" not in names, names
     assert all(v.isdigit() for v in values), values
     s = dict(zip(names, map(int, values)))
     assert s["users"] == 2 and s["messages"] == 1 and s["bytes"] == 5, s
-    if lmdb:
-        assert s["map-size"] == 1024 * 1024 * 1024, "default map 1024 MiB: %r" % s
-        assert 0 < s["map-used"] <= s["map-size"], s
-    else:
-        assert s["map-used"] > 0, s
+    assert s["map-size"] == 1024 * 1024 * 1024, "default map 1024 MiB: %r" % s
+    assert 0 < s["map-used"] <= s["map-size"], s
     assert s["commits"] >= 1, s
     reply = u["alice"].expect(200, "STATS", "user")
     names = [name for name, _ in h.rows(reply, 2)]
