@@ -19,7 +19,6 @@ build_dir=${BUILD_DIR:-$top/build}
 packages=(
     build-essential cmake pkg-config git
     libzmq3-dev libczmq-dev liblmdb-dev libsodium-dev libjansson-dev libedit-dev lmdb-utils
-    libpq-dev postgresql-15
     python3 python3-zmq
     clang libclang-rt-14-dev valgrind
     iproute2 nftables
