@@ -521,8 +521,9 @@ main (int argc, char *argv [])
                  "says why)\n", postgres? "PostgreSQL": lmdb_dir);
         return 1;
     }
-    //  The key pair stays in --data, which LMDB made if it is there
-    if (curve && lmdb_dir != data && zpost_keys_make_private_dir (data)) {
+    //  --data is the store's own directory (its key pair) on either back
+    //  end: made 0700 here when LMDB did not make it
+    if ((postgres || lmdb_dir != data) && zpost_keys_make_private_dir (data)) {
         fprintf (stderr, S_PROGRAM ": cannot make the data directory %s\n", data);
         store_db_destroy (&db);
         return 1;
