@@ -31,6 +31,8 @@
     This header and store_records.h are the storage interface the engine
     sees; they name no LMDB type (store_lmdb.h holds what the LMDB back end
     shares between store_db.c, store_records.c and store_messages.c).
+    store_db_new_postgres opens the other back end, PostgreSQL (store_pg.h),
+    behind the same functions: store_backend.h says how calls reach it.
     Opening and growing return 0 or -1 and log the words; transactions and
     records return a store_rc_t.
     =========================================================================
