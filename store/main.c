@@ -60,12 +60,14 @@ enum {
     S_OPT_NO_GROUP_COMMIT,
     S_OPT_REPLY_KEEP,
     S_OPT_SWEEP_INTERVAL,
-    S_OPT_THROTTLE_DELAY
+    S_OPT_THROTTLE_DELAY,
+    S_OPT_DB
 };
 
 static const struct option s_options [] = {
     { "broker",     required_argument, NULL, 'b' },
     { "data",       required_argument, NULL, 'd' },
+    { "db",         required_argument, NULL, S_OPT_DB },
     { "broker-key", required_argument, NULL, S_OPT_BROKER_KEY },
     { "map-size",   required_argument, NULL, S_OPT_MAP_SIZE },
     { "name",       required_argument, NULL, S_OPT_NAME },
@@ -93,6 +95,7 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
         "usage: " S_PROGRAM " [-b|--broker EP[,EP...]]... [-d|--data DIR]\n"
+        "                   [--db DIR|postgresql://...|CONNINFO]\n"
         "                   [--broker-key KEY|FILE]...\n"
         "                   [--map-size MIB] [--map-max MIB] [--name NAME]\n"
         "                   [--heartbeat MS] [--body-limit BYTES] [--quota BYTES]\n"
@@ -101,14 +104,24 @@ s_usage (FILE *stream)
         "                   [--reply-keep S] [--sweep-interval MS] [--throttle-delay MS]\n"
         "                   [-v] [-h|--help] [-V|--version]\n"
         "\n"
-        "The zpost storage worker: keeps users and messages in LMDB and serves\n"
-        "the requests zpost-broker forwards to it.\n"
+        "The zpost storage worker: keeps users and messages in LMDB (the default)\n"
+        "or PostgreSQL and serves the requests zpost-broker forwards to it.\n"
         "\n"
         "  -b, --broker EP       a broker's back end (default " S_DEFAULT_BROKER ");\n"
         "                        give it again, or a comma-separated list, to serve\n"
         "                        several brokers (at most %d, each once)\n"
         "  -d, --data DIR        data directory, made 0700 if missing (default ./"
-                                 S_DEFAULT_DATA ")\n"
+                                 S_DEFAULT_DATA "):\n"
+        "                        the store's key pair, and the LMDB files unless\n"
+        "                        --db names another place\n"
+        "      --db DIR          keep the data in LMDB in DIR (default: --data)\n"
+        "      --db postgresql://USER@HOST/DBNAME?... , --db 'host=... dbname=...'\n"
+        "                        keep the data in PostgreSQL instead: a libpq URI\n"
+        "                        or conninfo string (one with '='); several hosts\n"
+        "                        and target_session_attrs=read-write find the\n"
+        "                        primary after a failover. The schema is created\n"
+        "                        at first start. --map-size and --map-max are\n"
+        "                        then not used\n"
         "      --broker-key KEY  the broker's public key: 40 Z85 characters, or a\n"
         "                        file holding it; required when an EP is tcp://.\n"
         "                        Given once, it is every tcp:// broker's (the\n"
@@ -318,6 +331,7 @@ main (int argc, char *argv [])
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
 
     const char *data = S_DEFAULT_DATA;
+    const char *db_spec = NULL;
     unsigned long long map_mib = S_DEFAULT_MAP_MIB;
     unsigned long long heartbeat = STORE_SERVER_HEARTBEAT;
     char name [ZPOST_LINK_NAME_MAX + 1];
@@ -340,6 +354,9 @@ main (int argc, char *argv [])
             }
             case 'd':
                 data = optarg;
+                break;
+            case S_OPT_DB:
+                db_spec = optarg;
                 break;
             case S_OPT_BROKER_KEY:
                 if (s_brokers.key_count == STORE_BROKERS_MAX)
@@ -444,6 +461,9 @@ main (int argc, char *argv [])
         return s_usage_error ("unexpected argument '%s'", argv [optind]);
     if (*data == 0)
         return s_usage_error ("--data: the directory name is empty");
+    if (db_spec && *db_spec == 0)
+        return s_usage_error ("--db: the database is empty");
+    bool postgres = db_spec && store_db_names_postgres (db_spec);
 
     if (s_brokers.count == 0) {
         int rc = s_add_brokers (S_DEFAULT_BROKER);
@@ -493,10 +513,19 @@ main (int argc, char *argv [])
     zsys_set_logstream (stderr);
     zsys_set_logident (S_PROGRAM);
 
-    store_db_t *db = store_db_new (data, (size_t) map_mib << 20);
+    const char *lmdb_dir = db_spec && !postgres? db_spec: data;
+    store_db_t *db = postgres? store_db_new_postgres (db_spec)
+                             : store_db_new (lmdb_dir, (size_t) map_mib << 20);
     if (!db) {
         fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "
-                 "says why)\n", data);
+                 "says why)\n", postgres? "PostgreSQL": lmdb_dir);
+        return 1;
+    }
+    //  --data is the store's own directory (its key pair) on either back
+    //  end: made 0700 here when LMDB did not make it
+    if ((postgres || lmdb_dir != data) && zpost_keys_make_private_dir (data)) {
+        fprintf (stderr, S_PROGRAM ": cannot make the data directory %s\n", data);
+        store_db_destroy (&db);
         return 1;
     }
     zcert_t *cert = NULL;

@@ -34,6 +34,8 @@ struct _store_group_t {
 //  stays full is logged again (one line per commit would flood the log)
 #define S_DISK_FULL_REASON  "The server's disk is full: nothing was stored"
 #define S_FULL_LOG_MSECS    10000
+//  What a user is told when the database could not take the commit now
+#define S_UNAVAILABLE_REASON "The store's database is unavailable: nothing was stored; try again"
 
 static void
 s_op_free (void **item_p)
@@ -128,6 +130,10 @@ s_run (store_group_t *self, store_txn_t *parent, bool map_at_max,
         }
         if (rc == STORE_FULL && !map_at_max)
             return rc;
+        //  The whole transaction is lost (a conflict with another store,
+        //  or the database went away): the group runs again or fails
+        if (rc == STORE_RETRY || rc == STORE_UNAVAILABLE)
+            return rc;
         if (rc) {
             zsys_error ("store_commit: %s failed: %s",
                         zpost_msg_command_name (zpost_msg_command (op->request)),
@@ -190,7 +196,10 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
                 map_at_max = true;      //  run again, failing only what needs room
             continue;
         }
-        if (rc == STORE_RETRY && retries-- > 0)
+        //  A lost database connection is worth one more try too: the
+        //  begin connects again, and a connection that died while idle is
+        //  only found out by using it
+        if ((rc == STORE_RETRY || rc == STORE_UNAVAILABLE) && retries-- > 0)
             continue;
         if (rc == STORE_DISK_FULL) {
             size_t count = zlistx_size (self->ops);
@@ -212,7 +221,15 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
         zsys_error ("store_commit: the commit of %zu requests failed (%s): "
                     "each is answered with an error, nothing of them was stored",
                     zlistx_size (self->ops), store_rc_name (rc));
-        status = rc == STORE_FULL? ZPOST_STORAGE_FULL: ZPOST_INTERNAL_ERROR;
+        if (rc == STORE_UNAVAILABLE || rc == STORE_RETRY) {
+            //  Nothing was stored, and the same request may well succeed
+            //  in a moment (the database is back, the conflict is over):
+            //  the retryable 503, never a 500
+            status = ZPOST_STORE_UNAVAILABLE;
+            reason = S_UNAVAILABLE_REASON;
+        }
+        else
+            status = rc == STORE_FULL? ZPOST_STORAGE_FULL: ZPOST_INTERNAL_ERROR;
         break;
     }
     store_op_t *op = (store_op_t *) zlistx_detach (self->ops, NULL);

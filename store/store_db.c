@@ -14,8 +14,10 @@
 */
 
 #include "store_lmdb.h"
+#include "store_pg.h"
 #include "zpost_keys.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -68,6 +70,7 @@ static const struct {
 
 struct _store_db_t {
     char *dir;                      //  data directory, as given
+    store_pg_t *pg;                 //  PostgreSQL instead of LMDB: the connection
     MDB_env *env;                   //  the environment
     MDB_dbi dbi [STORE_DB_TABLES];  //  named databases, opened at start
     unsigned int schema;            //  schema version of the environment
@@ -282,6 +285,51 @@ store_db_new (const char *dir, size_t map_size)
 
 
 //  --------------------------------------------------------------------------
+//  The PostgreSQL back end: the same object, with a connection in place
+//  of the environment
+
+store_db_t *
+store_db_new_postgres (const char *conninfo)
+{
+    assert (conninfo);
+    store_pg_t *pg = store_pg_new (conninfo);
+    if (!pg)
+        return NULL;
+    store_db_t *self = (store_db_t *) zmalloc (sizeof (store_db_t));
+    assert (self);
+    //  Not the string itself: it may hold a password, and dir goes to logs
+    self->dir = strdup ("(postgresql)");
+    assert (self->dir);
+    self->pg = pg;
+    self->schema = store_pg_schema (pg);
+    return self;
+}
+
+bool
+store_db_names_postgres (const char *spec)
+{
+    assert (spec);
+    return strncmp (spec, "postgresql://", 13) == 0
+        || strncmp (spec, "postgres://", 11) == 0
+        || strchr (spec, '=') != NULL;
+}
+
+const char *
+store_db_kind (store_db_t *self)
+{
+    assert (self);
+    return self->pg? "postgresql": "lmdb";
+}
+
+store_pg_t *
+store_db_pg (store_db_t *self)
+{
+    assert (self);
+    return self->pg;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Destructor
 
 void
@@ -293,6 +341,7 @@ store_db_destroy (store_db_t **self_p)
         //  Closing also releases every table handle
         if (self->env)
             mdb_env_close (self->env);
+        store_pg_destroy (&self->pg);
         zstr_free (&self->full_why);
         free (self->dir);
         free (self);
@@ -308,6 +357,8 @@ int
 store_db_grow (store_db_t *self, size_t max_size)
 {
     assert (self);
+    if (self->pg)
+        return -1;              //  no map: PostgreSQL's disk is full
     //  Another process may have grown the map further than we know: start
     //  from the larger of its size and ours (ours may be ahead of the file
     //  when our last growth has not been committed yet).
@@ -333,11 +384,6 @@ store_db_grow (store_db_t *self, size_t max_size)
 
 //  --------------------------------------------------------------------------
 //  Transactions
-
-struct _store_txn_t {
-    MDB_txn *handle;            //  the LMDB transaction
-    store_db_t *db;             //  whose
-};
 
 int
 store_lmdb_rc (int rc, const char *what)
@@ -365,6 +411,7 @@ store_rc_name (int rc)
         case STORE_RETRY:       return "conflict, run again";
         case STORE_FAILED:      return "failed";
         case STORE_DISK_FULL:   return "disk full";
+        case STORE_UNAVAILABLE: return "database unavailable";
         default:                return "unknown";
     }
 }
@@ -376,6 +423,8 @@ store_txn_begin (store_db_t *db, store_txn_t *parent, bool write, store_txn_t **
     assert (txn_p);
     assert (!parent || write);
     *txn_p = NULL;
+    if (db->pg)
+        return store_pg_txn_begin (db, db->pg, parent, write, txn_p);
     MDB_txn *handle = NULL;
     unsigned int flags = write? 0: MDB_RDONLY;
     int rc = mdb_txn_begin (db->env, parent? parent->handle: NULL, flags, &handle);
@@ -439,6 +488,8 @@ int
 store_txn_commit (store_txn_t **txn_p)
 {
     assert (txn_p && *txn_p);
+    if ((*txn_p)->pg)
+        return store_pg_txn_commit (txn_p);
     store_db_t *db = (*txn_p)->db;
     int rc = mdb_txn_commit ((*txn_p)->handle);
     free (*txn_p);
@@ -463,6 +514,8 @@ void
 store_txn_abort (store_txn_t **txn_p)
 {
     assert (txn_p);
+    if (*txn_p && (*txn_p)->pg)
+        store_pg_txn_abort (txn_p);
     if (*txn_p) {
         mdb_txn_abort ((*txn_p)->handle);
         free (*txn_p);
@@ -488,6 +541,8 @@ uint64_t
 store_db_generation (store_db_t *self)
 {
     assert (self);
+    if (self->pg)
+        return store_pg_generation (self->pg);
     MDB_envinfo info;
     if (mdb_env_info (self->env, &info))
         return 0;
@@ -530,6 +585,8 @@ size_t
 store_db_map_size (store_db_t *self)
 {
     assert (self);
+    if (self->pg)
+        return 0;
     MDB_envinfo info;
     if (mdb_env_info (self->env, &info))
         return 0;
@@ -540,6 +597,8 @@ size_t
 store_db_page_size (store_db_t *self)
 {
     assert (self);
+    if (self->pg)
+        return 8192;
     MDB_stat stat;
     if (mdb_env_stat (self->env, &stat))
         return 0;
@@ -550,6 +609,8 @@ size_t
 store_db_used_pages (store_db_t *self)
 {
     assert (self);
+    if (self->pg)
+        return (size_t) ((store_pg_database_size (self->pg) + 8191) / 8192);
     MDB_envinfo info;
     if (mdb_env_info (self->env, &info))
         return 0;
@@ -570,6 +631,31 @@ store_db_scratch_new (const char *name, size_t map_size, char **dir_p)
     assert (dir);
     char *made = mkdtemp (dir);
     assert (made);
+    const char *pg = getenv ("ZPOST_SCRATCH_PG");
+    if (pg && *pg) {
+        //  The same selftests against PostgreSQL: a fresh database named
+        //  after the directory, on the server the variable names (the
+        //  integration test test_store_pg.py sets it), dropped after
+        char *dbname = zsys_sprintf ("zs_%s", strrchr (dir, '-') + 1);
+        for (char *c = dbname; *c; c++)
+            *c = (char) tolower ((unsigned char) *c);
+        rmdir (dir);
+        zstr_free (&dir);
+        PGconn *conn = PQconnectdb (pg);
+        assert (PQstatus (conn) == CONNECTION_OK);
+        char *sql = zsys_sprintf ("CREATE DATABASE %s", dbname);
+        PGresult *result = PQexec (conn, sql);
+        assert (PQresultStatus (result) == PGRES_COMMAND_OK);
+        PQclear (result);
+        PQfinish (conn);
+        zstr_free (&sql);
+        char *conninfo = zsys_sprintf ("%s dbname=%s", pg, dbname);
+        store_db_t *self = store_db_new_postgres (conninfo);
+        assert (self);
+        zstr_free (&conninfo);
+        *dir_p = dbname;
+        return self;
+    }
     store_db_t *self = store_db_new (dir, map_size);
     assert (self);
     *dir_p = dir;
@@ -581,7 +667,19 @@ store_db_scratch_destroy (store_db_t **self_p, char **dir_p)
 {
     assert (self_p);
     assert (dir_p);
+    bool pg = *self_p && (*self_p)->pg;
     store_db_destroy (self_p);
+    if (pg && *dir_p) {
+        PGconn *conn = PQconnectdb (getenv ("ZPOST_SCRATCH_PG"));
+        assert (PQstatus (conn) == CONNECTION_OK);
+        char *sql = zsys_sprintf ("DROP DATABASE %s", *dir_p);
+        PGresult *result = PQexec (conn, sql);
+        assert (PQresultStatus (result) == PGRES_COMMAND_OK);
+        PQclear (result);
+        PQfinish (conn);
+        zstr_free (&sql);
+        zstr_free (dir_p);
+    }
     if (*dir_p) {
         zdir_t *tree = zdir_new (*dir_p, NULL);
         if (tree) {

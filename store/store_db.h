@@ -31,6 +31,8 @@
     This header and store_records.h are the storage interface the engine
     sees; they name no LMDB type (store_lmdb.h holds what the LMDB back end
     shares between store_db.c, store_records.c and store_messages.c).
+    store_db_new_postgres opens the other back end, PostgreSQL (store_pg.h),
+    behind the same functions: store_backend.h says how calls reach it.
     Opening and growing return 0 or -1 and log the words; transactions and
     records return a store_rc_t.
     =========================================================================
@@ -66,9 +68,12 @@ typedef enum {
     STORE_FULL,                 //  no room: grow (store_db_grow) and run again
     STORE_RETRY,                //  a passing conflict: run the transaction again
     STORE_FAILED,               //  anything else; already logged
-    STORE_DISK_FULL             //  the file system had no room for a commit:
+    STORE_DISK_FULL,            //  the file system had no room for a commit:
                                 //  nothing was written; not logged (the
                                 //  caller says so, store_db_disk_full_why)
+    STORE_UNAVAILABLE           //  the database cannot be reached now (a
+                                //  lost connection, a failover): nothing was
+                                //  stored; answered 503, for a retry
 } store_rc_t;
 
 //  A transaction, of the back end's own kind; opaque.
@@ -130,6 +135,23 @@ uint64_t
 store_db_t *
     store_db_new (const char *dir, size_t map_size);
 
+//  Open the PostgreSQL back end instead (store_pg.h): conninfo is a libpq
+//  connection string, a postgresql:// URI or key=value pairs. NULL, after
+//  a zsys_error that says why, if the server cannot be reached, commits
+//  would not be durable, or the schema is newer than this code.
+store_db_t *
+    store_db_new_postgres (const char *conninfo);
+
+//  True if a --db argument names a PostgreSQL database (postgresql:// or
+//  postgres://, or a conninfo string: it holds '='), false if it is an
+//  LMDB directory
+bool
+    store_db_names_postgres (const char *spec);
+
+//  "lmdb" or "postgresql", for logs
+const char *
+    store_db_kind (store_db_t *self);
+
 //  Close the environment; sets *self_p to NULL. No transaction may be
 //  open.
 void
@@ -146,6 +168,8 @@ unsigned int
 //  Sizes, for STATS and for growing the map: the current map size in
 //  bytes, the page size in bytes, and the pages the data file uses (its
 //  high-water mark, free pages included, as mdb_env_info reports it).
+//  PostgreSQL has no map: its map size is 0, and its used pages are the
+//  database's size on disk (pg_database_size) in 8 KiB pages.
 size_t
     store_db_map_size (store_db_t *self);
 size_t

@@ -443,6 +443,10 @@ s_to_pool (store_engine_t *self, store_op_t **op_p, bool again)
     if (rc == STORE_UNDO)
         s_answer (self, op_p);
     else
+    if (rc == STORE_UNAVAILABLE)
+        s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
+                "The store's database is unavailable: try again", "1");
+    else
     if (rc)
         s_fail (self, op_p, ZPOST_INTERNAL_ERROR, NULL, NULL);
     else

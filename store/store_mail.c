@@ -367,7 +367,9 @@ store_rule_stats (store_ctx_t *ctx)
         s_stat (op, counters [index], value);
     }
     s_stat (op, "map-used", (uint64_t) store_db_used_pages (db) * store_db_page_size (db));
-    s_stat (op, "map-size", store_db_map_size (db));
+    //  PostgreSQL has no map, and so no size to report
+    if (store_db_map_size (db))
+        s_stat (op, "map-size", store_db_map_size (db));
     s_stat (op, "commits", store_engine_commits (ctx->engine));
     //  Records that expire: flat under any load once the first retention
     //  period has passed, or the sweeps are not keeping pace

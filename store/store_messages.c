@@ -10,6 +10,7 @@
 
 #include "store_records.h"
 #include "store_lmdb.h"
+#include "store_pg.h"
 #include <assert.h>
 #include <string.h>
 
@@ -209,42 +210,56 @@ s_folder_walk (store_txn_t *txn, uint64_t user_id,
 int
 store_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs)
 {
+    if (txn->pg)
+        return store_pg_message_put (txn, message, refs);
     return store_lmdb_rc (s_message_put (txn, message, refs), "store_message_put");
 }
 
 int
 store_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
 {
+    if (txn->pg)
+        return store_pg_message_get (txn, id, message);
     return store_lmdb_rc (s_message_get (txn, id, message), "store_message_get");
 }
 
 int
 store_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
 {
+    if (txn->pg)
+        return store_pg_message_unref (txn, id, freed);
     return store_lmdb_rc (s_message_unref (txn, id, freed), "store_message_unref");
 }
 
 int
 store_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool seen)
 {
+    if (txn->pg)
+        return store_pg_folder_put (txn, user_id, folder, message_id, seen);
     return store_lmdb_rc (s_folder_put (txn, user_id, folder, message_id, seen), "store_folder_put");
 }
 
 int
 store_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool *seen)
 {
+    if (txn->pg)
+        return store_pg_folder_get (txn, user_id, folder, message_id, seen);
     return store_lmdb_rc (s_folder_get (txn, user_id, folder, message_id, seen), "store_folder_get");
 }
 
 int
 store_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id)
 {
+    if (txn->pg)
+        return store_pg_folder_delete (txn, user_id, folder, message_id);
     return store_lmdb_rc (s_folder_delete (txn, user_id, folder, message_id), "store_folder_delete");
 }
 
 int
 store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t before, store_folder_visit_fn *visit, void *arg)
 {
+    if (txn->pg)
+        return store_pg_folder_walk (txn, user_id, folder, before, visit, arg);
     return store_lmdb_rc (s_folder_walk (txn, user_id, folder, before, visit, arg), "store_folder_walk");
 }
 
@@ -308,6 +323,25 @@ store_messages_test (bool verbose)
     assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == 0 && seen);
     assert (store_folder_delete (txn, 7, STORE_INBOX, 4) == 0);
     assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == STORE_NOTFOUND);
+
+    //  A nested transaction whose put is refused leaves its parent usable.
+    //  A back end may report the refusal at the put (LMDB) or at the
+    //  nested commit (PostgreSQL defers writes to it): either way it is
+    //  STORE_EXISTS, and the parent goes on.
+    store_txn_t *child;
+    assert (store_txn_begin (db, txn, true, &child) == STORE_OK);
+    assert (store_message_put (child, &message, 1) == 0);
+    assert (store_txn_commit (&child) == STORE_OK);
+    assert (store_txn_begin (db, txn, true, &child) == STORE_OK);
+    int rc = store_message_put (child, &message, 1);
+    if (rc == STORE_OK)
+        rc = store_txn_commit (&child);
+    else
+        store_txn_abort (&child);
+    assert (rc == STORE_EXISTS);
+    assert (child == NULL);
+    assert (store_message_get (txn, 42, &read) == 0 && read.body_size == 4);
+    assert (store_folder_put (txn, 7, STORE_INBOX, 42, false) == 0);
 
     assert (store_txn_commit (&txn) == STORE_OK);
     store_db_scratch_destroy (&db, &dir);

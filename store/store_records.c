@@ -9,6 +9,7 @@
 
 #include "store_records.h"
 #include "store_lmdb.h"
+#include "store_pg.h"
 #include <assert.h>
 #include <string.h>
 
@@ -405,84 +406,112 @@ s_count (store_txn_t *txn, store_db_table_t table, uint64_t *count)
 int
 store_user_get (store_txn_t *txn, const char *name, store_user_t *user)
 {
+    if (txn->pg)
+        return store_pg_user_get (txn, name, user);
     return store_lmdb_rc (s_user_get (txn, name, user), "store_user_get");
 }
 
 int
 store_user_put (store_txn_t *txn, const char *name, const store_user_t *user, bool must_be_new)
 {
+    if (txn->pg)
+        return store_pg_user_put (txn, name, user, must_be_new);
     return store_lmdb_rc (s_user_put (txn, name, user, must_be_new), "store_user_put");
 }
 
 int
 store_session_get (store_txn_t *txn, const uint8_t *digest, store_session_t *session)
 {
+    if (txn->pg)
+        return store_pg_session_get (txn, digest, session);
     return store_lmdb_rc (s_session_get (txn, digest, session), "store_session_get");
 }
 
 int
 store_session_put (store_txn_t *txn, const uint8_t *digest, const store_session_t *session)
 {
+    if (txn->pg)
+        return store_pg_session_put (txn, digest, session);
     return store_lmdb_rc (s_session_put (txn, digest, session), "store_session_put");
 }
 
 int
 store_session_delete (store_txn_t *txn, const uint8_t *digest)
 {
+    if (txn->pg)
+        return store_pg_session_delete (txn, digest);
     return store_lmdb_rc (s_session_delete (txn, digest), "store_session_delete");
 }
 
 int
 store_session_delete_all (store_txn_t *txn, uint64_t user_id, const uint8_t *keep, size_t *ended)
 {
+    if (txn->pg)
+        return store_pg_session_delete_all (txn, user_id, keep, ended);
     return store_lmdb_rc (s_session_delete_all (txn, user_id, keep, ended), "store_session_delete_all");
 }
 
 int
 store_known_key_get (store_txn_t *txn, uint64_t user_id, const char *client_key)
 {
+    if (txn->pg)
+        return store_pg_known_key_get (txn, user_id, client_key);
     return store_lmdb_rc (s_known_key_get (txn, user_id, client_key), "store_known_key_get");
 }
 
 int
 store_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_key)
 {
+    if (txn->pg)
+        return store_pg_known_key_put (txn, user_id, client_key);
     return store_lmdb_rc (s_known_key_put (txn, user_id, client_key), "store_known_key_put");
 }
 
 int
 store_counter_get (store_txn_t *txn, const char *name, uint64_t *value_p)
 {
+    if (txn->pg)
+        return store_pg_counter_get (txn, name, value_p);
     return store_lmdb_rc (s_counter_get (txn, name, value_p), "store_counter_get");
 }
 
 int
 store_counter_add (store_txn_t *txn, const char *name, int64_t delta)
 {
+    if (txn->pg)
+        return store_pg_counter_add (txn, name, delta);
     return store_lmdb_rc (s_counter_add (txn, name, delta), "store_counter_add");
 }
 
 int
 store_counter_next (store_txn_t *txn, const char *name, uint64_t *value_p)
 {
+    if (txn->pg)
+        return store_pg_counter_next (txn, name, value_p);
     return store_lmdb_rc (s_counter_next (txn, name, value_p), "store_counter_next");
 }
 
 int
 store_reply_get (store_txn_t *txn, const void *scope, size_t scope_size, const char *request_id, uint8_t *digest, zpost_msg_t **reply_p)
 {
+    if (txn->pg)
+        return store_pg_reply_get (txn, scope, scope_size, request_id, digest, reply_p);
     return store_lmdb_rc (s_reply_get (txn, scope, scope_size, request_id, digest, reply_p), "store_reply_get");
 }
 
 int
 store_reply_put (store_txn_t *txn, const void *scope, size_t scope_size, const char *request_id, const uint8_t *digest, uint64_t now, zpost_msg_t *reply)
 {
+    if (txn->pg)
+        return store_pg_reply_put (txn, scope, scope_size, request_id, digest, now, reply);
     return store_lmdb_rc (s_reply_put (txn, scope, scope_size, request_id, digest, now, reply), "store_reply_put");
 }
 
 int
 store_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t *removed)
 {
+    if (txn->pg)
+        return store_pg_reply_expire (txn, older_than, max, removed);
     return store_lmdb_rc (s_reply_expire (txn, older_than, max, removed), "store_reply_expire");
 }
 
@@ -490,6 +519,8 @@ int
 store_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t max,
                       uint8_t *resume, size_t examine, size_t *removed)
 {
+    if (txn->pg)
+        return store_pg_session_expire (txn, now, idle, max, resume, examine, removed);
     return store_lmdb_rc (s_session_expire (txn, now, idle, max, resume, examine, removed),
                           "store_session_expire");
 }
@@ -497,12 +528,16 @@ store_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t ma
 int
 store_session_count (store_txn_t *txn, uint64_t *count)
 {
+    if (txn->pg)
+        return store_pg_session_count (txn, count);
     return store_lmdb_rc (s_count (txn, STORE_DB_SESSIONS, count), "store_session_count");
 }
 
 int
 store_reply_count (store_txn_t *txn, uint64_t *count)
 {
+    if (txn->pg)
+        return store_pg_reply_count (txn, count);
     return store_lmdb_rc (s_count (txn, STORE_DB_REPLIES, count), "store_reply_count");
 }
 

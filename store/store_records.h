@@ -25,8 +25,11 @@
     lookup found nothing, STORE_EXISTS, or STORE_FULL / STORE_RETRY /
     STORE_FAILED, which the caller passes up so the group commit can grow
     the map and run again, or fail the request. The LMDB back end is
-    store_records.c and store_db.c; another back end implements the same
-    two headers.
+    store_records.c, store_messages.c and store_db.c; the PostgreSQL back
+    end, store_pg.c and store_pg_records.c, implements the same two
+    headers, with STORE_UNAVAILABLE (answered 503) when its database
+    cannot be reached, and reports a refused write of a nested transaction
+    at that transaction's commit rather than at the write.
     =========================================================================
 */
 

@@ -1,0 +1,648 @@
+/*  =========================================================================
+    store_pg - the PostgreSQL connection: opened durable, kept open, and
+    the schema kept by the store itself
+
+    The decisions that must be right before the first byte is written are
+    taken here, as store_db.c takes them for LMDB: synchronous_commit is
+    set on for the session and read back (a server configured to let a
+    commit return before it is durable would otherwise make the store's
+    "stored" a lie), the schema version is checked under an advisory lock
+    so that two stores starting together create it once, and a newer
+    schema is refused.
+
+    A connection that breaks (the server went away, or after a failover
+    the host we reach is a standby) is not fatal: the failing call returns
+    STORE_UNAVAILABLE, which the engine answers 503, and the next
+    transaction connects again with the same connection string, which may
+    name several hosts and target_session_attrs=read-write to find the
+    primary. A failed connection attempt holds the next off for a second,
+    and each is bounded by
+    connect_timeout (5 s unless the string says otherwise), so the engine's
+    loop is never held for long.
+    =========================================================================
+*/
+
+#include "store_pg.h"
+#include <inttypes.h>
+#include <string.h>
+
+//  Every session of every store takes this advisory lock to create or
+//  migrate the schema, so that two stores starting at once do it once
+#define S_SCHEMA_LOCK       "7420533013"
+#define S_RECONNECT_MSECS   1000
+//  Commands in the pipeline at most before a sync
+#define S_PENDING_MAX       64
+
+struct _store_pg_t {
+    char *conninfo;             //  as given
+    PGconn *conn;               //  NULL while disconnected
+    bool broken;                //  connect again before the next transaction
+    int64_t next_attempt;       //  zclock_mono: no connection attempt before
+    bool in_txn;                //  a write transaction is open
+    bool wrote;                 //  it changed something
+    uint64_t generation;        //  write transactions committed
+    unsigned int schema;        //  found in (or written to) the database
+    PGresult *kept;             //  the last message read, until the next one
+    int pending;                //  commands sent, answers not yet read
+    int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
+    const char *whats [S_PENDING_MAX];  //  and its name, for the log
+};
+
+//  Tables, created in one transaction when the database has no schema.
+//  Strings that come from the network and are not names (message fields,
+//  request ids) are bytea: stored as received, whatever the database's
+//  encoding. Numbers are bigint; the C side's uint64_t values stay far
+//  below 2^63.
+static const char *s_schema_v1 =
+    "CREATE TABLE zpost_users (name text PRIMARY KEY, id bigint NOT NULL UNIQUE,"
+    "  created bigint NOT NULL, inbox_count bigint NOT NULL,"
+    "  inbox_unread bigint NOT NULL, inbox_bytes bigint NOT NULL,"
+    "  sent_count bigint NOT NULL, sent_bytes bigint NOT NULL, hash text NOT NULL);"
+    "CREATE TABLE zpost_sessions (digest bytea PRIMARY KEY, user_id bigint NOT NULL,"
+    "  username text NOT NULL, client_key text NOT NULL, created bigint NOT NULL,"
+    "  last_used bigint NOT NULL);"
+    "CREATE INDEX zpost_sessions_user ON zpost_sessions (user_id);"
+    "CREATE TABLE zpost_known_keys (user_id bigint, client_key text,"
+    "  PRIMARY KEY (user_id, client_key));"
+    "CREATE TABLE zpost_messages (id bigint PRIMARY KEY, date bigint NOT NULL,"
+    "  sender bytea NOT NULL, recipients bytea NOT NULL, subject bytea NOT NULL,"
+    "  body bytea NOT NULL, refs integer NOT NULL);"
+    "CREATE TABLE zpost_folders (user_id bigint, folder smallint, message_id bigint,"
+    "  seen boolean NOT NULL, PRIMARY KEY (user_id, folder, message_id));"
+    "CREATE TABLE zpost_replies (scope bytea, request_id bytea, created bigint NOT NULL,"
+    "  digest bytea NOT NULL, reply bytea NOT NULL, PRIMARY KEY (scope, request_id));"
+    "CREATE INDEX zpost_replies_created ON zpost_replies (created);"
+    "CREATE SEQUENCE zpost_next_user_id;"
+    "CREATE SEQUENCE zpost_next_message_id;";
+
+
+//  --------------------------------------------------------------------------
+//  Plain commands (not prepared): session set-up, schema, transactions.
+//  Returns the result (the caller's) or NULL after logging, if it failed.
+
+static PGresult *
+s_command (store_pg_t *self, const char *sql, const char *what)
+{
+    PGresult *result = PQexec (self->conn, sql);
+    ExecStatusType status = PQresultStatus (result);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        return result;
+    zsys_error ("store_pg: %s: %s", what, self->conn? PQerrorMessage (self->conn): "no connection");
+    PQclear (result);
+    return NULL;
+}
+
+//  Map a failed result to a store_rc_t, marking the connection for a new
+//  one when it is the server's state, not the statement, that failed
+static int
+s_failure (store_pg_t *self, PGresult *result, const char *what)
+{
+    const char *state = result? PQresultErrorField (result, PG_DIAG_SQLSTATE): NULL;
+    if (!state || PQstatus (self->conn) == CONNECTION_BAD
+    ||  strncmp (state, "08", 2) == 0           //  connection exception
+    ||  streq (state, "25006")                  //  read-only: a standby now
+    ||  streq (state, "57P01")                  //  admin shutdown
+    ||  streq (state, "57P02")                  //  crash shutdown
+    ||  streq (state, "57P03")) {               //  cannot connect now
+        zsys_warning ("store_pg: %s: the database is unavailable (%s): %s",
+                      what, state? state: "no answer",
+                      PQerrorMessage (self->conn));
+        self->broken = true;
+        return STORE_UNAVAILABLE;
+    }
+    if (streq (state, "40001") || streq (state, "40P01"))
+        return STORE_RETRY;
+    if (streq (state, "23505"))
+        return STORE_EXISTS;
+    if (streq (state, "53100")) {
+        zsys_warning ("store_pg: %s: the database's disk is full", what);
+        return STORE_FULL;
+    }
+    zsys_error ("store_pg: %s: %s (%s)", what,
+                PQresultErrorMessage (result), state);
+    return STORE_FAILED;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The schema: created, checked, migrated, in one transaction under the
+//  advisory lock. 0, or -1 after saying why.
+
+static int
+s_schema (store_pg_t *self)
+{
+    PGresult *result = s_command (self, "BEGIN", "begin the schema check");
+    if (!result)
+        return -1;
+    PQclear (result);
+    const char *steps [] = {
+        "SELECT pg_advisory_xact_lock (" S_SCHEMA_LOCK ")",
+        "CREATE TABLE IF NOT EXISTS zpost_meta (name text PRIMARY KEY, "
+        "value bigint NOT NULL)",
+    };
+    for (size_t index = 0; index < sizeof steps / sizeof steps [0]; index++) {
+        result = s_command (self, steps [index], "prepare the schema");
+        if (!result)
+            goto failed;
+        PQclear (result);
+    }
+    result = s_command (self, "SELECT value FROM zpost_meta WHERE name = 'schema-version'",
+                        "read the schema version");
+    if (!result)
+        goto failed;
+    if (PQntuples (result) == 0) {
+        PQclear (result);
+        result = s_command (self, s_schema_v1, "create the schema");
+        if (!result)
+            goto failed;
+        PQclear (result);
+        char *insert = zsys_sprintf ("INSERT INTO zpost_meta VALUES ('schema-version', %d)",
+                                     STORE_PG_SCHEMA_VERSION);
+        result = s_command (self, insert, "write the schema version");
+        zstr_free (&insert);
+        if (!result)
+            goto failed;
+        self->schema = STORE_PG_SCHEMA_VERSION;
+        zsys_info ("store_pg: created the schema, version %u", self->schema);
+    }
+    else {
+        long long version = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+        if (version < 1 || version > STORE_PG_SCHEMA_VERSION) {
+            zsys_error ("store_pg: the database was written with schema %lld; this "
+                        "zpost-store reads schema %d at most; run a newer zpost-store",
+                        version, STORE_PG_SCHEMA_VERSION);
+            PQclear (result);
+            goto failed;
+        }
+        self->schema = (unsigned int) version;
+        //  Later versions: migrate from self->schema here, in this
+        //  transaction, and rewrite the version.
+    }
+    PQclear (result);
+    result = s_command (self, "COMMIT", "commit the schema");
+    if (!result)
+        return -1;
+    PQclear (result);
+    return 0;
+failed:
+    PQclear (PQexec (self->conn, "ROLLBACK"));
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Connect, check durability, prepare. 0, or -1 after saying why.
+
+static int
+s_connect (store_pg_t *self)
+{
+    if (self->conn) {
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+    PQclear (self->kept);
+    self->kept = NULL;
+    self->in_txn = false;
+    self->pending = 0;
+    //  A failed attempt holds the next one off; a connection that was
+    //  working and broke is made again at once
+    self->next_attempt = zclock_mono () + S_RECONNECT_MSECS;
+    //  Defaults first: whatever the connection string says comes after
+    //  and wins. A dead host must not hold the engine for minutes.
+    const char *keywords [] = {
+        "connect_timeout", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "application_name",
+        "dbname", NULL
+    };
+    const char *values [] = {
+        "5", "5", "2", "3", "10000", "zpost-store", self->conninfo, NULL
+    };
+    self->conn = PQconnectdbParams (keywords, values, 1);
+    if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
+        zsys_error ("store_pg: cannot connect: %s",
+                    self->conn? PQerrorMessage (self->conn): "out of memory");
+        return -1;
+    }
+    if (PQsetClientEncoding (self->conn, "UTF8"))
+        zsys_warning ("store_pg: cannot set the client encoding to UTF8");
+
+    //  Durability is set for the session and read back, not trusted.
+    //  Notices ("already exists, skipping") are not for the store's log.
+    PGresult *result = s_command (self, "SET synchronous_commit = on; "
+                                  "SET client_min_messages = warning",
+                                  "set synchronous_commit");
+    if (!result)
+        return -1;
+    PQclear (result);
+    result = s_command (self, "SHOW synchronous_commit", "read synchronous_commit");
+    if (!result)
+        return -1;
+    bool durable = PQntuples (result) == 1 && streq (PQgetvalue (result, 0, 0), "on");
+    PQclear (result);
+    if (!durable) {
+        zsys_error ("store_pg: synchronous_commit is not on for this session; the "
+                    "store runs only with durable commits");
+        return -1;
+    }
+    result = s_command (self, "SHOW fsync", "read fsync");
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 1 && streq (PQgetvalue (result, 0, 0), "off"))
+        zsys_warning ("store_pg: the server runs with fsync off: a commit is not "
+                      "on disk when it returns, and a crash of the database host "
+                      "loses acknowledged mail");
+    PQclear (result);
+
+    if (s_schema (self))
+        return -1;
+    for (int index = 0; index < store_pg_statement_count; index++) {
+        result = PQprepare (self->conn, store_pg_statements [index].name,
+                            store_pg_statements [index].sql, 0, NULL);
+        if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+            zsys_error ("store_pg: cannot prepare %s: %s", store_pg_statements [index].name,
+                        PQresultErrorMessage (result));
+            PQclear (result);
+            return -1;
+        }
+        PQclear (result);
+    }
+    if (PQenterPipelineMode (self->conn) != 1) {
+        zsys_error ("store_pg: cannot enter pipeline mode: %s", PQerrorMessage (self->conn));
+        return -1;
+    }
+    self->broken = false;
+    self->next_attempt = 0;
+    zsys_info ("store_pg: connected to %s:%s, database %s, schema %u",
+               PQhost (self->conn), PQport (self->conn), PQdb (self->conn), self->schema);
+    return 0;
+}
+
+store_pg_t *
+store_pg_new (const char *conninfo)
+{
+    assert (conninfo);
+    store_pg_t *self = (store_pg_t *) zmalloc (sizeof (store_pg_t));
+    assert (self);
+    self->conninfo = strdup (conninfo);
+    assert (self->conninfo);
+    if (s_connect (self))
+        store_pg_destroy (&self);
+    return self;
+}
+
+void
+store_pg_destroy (store_pg_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        store_pg_t *self = *self_p;
+        PQclear (self->kept);
+        if (self->conn)
+            PQfinish (self->conn);
+        free (self->conninfo);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+unsigned int
+store_pg_schema (store_pg_t *self)
+{
+    assert (self);
+    return self->schema;
+}
+
+uint64_t
+store_pg_generation (store_pg_t *self)
+{
+    assert (self);
+    return self->generation;
+}
+
+void
+store_pg_keep (store_pg_t *self, PGresult *result)
+{
+    PQclear (self->kept);
+    self->kept = result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The pipeline
+//
+//  The connection stays in libpq's pipeline mode: a command is sent
+//  without waiting for its answer, and s_sync sends one Sync and reads the
+//  answers of everything sent since. A caller that needs an answer (a
+//  read, a command that can be refused) syncs at once; a write whose only
+//  answer is "done" (store_pg_exec_deferred) and the transaction's own
+//  BEGIN and SAVEPOINT wait for the next sync. A request of a group commit
+//  then costs one round trip per read it makes plus one for all its
+//  writes, sent with its RELEASE SAVEPOINT; the group's COMMIT is one more.
+//  A deferred write's failure is seen at that RELEASE, and so is charged
+//  to its own request.
+
+static int
+s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count,
+        const char *const *values, const int *lengths)
+{
+    if (self->broken || !self->conn)
+        return STORE_UNAVAILABLE;
+    int formats [16];
+    assert (count <= 16);
+    for (int index = 0; index < count; index++)
+        formats [index] = 1;
+    int sent = name
+        ? PQsendQueryPrepared (self->conn, name, count, values, lengths, formats, 1)
+        : PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (!sent) {
+        zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
+                      PQerrorMessage (self->conn));
+        self->broken = true;
+        return STORE_UNAVAILABLE;
+    }
+    assert (self->pending < S_PENDING_MAX);
+    self->kinds [self->pending] = kind;
+    self->whats [self->pending++] = name? name: sql;
+    return STORE_OK;
+}
+
+//  One command's answer, by its kind; a code
+static int
+s_answer (store_pg_t *self, PGresult *result, int kind, const char *what)
+{
+    ExecStatusType status = PQresultStatus (result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        int rc = s_failure (self, result, what);
+        return rc == STORE_EXISTS && kind == S_KIND_RECORD? STORE_RETRY: rc;
+    }
+    const char *tuples = PQcmdTuples (result);
+    if (*tuples && !streq (tuples, "0") && strncmp (PQcmdStatus (result), "SELECT", 6) != 0)
+        self->wrote = true;
+    if (kind == S_KIND_NEW && streq (tuples, "0"))
+        return STORE_EXISTS;
+    if (kind == S_KIND_COMMIT && !streq (PQcmdStatus (result), "COMMIT")) {
+        //  COMMIT of a transaction that had failed answers ROLLBACK
+        zsys_error ("store_pg: COMMIT answered %s: nothing was stored",
+                    PQcmdStatus (result));
+        return STORE_FAILED;
+    }
+    return STORE_OK;
+}
+
+//  Sync, and read every answer. The first failure is the code; *last_p,
+//  if given, gets the last command's result when all went well.
+static int
+s_sync (store_pg_t *self, PGresult **last_p)
+{
+    if (last_p)
+        *last_p = NULL;
+    if (self->pending == 0)
+        return STORE_OK;
+    if (self->broken || !self->conn) {
+        self->pending = 0;
+        return STORE_UNAVAILABLE;
+    }
+    int rc = STORE_OK;
+    int count = self->pending;
+    self->pending = 0;
+    if (PQpipelineSync (self->conn) != 1) {
+        zsys_warning ("store_pg: cannot sync: %s", PQerrorMessage (self->conn));
+        self->broken = true;
+        return STORE_UNAVAILABLE;
+    }
+    int index = 0;
+    int nulls = 0;
+    while (true) {
+        PGresult *result = PQgetResult (self->conn);
+        if (!result) {
+            //  Each command's answers end with one NULL; more in a row
+            //  means nothing is coming
+            if (++nulls > 2 || PQstatus (self->conn) == CONNECTION_BAD) {
+                zsys_warning ("store_pg: the answers stopped: %s",
+                              PQerrorMessage (self->conn));
+                self->broken = true;
+                return STORE_UNAVAILABLE;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (result);
+            break;
+        }
+        if (status != PGRES_PIPELINE_ABORTED && index < count) {
+            int answer = s_answer (self, result, self->kinds [index], self->whats [index]);
+            if (rc == STORE_OK)
+                rc = answer;
+            if (rc == STORE_OK && last_p && index == count - 1) {
+                *last_p = result;
+                result = NULL;
+            }
+        }
+        else
+        if (status == PGRES_FATAL_ERROR && rc == STORE_OK)
+            rc = s_failure (self, result, "the pipeline");
+        PQclear (result);
+        index++;
+        if (self->broken) {
+            //  The connection is gone: nothing more to read on it
+            if (last_p) {
+                PQclear (*last_p);
+                *last_p = NULL;
+            }
+            return STORE_UNAVAILABLE;
+        }
+    }
+    if (rc != STORE_OK && last_p) {
+        PQclear (*last_p);
+        *last_p = NULL;
+    }
+    return rc;
+}
+
+//  Run one control command (or SQL without parameters) now; a code
+static int
+s_control (store_pg_t *self, const char *sql, int kind)
+{
+    int rc = s_send (self, kind, NULL, sql, 0, NULL, NULL);
+    int synced = s_sync (self, NULL);
+    return rc? rc: synced;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Statements
+
+int
+store_pg_exec (store_txn_t *txn, int statement, int count,
+               const char *const *values, const int *lengths, PGresult **result_p)
+{
+    assert (txn && txn->pg);
+    assert (statement >= 0 && statement < store_pg_statement_count);
+    store_pg_t *self = txn->pg;
+    *result_p = NULL;
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
+                     count, values, lengths);
+    int synced = s_sync (self, result_p);
+    return rc? rc: synced;
+}
+
+int
+store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
+                        const char *const *values, const int *lengths)
+{
+    assert (txn && txn->pg);
+    store_pg_t *self = txn->pg;
+    int rc = s_send (self, kind, store_pg_statements [statement].name, NULL,
+                     count, values, lengths);
+    //  Outside a write transaction there is no later sync to wait for;
+    //  and a pipeline is kept short
+    if (rc == STORE_OK && (!txn->write || self->pending >= S_PENDING_MAX - 4))
+        rc = s_sync (self, NULL);
+    return rc;
+}
+
+uint64_t
+store_pg_database_size (store_pg_t *self)
+{
+    assert (self);
+    uint64_t size = 0;
+    int rc = s_send (self, S_KIND_PLAIN, NULL,
+                     "SELECT pg_database_size (current_database ())", 0, NULL, NULL);
+    PGresult *result = NULL;
+    if (rc == STORE_OK)
+        rc = s_sync (self, &result);
+    if (rc == STORE_OK && PQntuples (result) == 1 && PQgetlength (result, 0, 0) == 8) {
+        const uint8_t *in = (const uint8_t *) PQgetvalue (result, 0, 0);
+        for (int index = 0; index < 8; index++)
+            size = (size << 8) | in [index];
+    }
+    PQclear (result);
+    return size;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Transactions
+
+int
+store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
+                    bool write, store_txn_t **txn_p)
+{
+    assert (self);
+    *txn_p = NULL;
+    if (!parent && (self->broken || !self->conn) && !self->in_txn) {
+        if (zclock_mono () < self->next_attempt)
+            return STORE_UNAVAILABLE;
+        if (s_connect (self))
+            return STORE_UNAVAILABLE;
+    }
+    int rc = STORE_OK;
+    //  BEGIN and SAVEPOINT go with the transaction's first command
+    if (parent)
+        rc = s_send (self, S_KIND_PLAIN, NULL, "SAVEPOINT zs", 0, NULL, NULL);
+    else
+    if (write) {
+        if (self->in_txn) {
+            zsys_error ("store_pg: a write transaction is already open");
+            return STORE_FAILED;
+        }
+        rc = s_send (self, S_KIND_PLAIN, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                     0, NULL, NULL);
+        if (rc == STORE_OK) {
+            self->in_txn = true;
+            self->wrote = false;
+        }
+    }
+    //  else: a read-only transaction sends nothing: each of its commands
+    //  runs on its own
+    if (rc)
+        return rc;
+    store_txn_t *txn = (store_txn_t *) zmalloc (sizeof (store_txn_t));
+    assert (txn);
+    txn->db = db;
+    txn->pg = self;
+    txn->write = write;
+    txn->nested = parent != NULL;
+    *txn_p = txn;
+    return STORE_OK;
+}
+
+//  End a top-level transaction's state
+static void
+s_ended (store_pg_t *self, store_txn_t *txn)
+{
+    if (!txn->nested && txn->write)
+        self->in_txn = false;
+    if (!txn->nested && !self->in_txn) {
+        PQclear (self->kept);
+        self->kept = NULL;
+    }
+}
+
+int
+store_pg_txn_commit (store_txn_t **txn_p)
+{
+    assert (txn_p && *txn_p);
+    store_txn_t *txn = *txn_p;
+    store_pg_t *self = txn->pg;
+    int rc = STORE_OK;
+    if (txn->nested) {
+        rc = s_control (self, "RELEASE SAVEPOINT zs", S_KIND_PLAIN);
+        if (rc != STORE_OK && !self->broken) {
+            //  A deferred write of this request failed, which leaves the
+            //  whole transaction failed: undo the request alone, so that
+            //  the parent, and the group's other requests, go on
+            s_send (self, S_KIND_PLAIN, NULL, "ROLLBACK TO SAVEPOINT zs", 0, NULL, NULL);
+            s_send (self, S_KIND_PLAIN, NULL, "RELEASE SAVEPOINT zs", 0, NULL, NULL);
+            s_sync (self, NULL);
+        }
+    }
+    else
+    if (txn->write) {
+        rc = s_control (self, "COMMIT", S_KIND_COMMIT);
+        if (rc == STORE_OK && self->wrote)
+            self->generation++;
+        if (rc != STORE_OK && !self->broken)
+            s_control (self, "ROLLBACK", S_KIND_PLAIN);
+    }
+    else
+    if (!self->in_txn)
+        rc = s_sync (self, NULL);
+    s_ended (self, txn);
+    free (txn);
+    *txn_p = NULL;
+    return rc;
+}
+
+void
+store_pg_txn_abort (store_txn_t **txn_p)
+{
+    assert (txn_p);
+    store_txn_t *txn = *txn_p;
+    if (!txn)
+        return;
+    store_pg_t *self = txn->pg;
+    //  A read-only transaction inside a write one leaves the writer's
+    //  pipeline alone
+    if (!txn->write && !txn->nested && self->in_txn) {
+        free (txn);
+        *txn_p = NULL;
+        return;
+    }
+    //  What was sent is answered first (a failure there is why we abort,
+    //  and has been counted), then undone
+    s_sync (self, NULL);
+    if (txn->nested) {
+        s_send (self, S_KIND_PLAIN, NULL, "ROLLBACK TO SAVEPOINT zs", 0, NULL, NULL);
+        s_send (self, S_KIND_PLAIN, NULL, "RELEASE SAVEPOINT zs", 0, NULL, NULL);
+        s_sync (self, NULL);
+    }
+    else
+    if (txn->write)
+        s_control (self, "ROLLBACK", S_KIND_PLAIN);
+    s_ended (self, txn);
+    free (txn);
+    *txn_p = NULL;
+}

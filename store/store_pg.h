@@ -1,0 +1,139 @@
+/*  =========================================================================
+    store_pg - the PostgreSQL back end of the storage interface
+
+    One store_pg_t is one libpq connection, used by one thread at a time
+    (the store's engine). store_pg.c opens it, keeps the schema, and runs
+    transactions; store_pg_records.c holds the records. Each function here
+    has the meaning, arguments and return codes of the store_db.h or
+    store_records.h function of the same name without "pg_": store_db.c,
+    store_records.c and store_messages.c hand PostgreSQL transactions to
+    them (store_backend.h).
+
+    Transactions:
+        - a write transaction is BEGIN ISOLATION LEVEL SERIALIZABLE ...
+          COMMIT, a nested one a SAVEPOINT, so a group commit is one
+          PostgreSQL transaction and its requests savepoints in it;
+        - a read-only transaction sends nothing: its statements run one by
+          one in autocommit (each sees what was committed when it ran);
+        - every session runs with synchronous_commit on, set and read back
+          at connect: COMMIT returns once the commit is durable (and, with
+          synchronous_standby_names, on the standby too).
+    Codes: serialization failure and deadlock (40001, 40P01) and a
+    duplicate recorded reply are STORE_RETRY (the group runs again); a
+    lost connection, a server shutting down, or a read-only server (25006,
+    a standby after a failover) are STORE_UNAVAILABLE, and the connection
+    is made again at the next transaction (a failed attempt holds the next
+    off for a second); a full
+    disk (53100) is STORE_FULL.
+    =========================================================================
+*/
+
+#ifndef STORE_PG_H_INCLUDED
+#define STORE_PG_H_INCLUDED
+
+#include <libpq-fe.h>
+#include "store_backend.h"
+
+//  The schema this code reads and writes, in table zpost_meta under
+//  "schema-version". A newer one is refused.
+#define STORE_PG_SCHEMA_VERSION     1
+
+//  Connect (conninfo: a URI or key=value string, several hosts allowed),
+//  create or check the schema, prepare the statements. NULL, after a
+//  zsys_error that says why, if the server cannot be reached, refuses,
+//  runs without durable commits, or holds a newer schema.
+store_pg_t *
+    store_pg_new (const char *conninfo);
+void
+    store_pg_destroy (store_pg_t **self_p);
+unsigned int
+    store_pg_schema (store_pg_t *self);
+uint64_t
+    store_pg_generation (store_pg_t *self);
+//  Bytes the database uses on disk (pg_database_size), 0 if unknown
+uint64_t
+    store_pg_database_size (store_pg_t *self);
+
+//  Transactions
+int
+    store_pg_txn_begin (store_db_t *db, store_pg_t *pg, store_txn_t *parent,
+                        bool write, store_txn_t **txn_p);
+int
+    store_pg_txn_commit (store_txn_t **txn_p);
+void
+    store_pg_txn_abort (store_txn_t **txn_p);
+
+//  For store_pg_records.c: run prepared statement `statement` with
+//  params (binary, count of them) in txn; STORE_OK with *result_p (the
+//  caller's: PQclear) or a code, *result_p NULL. A result with rows, or
+//  a command's; STORE_EXISTS for a unique violation.
+int
+    store_pg_exec (store_txn_t *txn, int statement, int count,
+                   const char *const *values, const int *lengths,
+                   PGresult **result_p);
+//  What a command's answer must be
+#define S_KIND_PLAIN    0       //  done
+#define S_KIND_NEW      1       //  an insert that inserted: none is STORE_EXISTS
+#define S_KIND_RECORD   2       //  a duplicate key is STORE_RETRY (a recorded reply)
+#define S_KIND_COMMIT   3       //  COMMIT that committed
+//  Send a write whose answer is only "done", in a write transaction,
+//  without waiting: its failure is returned by the next command that
+//  waits, at the latest the transaction's commit. Its failure must be the
+//  server's error (kind S_KIND_PLAIN or S_KIND_RECORD), so that the
+//  commands after it are not run. STORE_OK, or a failure met in sending.
+int
+    store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
+                            const char *const *values, const int *lengths);
+//  Keep a result alive until the next call or the transaction's end
+//  (message strings point into it)
+void
+    store_pg_keep (store_pg_t *self, PGresult *result);
+
+//  The statements, prepared at connect (store_pg_records.c)
+typedef struct {
+    const char *name;
+    const char *sql;
+} store_pg_statement_t;
+extern const store_pg_statement_t store_pg_statements [];
+extern const int store_pg_statement_count;
+
+//  Records: as store_records.h
+int store_pg_user_get (store_txn_t *txn, const char *name, store_user_t *user);
+int store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
+                       bool must_be_new);
+int store_pg_session_get (store_txn_t *txn, const uint8_t *digest,
+                          store_session_t *session);
+int store_pg_session_put (store_txn_t *txn, const uint8_t *digest,
+                          const store_session_t *session);
+int store_pg_session_delete (store_txn_t *txn, const uint8_t *digest);
+int store_pg_session_delete_all (store_txn_t *txn, uint64_t user_id,
+                                 const uint8_t *keep, size_t *ended);
+int store_pg_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t max,
+                             uint8_t *resume, size_t examine, size_t *removed);
+int store_pg_session_count (store_txn_t *txn, uint64_t *count);
+int store_pg_reply_count (store_txn_t *txn, uint64_t *count);
+int store_pg_known_key_get (store_txn_t *txn, uint64_t user_id, const char *client_key);
+int store_pg_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_key);
+int store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs);
+int store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message);
+int store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed);
+int store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                         uint64_t message_id, bool seen);
+int store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                         uint64_t message_id, bool *seen);
+int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                            uint64_t message_id);
+int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                          uint64_t before, store_folder_visit_fn *visit, void *arg);
+int store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value);
+int store_pg_counter_add (store_txn_t *txn, const char *name, int64_t delta);
+int store_pg_counter_next (store_txn_t *txn, const char *name, uint64_t *value);
+int store_pg_reply_get (store_txn_t *txn, const void *scope, size_t scope_size,
+                        const char *request_id, uint8_t *digest, zpost_msg_t **reply_p);
+int store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
+                        const char *request_id, const uint8_t *digest, uint64_t now,
+                        zpost_msg_t *reply);
+int store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max,
+                           size_t *removed);
+
+#endif

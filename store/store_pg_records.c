@@ -1,0 +1,746 @@
+/*  =========================================================================
+    store_pg_records - the store's records as PostgreSQL rows
+
+    The PostgreSQL counterpart of store_records.c and store_messages.c:
+    the same records, one table each (the schema is in store_pg.c), read
+    and written with prepared statements whose parameters and results are
+    all in binary form, so that nothing is formatted or parsed as text
+    and bytes go in and out as they are.
+
+        zpost_users         name -> the user record's fields
+        zpost_sessions      digest -> session (indexed by user id)
+        zpost_known_keys    (user id, client key)
+        zpost_messages      id -> message, with its count of folders
+        zpost_folders       (user id, folder, message id) -> seen
+        zpost_replies       (scope, request id) -> time, digest, reply
+        zpost_meta          name -> value: the schema version, counters
+        zpost_next_user_id, zpost_next_message_id: sequences
+
+    Ids come from sequences, so that store processes sharing the database
+    never hand out one id twice and never wait for each other to get one;
+    a rolled-back transaction leaves a gap, which is harmless (ids are only
+    "never reused").
+
+    Two copies of one request processed at once by two stores: write
+    transactions are SERIALIZABLE, so the copy that looked the reply up
+    and found nothing, then wrote, fails with a serialization failure (or
+    its reply record with a duplicate key) when the other commits first;
+    either is STORE_RETRY, the group runs again, and this time the lookup
+    finds the record and answers with it. One change, one reply.
+    =========================================================================
+*/
+
+#include "store_pg.h"
+#include <string.h>
+
+//  The statements, by index; names are "zN" so they are short on the wire
+enum {
+    S_USER_GET, S_USER_INSERT, S_USER_UPSERT,
+    S_SESSION_GET, S_SESSION_PUT, S_SESSION_DELETE, S_SESSION_DELETE_ALL,
+    S_SESSION_EXPIRE, S_SESSION_COUNT, S_REPLY_COUNT,
+    S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
+    S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DELETE,
+    S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
+    S_COUNTER_GET, S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
+    S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
+    S_STATEMENTS
+};
+
+const store_pg_statement_t store_pg_statements [] = {
+    [S_USER_GET] = { "z_user_get",
+        "SELECT id, created, inbox_count, inbox_unread, inbox_bytes, sent_count,"
+        " sent_bytes, hash FROM zpost_users WHERE name = $1::text" },
+    [S_USER_INSERT] = { "z_user_insert",
+        "INSERT INTO zpost_users VALUES ($1::text, $2::int8, $3::int8, $4::int8,"
+        " $5::int8, $6::int8, $7::int8, $8::int8, $9::text) ON CONFLICT DO NOTHING" },
+    [S_USER_UPSERT] = { "z_user_upsert",
+        "INSERT INTO zpost_users VALUES ($1::text, $2::int8, $3::int8, $4::int8,"
+        " $5::int8, $6::int8, $7::int8, $8::int8, $9::text)"
+        " ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, created = EXCLUDED.created,"
+        " inbox_count = EXCLUDED.inbox_count, inbox_unread = EXCLUDED.inbox_unread,"
+        " inbox_bytes = EXCLUDED.inbox_bytes, sent_count = EXCLUDED.sent_count,"
+        " sent_bytes = EXCLUDED.sent_bytes, hash = EXCLUDED.hash" },
+    [S_SESSION_GET] = { "z_session_get",
+        "SELECT user_id, username, client_key, created, last_used"
+        " FROM zpost_sessions WHERE digest = $1::bytea" },
+    [S_SESSION_PUT] = { "z_session_put",
+        "INSERT INTO zpost_sessions VALUES ($1::bytea, $2::int8, $3::text, $4::text,"
+        " $5::int8, $6::int8) ON CONFLICT (digest) DO UPDATE SET"
+        " user_id = EXCLUDED.user_id, username = EXCLUDED.username,"
+        " client_key = EXCLUDED.client_key, created = EXCLUDED.created,"
+        " last_used = EXCLUDED.last_used" },
+    [S_SESSION_DELETE] = { "z_session_delete",
+        "DELETE FROM zpost_sessions WHERE digest = $1::bytea" },
+    [S_SESSION_DELETE_ALL] = { "z_session_delete_all",
+        "DELETE FROM zpost_sessions WHERE user_id = $1::int8 AND digest <> $2::bytea" },
+    //  The sweep: examine $2 sessions from $1 in digest order, delete the
+    //  expired ones among them, and give back the first digest not
+    //  examined (none at the end of the table)
+    [S_SESSION_EXPIRE] = { "z_session_expire",
+        "WITH walk AS (SELECT digest, created, last_used,"
+        "   row_number () OVER (ORDER BY digest) AS n FROM zpost_sessions"
+        "   WHERE digest >= $1::bytea ORDER BY digest LIMIT $2::int8 + 1),"
+        " gone AS (DELETE FROM zpost_sessions s USING walk w"
+        "   WHERE s.digest = w.digest AND w.n <= $2::int8"
+        "   AND ($3::int8 > w.last_used + $4::int8 OR $3::int8 > w.created + $5::int8)"
+        "   RETURNING 1)"
+        " SELECT (SELECT count (*) FROM gone),"
+        "   (SELECT digest FROM walk WHERE n = $2::int8 + 1)" },
+    [S_SESSION_COUNT] = { "z_session_count", "SELECT count (*) FROM zpost_sessions" },
+    [S_REPLY_COUNT] = { "z_reply_count", "SELECT count (*) FROM zpost_replies" },
+    [S_KNOWN_KEY_GET] = { "z_known_key_get",
+        "SELECT 1 FROM zpost_known_keys WHERE user_id = $1::int8 AND client_key = $2::text" },
+    [S_KNOWN_KEY_PUT] = { "z_known_key_put",
+        "INSERT INTO zpost_known_keys VALUES ($1::int8, $2::text) ON CONFLICT DO NOTHING" },
+    [S_MESSAGE_PUT] = { "z_message_put",
+        "INSERT INTO zpost_messages VALUES ($1::int8, $2::int8, $3::bytea, $4::bytea,"
+        " $5::bytea, $6::bytea, $7::int4)" },
+    [S_MESSAGE_GET] = { "z_message_get",
+        "SELECT date, sender, recipients, subject, body FROM zpost_messages"
+        " WHERE id = $1::int8" },
+    [S_MESSAGE_UNREF] = { "z_message_unref",
+        "UPDATE zpost_messages SET refs = refs - 1 WHERE id = $1::int8 RETURNING refs" },
+    [S_MESSAGE_DELETE] = { "z_message_delete",
+        "DELETE FROM zpost_messages WHERE id = $1::int8" },
+    [S_FOLDER_PUT] = { "z_folder_put",
+        "INSERT INTO zpost_folders VALUES ($1::int8, $2::int2, $3::int8, $4::bool)"
+        " ON CONFLICT (user_id, folder, message_id) DO UPDATE SET seen = EXCLUDED.seen" },
+    [S_FOLDER_GET] = { "z_folder_get",
+        "SELECT seen FROM zpost_folders WHERE user_id = $1::int8 AND folder = $2::int2"
+        " AND message_id = $3::int8" },
+    [S_FOLDER_DELETE] = { "z_folder_delete",
+        "DELETE FROM zpost_folders WHERE user_id = $1::int8 AND folder = $2::int2"
+        " AND message_id = $3::int8" },
+    [S_FOLDER_WALK] = { "z_folder_walk",
+        "SELECT message_id, seen FROM zpost_folders WHERE user_id = $1::int8"
+        " AND folder = $2::int2 AND message_id < $3::int8"
+        " ORDER BY message_id DESC LIMIT $4::int8" },
+    [S_COUNTER_GET] = { "z_counter_get",
+        "SELECT value FROM zpost_meta WHERE name = $1::text" },
+    [S_COUNTER_ADD] = { "z_counter_add",
+        "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
+        " DO UPDATE SET value = zpost_meta.value + EXCLUDED.value RETURNING value" },
+    [S_NEXT_USER_ID] = { "z_next_user_id", "SELECT nextval ('zpost_next_user_id')" },
+    [S_NEXT_MESSAGE_ID] = { "z_next_message_id",
+        "SELECT nextval ('zpost_next_message_id')" },
+    [S_REPLY_GET] = { "z_reply_get",
+        "SELECT digest, reply FROM zpost_replies WHERE scope = $1::bytea"
+        " AND request_id = $2::bytea" },
+    [S_REPLY_PUT] = { "z_reply_put",
+        "INSERT INTO zpost_replies VALUES ($1::bytea, $2::bytea, $3::int8, $4::bytea,"
+        " $5::bytea)" },
+    [S_REPLY_EXPIRE] = { "z_reply_expire",
+        "DELETE FROM zpost_replies WHERE (scope, request_id) IN (SELECT scope, request_id"
+        " FROM zpost_replies WHERE created < $1::int8 ORDER BY created LIMIT $2::int8)" },
+};
+const int store_pg_statement_count = S_STATEMENTS;
+
+//  Rows a folder walk fetches at a time: a page of LIST, most often
+#define S_WALK_BATCH        64
+
+
+//  --------------------------------------------------------------------------
+//  Parameters, binary: numbers big-endian, strings and bytes as they are
+
+typedef struct {
+    int count;
+    const char *values [10];
+    int lengths [10];
+    uint8_t numbers [10][8];
+} s_params_t;
+
+static void
+s_int64 (s_params_t *params, uint64_t value)
+{
+    uint8_t *out = params->numbers [params->count];
+    for (int index = 0; index < 8; index++)
+        out [index] = (uint8_t) (value >> (56 - 8 * index));
+    params->values [params->count] = (const char *) out;
+    params->lengths [params->count++] = 8;
+}
+
+static void
+s_int32 (s_params_t *params, uint32_t value)
+{
+    uint8_t *out = params->numbers [params->count];
+    for (int index = 0; index < 4; index++)
+        out [index] = (uint8_t) (value >> (24 - 8 * index));
+    params->values [params->count] = (const char *) out;
+    params->lengths [params->count++] = 4;
+}
+
+static void
+s_int16 (s_params_t *params, uint16_t value)
+{
+    uint8_t *out = params->numbers [params->count];
+    out [0] = (uint8_t) (value >> 8);
+    out [1] = (uint8_t) value;
+    params->values [params->count] = (const char *) out;
+    params->lengths [params->count++] = 2;
+}
+
+static void
+s_bool (s_params_t *params, bool value)
+{
+    uint8_t *out = params->numbers [params->count];
+    out [0] = value? 1: 0;
+    params->values [params->count] = (const char *) out;
+    params->lengths [params->count++] = 1;
+}
+
+static void
+s_bytes (s_params_t *params, const void *data, size_t size)
+{
+    //  An empty value must still not be NULL, which would be SQL NULL
+    params->values [params->count] = size? (const char *) data: "";
+    params->lengths [params->count++] = (int) size;
+}
+
+static void
+s_text (s_params_t *params, const char *text)
+{
+    s_bytes (params, text, strlen (text));
+}
+
+//  A write whose answer is only "done": sent now, answered at the next
+//  command that waits (store_pg.c, "The pipeline")
+static int
+s_write (store_txn_t *txn, int statement, int kind, s_params_t *params)
+{
+    return store_pg_exec_deferred (txn, statement, kind, params->count,
+                                   params->values, params->lengths);
+}
+
+static int
+s_exec (store_txn_t *txn, int statement, s_params_t *params, PGresult **result_p)
+{
+    return store_pg_exec (txn, statement, params? params->count: 0,
+                          params? params->values: NULL,
+                          params? params->lengths: NULL, result_p);
+}
+
+//  Results, binary. A field of the wrong size is a damaged record.
+static uint64_t
+s_get_int (const PGresult *result, int row, int column)
+{
+    const uint8_t *in = (const uint8_t *) PQgetvalue (result, row, column);
+    int size = PQgetlength (result, row, column);
+    uint64_t value = 0;
+    for (int index = 0; index < size; index++)
+        value = (value << 8) | in [index];
+    return value;
+}
+
+static bool
+s_get_bool (const PGresult *result, int row, int column)
+{
+    return PQgetlength (result, row, column) == 1
+        && *(const uint8_t *) PQgetvalue (result, row, column) == 1;
+}
+
+//  Copy a text field into a buffer of size bytes, NUL-terminated
+static void
+s_get_text (const PGresult *result, int row, int column, char *buffer, size_t size)
+{
+    size_t length = (size_t) PQgetlength (result, row, column);
+    if (length >= size)
+        length = size - 1;
+    memcpy (buffer, PQgetvalue (result, row, column), length);
+    buffer [length] = 0;
+}
+
+//  One row expected: STORE_OK, or STORE_NOTFOUND and the result cleared
+static int
+s_one_row (int rc, PGresult **result_p)
+{
+    if (rc == STORE_OK && PQntuples (*result_p) == 0) {
+        PQclear (*result_p);
+        *result_p = NULL;
+        return STORE_NOTFOUND;
+    }
+    return rc;
+}
+
+//  A command that must have touched a row: STORE_NOTFOUND if none
+static int
+s_touched (int rc, PGresult *result)
+{
+    if (rc == STORE_OK && streq (PQcmdTuples (result), "0"))
+        rc = STORE_NOTFOUND;
+    PQclear (result);
+    return rc;
+}
+
+
+//  An insert that must be new: STORE_EXISTS if it inserted nothing. It
+//  is ON CONFLICT DO NOTHING, not an error, because an error would abort
+//  the whole transaction where LMDB's MDB_KEYEXIST leaves it usable; a
+//  conflict with a row another transaction has not yet committed, or
+//  committed after our snapshot, is still a serialization failure.
+static int
+s_inserted (int rc, PGresult *result)
+{
+    if (rc == STORE_OK && streq (PQcmdTuples (result), "0"))
+        rc = STORE_EXISTS;
+    PQclear (result);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Users
+
+int
+store_pg_user_get (store_txn_t *txn, const char *name, store_user_t *user)
+{
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_USER_GET, &params, &result), &result);
+    if (rc)
+        return rc;
+    memset (user, 0, sizeof *user);
+    user->id = s_get_int (result, 0, 0);
+    user->created = s_get_int (result, 0, 1);
+    user->inbox_count = s_get_int (result, 0, 2);
+    user->inbox_unread = s_get_int (result, 0, 3);
+    user->inbox_bytes = s_get_int (result, 0, 4);
+    user->sent_count = s_get_int (result, 0, 5);
+    user->sent_bytes = s_get_int (result, 0, 6);
+    s_get_text (result, 0, 7, user->hash, sizeof user->hash);
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
+                   bool must_be_new)
+{
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    s_int64 (&params, user->id);
+    s_int64 (&params, user->created);
+    s_int64 (&params, user->inbox_count);
+    s_int64 (&params, user->inbox_unread);
+    s_int64 (&params, user->inbox_bytes);
+    s_int64 (&params, user->sent_count);
+    s_int64 (&params, user->sent_bytes);
+    s_bytes (&params, user->hash, strnlen (user->hash, STORE_HASH_SIZE));
+    if (!must_be_new)
+        return s_write (txn, S_USER_UPSERT, S_KIND_PLAIN, &params);
+    PGresult *result;
+    int rc = s_exec (txn, S_USER_INSERT, &params, &result);
+    return s_inserted (rc, result);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sessions
+
+int
+store_pg_session_get (store_txn_t *txn, const uint8_t *digest, store_session_t *session)
+{
+    s_params_t params = { 0 };
+    s_bytes (&params, digest, STORE_DIGEST_SIZE);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_SESSION_GET, &params, &result), &result);
+    if (rc)
+        return rc;
+    memset (session, 0, sizeof *session);
+    session->user_id = s_get_int (result, 0, 0);
+    s_get_text (result, 0, 1, session->username, sizeof session->username);
+    s_get_text (result, 0, 2, session->client_key, sizeof session->client_key);
+    session->created = s_get_int (result, 0, 3);
+    session->last_used = s_get_int (result, 0, 4);
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_session_put (store_txn_t *txn, const uint8_t *digest,
+                      const store_session_t *session)
+{
+    s_params_t params = { 0 };
+    s_bytes (&params, digest, STORE_DIGEST_SIZE);
+    s_int64 (&params, session->user_id);
+    s_bytes (&params, session->username, strnlen (session->username, ZPOST_NAME_MAX));
+    s_bytes (&params, session->client_key,
+             strnlen (session->client_key, ZPOST_KEY_TEXT_SIZE));
+    s_int64 (&params, session->created);
+    s_int64 (&params, session->last_used);
+    return s_write (txn, S_SESSION_PUT, S_KIND_PLAIN, &params);
+}
+
+int
+store_pg_session_delete (store_txn_t *txn, const uint8_t *digest)
+{
+    s_params_t params = { 0 };
+    s_bytes (&params, digest, STORE_DIGEST_SIZE);
+    PGresult *result;
+    int rc = s_exec (txn, S_SESSION_DELETE, &params, &result);
+    return s_touched (rc, result);
+}
+
+int
+store_pg_session_delete_all (store_txn_t *txn, uint64_t user_id, const uint8_t *keep,
+                             size_t *ended)
+{
+    *ended = 0;
+    s_params_t params = { 0 };
+    s_int64 (&params, user_id);
+    s_bytes (&params, keep, keep? STORE_DIGEST_SIZE: 0);
+    PGresult *result;
+    int rc = s_exec (txn, S_SESSION_DELETE_ALL, &params, &result);
+    if (rc == STORE_OK)
+        *ended = (size_t) strtoull (PQcmdTuples (result), NULL, 10);
+    PQclear (result);
+    return rc;
+}
+
+int
+store_pg_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t max,
+                         uint8_t *resume, size_t examine, size_t *removed)
+{
+    *removed = 0;
+    s_params_t params = { 0 };
+    s_bytes (&params, resume, STORE_DIGEST_SIZE);
+    s_int64 (&params, examine);
+    s_int64 (&params, now);
+    s_int64 (&params, idle);
+    s_int64 (&params, max);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_SESSION_EXPIRE, &params, &result), &result);
+    if (rc)
+        return rc;
+    *removed = (size_t) s_get_int (result, 0, 0);
+    if (PQgetisnull (result, 0, 1) || PQgetlength (result, 0, 1) != STORE_DIGEST_SIZE)
+        memset (resume, 0, STORE_DIGEST_SIZE);  //  the end: start over next time
+    else
+        memcpy (resume, PQgetvalue (result, 0, 1), STORE_DIGEST_SIZE);
+    PQclear (result);
+    return STORE_OK;
+}
+
+static int
+s_count (store_txn_t *txn, int statement, uint64_t *count)
+{
+    *count = 0;
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, statement, NULL, &result), &result);
+    if (rc == STORE_OK)
+        *count = s_get_int (result, 0, 0);
+    PQclear (result);
+    return rc;
+}
+
+int
+store_pg_session_count (store_txn_t *txn, uint64_t *count)
+{
+    return s_count (txn, S_SESSION_COUNT, count);
+}
+
+int
+store_pg_reply_count (store_txn_t *txn, uint64_t *count)
+{
+    return s_count (txn, S_REPLY_COUNT, count);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Known keys: as in LMDB, a key that is not one is never known
+
+int
+store_pg_known_key_get (store_txn_t *txn, uint64_t user_id, const char *client_key)
+{
+    if (strlen (client_key) != ZPOST_KEY_TEXT_SIZE)
+        return STORE_NOTFOUND;
+    s_params_t params = { 0 };
+    s_int64 (&params, user_id);
+    s_text (&params, client_key);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_KNOWN_KEY_GET, &params, &result), &result);
+    PQclear (result);
+    return rc;
+}
+
+int
+store_pg_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_key)
+{
+    if (strlen (client_key) != ZPOST_KEY_TEXT_SIZE)
+        return STORE_OK;
+    s_params_t params = { 0 };
+    s_int64 (&params, user_id);
+    s_text (&params, client_key);
+    return s_write (txn, S_KNOWN_KEY_PUT, S_KIND_PLAIN, &params);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Messages
+
+int
+store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs)
+{
+    s_params_t params = { 0 };
+    s_int64 (&params, message->id);
+    s_int64 (&params, message->date);
+    s_bytes (&params, message->from, message->from_size);
+    s_bytes (&params, message->to, message->to_size);
+    s_bytes (&params, message->subject, message->subject_size);
+    s_bytes (&params, message->body, message->body_size);
+    s_int32 (&params, refs);
+    //  Ids come from a sequence: a clash is never expected. Should one
+    //  come, it is the server's duplicate-key error (STORE_EXISTS), met
+    //  at the request's commit, which then undoes the request alone: a
+    //  deferred write must fail on the server, never only by its count
+    //  of rows, or the request's savepoint would already be released.
+    return s_write (txn, S_MESSAGE_PUT, S_KIND_PLAIN, &params);
+}
+
+int
+store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
+{
+    s_params_t params = { 0 };
+    s_int64 (&params, id);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_MESSAGE_GET, &params, &result), &result);
+    if (rc)
+        return rc;
+    message->id = id;
+    message->date = s_get_int (result, 0, 0);
+    message->from = PQgetvalue (result, 0, 1);
+    message->from_size = (size_t) PQgetlength (result, 0, 1);
+    message->to = PQgetvalue (result, 0, 2);
+    message->to_size = (size_t) PQgetlength (result, 0, 2);
+    message->subject = PQgetvalue (result, 0, 3);
+    message->subject_size = (size_t) PQgetlength (result, 0, 3);
+    message->body = PQgetvalue (result, 0, 4);
+    message->body_size = (size_t) PQgetlength (result, 0, 4);
+    //  The strings point into the result: it lives until the next
+    //  message read or the end of the transaction, as LMDB's map does
+    store_pg_keep (txn->pg, result);
+    return STORE_OK;
+}
+
+int
+store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
+{
+    *freed = false;
+    s_params_t params = { 0 };
+    s_int64 (&params, id);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_MESSAGE_UNREF, &params, &result), &result);
+    if (rc)
+        return rc;
+    int64_t refs = (int32_t) s_get_int (result, 0, 0);
+    PQclear (result);
+    if (refs > 0)
+        return STORE_OK;
+    rc = s_exec (txn, S_MESSAGE_DELETE, &params, &result);
+    PQclear (result);
+    if (rc == STORE_OK)
+        *freed = true;
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Folders
+
+static void
+s_folder_params (s_params_t *params, uint64_t user_id, store_folder_t folder,
+                 uint64_t message_id)
+{
+    s_int64 (params, user_id);
+    s_int16 (params, (uint16_t) folder);
+    s_int64 (params, message_id);
+}
+
+int
+store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                     uint64_t message_id, bool seen)
+{
+    s_params_t params = { 0 };
+    s_folder_params (&params, user_id, folder, message_id);
+    s_bool (&params, seen);
+    return s_write (txn, S_FOLDER_PUT, S_KIND_PLAIN, &params);
+}
+
+int
+store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                     uint64_t message_id, bool *seen)
+{
+    s_params_t params = { 0 };
+    s_folder_params (&params, user_id, folder, message_id);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_FOLDER_GET, &params, &result), &result);
+    if (rc == STORE_OK)
+        *seen = s_get_bool (result, 0, 0);
+    PQclear (result);
+    return rc;
+}
+
+int
+store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                        uint64_t message_id)
+{
+    s_params_t params = { 0 };
+    s_folder_params (&params, user_id, folder, message_id);
+    PGresult *result;
+    int rc = s_exec (txn, S_FOLDER_DELETE, &params, &result);
+    return s_touched (rc, result);
+}
+
+int
+store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                      uint64_t before, store_folder_visit_fn *visit, void *arg)
+{
+    //  In batches, each fetched whole before visit runs, since visit
+    //  reads messages on the same connection
+    uint64_t below = before && before < INT64_MAX? before: INT64_MAX;
+    while (true) {
+        s_params_t params = { 0 };
+        s_folder_params (&params, user_id, folder, below);
+        s_int64 (&params, S_WALK_BATCH);
+        PGresult *result;
+        int rc = s_exec (txn, S_FOLDER_WALK, &params, &result);
+        if (rc)
+            return rc;
+        int rows = PQntuples (result);
+        for (int row = 0; row < rows; row++) {
+            below = s_get_int (result, row, 0);
+            if (!visit (arg, below, s_get_bool (result, row, 1))) {
+                PQclear (result);
+                return STORE_OK;
+            }
+        }
+        PQclear (result);
+        if (rows < S_WALK_BATCH)
+            return STORE_OK;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Counters: rows of zpost_meta, except the two ids, which are sequences
+
+int
+store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value)
+{
+    *value = 0;
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_COUNTER_GET, &params, &result), &result);
+    if (rc == STORE_OK)
+        *value = s_get_int (result, 0, 0);
+    PQclear (result);
+    return rc == STORE_NOTFOUND? STORE_OK: rc;
+}
+
+int
+store_pg_counter_add (store_txn_t *txn, const char *name, int64_t delta)
+{
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    s_int64 (&params, (uint64_t) delta);
+    return s_write (txn, S_COUNTER_ADD, S_KIND_PLAIN, &params);
+}
+
+int
+store_pg_counter_next (store_txn_t *txn, const char *name, uint64_t *value)
+{
+    int statement = streq (name, "next-user-id")? S_NEXT_USER_ID
+                  : streq (name, "next-message-id")? S_NEXT_MESSAGE_ID: -1;
+    s_params_t params = { 0 };
+    if (statement < 0) {
+        statement = S_COUNTER_ADD;
+        s_text (&params, name);
+        s_int64 (&params, 1);
+    }
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, statement, &params, &result), &result);
+    if (rc == STORE_OK)
+        *value = s_get_int (result, 0, 0);
+    PQclear (result);
+    return rc == STORE_NOTFOUND? STORE_FAILED: rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Recorded replies
+
+int
+store_pg_reply_get (store_txn_t *txn, const void *scope, size_t scope_size,
+                    const char *request_id, uint8_t *digest, zpost_msg_t **reply_p)
+{
+    *reply_p = NULL;
+    s_params_t params = { 0 };
+    s_bytes (&params, scope, scope_size);
+    s_text (&params, request_id);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_REPLY_GET, &params, &result), &result);
+    if (rc)
+        return rc;
+    if (PQgetlength (result, 0, 0) != STORE_REQUEST_DIGEST_SIZE) {
+        PQclear (result);
+        zsys_error ("store_pg: a recorded reply is damaged");
+        return STORE_FAILED;
+    }
+    memcpy (digest, PQgetvalue (result, 0, 0), STORE_REQUEST_DIGEST_SIZE);
+    //  Recorded as zpost_msg_encode made it, as in LMDB
+    zframe_t *frame = zframe_new (PQgetvalue (result, 0, 1),
+                                  (size_t) PQgetlength (result, 0, 1));
+    PQclear (result);
+    zmsg_t *frames = zmsg_decode (frame);
+    zframe_destroy (&frame);
+    zpost_msg_t *reply = zpost_msg_new ();
+    if (!frames || zpost_msg_decode_reply (reply, &frames)) {
+        zmsg_destroy (&frames);
+        zpost_msg_destroy (&reply);
+        zsys_error ("store_pg: a recorded reply is damaged");
+        return STORE_FAILED;
+    }
+    *reply_p = reply;
+    return STORE_OK;
+}
+
+int
+store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
+                    const char *request_id, const uint8_t *digest, uint64_t now,
+                    zpost_msg_t *reply)
+{
+    zmsg_t *frames = zpost_msg_encode (reply);
+    assert (frames);
+    zframe_t *encoded = zmsg_encode (frames);
+    zmsg_destroy (&frames);
+    assert (encoded);
+    s_params_t params = { 0 };
+    s_bytes (&params, scope, scope_size);
+    s_text (&params, request_id);
+    s_int64 (&params, now);
+    s_bytes (&params, digest, STORE_REQUEST_DIGEST_SIZE);
+    s_bytes (&params, zframe_data (encoded), zframe_size (encoded));
+    //  Another store recorded this request first, after our lookup: a
+    //  duplicate key, and the group runs again (S_KIND_RECORD), when the
+    //  lookup will find its reply. libpq copies the parameters as it
+    //  sends, so the frame may go now.
+    int rc = s_write (txn, S_REPLY_PUT, S_KIND_RECORD, &params);
+    zframe_destroy (&encoded);
+    return rc;
+}
+
+int
+store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t *removed)
+{
+    *removed = 0;
+    s_params_t params = { 0 };
+    s_int64 (&params, older_than);
+    s_int64 (&params, max);
+    PGresult *result;
+    int rc = s_exec (txn, S_REPLY_EXPIRE, &params, &result);
+    if (rc == STORE_OK)
+        *removed = (size_t) strtoull (PQcmdTuples (result), NULL, 10);
+    PQclear (result);
+    return rc;
+}

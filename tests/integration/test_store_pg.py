@@ -1,0 +1,233 @@
+"""test_store_pg - the PostgreSQL back end of zpost-store (issue 13, items
+1 and 2), against a throw-away cluster on a Unix socket (pg_mini).
+
+- The record selftests (store_records, store_messages, store_server) run
+  against PostgreSQL: ZPOST_SCRATCH_PG makes each scratch database a fresh
+  PostgreSQL database; the log must show the PostgreSQL connection.
+- A database written by a newer schema is refused: the store exits 1 and
+  says which schema it found.
+- The database stops under a running store: a SEND is answered 503 (never
+  500, never silence); once the database is back, the store reconnects by
+  itself and the same SEND, retried with its request id, is stored once.
+- Eight senders through two stores to one recipient: no update of the
+  shared user rows is lost, no SEND is answered 500.
+- Two stores, each behind its own broker, share one database. Each SEND
+  goes to both brokers at once with one request id: both copies get 200
+  with the same message-id, the sent folder holds each message once, and
+  message ids are distinct across the two stores.
+"""
+
+import os
+import subprocess
+import threading
+
+import harness as h
+import pg_mini
+
+PASSWORD = "password-pg"
+_cluster = []
+
+
+def _pg():
+    """This script's PostgreSQL cluster (pg_mini), started at first use and
+    stopped at exit: every test here needs PostgreSQL, whatever back end
+    ZPOST_TEST_DB names for the rest of the suite."""
+    if not _cluster:
+        _cluster.append(pg_mini.Cluster())
+    return _cluster[0]
+
+
+def _pg_store(tmp, broker, dbname, data=None, wait=True, extra=()):
+    cluster = _pg()
+    existing = cluster.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % dbname)
+    if not existing.strip():
+        cluster.psql("CREATE DATABASE %s" % dbname)
+    data = data or os.path.join(tmp, "data-" + dbname)
+    argv = h.WRAP + [h.binary("zpost-store"), "--broker", broker.back,
+                     "--data", data, "--db", cluster.conninfo_for(dbname)] + list(extra)
+    proc = h.Proc("store", argv, tmp)
+    if wait:
+        proc.wait_line(r"^zpost-store ready$")
+    return proc
+
+
+def _user(broker, name):
+    client = h.Client(broker, timeout=10.0)
+    client.register(name, PASSWORD)
+    reply = client.expect(200, "LOGIN", name, PASSWORD)
+    client.token = reply.fields[0].decode()
+    return client
+
+
+def test_selftests_on_postgresql(tmp):
+    cluster = _pg()
+    env = dict(os.environ, ZPOST_SCRATCH_PG=cluster.conninfo_for("postgres"))
+    for name in ("store_records", "store_messages", "store_server"):
+        cp = subprocess.run([h.binary("zpost_selftest"), name, "-v"], env=env,
+                            cwd=tmp, capture_output=True, timeout=120)
+        err = cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
+        assert cp.returncode == 0, "selftest %s on PostgreSQL failed (%d): %s %s" % (
+            name, cp.returncode, cp.stdout.decode(errors="replace"), err[-3000:])
+        assert "store_pg: connected" in err, \
+            "selftest %s did not use PostgreSQL: %s" % (name, err[-2000:])
+    left = cluster.psql("SELECT datname FROM pg_database WHERE datname LIKE 'zs_%'")
+    assert not left.strip(), "scratch databases left behind: %r" % left
+
+
+def test_newer_schema_refused(tmp):
+    broker = h.start_broker(tmp)
+    store = _pg_store(tmp, broker, "schema_test")
+    h.wait_store_ready(broker)
+    h.stop(store)
+    cluster = _pg()
+    assert cluster.psql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
+                        "schema_test").strip() == "1"
+    cluster.psql("UPDATE zpost_meta SET value = 99 WHERE name = 'schema-version'",
+                 "schema_test")
+    store = _pg_store(tmp, broker, "schema_test", wait=False)
+    store.expected_exit = True
+    h.wait_until(lambda: store.popen.poll() is not None, 20.0, 0.1,
+                 "the store to refuse the newer schema")
+    assert store.popen.returncode == 1, store.popen.returncode
+    assert "schema 99" in store.log_text(), store.log_text()
+
+
+def test_database_restart_is_503(tmp):
+    broker = h.start_broker(tmp)
+    _pg_store(tmp, broker, "restart_test", extra=["--heartbeat", "500"])
+    h.wait_store_ready(broker)
+    alice = _user(broker, "alice")
+    alice.expect(200, "SEND", "alice", "before", "body")
+    cluster = _pg()
+    cluster.halt()
+    statuses = []
+    request_id = h.new_request_id()
+    try:
+        for _ in range(3):
+            _, reply = alice.call("SEND", "alice", "during", "body",
+                                  request_id=request_id, timeout=15.0)
+            assert reply is not None, "no reply while the database was down"
+            statuses.append(reply.status)
+    finally:
+        cluster.start()
+    assert statuses and all(s == 503 for s in statuses), statuses
+    # back: the store reconnects by itself; the retried SEND is stored once
+    got = {}
+
+    def sent():
+        _, reply = alice.call("SEND", "alice", "during", "body",
+                              request_id=request_id, timeout=10.0)
+        got["reply"] = reply
+        return reply is not None and reply.status == 200
+    h.wait_until(sent, 30.0, 0.2, "a SEND to succeed after the database came back")
+    _, again = alice.call("SEND", "alice", "during", "body", request_id=request_id)
+    assert again.fields == got["reply"].fields, (again, got["reply"])
+    listing = alice.expect(200, "LIST", "sent", "all", "100", "0")
+    subjects = [row[3] for row in h.rows(listing, 7)]
+    assert subjects.count("during") == 1, subjects
+    # a restart while the store is idle: its connection is dead, which it
+    # finds out only by using it; the commit connects again and runs the
+    # group once more, so the first SEND after it is served, not 503
+    cluster.restart()
+    alice.expect(200, "SEND", "alice", "after", "body", timeout=15.0)
+
+
+def test_two_stores_one_database(tmp):
+    os.mkdir(os.path.join(tmp, "b2"), 0o700)
+    b1 = h.start_broker(tmp)
+    b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
+    _pg_store(tmp, b1, "shared_test", data=os.path.join(tmp, "d1"))
+    _pg_store(tmp, b2, "shared_test", data=os.path.join(tmp, "d2"))
+    h.wait_store_ready(b1)
+    h.wait_store_ready(b2)
+    first = _user(b1, "carol")
+    second = h.Client(b2, keys=first.keys, timeout=10.0)
+    second.token = first.token
+    rounds = 40
+    ids = set()
+    for index in range(rounds):
+        request_id = h.new_request_id()
+        replies = [None, None]
+
+        def send(slot, client):
+            _, replies[slot] = client.call("SEND", "carol", "s%d" % index, "b",
+                                           request_id=request_id)
+        threads = [threading.Thread(target=send, args=(0, first)),
+                   threading.Thread(target=send, args=(1, second))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for reply in replies:
+            assert reply is not None and reply.status == 200, replies
+        assert replies[0].fields == replies[1].fields, \
+            "two copies, two answers: %r" % replies
+        ids.add(replies[0].fields[0])
+        # and a request of its own on each store: ids never collide
+        for client in (first, second):
+            ids.add(client.expect(200, "SEND", "carol", "own", "b").fields[0])
+    assert len(ids) == 3 * rounds, "message ids collided: %d" % len(ids)
+    listing = first.expect(200, "LIST", "sent", "all", "500", "0")
+    subjects = [row[3] for row in h.rows(listing, 7)]
+    for index in range(rounds):
+        assert subjects.count("s%d" % index) == 1, (index, subjects)
+    assert len(subjects) == 3 * rounds, len(subjects)
+
+
+def test_two_stores_same_rows(tmp):
+    """Eight senders, four through each store, all to one recipient: every
+    SEND updates the same two user rows on both stores at once. No update
+    is lost (SERIALIZABLE: a conflict runs the group again) and no SEND
+    is answered 500; a 503 (conflicts that outlast the group's retries)
+    is retried by the sender with its request id, as a client does."""
+    os.mkdir(os.path.join(tmp, "b2"), 0o700)
+    b1 = h.start_broker(tmp)
+    b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
+    _pg_store(tmp, b1, "rows_test", data=os.path.join(tmp, "d1"))
+    _pg_store(tmp, b2, "rows_test", data=os.path.join(tmp, "d2"))
+    h.wait_store_ready(b1)
+    h.wait_store_ready(b2)
+    _user(b1, "dora")
+    sender = _user(b2, "eve")
+    per_thread = 25
+    acked = []
+    statuses = []
+    lock = threading.Lock()
+
+    def run(broker):
+        client = h.Client(broker, keys=sender.keys, timeout=15.0)
+        client.token = sender.token
+        for index in range(per_thread):
+            _, reply = client.call_as_client("SEND", "dora", "x", "b" * 100, tries=10)
+            with lock:
+                statuses.append(reply.status if reply else None)
+                if reply is not None and reply.status == 200:
+                    acked.append(reply.fields[0])
+        client.close()
+    threads = [threading.Thread(target=run, args=(b1 if n % 2 else b2,))
+               for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 500 not in statuses, statuses
+    assert len(acked) == 8 * per_thread, (len(acked), statuses)
+    assert len(set(acked)) == len(acked), "a message id twice"
+    dora = h.Client(b2, timeout=10.0)
+    reply = dora.expect(200, "LOGIN", "dora", PASSWORD)
+    dora.token = reply.fields[0].decode()
+    stats = dict(h.rows(dora.expect(200, "STATS", "user"), 2))
+    assert int(stats["inbox-count"]) == len(acked), (stats, len(acked))
+    assert int(stats["inbox-bytes"]) == 100 * len(acked), stats
+    eve = dict(h.rows(sender.expect(200, "STATS", "user"), 2))
+    assert int(eve["sent-count"]) == len(acked), (eve, len(acked))
+
+
+if __name__ == "__main__":
+    h.run_tests([
+        test_selftests_on_postgresql,
+        test_newer_schema_refused,
+        test_database_restart_is_503,
+        test_two_stores_one_database,
+        test_two_stores_same_rows,
+    ])
