@@ -53,6 +53,11 @@
 #define HEARTBEAT_LIVENESS  3       //  missed heartbeats before a worker is dead
 #define SOCKET_HWM          1000    //  messages queued per peer, each way
 #define DRAIN_MAX           256     //  messages read per wake-up of a socket
+//  ... and msecs: a pass of big bodies (16 MiB each, checked byte by byte)
+//  must not keep the other socket unread; a front flood once held the
+//  back end unread 60 s (ASan, a loaded machine), so stores' READYs and
+//  heartbeats went unheard and every request got 503
+#define DRAIN_MSECS         20
 #define HANDSHAKE_IVL       5000    //  msec a peer has to finish its handshake
 //  A frame may hold a whole body, plus room for the smaller frames' limits
 #define FRAME_MAX           (ZPOST_BODY_MAX + 64 * 1024)
@@ -386,8 +391,10 @@ s_handle_front (zloop_t *loop, zsock_t *reader, void *arg)
     s_server_t *self = (s_server_t *) arg;
     zpost_msg_t *request = zpost_msg_new ();
     assert (request);
+    int64_t started = zclock_mono ();
     for (int count = 0; count < DRAIN_MAX; count++) {
-        if (count > 0 && !(zsock_events (self->front) & ZMQ_POLLIN))
+        if (count > 0 && (!(zsock_events (self->front) & ZMQ_POLLIN)
+                          || zclock_mono () - started >= DRAIN_MSECS))
             break;
         int rc = zpost_msg_recv_request (request, self->front);
         s_front_message (self, request, rc);
@@ -510,8 +517,10 @@ s_handle_back (zloop_t *loop, zsock_t *reader, void *arg)
     s_server_t *self = (s_server_t *) arg;
     zpost_link_t *link = zpost_link_new (ZPOST_LINK_NONE);
     assert (link);
+    int64_t started = zclock_mono ();
     for (int count = 0; count < DRAIN_MAX; count++) {
-        if (count > 0 && !(zsock_events (self->back) & ZMQ_POLLIN))
+        if (count > 0 && (!(zsock_events (self->back) & ZMQ_POLLIN)
+                          || zclock_mono () - started >= DRAIN_MSECS))
             break;
         int rc = zpost_link_recv (link, self->back);
         if (rc == -2)
