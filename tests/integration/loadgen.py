@@ -381,11 +381,11 @@ def read_pipelined(ctx, peer, ids, timeout, window=100):
     sock.connect(endpoint(peer.servers[peer.current]))
     bodies = {}
     pending = {}
-    todo = list(ids)
+    unsent = list(ids)
     try:
-        while todo or pending:
-            while todo and len(pending) < window:
-                mid = todo.pop()
+        while unsent or pending:
+            while unsent and len(pending) < window:
+                mid = unsent.pop()
                 rid = new_id()
                 pending[rid.encode()] = mid
                 sock.send_multipart([b"", SIGNATURE, b"READ", rid.encode(),
