@@ -261,6 +261,37 @@ def check_alive(proc):
         % (proc.name, _rc_text(proc.returncode), proc.log_text())
 
 
+def _thread_states(pid):
+    """The scheduler state letter of every thread of pid ('T' stopped)."""
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                #  The state follows the command name, which is in
+                #  parentheses and may itself hold spaces or ')'.
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass                    # a thread that just ended
+    return states
+
+
+def freeze(proc, timeout=READY_TIMEOUT):
+    """SIGSTOP proc and wait until every one of its threads has stopped.
+    kill() only queues the signal: one thread takes it and then stops the
+    others, and on a busy machine that thread may wait for a CPU while
+    another thread goes on answering requests (seen under stress-ng: a
+    PING sent after the kill got the store's 200). A test that needs the
+    program still, waits for it here."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    wait_until(lambda: all(s in ("T", "t") for s in _thread_states(proc.pid)),
+               timeout, 0.01, "%s (pid %d) to stop" % (proc.name, proc.pid))
+
+
+def thaw(proc):
+    """SIGCONT proc (after freeze)."""
+    os.kill(proc.pid, signal.SIGCONT)
+
+
 def _kill_all(procs):
     for p in procs:
         if p.alive():

@@ -23,7 +23,6 @@ Issue 6, item 3. Each test plays an attacker against real processes:
 """
 
 import os
-import signal
 import threading
 import time
 
@@ -366,7 +365,7 @@ def test_forged_routing_id_takes_over_pending_reply(tmp):
     try:
         vsock.send_multipart([b""] + h.request_frames("PING", "v-hello", "", "broker"))
         _collect(vsock, [b"v-hello"], 30.0, "the victim's first PING")
-        os.kill(store.proc.pid, signal.SIGSTOP)     # the reply waits
+        h.freeze(store.proc)     # the reply waits
         stopped = True
         vsock.send_multipart([b""] + h.request_frames(
             "READ", "victim-read", victim.token, str(mid)))
@@ -381,7 +380,7 @@ def test_forged_routing_id_takes_over_pending_reply(tmp):
                                                           "broker"))
         vsock.send_multipart([b""] + h.request_frames("PING", "v-again", "", "broker"))
         _collect(vsock, [b"v-again"], 30.0, "the victim's PING while its READ waits")
-        os.kill(store.proc.pid, signal.SIGCONT)
+        h.thaw(store.proc)
         stopped = False
         got = _collect(vsock, [b"victim-read"], 30.0, "the victim's pending READ")
         reply = got[b"victim-read"]
@@ -392,7 +391,7 @@ def test_forged_routing_id_takes_over_pending_reply(tmp):
             "pending reply: %r" % stolen
     finally:
         if stopped:
-            os.kill(store.proc.pid, signal.SIGCONT)
+            h.thaw(store.proc)
         vsock.close(linger=0)
         if asock is not None:
             asock.close(linger=0)

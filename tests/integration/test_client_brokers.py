@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 
@@ -176,7 +175,7 @@ def test_retried_send_through_b_is_stored_once(tmp):
     _register(a, "alice", "bob")
     rc, out, err, _ = _client(tmp, ["login", "alice"], [a, b])
     assert rc == 0, (rc, out, err)
-    os.kill(store_a.proc.pid, signal.SIGSTOP)
+    h.freeze(store_a.proc)
     seen = len(a.proc.log_text())
     argv = [h.binary("zpost"), "--server", _list(a, b), "--server-key",
             a.public_key, "--timeout", "20000", "send", "--to", "bob",
@@ -192,7 +191,7 @@ def test_retried_send_through_b_is_stored_once(tmp):
         a.proc.kill()
         out, err = sender.communicate(timeout=60)
     finally:
-        os.kill(store_a.proc.pid, signal.SIGCONT)
+        h.thaw(store_a.proc)
         if sender.poll() is None:
             sender.kill()
             sender.wait()

@@ -22,7 +22,6 @@ it while the broker is down.
 import os
 import random
 import re
-import signal
 import subprocess
 import time
 
@@ -148,7 +147,7 @@ def test_terminal_notices_and_restarted_broker(tmp):
     # broker while the store is stopped, until the test kills the broker
     broker, store, port, keys = _up(tmp, ["-v", "--timeout", "60000",
                                           "--heartbeat", "10000"])
-    os.kill(store.proc.pid, signal.SIGSTOP)
+    h.freeze(store.proc)
     pty = None
     seen = len(broker.proc.log_text())
     try:
@@ -178,14 +177,14 @@ def test_terminal_notices_and_restarted_broker(tmp):
                 if attempt == 9:
                     raise
                 time.sleep(0.2)
-        os.kill(store.proc.pid, signal.SIGCONT)
+        h.thaw(store.proc)
         pty.expect(b"pong from store", timeout=45.0)
         assert pty.proc.wait(15) == 0
         assert ("PING %s from" % request_id) in again.proc.log_text(), \
             "the new broker did not get request %s:\n%s" \
             % (request_id, again.proc.log_text())
     finally:
-        os.kill(store.proc.pid, signal.SIGCONT)
+        h.thaw(store.proc)
         if pty:
             pty.close()
 

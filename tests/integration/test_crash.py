@@ -27,7 +27,6 @@ the record is checked against what the system holds.
 import collections
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -440,7 +439,7 @@ def test_store_killed_in_read_transaction(tmp):
             deadline = time.monotonic() + 40
             while caught is None and time.monotonic() < deadline:
                 tries += 1
-                os.kill(store.proc.pid, signal.SIGSTOP)
+                h.freeze(store.proc)
                 try:
                     found, _ = _readers(data)
                     if found is not None and any(pid == store.proc.pid and txn is not None
@@ -449,7 +448,7 @@ def test_store_killed_in_read_transaction(tmp):
                         store.proc.kill()       # SIGKILL works on a stopped process
                 finally:
                     if not caught:
-                        os.kill(store.proc.pid, signal.SIGCONT)
+                        h.thaw(store.proc)
                 if not caught:
                     # Let it run again a little, so that the next stop falls
                     # somewhere else in its loop.

@@ -11,7 +11,6 @@ with 0, then retry) fails every transaction from then on.
 """
 
 import threading
-import time
 
 import harness as h
 

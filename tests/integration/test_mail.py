@@ -17,7 +17,6 @@ and store (issue 4, item 11), spoken from ZPOST.md with pyzmq.
 import threading
 import time
 
-import zmq
 
 import harness as h
 

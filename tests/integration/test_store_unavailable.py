@@ -7,9 +7,7 @@ restarting the broker. The bounds are deadline checks (does the broker
 answer at all before the client gives up), not performance figures.
 """
 
-import os
 import re
-import signal
 import time
 
 import harness as h
@@ -109,13 +107,13 @@ def test_store_hung(tmp):
     broker = _start_broker(tmp)
     store = h.start_store(tmp, broker.back)
     h.wait_store_ready(broker)
-    os.kill(store.proc.pid, signal.SIGSTOP)
+    h.freeze(store.proc)
     try:
         _expect_unavailable_spec(broker, "store stopped with SIGSTOP")
         _expect_unavailable_cli(tmp, broker, "store stopped with SIGSTOP")
         _expect_unavailable_spec(broker, "store stopped with SIGSTOP, later")
     finally:
-        os.kill(store.proc.pid, signal.SIGCONT)
+        h.thaw(store.proc)
     h.wait_store_ready(broker)
     for i in range(5):
         rid, reply = h.call(broker, "PING", "store")
