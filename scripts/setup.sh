@@ -22,6 +22,7 @@ packages=(
     python3 python3-zmq
     clang libclang-rt-14-dev valgrind
     iproute2 nftables
+    postgresql-15 libpq-dev
 )
 
 missing=()
