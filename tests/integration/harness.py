@@ -351,6 +351,52 @@ def store_broker_args(back_endpoint, list_form=False):
     return ["--broker", back_endpoint]
 
 
+def store_db_args(tmp, data=None):
+    """The zpost-store options that choose the back end under test, for a
+    store on the data directory `data` (default tmp/data): [] on LMDB;
+    ["--db", CONNINFO] on PostgreSQL, where CONNINFO names a database of
+    this script's cluster (started on first use) that stands for `data`:
+    the same one for every store given that directory in this test, a
+    fresh one for another directory or another test (pg.conninfo_for).
+    Every place that starts zpost-store must add these."""
+    if BACKEND == "lmdb":
+        return []
+    import pg
+    return ["--db", pg.conninfo_for(data or os.path.join(tmp, "data"))]
+
+
+def store_ready(store):
+    """Note that a store (a Store) has printed ready: on PostgreSQL its
+    data directory now exists, and if the test removes it later, the next
+    store on that path gets a fresh database (as it gets a fresh LMDB)."""
+    if BACKEND == "postgresql":
+        import pg
+        pg.data_dir_seen(store.data_dir)
+
+
+def on_lmdb(why):
+    """True on LMDB. On PostgreSQL False, and the runner reports and
+    counts the part of the test it guards as not applicable, with why:
+        if h.on_lmdb("map-size is LMDB's map"): assert ...map-size..."""
+    if BACKEND == "lmdb":
+        return True
+    _na_parts.append(why)
+    log("n/a (part of this test) on %s: %s" % (BACKEND, why))
+    return False
+
+
+def lmdb_only(why, postgresql=None):
+    """Decorator for a test about LMDB itself (its map, its files, its
+    reader table, the syncs of its file). On PostgreSQL, run_tests runs
+    `postgresql` (a function of tmp) in its place if given, else reports
+    the test as "n/a ... not applicable on postgresql: WHY" and counts it."""
+    def mark(fn):
+        fn.lmdb_only = why
+        fn.postgresql_variant = postgresql
+        return fn
+    return mark
+
+
 def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,
                 list_form=False):
     """Start zpost-store against the broker's back end, or against several
