@@ -821,8 +821,8 @@ def _finish_procs(failed):
 
 
 def _finish_db(failed):
-    """After a test on PostgreSQL: its databases dropped (its stores have
-    exited); on failure the tail of the server's log printed."""
+    """After a test on PostgreSQL: the next test gets fresh databases, and
+    on failure the tail of the server's log is printed."""
     if "pg" not in sys.modules:
         return []
     import pg
