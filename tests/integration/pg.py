@@ -27,12 +27,12 @@ The cluster:
 Stopping: stop() runs `pg_ctl stop -m fast`, then `-m immediate`, then
 SIGKILL to the postmaster if it is still there, and removes the directory
 (kept if ZPOST_KEEP_TMP is set). harness.run_tests calls end_test() after
-every test (the next test gets fresh databases) and shutdown() at the end; an
-atexit hook calls shutdown() too. If the script itself is killed (ctest's
-timeout sends SIGKILL, which runs no atexit hook) a guardian process does
-it: started with the cluster, detached from the script's process tree,
-it waits for EOF on a pipe whose only writer is the script, then stops
-the cluster and removes the directory.
+every test (the next test gets fresh databases) and shutdown() at the
+end; an atexit hook calls shutdown() too. If the script itself is killed
+(ctest's timeout: no atexit hook runs) a guardian process does it:
+started with the cluster, detached from the script's process tree, it
+waits for EOF on a pipe whose only writer is the script, then stops the
+cluster and removes the directory.
 
 Missing binaries or a missing postgres user fail the test with a sentence
 that says what to install: the PostgreSQL variants never skip.
