@@ -144,8 +144,8 @@ class Cluster:
             os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-l", self.log_path,
             "-w", "-t", str(START_TIMEOUT), "start"]),
             timeout=START_TIMEOUT + 10, what="pg_ctl start")
-        self.started = True
         self.sql("CREATE ROLE %s LOGIN" % ROLE)
+        self.started = True
         _log("postgresql cluster %s ready in %.1f s (socket only, fsync on, "
              "synchronous_commit on)" % (self.dir, time.monotonic() - t0))
 
@@ -257,6 +257,11 @@ _dbs = {}       # realpath of a --data directory -> [dbname, (st_dev, st_ino) or
 def cluster():
     """This script's cluster, started on first use."""
     global _cluster
+    if _cluster is not None and not _cluster.started:
+        #  A start cut short (the watchdog fired in it): clear it away
+        for problem in _cluster.stop():
+            _log("postgresql: clearing a half-started cluster: %s" % problem)
+        _cluster = None
     if _cluster is None:
         _cluster = Cluster()        # set before start(): stop() cleans up
         _cluster.start()            # whatever start() got to
