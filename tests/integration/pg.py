@@ -214,8 +214,14 @@ class Cluster:
                     break
                 except AssertionError as e:
                     problems.append(str(e))
+            #  pg_ctl -w returns once postmaster.pid is gone, which the
+            #  postmaster removes just before it exits: give it a moment
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
             if _alive(pid):
-                problems.append("postmaster %d still there: SIGKILL" % pid)
+                problems.append("postmaster %d still there %d s after pg_ctl "
+                                "stop: SIGKILL" % (pid, STOP_TIMEOUT))
                 _kill(pid)
         self.started = False
         if os.environ.get("ZPOST_KEEP_TMP"):
