@@ -21,7 +21,12 @@ ZPOST_BIN_DIR set to the build directory. This module gives those scripts:
   exit 0 in time: a crash or a hang on shutdown is a bug;
 - run_tests, the runner every script's main calls: one fresh directory per
   test, a watchdog, logs of every process printed when a test fails, every
-  process cleaned up, and a final "N passed, M failed" line.
+  process cleaned up, and a final "N passed, M failed" line;
+- the store's back end under test (issue 13): ZPOST_TEST_DB=postgresql
+  gives every zpost-store `--db CONNINFO` (store_db_args) on a cluster of
+  this script's own (pg.py); unset or "lmdb", nothing changes. A test
+  about LMDB itself carries @lmdb_only("why"): on PostgreSQL it is not
+  run but reported and counted as "n/a", or runs the variant it names.
 
 Processes are registered as they start and are stopped or killed after each
 test and again at exit, whatever happens.
@@ -54,6 +59,13 @@ BIN_DIR = os.path.abspath(os.environ.get("ZPOST_BIN_DIR") or os.getcwd())
 #  Unset, both change nothing.
 WRAP = shlex.split(os.environ.get("ZPOST_WRAP", ""))
 TIME_SCALE = float(os.environ.get("ZPOST_TIME_SCALE", "1") or "1")
+
+#  ZPOST_TEST_DB: the store's storage back end every test runs on, "lmdb"
+#  (the default) or "postgresql" (CMake registers each script once with
+#  each: integration_lmdb_test_X, integration_postgresql_test_X).
+BACKEND = os.environ.get("ZPOST_TEST_DB") or "lmdb"
+assert BACKEND in ("lmdb", "postgresql"), \
+    "ZPOST_TEST_DB=%r: expected lmdb or postgresql" % BACKEND
 
 #  Default bounds, in seconds. Every wait in the harness has one.
 READY_TIMEOUT = 15.0 * TIME_SCALE   # a program prints its ready line
@@ -133,6 +145,7 @@ def client_config_dir(tmp):
 #  Processes
 
 _all_procs = []         # every process started by this script
+_na_parts = []          # why parts of the current test did not apply (on_lmdb)
 _test_procs = []        # those started by the current test
 
 
@@ -369,6 +382,52 @@ def store_broker_args(back_endpoint, list_form=False):
     return ["--broker", back_endpoint]
 
 
+def store_db_args(tmp, data=None):
+    """The zpost-store options that choose the back end under test, for a
+    store on the data directory `data` (default tmp/data): [] on LMDB;
+    ["--db", CONNINFO] on PostgreSQL, where CONNINFO names a database of
+    this script's cluster (started on first use) that stands for `data`:
+    the same one for every store given that directory in this test, a
+    fresh one for another directory or another test (pg.conninfo_for).
+    Every place that starts zpost-store must add these."""
+    if BACKEND == "lmdb":
+        return []
+    import pg
+    return ["--db", pg.conninfo_for(data or os.path.join(tmp, "data"))]
+
+
+def store_ready(store):
+    """Note that a store (a Store) has printed ready: on PostgreSQL its
+    data directory now exists, and if the test removes it later, the next
+    store on that path gets a fresh database (as it gets a fresh LMDB)."""
+    if BACKEND == "postgresql":
+        import pg
+        pg.data_dir_seen(store.data_dir)
+
+
+def on_lmdb(why):
+    """True on LMDB. On PostgreSQL False, and the runner reports and
+    counts the part of the test it guards as not applicable, with why:
+        if h.on_lmdb("map-size is LMDB's map"): assert ...map-size..."""
+    if BACKEND == "lmdb":
+        return True
+    _na_parts.append(why)
+    log("n/a (part of this test) on %s: %s" % (BACKEND, why))
+    return False
+
+
+def lmdb_only(why, postgresql=None):
+    """Decorator for a test about LMDB itself (its map, its files, its
+    reader table, the syncs of its file). On PostgreSQL, run_tests runs
+    `postgresql` (a function of tmp) in its place if given, else reports
+    the test as "n/a ... not applicable on postgresql: WHY" and counts it."""
+    def mark(fn):
+        fn.lmdb_only = why
+        fn.postgresql_variant = postgresql
+        return fn
+    return mark
+
+
 def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,
                 list_form=False):
     """Start zpost-store against the broker's back end, or against several
@@ -379,11 +438,13 @@ def start_store(tmp, back_endpoint, data=None, extra=(), wait=True,
     data = data or os.path.join(tmp, "data")
     argv = WRAP + [binary("zpost-store")] \
         + store_broker_args(back_endpoint, list_form) \
-        + ["--data", data] + list(extra)
+        + ["--data", data] + store_db_args(tmp, data) + list(extra)
     proc = Proc("store", argv, tmp)
+    store = Store(proc, data)
     if wait:
         proc.wait_line(r"^zpost-store ready$")
-    return Store(proc, data)
+        store_ready(store)
+    return store
 
 
 def run_client(tmp, args, broker=None, server=None, server_key=None,
@@ -790,32 +851,74 @@ def _finish_procs(failed):
     return problems
 
 
+def _finish_db(failed):
+    """After a test on PostgreSQL: the next test gets fresh databases, and
+    on failure the tail of the server's log is printed."""
+    if "pg" not in sys.modules:
+        return []
+    import pg
+    if failed:
+        tail = pg.log_tail()
+        if tail:
+            log("    --- postgresql server log (tail):")
+            for line in tail:
+                log("      " + line)
+    return pg.end_test()
+
+
+def _run_one(fn, tmp, timeout):
+    """fn(tmp) under the watchdog; a list of problems (empty: it passed)."""
+    problems = []
+    try:
+        signal.alarm(int(timeout * TIME_SCALE))
+        try:
+            fn(tmp)
+        finally:
+            signal.alarm(0)
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        problems.append(traceback.format_exc())
+    problems += _finish_procs(bool(problems))
+    problems += _finish_db(bool(problems))
+    return problems
+
+
+#  Exit status of a script none of whose tests applies to the back end
+#  under test (every one @lmdb_only on PostgreSQL). CMake does not
+#  register such a script on PostgreSQL (integration_lmdb_only), and ctest
+#  counts this status as a failure: a skip is never a pass.
+EXIT_NOT_APPLICABLE = 77
+
+
 def run_tests(tests, timeout=TEST_TIMEOUT):
     """Run each test function with a fresh tmp directory; print a summary
-    and exit non-zero if any failed. A test function takes tmp."""
+    and exit non-zero if any failed. A test function takes tmp. A test
+    marked @lmdb_only is, on PostgreSQL, replaced by its variant or
+    reported and counted as not applicable."""
     only = sys.argv[1:]
-    passed = failed = 0
+    passed = failed = not_applicable = parts = 0
     signal.signal(signal.SIGALRM, _on_alarm)
     for fn in tests:
         name = fn.__name__
         if only and name not in only:
             continue
+        why = getattr(fn, "lmdb_only", None)
+        body = fn
+        if why and BACKEND != "lmdb":
+            body = fn.postgresql_variant
+            if body is None:
+                not_applicable += 1
+                log("n/a  %s: not applicable on %s: %s" % (name, BACKEND, why))
+                continue
+            log("%s is about LMDB (%s): on %s it runs %s" % (
+                name, why, BACKEND, body.__name__))
         tmp = make_tmp(name)
         del _test_procs[:]
+        del _na_parts[:]
         start = time.monotonic()
-        log("--- %s (%s)" % (name, tmp))
-        problems = []
-        try:
-            signal.alarm(int(timeout * TIME_SCALE))
-            try:
-                fn(tmp)
-            finally:
-                signal.alarm(0)
-        except BaseException as e:
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            problems.append(traceback.format_exc())
-        problems += _finish_procs(bool(problems))
+        log("--- %s (%s, %s)" % (name, BACKEND, tmp))
+        problems = _run_one(body, tmp, timeout)
         elapsed = time.monotonic() - start
         if problems:
             failed += 1
@@ -830,12 +933,28 @@ def run_tests(tests, timeout=TEST_TIMEOUT):
                     log("      " + line)
         else:
             passed += 1
-            log("ok   %s (%.1f s)" % (name, elapsed))
+            log("ok   %s (%.1f s)%s" % (name, elapsed, "; not applicable on %s "
+                "in part: %s" % (BACKEND, "; ".join(_na_parts)) if _na_parts else ""))
+        parts += len(_na_parts)
         remove_tmp(tmp)
-    log("%d passed, %d failed" % (passed, failed))
+    if "pg" in sys.modules:
+        import pg
+        for p in pg.shutdown():
+            failed += 1
+            log("FAIL stopping the postgresql cluster: %s" % p)
+    summary = "%d passed, %d failed" % (passed, failed)
+    if BACKEND != "lmdb":
+        summary += ", %d not applicable on %s" % (not_applicable, BACKEND)
+        if parts:
+            summary += " (and %d parts of passed tests)" % parts
+    log(summary + " [store back end: %s]" % BACKEND)
     if _ctx is not None:
         _ctx.destroy(linger=0)
-    sys.exit(1 if failed or passed == 0 else 0)
+    if failed:
+        sys.exit(1)
+    if passed == 0:
+        sys.exit(EXIT_NOT_APPLICABLE if not_applicable else 1)
+    sys.exit(0)
 
 
 # ---------------------------------------------------------------------------

@@ -306,11 +306,16 @@ class Host:
         argv = h.WRAP + [h.binary("zpost-store")]
         for back in backs:
             argv += ["--broker", back]
-        argv += ["--broker-key", broker_key, "--data", data] + list(extra)
+        #  On PostgreSQL the database is the root namespace's cluster: its
+        #  Unix socket is a file, reachable from every network namespace.
+        argv += ["--broker-key", broker_key, "--data", data] \
+            + h.store_db_args(tmp, data) + list(extra)
         proc = self.spawn(name, argv, tmp)
+        store = h.Store(proc, data)
         if wait:
             proc.wait_line(r"^zpost-store ready$")
-        return h.Store(proc, data)
+            h.store_ready(store)
+        return store
 
     def loadgen(self, tmp, args, name="loadgen"):
         """Start loadgen.py with args inside the host (a Proc)."""

@@ -199,6 +199,8 @@ def test_kill_9_loses_nothing_acknowledged(tmp):
 MAP_BODY = 64 * 1024
 
 
+@h.lmdb_only("LMDB's map: --map-size/--map-max, its growth and 507 when "
+              "it is full; a PostgreSQL database has no map")
 def test_full_map(tmp):
     broker, store = h.start_service(tmp, store_extra=["--map-size", "1", "--map-max", "4"])
     bob = _setup(broker)

@@ -20,6 +20,8 @@ THREADS = 6
 PER_THREAD = 60
 
 
+@h.lmdb_only("two stores on one LMDB environment while one grows the "
+              "map (MDB_MAP_RESIZED); a PostgreSQL database has no map")
 def test_two_stores_one_environment_map_growth(tmp):
     broker = h.start_broker(tmp)
     extra = ["--map-size", "2", "--map-max", "256"]

@@ -141,7 +141,8 @@ def test_bad_broker_lists_refused(tmp):
           "--broker-key", "c" * 40], "3 times for 2 tcp://"),
     ]
     for args, sentence in cases:
-        rc, out, err = h.run_program(tmp, "zpost-store", args + ["--data", data],
+        rc, out, err = h.run_program(tmp, "zpost-store", args + ["--data", data]
+                                     + h.store_db_args(tmp, data),
                                      timeout=10 * SCALE)
         assert rc == 2 and sentence in err, \
             "zpost-store %s: rc %d, expected 2 and %r in %r" % (args, rc, sentence, err)
