@@ -328,6 +328,46 @@ store_db_pg (store_db_t *self)
     return self->pg;
 }
 
+bool
+store_db_throttle_shared (store_db_t *self)
+{
+    assert (self);
+    return self->pg != NULL;
+}
+
+int
+store_db_throttle_charge (store_db_t *self, const char *key, const char *user,
+                          int64_t first_delay, int64_t *wait_ms)
+{
+    assert (self);
+    *wait_ms = 0;
+    return self->pg? store_pg_throttle_charge (self->pg, key, user, first_delay, wait_ms)
+                   : STORE_FAILED;
+}
+
+int
+store_db_throttle_refund (store_db_t *self, const char *key, const char *user,
+                          int64_t first_delay)
+{
+    assert (self);
+    return self->pg? store_pg_throttle_refund (self->pg, key, user, first_delay)
+                   : STORE_FAILED;
+}
+
+int
+store_db_throttle_success (store_db_t *self, const char *key, const char *user)
+{
+    assert (self);
+    return self->pg? store_pg_throttle_success (self->pg, key, user): STORE_FAILED;
+}
+
+int
+store_db_throttle_forget (store_db_t *self, size_t max_keys)
+{
+    assert (self);
+    return self->pg? store_pg_throttle_forget (self->pg, max_keys): STORE_FAILED;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Destructor

@@ -116,6 +116,24 @@ void
 store_db_t *
     store_txn_db (store_txn_t *txn);
 
+//  The login throttle kept in the database, where the back end keeps one:
+//  PostgreSQL does, so that every store on one database counts the same
+//  failures; LMDB does not (each store keeps its own in memory,
+//  store_throttle.h), and these return false / STORE_FAILED there. The
+//  rules and the arguments are store_pg.h's store_pg_throttle_ functions'.
+bool
+    store_db_throttle_shared (store_db_t *db);
+int
+    store_db_throttle_charge (store_db_t *db, const char *key, const char *user,
+                              int64_t first_delay, int64_t *wait_ms);
+int
+    store_db_throttle_refund (store_db_t *db, const char *key, const char *user,
+                              int64_t first_delay);
+int
+    store_db_throttle_success (store_db_t *db, const char *key, const char *user);
+int
+    store_db_throttle_forget (store_db_t *db, size_t max_keys);
+
 //  The name of a store_rc_t, for logs.
 const char *
     store_rc_name (int rc);

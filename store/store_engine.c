@@ -293,24 +293,42 @@ s_throttle_key (const char *kind, const char *name)
 //  Refuse the attempt if a throttle says wait; otherwise count it as a
 //  failure now (forgiven if the password is right), so that a pipelined
 //  guesser cannot queue attempts past the throttle. The account's
-//  throttle applies only when job->account is set.
+//  throttle applies only when job->account is set. The throttle is the
+//  database's where it keeps one (every store on it counts the same
+//  failures), else this store's own. Returns true if the op is answered.
 static bool
 s_throttled (store_engine_t *self, store_op_t *op, const char *account)
 {
     int64_t now = zclock_mono ();
     char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
     char *user = account? s_throttle_key ("user", account): NULL;
-    int64_t wait = store_throttle_wait_ms (self->throttle, key, now);
-    if (user) {
-        int64_t account_wait = store_throttle_wait_ms (self->throttle, user, now);
-        wait = account_wait > wait? account_wait: wait;
+    int64_t wait = 0;
+    if (store_db_throttle_shared (self->db)) {
+        if (store_db_throttle_charge (self->db, key, user,
+                                      self->config.throttle_delay, &wait) != STORE_OK) {
+            //  No password is checked past a throttle that cannot be read
+            store_op_reply (op, ZPOST_STORE_UNAVAILABLE,
+                            "The store's database is unavailable: try again", "1");
+            zstr_free (&key);
+            zstr_free (&user);
+            return true;
+        }
+    }
+    else {
+        wait = store_throttle_wait_ms (self->throttle, key, now);
+        if (user) {
+            int64_t account_wait = store_throttle_wait_ms (self->throttle, user, now);
+            wait = account_wait > wait? account_wait: wait;
+        }
+        if (wait == 0) {
+            //  Charged now, as the hash starts, so that a burst cannot
+            //  outrun its own failures; taken back if the check never runs
+            store_throttle_failure (self->throttle, key, now);
+            if (user)
+                store_throttle_failure (self->throttle, user, now);
+        }
     }
     if (wait == 0) {
-        //  Charged now, as the hash starts, so that a burst cannot outrun
-        //  its own failures; taken back if the check never runs
-        store_throttle_failure (self->throttle, key, now);
-        if (user)
-            store_throttle_failure (self->throttle, user, now);
         zstr_free (&op->charged [0]);
         zstr_free (&op->charged [1]);
         op->charged [0] = key;
@@ -336,12 +354,21 @@ s_throttled (store_engine_t *self, store_op_t *op, const char *account)
 static void
 s_refund (store_engine_t *self, store_op_t *op)
 {
-    int64_t now = zclock_mono ();
-    for (int index = 0; index < 2; index++)
-        if (op->charged [index]) {
-            store_throttle_refund (self->throttle, op->charged [index], now);
-            zstr_free (&op->charged [index]);
-        }
+    if (!op->charged [0] && !op->charged [1])
+        return;
+    if (store_db_throttle_shared (self->db)) {
+        if (store_db_throttle_refund (self->db, op->charged [0], op->charged [1],
+                                      self->config.throttle_delay) != STORE_OK)
+            zsys_warning ("store_engine: a throttle charge could not be taken back");
+    }
+    else {
+        int64_t now = zclock_mono ();
+        for (int index = 0; index < 2; index++)
+            if (op->charged [index])
+                store_throttle_refund (self->throttle, op->charged [index], now);
+    }
+    zstr_free (&op->charged [0]);
+    zstr_free (&op->charged [1]);
 }
 
 void
@@ -349,13 +376,18 @@ store_engine_password_ok (store_engine_t *self, store_op_t *op, const char *acco
 {
     int64_t now = zclock_mono ();
     char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
-    store_throttle_success (self->throttle, key, now);
-    zstr_free (&key);
-    if (account) {
-        char *user = s_throttle_key ("user", account);
-        store_throttle_success (self->throttle, user, now);
-        zstr_free (&user);
+    char *user = account? s_throttle_key ("user", account): NULL;
+    if (store_db_throttle_shared (self->db)) {
+        if (store_db_throttle_success (self->db, key, user) != STORE_OK)
+            zsys_warning ("store_engine: a right password's throttle could not be reset");
     }
+    else {
+        store_throttle_success (self->throttle, key, now);
+        if (user)
+            store_throttle_success (self->throttle, user, now);
+    }
+    zstr_free (&key);
+    zstr_free (&user);
 }
 
 //  Answer the store's own 503: the password work ahead would take wait
@@ -596,6 +628,11 @@ store_engine_sweep (store_engine_t *self)
         return false;
     bool more = s_sweep (self, txn, S_SWEEP_BATCH);
     int rc = store_txn_commit (&txn);
+    //  The database's throttle forgets on the same timer (after the
+    //  commit: its statement runs outside any transaction)
+    if (store_db_throttle_shared (self->db)
+    &&  store_db_throttle_forget (self->db, STORE_THROTTLE_MAX_KEYS) != STORE_OK)
+        zsys_warning ("store_engine: the throttle's old keys could not be forgotten");
     if (rc == STORE_DISK_FULL)
         zsys_warning ("store_engine: disk full: the sweep could not commit (%s); "
                       "it runs again later", store_db_disk_full_why (self->db));

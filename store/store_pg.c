@@ -23,6 +23,7 @@
 */
 
 #include "store_pg.h"
+#include "store_throttle.h"
 #include <inttypes.h>
 #include <string.h>
 
@@ -48,12 +49,14 @@ struct _store_pg_t {
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
 };
 
-//  Tables, created in one transaction when the database has no schema.
-//  Strings that come from the network and are not names (message fields,
-//  request ids) are bytea: stored as received, whatever the database's
-//  encoding. Numbers are bigint; the C side's uint64_t values stay far
-//  below 2^63.
-static const char *s_schema_v1 =
+//  The schema, one step a version: a new database runs every step, one
+//  written by an older store the steps after its version, all in the
+//  transaction that holds the advisory lock. Strings that come from the
+//  network and are not names (message fields, request ids) are bytea:
+//  stored as received, whatever the database's encoding. Numbers are
+//  bigint; the C side's uint64_t values stay far below 2^63.
+static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
+    //  1: the records
     "CREATE TABLE zpost_users (name text PRIMARY KEY, id bigint NOT NULL UNIQUE,"
     "  created bigint NOT NULL, inbox_count bigint NOT NULL,"
     "  inbox_unread bigint NOT NULL, inbox_bytes bigint NOT NULL,"
@@ -73,7 +76,50 @@ static const char *s_schema_v1 =
     "  digest bytea NOT NULL, reply bytea NOT NULL, PRIMARY KEY (scope, request_id));"
     "CREATE INDEX zpost_replies_created ON zpost_replies (created);"
     "CREATE SEQUENCE zpost_next_user_id;"
-    "CREATE SEQUENCE zpost_next_message_id;";
+    "CREATE SEQUENCE zpost_next_message_id;",
+
+    //  2: the login throttle, shared by every store on the database
+    //  (ZPOST.md "Login throttling"). Times are the database's clock in
+    //  msecs, so that stores on hosts whose clocks differ agree. The rules'
+    //  numbers come from the caller (store_throttle.h), not from here.
+    //  Charging locks the rows in key order; both keys of an attempt are
+    //  checked and charged in one statement, so two stores cannot both let
+    //  an attempt through on the same last free failure.
+    "CREATE TABLE zpost_throttle (key text PRIMARY KEY, failures integer NOT NULL,"
+    "  last_failure bigint NOT NULL, not_before bigint NOT NULL);"
+    "CREATE INDEX zpost_throttle_last ON zpost_throttle (last_failure);"
+    "CREATE FUNCTION zpost_now_ms () RETURNS bigint LANGUAGE sql VOLATILE AS"
+    "  $$ SELECT (extract (epoch FROM clock_timestamp ()) * 1000)::bigint $$;"
+    "CREATE FUNCTION zpost_throttle_delay (failures integer, first_delay bigint,"
+    "  free integer, max_delay bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS"
+    "  $$ SELECT CASE WHEN failures <= free THEN 0"
+    "                 WHEN failures - free - 1 >= 20 THEN max_delay"
+    "                 ELSE least (first_delay << (failures - free - 1), max_delay) END $$;"
+    "CREATE FUNCTION zpost_throttle_charge (k1 text, k2 text, first_delay bigint,"
+    "  free integer, max_delay bigint) RETURNS bigint LANGUAGE plpgsql AS $$"
+    "DECLARE now_ms bigint := zpost_now_ms (); wait bigint;"
+    "BEGIN"
+    "  INSERT INTO zpost_throttle SELECT k, 0, now_ms, 0 FROM unnest (ARRAY [k1, k2]) AS k"
+    "    WHERE k IS NOT NULL ORDER BY k ON CONFLICT (key) DO NOTHING;"
+    "  SELECT coalesce (max (not_before - now_ms), 0) INTO wait FROM"
+    "    (SELECT not_before FROM zpost_throttle WHERE key IN (k1, k2)"
+    "     ORDER BY key FOR UPDATE) AS locked;"
+    "  IF wait > 0 THEN RETURN wait; END IF;"
+    "  UPDATE zpost_throttle SET failures = failures + 1, last_failure = now_ms,"
+    "    not_before = now_ms + zpost_throttle_delay (failures + 1, first_delay, free, max_delay)"
+    "    WHERE key IN (k1, k2);"
+    "  RETURN 0;"
+    "END $$;"
+    "CREATE FUNCTION zpost_throttle_refund (k1 text, k2 text, first_delay bigint,"
+    "  free integer, max_delay bigint) RETURNS bigint LANGUAGE plpgsql AS $$"
+    "BEGIN"
+    "  DELETE FROM zpost_throttle WHERE key IN (k1, k2) AND failures <= 1;"
+    "  UPDATE zpost_throttle SET failures = failures - 1, not_before = last_failure"
+    "    + zpost_throttle_delay (failures - 1, first_delay, free, max_delay)"
+    "    WHERE key IN (k1, k2);"
+    "  RETURN 0;"
+    "END $$;"
+};
 
 
 //  --------------------------------------------------------------------------
@@ -150,35 +196,40 @@ s_schema (store_pg_t *self)
                         "read the schema version");
     if (!result)
         goto failed;
-    if (PQntuples (result) == 0) {
+    long long version = 0;
+    if (PQntuples (result) == 1)
+        version = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    if (PQntuples (result) == 1 && (version < 1 || version > STORE_PG_SCHEMA_VERSION)) {
+        zsys_error ("store_pg: the database was written with schema %lld; this "
+                    "zpost-store reads schema %d at most; run a newer zpost-store",
+                    version, STORE_PG_SCHEMA_VERSION);
         PQclear (result);
-        result = s_command (self, s_schema_v1, "create the schema");
-        if (!result)
-            goto failed;
-        PQclear (result);
-        char *insert = zsys_sprintf ("INSERT INTO zpost_meta VALUES ('schema-version', %d)",
-                                     STORE_PG_SCHEMA_VERSION);
-        result = s_command (self, insert, "write the schema version");
-        zstr_free (&insert);
-        if (!result)
-            goto failed;
-        self->schema = STORE_PG_SCHEMA_VERSION;
-        zsys_info ("store_pg: created the schema, version %u", self->schema);
-    }
-    else {
-        long long version = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
-        if (version < 1 || version > STORE_PG_SCHEMA_VERSION) {
-            zsys_error ("store_pg: the database was written with schema %lld; this "
-                        "zpost-store reads schema %d at most; run a newer zpost-store",
-                        version, STORE_PG_SCHEMA_VERSION);
-            PQclear (result);
-            goto failed;
-        }
-        self->schema = (unsigned int) version;
-        //  Later versions: migrate from self->schema here, in this
-        //  transaction, and rewrite the version.
+        goto failed;
     }
     PQclear (result);
+    result = NULL;
+    if (version < STORE_PG_SCHEMA_VERSION) {
+        for (long long step = version; step < STORE_PG_SCHEMA_VERSION; step++) {
+            result = s_command (self, s_schema_steps [step], "create the schema");
+            if (!result)
+                goto failed;
+            PQclear (result);
+        }
+        char *upsert = zsys_sprintf ("INSERT INTO zpost_meta VALUES ('schema-version', %d) "
+                                     "ON CONFLICT (name) DO UPDATE SET value = %d",
+                                     STORE_PG_SCHEMA_VERSION, STORE_PG_SCHEMA_VERSION);
+        result = s_command (self, upsert, "write the schema version");
+        zstr_free (&upsert);
+        if (!result)
+            goto failed;
+        PQclear (result);
+        if (version == 0)
+            zsys_info ("store_pg: created the schema, version %d", STORE_PG_SCHEMA_VERSION);
+        else
+            zsys_info ("store_pg: migrated the schema from version %lld to %d",
+                       version, STORE_PG_SCHEMA_VERSION);
+    }
+    self->schema = STORE_PG_SCHEMA_VERSION;
     result = s_command (self, "COMMIT", "commit the schema");
     if (!result)
         return -1;
@@ -645,4 +696,111 @@ store_pg_txn_abort (store_txn_t **txn_p)
     s_ended (self, txn);
     free (txn);
     *txn_p = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The login throttle, shared by every store on the database (schema 2).
+//  Each call is one statement of its own, outside any transaction: the
+//  engine asks before and after a password check, never inside a group.
+
+//  Run sql with text parameters (NULL: SQL NULL) on its own, and read its
+//  one bigint answer into *answer if given; a code
+static int
+s_call (store_pg_t *self, const char *sql, int count, const char *const *values,
+        int64_t *answer)
+{
+    if (self->in_txn || self->pending) {
+        zsys_error ("store_pg: the throttle was asked inside a transaction");
+        return STORE_FAILED;
+    }
+    if (self->broken || !self->conn) {
+        if (zclock_mono () < self->next_attempt || s_connect (self))
+            return STORE_UNAVAILABLE;
+    }
+    int rc = STORE_RETRY;
+    //  A deadlock or a serialization failure between two stores charging
+    //  the same keys is tried again; it cannot last
+    for (int attempt = 0; attempt < 3 && rc == STORE_RETRY; attempt++) {
+        if (!PQsendQueryParams (self->conn, sql, count, NULL, values, NULL, NULL, 1)) {
+            zsys_warning ("store_pg: cannot send the throttle's call: %s",
+                          PQerrorMessage (self->conn));
+            self->broken = true;
+            return STORE_UNAVAILABLE;
+        }
+        self->kinds [0] = S_KIND_PLAIN;
+        self->whats [0] = "the login throttle";
+        self->pending = 1;
+        PGresult *result = NULL;
+        rc = s_sync (self, &result);
+        if (rc == STORE_OK && answer) {
+            if (PQntuples (result) == 1 && PQgetlength (result, 0, 0) == 8) {
+                const uint8_t *in = (const uint8_t *) PQgetvalue (result, 0, 0);
+                uint64_t value = 0;
+                for (int index = 0; index < 8; index++)
+                    value = (value << 8) | in [index];
+                *answer = (int64_t) value;
+            }
+            else
+                rc = STORE_FAILED;
+        }
+        PQclear (result);
+    }
+    return rc == STORE_RETRY? STORE_UNAVAILABLE: rc;
+}
+
+int
+store_pg_throttle_charge (store_pg_t *self, const char *key, const char *user,
+                          int64_t first_delay, int64_t *wait_ms)
+{
+    assert (self);
+    assert (key);
+    char first [24], free_failures [24], max_delay [24];
+    snprintf (first, sizeof first, "%" PRId64, first_delay);
+    snprintf (free_failures, sizeof free_failures, "%d", STORE_THROTTLE_FREE_FAILURES);
+    snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
+    const char *values [] = { key, user, first, free_failures, max_delay };
+    *wait_ms = 0;
+    return s_call (self, "SELECT zpost_throttle_charge ($1, $2, $3, $4, $5)",
+                   5, values, wait_ms);
+}
+
+int
+store_pg_throttle_refund (store_pg_t *self, const char *key, const char *user,
+                          int64_t first_delay)
+{
+    assert (self);
+    char first [24], free_failures [24], max_delay [24];
+    snprintf (first, sizeof first, "%" PRId64, first_delay);
+    snprintf (free_failures, sizeof free_failures, "%d", STORE_THROTTLE_FREE_FAILURES);
+    snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
+    const char *values [] = { key, user, first, free_failures, max_delay };
+    return s_call (self, "SELECT zpost_throttle_refund ($1, $2, $3, $4, $5)",
+                   5, values, NULL);
+}
+
+int
+store_pg_throttle_success (store_pg_t *self, const char *key, const char *user)
+{
+    assert (self);
+    const char *values [] = { key, user };
+    return s_call (self, "DELETE FROM zpost_throttle WHERE key IN ($1, $2)",
+                   2, values, NULL);
+}
+
+int
+store_pg_throttle_forget (store_pg_t *self, size_t max_keys)
+{
+    assert (self);
+    char forget [24], max [24];
+    snprintf (forget, sizeof forget, "%" PRId64, (int64_t) STORE_THROTTLE_FORGET_MS);
+    snprintf (max, sizeof max, "%zu", max_keys);
+    //  Keys with no failure for a day, keys whose attempt was refunded to
+    //  nothing, and past max_keys the oldest, as the table in memory does
+    const char *values [] = { forget, max };
+    return s_call (self,
+        "DELETE FROM zpost_throttle WHERE last_failure < zpost_now_ms () - $1::bigint"
+        "  OR failures = 0 AND not_before < zpost_now_ms () - 60000"
+        "  OR key IN (SELECT key FROM zpost_throttle ORDER BY last_failure DESC"
+        "             OFFSET $2::bigint)", 2, values, NULL);
 }

@@ -36,7 +36,7 @@
 
 //  The schema this code reads and writes, in table zpost_meta under
 //  "schema-version". A newer one is refused.
-#define STORE_PG_SCHEMA_VERSION     1
+#define STORE_PG_SCHEMA_VERSION     2
 
 //  Connect (conninfo: a URI or key=value string, several hosts allowed),
 //  create or check the schema, prepare the statements. NULL, after a
@@ -53,6 +53,25 @@ uint64_t
 //  Bytes the database uses on disk (pg_database_size), 0 if unknown
 uint64_t
     store_pg_database_size (store_pg_t *self);
+
+//  The login throttle in the database, shared by every store on it: the
+//  rules of store_throttle.h, on the database's clock, each call one
+//  statement outside any transaction. user may be NULL (the key alone).
+//  Charge: *wait_ms = 0 and one failure counted on each, or the msecs
+//  still to wait and nothing counted. A code: STORE_UNAVAILABLE when the
+//  database cannot be reached (the engine answers 503: no password is
+//  checked unthrottled).
+int
+    store_pg_throttle_charge (store_pg_t *self, const char *key, const char *user,
+                              int64_t first_delay, int64_t *wait_ms);
+int
+    store_pg_throttle_refund (store_pg_t *self, const char *key, const char *user,
+                              int64_t first_delay);
+int
+    store_pg_throttle_success (store_pg_t *self, const char *key, const char *user);
+//  Forget keys with no failure for a day; keep max_keys at most
+int
+    store_pg_throttle_forget (store_pg_t *self, size_t max_keys);
 
 //  Transactions
 int

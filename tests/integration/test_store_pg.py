@@ -6,6 +6,12 @@
   PostgreSQL database; the log must show the PostgreSQL connection.
 - A database written by a newer schema is refused: the store exits 1 and
   says which schema it found.
+- A database of schema 1 (before the shared throttle) is migrated to 2
+  when a store starts on it, and keeps its mail.
+- The login throttle is the database's: two stores, each behind its own
+  broker, on one database: failures made through one count on the other
+  (429 there, the password not checked), a right password through either
+  resets them for both.
 - The database stops under a running store: a SEND is answered 503 (never
   500, never silence); once the database is back, the store reconnects by
   itself and the same SEND, retried with its request id, is stored once.
@@ -81,7 +87,7 @@ def test_newer_schema_refused(tmp):
     h.stop(store)
     cluster = _pg()
     assert cluster.psql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
-                        "schema_test").strip() == "1"
+                        "schema_test").strip() == "2"
     cluster.psql("UPDATE zpost_meta SET value = 99 WHERE name = 'schema-version'",
                  "schema_test")
     store = _pg_store(tmp, broker, "schema_test", wait=False)
@@ -90,6 +96,86 @@ def test_newer_schema_refused(tmp):
                  "the store to refuse the newer schema")
     assert store.popen.returncode == 1, store.popen.returncode
     assert "schema 99" in store.log_text(), store.log_text()
+
+
+def test_schema_1_migrated(tmp):
+    """A database as a schema-1 store left it (no throttle table, version
+    1) is brought to schema 2 by the next store, its mail kept."""
+    broker = h.start_broker(tmp)
+    store = _pg_store(tmp, broker, "migrate_test")
+    h.wait_store_ready(broker)
+    alice = _user(broker, "alice")
+    alice.expect(200, "SEND", "alice", "kept", "body")
+    h.stop(store)
+    cluster = _pg()
+    cluster.psql("DROP FUNCTION zpost_throttle_charge, zpost_throttle_refund, "
+                 "zpost_throttle_delay, zpost_now_ms; DROP TABLE zpost_throttle; "
+                 "UPDATE zpost_meta SET value = 1 WHERE name = 'schema-version'",
+                 "migrate_test")
+    store = _pg_store(tmp, broker, "migrate_test")
+    h.wait_store_ready(broker)
+    assert "migrated the schema from version 1 to 2" in store.log_text(), \
+        store.log_text()
+    assert cluster.psql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
+                        "migrate_test").strip() == "2"
+    listing = alice.expect(200, "LIST", "inbox", "all", "10", "0")
+    assert [row[3] for row in h.rows(listing, 7)] == ["kept"], listing
+    # and the throttle's table is there and used
+    bad = h.Client(broker, timeout=10.0)
+    _, reply = bad.call("LOGIN", "alice", "wrong-password")
+    assert reply.status == 403, reply
+    assert cluster.psql("SELECT failures FROM zpost_throttle WHERE key = 'user:alice'",
+                        "migrate_test").strip() == "1"
+
+
+def test_throttle_shared_by_stores(tmp):
+    """Failures through one store count on the other: a guesser gains
+    nothing by spreading attempts over the stores of one database."""
+    os.mkdir(os.path.join(tmp, "b2"), 0o700)
+    b1 = h.start_broker(tmp)
+    b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
+    # a first delay far longer than the test: no check races its end
+    slow = ["--throttle-delay", "120000"]
+    _pg_store(tmp, b1, "throttle_test", data=os.path.join(tmp, "d1"), extra=slow)
+    _pg_store(tmp, b2, "throttle_test", data=os.path.join(tmp, "d2"), extra=slow)
+    h.wait_store_ready(b1)
+    h.wait_store_ready(b2)
+    owner = _user(b1, "frank")
+    # five failures from fresh keys, all through the first store: the
+    # account's counter reaches its delay there
+    for attempt in range(5):
+        guesser = h.Client(b1, timeout=10.0)
+        _, reply = guesser.call("LOGIN", "frank", "guess-%d" % attempt)
+        assert reply is not None and reply.status == 403, (attempt, reply)
+    # the second store knows: 429, whatever the password
+    for password in ("guess-x", PASSWORD):
+        other = h.Client(b2, timeout=10.0)
+        _, reply = other.call("LOGIN", "frank", password)
+        assert reply is not None and reply.status == 429, \
+            "a fresh key through the other store: %r" % reply
+        assert 1 <= int(reply.fields[0]) <= 120, reply
+    # one client key's failures spread over both stores count on one counter
+    keys = h.Client(b1).keys
+    for attempt in range(5):
+        broker = b1 if attempt % 2 == 0 else b2
+        spread = h.Client(broker, keys=keys, timeout=10.0)
+        _, reply = spread.call("LOGIN", "nobody-%d" % attempt, "guess")
+        assert reply is not None and reply.status == 403, (attempt, reply)
+    for broker in (b1, b2):
+        _, reply = h.Client(broker, keys=keys, timeout=10.0).call(
+            "LOGIN", "nobody-else", "guess")
+        assert reply is not None and reply.status == 429, reply
+    # the owner, on the key that logged in to the account before, is not
+    # held back by the account's counter, on either store
+    for broker in (b1, b2):
+        mine = h.Client(broker, keys=owner.keys, timeout=10.0)
+        mine.expect(200, "LOGIN", "frank", PASSWORD)
+    # and a right password resets its key's counter for every store: the
+    # spread key logs in (its counter is in its delay: 429 first), so check
+    # the row is gone once a login through the other store succeeded
+    cluster = _pg()
+    assert cluster.psql("SELECT failures FROM zpost_throttle WHERE key = 'user:frank'",
+                        "throttle_test").strip() == "5"
 
 
 def test_database_restart_is_503(tmp):
@@ -227,6 +313,8 @@ if __name__ == "__main__":
     h.run_tests([
         test_selftests_on_postgresql,
         test_newer_schema_refused,
+        test_schema_1_migrated,
+        test_throttle_shared_by_stores,
         test_database_restart_is_503,
         test_two_stores_one_database,
         test_two_stores_same_rows,
