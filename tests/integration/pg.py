@@ -162,6 +162,25 @@ class Cluster:
             os.close(r)
         self._guard = w         # never inherited: os.pipe fds are not
 
+    def _pg_ctl(self, *args):
+        _run(self._as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data,
+                             "-l", self.log_path, "-w", "-t", str(START_TIMEOUT)]
+                            + list(args)),
+             timeout=START_TIMEOUT + 10, what="pg_ctl " + " ".join(args))
+
+    def halt(self):
+        """Stop the server (fast), keeping its data: the database is gone
+        for the stores until resume()."""
+        self._pg_ctl("-m", "fast", "stop")
+
+    def resume(self):
+        """Start the server again after halt()."""
+        self._pg_ctl("start")
+
+    def restart(self):
+        """Restart the server (fast): every connection is cut."""
+        self._pg_ctl("-m", "fast", "restart")
+
     def conninfo(self, dbname, user=ROLE):
         """A libpq conninfo string for one database of this cluster."""
         return "host=%s port=%d dbname=%s user=%s" % (self.dir, PORT, dbname, user)
