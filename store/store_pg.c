@@ -749,20 +749,30 @@ s_call (store_pg_t *self, const char *sql, int count, const char *const *values,
     return rc == STORE_RETRY? STORE_UNAVAILABLE: rc;
 }
 
+//  Call the schema's zpost_throttle_<action> with the rules' numbers
+static int
+s_throttle_call (store_pg_t *self, const char *action, const char *key,
+                 const char *user, int64_t first_delay, int64_t *answer)
+{
+    char first [24], free_failures [24], max_delay [24];
+    snprintf (first, sizeof first, "%" PRId64, first_delay);
+    snprintf (free_failures, sizeof free_failures, "%d", STORE_THROTTLE_FREE_FAILURES);
+    snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
+    const char *values [] = { key, user, first, free_failures, max_delay };
+    char *sql = zsys_sprintf ("SELECT zpost_throttle_%s ($1, $2, $3, $4, $5)", action);
+    int rc = s_call (self, sql, 5, values, answer);
+    zstr_free (&sql);
+    return rc;
+}
+
 int
 store_pg_throttle_charge (store_pg_t *self, const char *key, const char *user,
                           int64_t first_delay, int64_t *wait_ms)
 {
     assert (self);
     assert (key);
-    char first [24], free_failures [24], max_delay [24];
-    snprintf (first, sizeof first, "%" PRId64, first_delay);
-    snprintf (free_failures, sizeof free_failures, "%d", STORE_THROTTLE_FREE_FAILURES);
-    snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
-    const char *values [] = { key, user, first, free_failures, max_delay };
     *wait_ms = 0;
-    return s_call (self, "SELECT zpost_throttle_charge ($1, $2, $3, $4, $5)",
-                   5, values, wait_ms);
+    return s_throttle_call (self, "charge", key, user, first_delay, wait_ms);
 }
 
 int
@@ -770,13 +780,7 @@ store_pg_throttle_refund (store_pg_t *self, const char *key, const char *user,
                           int64_t first_delay)
 {
     assert (self);
-    char first [24], free_failures [24], max_delay [24];
-    snprintf (first, sizeof first, "%" PRId64, first_delay);
-    snprintf (free_failures, sizeof free_failures, "%d", STORE_THROTTLE_FREE_FAILURES);
-    snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
-    const char *values [] = { key, user, first, free_failures, max_delay };
-    return s_call (self, "SELECT zpost_throttle_refund ($1, $2, $3, $4, $5)",
-                   5, values, NULL);
+    return s_throttle_call (self, "refund", key, user, first_delay, NULL);
 }
 
 int
