@@ -542,7 +542,7 @@ def loadgen_ping(client, tmp, servers, server_key, timeout=30.0, until=200,
     it answers `until` (default 200) or the deadline passes; returns
     {server: last status, or None for no answer}."""
     return client.loadgen_run(tmp, [
-        "ping", "--servers", ",".join(servers), "--server-key", server_key,
+        "ping", "--servers", ",".join(servers), "--server-key=" + server_key,
         "--deadline", "%.1f" % (timeout * h.TIME_SCALE), "--until", str(until),
         "--timeout", "%.1f" % try_timeout], timeout=timeout + 15)
 
@@ -627,8 +627,8 @@ def run_load(topo, duration=5.0, fault=None, count=2000, senders=16,
     _load_counter += 1
     tmp = topo.tmp
     out = os.path.join(tmp, "acks-%d.json" % _load_counter)
-    args = ["send", "--servers", topo.server_list(), "--server-key",
-            topo.server_key, "--out", out, "--senders", str(senders),
+    args = ["send", "--servers", topo.server_list(), "--server-key=" + topo.server_key,
+            "--out", out, "--senders", str(senders),
             "--count", str(count), "--duration", "%.1f" % duration,
             "--timeout", "%.1f" % timeout, "--tries", str(tries)] + list(extra)
     proc = topo.client.loadgen(tmp, args, name="loadgen-send")
@@ -646,8 +646,8 @@ def run_load(topo, duration=5.0, fault=None, count=2000, senders=16,
     got = None
     if check:
         got = topo.client.loadgen_run(tmp, [
-            "check", "--servers", topo.server_list(), "--server-key",
-            topo.server_key, "--acks", out, "--timeout", "%.1f" % timeout,
+            "check", "--servers", topo.server_list(),
+            "--server-key=" + topo.server_key, "--acks", out, "--timeout", "%.1f" % timeout,
             "--deadline", "120"], timeout=150.0)
         h.log("check: %s" % json.dumps(got, sort_keys=True))
     return sent, got

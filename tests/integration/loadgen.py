@@ -558,6 +558,8 @@ def main():
     for name in ("ping", "send", "check"):
         p = sub.add_parser(name)
         p.add_argument("--servers", required=True)
+        #  Pass it as --server-key=KEY: a Z85 key may begin with "-",
+        #  which argparse would take for an option (1 key in 85)
         p.add_argument("--server-key", required=True)
         p.add_argument("--deadline", type=float, default=60.0)
         p.add_argument("--timeout", type=float, default=2.0)
