@@ -337,12 +337,12 @@ store_db_throttle_shared (store_db_t *self)
 
 int
 store_db_throttle_charge (store_db_t *self, const char *key, const char *user,
-                          int64_t first_delay, int64_t *wait_ms)
+                          int64_t first_delay, int64_t *wait_ms, int64_t *delay_ms)
 {
     assert (self);
-    *wait_ms = 0;
-    return self->pg? store_pg_throttle_charge (self->pg, key, user, first_delay, wait_ms)
-                   : STORE_FAILED;
+    if (!self->pg)
+        return STORE_FAILED;
+    return store_pg_throttle_charge (self->pg, key, user, first_delay, wait_ms, delay_ms);
 }
 
 int

@@ -125,7 +125,7 @@ bool
     store_db_throttle_shared (store_db_t *db);
 int
     store_db_throttle_charge (store_db_t *db, const char *key, const char *user,
-                              int64_t first_delay, int64_t *wait_ms);
+                              int64_t first_delay, int64_t *wait_ms, int64_t *delay_ms);
 int
     store_db_throttle_refund (store_db_t *db, const char *key, const char *user,
                               int64_t first_delay);

@@ -302,10 +302,18 @@ s_throttled (store_engine_t *self, store_op_t *op, const char *account)
     int64_t now = zclock_mono ();
     char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
     char *user = account? s_throttle_key ("user", account): NULL;
-    int64_t wait = 0;
-    if (store_db_throttle_shared (self->db)) {
-        if (store_db_throttle_charge (self->db, key, user,
-                                      self->config.throttle_delay, &wait) != STORE_OK) {
+    //  This store's table first: in the shared case it caches the
+    //  database's delays, so that a flood of attempts in a delay costs no
+    //  round trip each
+    int64_t wait = store_throttle_wait_ms (self->throttle, key, now);
+    if (user) {
+        int64_t account_wait = store_throttle_wait_ms (self->throttle, user, now);
+        wait = account_wait > wait? account_wait: wait;
+    }
+    if (wait == 0 && store_db_throttle_shared (self->db)) {
+        int64_t waits [2], delays [2];
+        if (store_db_throttle_charge (self->db, key, user, self->config.throttle_delay,
+                                      waits, delays) != STORE_OK) {
             //  No password is checked past a throttle that cannot be read
             store_op_reply (op, ZPOST_STORE_UNAVAILABLE,
                             "The store's database is unavailable: try again", "1");
@@ -313,20 +321,21 @@ s_throttled (store_engine_t *self, store_op_t *op, const char *account)
             zstr_free (&user);
             return true;
         }
+        const char *keys [2] = { key, user };
+        for (int index = 0; index < 2; index++) {
+            int64_t hold = waits [index] > 0? waits [index]: delays [index];
+            if (keys [index] && hold > 0)
+                store_throttle_hold (self->throttle, keys [index], now, hold);
+            wait = waits [index] > wait? waits [index]: wait;
+        }
     }
-    else {
-        wait = store_throttle_wait_ms (self->throttle, key, now);
-        if (user) {
-            int64_t account_wait = store_throttle_wait_ms (self->throttle, user, now);
-            wait = account_wait > wait? account_wait: wait;
-        }
-        if (wait == 0) {
-            //  Charged now, as the hash starts, so that a burst cannot
-            //  outrun its own failures; taken back if the check never runs
-            store_throttle_failure (self->throttle, key, now);
-            if (user)
-                store_throttle_failure (self->throttle, user, now);
-        }
+    else
+    if (wait == 0) {
+        //  Charged now, as the hash starts, so that a burst cannot outrun
+        //  its own failures; taken back if the check never runs
+        store_throttle_failure (self->throttle, key, now);
+        if (user)
+            store_throttle_failure (self->throttle, user, now);
     }
     if (wait == 0) {
         zstr_free (&op->charged [0]);
@@ -356,17 +365,20 @@ s_refund (store_engine_t *self, store_op_t *op)
 {
     if (!op->charged [0] && !op->charged [1])
         return;
-    if (store_db_throttle_shared (self->db)) {
-        if (store_db_throttle_refund (self->db, op->charged [0], op->charged [1],
-                                      self->config.throttle_delay) != STORE_OK)
-            zsys_warning ("store_engine: a throttle charge could not be taken back");
-    }
-    else {
-        int64_t now = zclock_mono ();
-        for (int index = 0; index < 2; index++)
-            if (op->charged [index])
+    int64_t now = zclock_mono ();
+    bool shared = store_db_throttle_shared (self->db);
+    if (shared && store_db_throttle_refund (self->db, op->charged [0], op->charged [1],
+                                            self->config.throttle_delay) != STORE_OK)
+        zsys_warning ("store_engine: a throttle charge could not be taken back");
+    for (int index = 0; index < 2; index++)
+        if (op->charged [index]) {
+            //  Shared: the cached delay may now be too long; the next
+            //  attempt asks the database
+            if (shared)
+                store_throttle_success (self->throttle, op->charged [index], now);
+            else
                 store_throttle_refund (self->throttle, op->charged [index], now);
-    }
+        }
     zstr_free (&op->charged [0]);
     zstr_free (&op->charged [1]);
 }
@@ -377,15 +389,12 @@ store_engine_password_ok (store_engine_t *self, store_op_t *op, const char *acco
     int64_t now = zclock_mono ();
     char *key = s_throttle_key ("key", zpost_msg_client_key (op->request));
     char *user = account? s_throttle_key ("user", account): NULL;
-    if (store_db_throttle_shared (self->db)) {
-        if (store_db_throttle_success (self->db, key, user) != STORE_OK)
-            zsys_warning ("store_engine: a right password's throttle could not be reset");
-    }
-    else {
-        store_throttle_success (self->throttle, key, now);
-        if (user)
-            store_throttle_success (self->throttle, user, now);
-    }
+    if (store_db_throttle_shared (self->db)
+    &&  store_db_throttle_success (self->db, key, user) != STORE_OK)
+        zsys_warning ("store_engine: a right password's throttle could not be reset");
+    store_throttle_success (self->throttle, key, now);
+    if (user)
+        store_throttle_success (self->throttle, user, now);
     zstr_free (&key);
     zstr_free (&user);
 }

@@ -84,7 +84,10 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     //  numbers come from the caller (store_throttle.h), not from here.
     //  Charging locks the rows in key order; both keys of an attempt are
     //  checked and charged in one statement, so two stores cannot both let
-    //  an attempt through on the same last free failure.
+    //  an attempt through on the same last free failure. The counters need
+    //  no durable commit (a crash of the database forgets a few failures at
+    //  worst): each call commits without waiting for the WAL's sync, so a
+    //  flood of attempts costs no disk syncs.
     "CREATE TABLE zpost_throttle (key text PRIMARY KEY, failures integer NOT NULL,"
     "  last_failure bigint NOT NULL, not_before bigint NOT NULL);"
     "CREATE INDEX zpost_throttle_last ON zpost_throttle (last_failure);"
@@ -95,29 +98,48 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     "  $$ SELECT CASE WHEN failures <= free THEN 0"
     "                 WHEN failures - free - 1 >= 20 THEN max_delay"
     "                 ELSE least (first_delay << (failures - free - 1), max_delay) END $$;"
+    //  Returns {wait k1, wait k2, delay k1, delay k2}: the msecs each key
+    //  must still wait (either > 0: refused, nothing counted), else the
+    //  delay each is in after this failure was counted
     "CREATE FUNCTION zpost_throttle_charge (k1 text, k2 text, first_delay bigint,"
-    "  free integer, max_delay bigint) RETURNS bigint LANGUAGE plpgsql AS $$"
-    "DECLARE now_ms bigint := zpost_now_ms (); wait bigint;"
+    "  free integer, max_delay bigint) RETURNS bigint [] LANGUAGE plpgsql AS $$"
+    "DECLARE now_ms bigint := zpost_now_ms (); w1 bigint := 0; w2 bigint := 0;"
+    "  d1 bigint := 0; d2 bigint := 0;"
     "BEGIN"
+    "  PERFORM set_config ('synchronous_commit', 'off', true);"
     "  INSERT INTO zpost_throttle SELECT k, 0, now_ms, 0 FROM unnest (ARRAY [k1, k2]) AS k"
     "    WHERE k IS NOT NULL ORDER BY k ON CONFLICT (key) DO NOTHING;"
-    "  SELECT coalesce (max (not_before - now_ms), 0) INTO wait FROM"
-    "    (SELECT not_before FROM zpost_throttle WHERE key IN (k1, k2)"
-    "     ORDER BY key FOR UPDATE) AS locked;"
-    "  IF wait > 0 THEN RETURN wait; END IF;"
+    "  PERFORM 1 FROM zpost_throttle WHERE key IN (k1, k2) ORDER BY key FOR UPDATE;"
+    "  SELECT greatest (not_before - now_ms, 0) INTO w1 FROM zpost_throttle WHERE key = k1;"
+    "  IF k2 IS NOT NULL THEN"
+    "    SELECT greatest (not_before - now_ms, 0) INTO w2 FROM zpost_throttle WHERE key = k2;"
+    "  END IF;"
+    "  IF w1 > 0 OR w2 > 0 THEN RETURN ARRAY [w1, w2, 0, 0]; END IF;"
     "  UPDATE zpost_throttle SET failures = failures + 1, last_failure = now_ms,"
     "    not_before = now_ms + zpost_throttle_delay (failures + 1, first_delay, free, max_delay)"
     "    WHERE key IN (k1, k2);"
-    "  RETURN 0;"
+    "  SELECT not_before - now_ms INTO d1 FROM zpost_throttle WHERE key = k1;"
+    "  IF k2 IS NOT NULL THEN"
+    "    SELECT not_before - now_ms INTO d2 FROM zpost_throttle WHERE key = k2;"
+    "  END IF;"
+    "  RETURN ARRAY [0, 0, d1, d2];"
     "END $$;"
     "CREATE FUNCTION zpost_throttle_refund (k1 text, k2 text, first_delay bigint,"
-    "  free integer, max_delay bigint) RETURNS bigint LANGUAGE plpgsql AS $$"
+    "  free integer, max_delay bigint) RETURNS bigint [] LANGUAGE plpgsql AS $$"
     "BEGIN"
+    "  PERFORM set_config ('synchronous_commit', 'off', true);"
     "  DELETE FROM zpost_throttle WHERE key IN (k1, k2) AND failures <= 1;"
     "  UPDATE zpost_throttle SET failures = failures - 1, not_before = last_failure"
     "    + zpost_throttle_delay (failures - 1, first_delay, free, max_delay)"
     "    WHERE key IN (k1, k2);"
-    "  RETURN 0;"
+    "  RETURN ARRAY [0];"
+    "END $$;"
+    "CREATE FUNCTION zpost_throttle_success (k1 text, k2 text) RETURNS bigint []"
+    "  LANGUAGE plpgsql AS $$"
+    "BEGIN"
+    "  PERFORM set_config ('synchronous_commit', 'off', true);"
+    "  DELETE FROM zpost_throttle WHERE key IN (k1, k2);"
+    "  RETURN ARRAY [0];"
     "END $$;"
 };
 
@@ -704,11 +726,12 @@ store_pg_txn_abort (store_txn_t **txn_p)
 //  Each call is one statement of its own, outside any transaction: the
 //  engine asks before and after a password check, never inside a group.
 
-//  Run sql with text parameters (NULL: SQL NULL) on its own, and read its
-//  one bigint answer into *answer if given; a code
+//  Run sql, whose answer is one bigint array, with text parameters (NULL:
+//  SQL NULL) on its own; its first `count` numbers go to answers (missing
+//  ones are 0). A code.
 static int
-s_call (store_pg_t *self, const char *sql, int count, const char *const *values,
-        int64_t *answer)
+s_call (store_pg_t *self, const char *sql, int params, const char *const *values,
+        int64_t *answers, int count)
 {
     if (self->in_txn || self->pending) {
         zsys_error ("store_pg: the throttle was asked inside a transaction");
@@ -718,11 +741,13 @@ s_call (store_pg_t *self, const char *sql, int count, const char *const *values,
         if (zclock_mono () < self->next_attempt || s_connect (self))
             return STORE_UNAVAILABLE;
     }
+    for (int index = 0; index < count; index++)
+        answers [index] = 0;
     int rc = STORE_RETRY;
     //  A deadlock or a serialization failure between two stores charging
     //  the same keys is tried again; it cannot last
     for (int attempt = 0; attempt < 3 && rc == STORE_RETRY; attempt++) {
-        if (!PQsendQueryParams (self->conn, sql, count, NULL, values, NULL, NULL, 1)) {
+        if (!PQsendQueryParams (self->conn, sql, params, NULL, values, NULL, NULL, 0)) {
             zsys_warning ("store_pg: cannot send the throttle's call: %s",
                           PQerrorMessage (self->conn));
             self->broken = true;
@@ -733,26 +758,30 @@ s_call (store_pg_t *self, const char *sql, int count, const char *const *values,
         self->pending = 1;
         PGresult *result = NULL;
         rc = s_sync (self, &result);
-        if (rc == STORE_OK && answer) {
-            if (PQntuples (result) == 1 && PQgetlength (result, 0, 0) == 8) {
-                const uint8_t *in = (const uint8_t *) PQgetvalue (result, 0, 0);
-                uint64_t value = 0;
-                for (int index = 0; index < 8; index++)
-                    value = (value << 8) | in [index];
-                *answer = (int64_t) value;
-            }
-            else
+        if (rc == STORE_OK) {
+            //  "{1,2,3,4}"
+            const char *text = PQntuples (result) == 1? PQgetvalue (result, 0, 0): "";
+            if (*text++ != '{')
                 rc = STORE_FAILED;
+            for (int index = 0; rc == STORE_OK && index < count && *text; index++) {
+                char *end;
+                answers [index] = strtoll (text, &end, 10);
+                if (end == text || (*end != ',' && *end != '}'))
+                    rc = STORE_FAILED;
+                text = *end == ','? end + 1: end;
+            }
         }
         PQclear (result);
     }
+    if (rc == STORE_FAILED)
+        zsys_error ("store_pg: the throttle's answer is not what the schema gives");
     return rc == STORE_RETRY? STORE_UNAVAILABLE: rc;
 }
 
 //  Call the schema's zpost_throttle_<action> with the rules' numbers
 static int
 s_throttle_call (store_pg_t *self, const char *action, const char *key,
-                 const char *user, int64_t first_delay, int64_t *answer)
+                 const char *user, int64_t first_delay, int64_t *answers, int count)
 {
     char first [24], free_failures [24], max_delay [24];
     snprintf (first, sizeof first, "%" PRId64, first_delay);
@@ -760,19 +789,24 @@ s_throttle_call (store_pg_t *self, const char *action, const char *key,
     snprintf (max_delay, sizeof max_delay, "%" PRId64, (int64_t) STORE_THROTTLE_MAX_DELAY_MS);
     const char *values [] = { key, user, first, free_failures, max_delay };
     char *sql = zsys_sprintf ("SELECT zpost_throttle_%s ($1, $2, $3, $4, $5)", action);
-    int rc = s_call (self, sql, 5, values, answer);
+    int rc = s_call (self, sql, 5, values, answers, count);
     zstr_free (&sql);
     return rc;
 }
 
 int
 store_pg_throttle_charge (store_pg_t *self, const char *key, const char *user,
-                          int64_t first_delay, int64_t *wait_ms)
+                          int64_t first_delay, int64_t *wait_ms, int64_t *delay_ms)
 {
     assert (self);
     assert (key);
-    *wait_ms = 0;
-    return s_throttle_call (self, "charge", key, user, first_delay, wait_ms);
+    int64_t answers [4];
+    int rc = s_throttle_call (self, "charge", key, user, first_delay, answers, 4);
+    for (int index = 0; index < 2; index++) {
+        wait_ms [index] = rc == STORE_OK? answers [index]: 0;
+        delay_ms [index] = rc == STORE_OK? answers [2 + index]: 0;
+    }
+    return rc;
 }
 
 int
@@ -780,7 +814,8 @@ store_pg_throttle_refund (store_pg_t *self, const char *key, const char *user,
                           int64_t first_delay)
 {
     assert (self);
-    return s_throttle_call (self, "refund", key, user, first_delay, NULL);
+    int64_t answer;
+    return s_throttle_call (self, "refund", key, user, first_delay, &answer, 1);
 }
 
 int
@@ -788,8 +823,8 @@ store_pg_throttle_success (store_pg_t *self, const char *key, const char *user)
 {
     assert (self);
     const char *values [] = { key, user };
-    return s_call (self, "DELETE FROM zpost_throttle WHERE key IN ($1, $2)",
-                   2, values, NULL);
+    int64_t answer;
+    return s_call (self, "SELECT zpost_throttle_success ($1, $2)", 2, values, &answer, 1);
 }
 
 int
@@ -802,9 +837,12 @@ store_pg_throttle_forget (store_pg_t *self, size_t max_keys)
     //  Keys with no failure for a day, keys whose attempt was refunded to
     //  nothing, and past max_keys the oldest, as the table in memory does
     const char *values [] = { forget, max };
+    int64_t answer;
     return s_call (self,
-        "DELETE FROM zpost_throttle WHERE last_failure < zpost_now_ms () - $1::bigint"
+        "WITH gone AS (DELETE FROM zpost_throttle"
+        "  WHERE last_failure < zpost_now_ms () - $1::bigint"
         "  OR failures = 0 AND not_before < zpost_now_ms () - 60000"
         "  OR key IN (SELECT key FROM zpost_throttle ORDER BY last_failure DESC"
-        "             OFFSET $2::bigint)", 2, values, NULL);
+        "             OFFSET $2::bigint) RETURNING 1)"
+        " SELECT ARRAY [count (*)] FROM gone", 2, values, &answer, 1);
 }

@@ -57,13 +57,15 @@ uint64_t
 //  The login throttle in the database, shared by every store on it: the
 //  rules of store_throttle.h, on the database's clock, each call one
 //  statement outside any transaction. user may be NULL (the key alone).
-//  Charge: *wait_ms = 0 and one failure counted on each, or the msecs
-//  still to wait and nothing counted. A code: STORE_UNAVAILABLE when the
-//  database cannot be reached (the engine answers 503: no password is
+//  Charge: wait_ms [0] and [1] are the msecs key and user must still wait;
+//  if either is > 0 the attempt is refused and nothing counted, else one
+//  failure is counted on each and delay_ms [0] and [1] are the delays they
+//  are now in (0 while failures are free). A code: STORE_UNAVAILABLE when
+//  the database cannot be reached (the engine answers 503: no password is
 //  checked unthrottled).
 int
     store_pg_throttle_charge (store_pg_t *self, const char *key, const char *user,
-                              int64_t first_delay, int64_t *wait_ms);
+                              int64_t first_delay, int64_t *wait_ms, int64_t *delay_ms);
 int
     store_pg_throttle_refund (store_pg_t *self, const char *key, const char *user,
                               int64_t first_delay);

@@ -131,11 +131,10 @@ store_throttle_wait_ms (store_throttle_t *self, const char *key, int64_t now_ms)
     return entry->not_before - now_ms;
 }
 
-void
-store_throttle_failure (store_throttle_t *self, const char *key, int64_t now_ms)
+//  The entry of key, made if new; it moves to the young end of the ages
+static s_entry_t *
+s_touch (store_throttle_t *self, const char *key, int64_t now_ms)
 {
-    assert (self);
-    assert (key);
     s_forget (self, now_ms);
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
     if (entry)
@@ -151,10 +150,31 @@ store_throttle_failure (store_throttle_t *self, const char *key, int64_t now_ms)
         entry->handle = zlistx_add_end (self->ages, entry);
         assert (entry->handle);
     }
+    entry->last_failure = now_ms;
+    return entry;
+}
+
+void
+store_throttle_failure (store_throttle_t *self, const char *key, int64_t now_ms)
+{
+    assert (self);
+    assert (key);
+    s_entry_t *entry = s_touch (self, key, now_ms);
     if (entry->failures < UINT32_MAX)
         entry->failures++;
-    entry->last_failure = now_ms;
     entry->not_before = now_ms + s_delay_ms (self->first_delay, entry->failures);
+}
+
+void
+store_throttle_hold (store_throttle_t *self, const char *key, int64_t now_ms,
+                     int64_t wait_ms)
+{
+    assert (self);
+    assert (key);
+    assert (wait_ms >= 0);
+    if (wait_ms > STORE_THROTTLE_MAX_DELAY_MS)
+        wait_ms = STORE_THROTTLE_MAX_DELAY_MS;
+    s_touch (self, key, now_ms)->not_before = now_ms + wait_ms;
 }
 
 void
@@ -329,6 +349,21 @@ store_throttle_test (bool verbose)
     assert (store_throttle_wait_ms (throttle, "user:a", now) == 0);
     store_throttle_failure (throttle, "user:a", now);           //  1st again
     assert (store_throttle_wait_ms (throttle, "user:a", now) == 0);
+    assert (store_throttle_size (throttle) == 1);
+
+    //  A hold (the database's delay, cached) refuses for exactly its
+    //  time, whatever the failures, is capped at the ceiling, counts as a
+    //  key, and is cleared by a success
+    store_throttle_set_max_keys (throttle, 3);
+    store_throttle_hold (throttle, "user:held", now, 5000);
+    assert (store_throttle_wait_ms (throttle, "user:held", now) == 5000);
+    assert (store_throttle_wait_ms (throttle, "user:held", now + 4999) == 1);
+    assert (store_throttle_wait_ms (throttle, "user:held", now + 5000) == 0);
+    assert (store_throttle_size (throttle) == 2);
+    store_throttle_hold (throttle, "user:held", now, 10 * STORE_THROTTLE_MAX_DELAY_MS);
+    assert (store_throttle_wait_ms (throttle, "user:held", now) == STORE_THROTTLE_MAX_DELAY_MS);
+    store_throttle_success (throttle, "user:held", now);
+    assert (store_throttle_wait_ms (throttle, "user:held", now) == 0);
     assert (store_throttle_size (throttle) == 1);
 
     //  The default cap, filled past the brim

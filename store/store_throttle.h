@@ -88,6 +88,14 @@ void
     store_throttle_refund (store_throttle_t *self, const char *key,
                            int64_t now_ms);
 
+//  Hold key until now_ms + wait_ms, whatever its failures: for a store
+//  whose counters are the database's (PostgreSQL), this table is a cache
+//  of the delays the database gave, so that a flood of attempts in a delay
+//  is refused here without a round trip each. Forgotten as a failure is.
+void
+    store_throttle_hold (store_throttle_t *self, const char *key, int64_t now_ms,
+                         int64_t wait_ms);
+
 //  An attempt on key succeeded at now_ms: forget its failures.
 void
     store_throttle_success (store_throttle_t *self, const char *key,

@@ -105,6 +105,7 @@ def test_schema_1_migrated(tmp):
     h.stop(store)
     cluster = _pg()
     cluster.sql("DROP FUNCTION zpost_throttle_charge, zpost_throttle_refund, "
+                 "zpost_throttle_success, "
                  "zpost_throttle_delay, zpost_now_ms; DROP TABLE zpost_throttle; "
                  "UPDATE zpost_meta SET value = 1 WHERE name = 'schema-version'",
                  "migrate_test")
