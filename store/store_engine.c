@@ -472,6 +472,18 @@ s_to_pool (store_engine_t *self, store_op_t **op_p, bool again)
     }
     if (rc == STORE_OK)
         rc = s_commands [command].prepare (&ctx, &job);
+    //  On PostgreSQL the statements of a read-only transaction each see the
+    //  latest commit, not one snapshot: a refusal the prepare step found
+    //  (REGISTER: the name is taken) may be this very request's effect,
+    //  committed by another store between the record's check above and the
+    //  prepare's read (a retry through another broker). What the record
+    //  says, if there is one now, wins. On LMDB the record is not there.
+    if (rc == STORE_OK && op->reply
+    &&  (zpost_command_flags (command) & ZPOST_CMD_RECORDED)) {
+        int recorded = store_check_recorded (&ctx);
+        if (recorded != STORE_OK && recorded != STORE_NOTFOUND)
+            rc = recorded;
+    }
     //  The job's strings point into the request or into op->checked,
     //  which outlive the transaction
     store_txn_abort (&ctx.txn);
