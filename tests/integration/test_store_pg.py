@@ -1,9 +1,10 @@
 """test_store_pg - the PostgreSQL back end of zpost-store (issue 13, items
 1 and 2), against a throw-away cluster on a Unix socket (pg_mini).
 
-- The record selftests (store_records, store_messages, store_server) run
-  against PostgreSQL: ZPOST_SCRATCH_PG makes each scratch database a fresh
-  PostgreSQL database; the log must show the PostgreSQL connection.
+- The record selftests (store_records, store_messages, store_server,
+  store_dump) run against PostgreSQL: ZPOST_SCRATCH_PG makes each scratch
+  database a fresh PostgreSQL database; the log must show the PostgreSQL
+  connection.
 - A database written by a newer schema is refused: the store exits 1 and
   says which schema it found.
 - The database stops under a running store: a SEND is answered 503 (never
@@ -62,7 +63,7 @@ def _user(broker, name):
 def test_selftests_on_postgresql(tmp):
     cluster = _pg()
     env = dict(os.environ, ZPOST_SCRATCH_PG=cluster.conninfo_for("postgres"))
-    for name in ("store_records", "store_messages", "store_server"):
+    for name in ("store_records", "store_messages", "store_server", "store_dump"):
         cp = subprocess.run([h.binary("zpost_selftest"), name, "-v"], env=env,
                             cwd=tmp, capture_output=True, timeout=120)
         err = cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
