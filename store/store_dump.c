@@ -42,9 +42,12 @@
 
     Reading a dump trusts nothing: every size is checked against the
     record and against the field it fills before anything is copied, the
-    kinds must come in order, a recorded reply must decode, and the
-    trailer's counts and digest must match, all in a first pass that
-    writes nothing. The second pass writes every record in one
+    kinds must come in order and the records of a kind in strictly rising
+    key order (so none is there twice, and the target walks them back in
+    the order the dump holds them), a recorded reply must decode and
+    encode back to the same bytes, no counter may be the schema version,
+    and the trailer's counts and digest must match, all in a first pass
+    that writes nothing. The second pass writes every record in one
     transaction of the target, after checking, in it, that the target
     holds no user and no message; a failure anywhere rolls it all back.
     The counters go last, just before the commit: on PostgreSQL the two
