@@ -393,6 +393,18 @@ s_render (store_db_t *db, s_writer_t *self)
     return rc;
 }
 
+//  libsodium's hash state is declared 64-byte aligned, more than malloc
+//  promises
+static s_writer_t *
+s_writer_new (void)
+{
+    size_t size = (sizeof (s_writer_t) + 63) & ~(size_t) 63;
+    s_writer_t *self = (s_writer_t *) aligned_alloc (64, size);
+    assert (self);
+    memset (self, 0, size);
+    return self;
+}
+
 static void
 s_writer_free (s_writer_t *self)
 {
@@ -428,8 +440,7 @@ store_dump_export (store_db_t *db, const char *path, store_dump_summary_t *summa
     assert (db);
     assert (summary);
     memset (summary, 0, sizeof *summary);
-    s_writer_t *self = (s_writer_t *) zmalloc (sizeof (s_writer_t));
-    assert (self);
+    s_writer_t *self = s_writer_new ();
     char *temp = NULL;
     int fd = -1;
     if (path) {
@@ -1118,8 +1129,7 @@ store_dump_import (store_db_t *db, const char *path, size_t map_max,
     }
     if (rc != STORE_OK)
         return -1;
-    s_writer_t *self = (s_writer_t *) zmalloc (sizeof (s_writer_t));
-    assert (self);
+    s_writer_t *self = s_writer_new ();
     rc = s_render (db, self);
     *found = self->summary;
     s_writer_free (self);
