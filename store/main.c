@@ -18,10 +18,16 @@
 
     Logs go to standard error. Exit codes: 0 stopped by a signal, 1 could
     not run (store, keys, connection), 2 usage.
+
+    --export FILE, --import FILE and --digest move or compare a
+    database's data instead of serving (store_dump): they open the
+    database, do that one thing, print one line per database read, and
+    exit 0 if it was done, 1 if not; no broker is reached.
     =========================================================================
 */
 
 #include "store_db.h"
+#include "store_dump.h"
 #include "store_server.h"
 #include "zpost_keys.h"
 #include "zpost_link.h"
@@ -34,6 +40,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_PROGRAM           "zpost-store"
@@ -61,7 +68,10 @@ enum {
     S_OPT_REPLY_KEEP,
     S_OPT_SWEEP_INTERVAL,
     S_OPT_THROTTLE_DELAY,
-    S_OPT_DB
+    S_OPT_DB,
+    S_OPT_EXPORT,
+    S_OPT_IMPORT,
+    S_OPT_DIGEST
 };
 
 static const struct option s_options [] = {
@@ -84,6 +94,9 @@ static const struct option s_options [] = {
     { "reply-keep", required_argument, NULL, S_OPT_REPLY_KEEP },
     { "sweep-interval", required_argument, NULL, S_OPT_SWEEP_INTERVAL },
     { "throttle-delay", required_argument, NULL, S_OPT_THROTTLE_DELAY },
+    { "export",     required_argument, NULL, S_OPT_EXPORT },
+    { "import",     required_argument, NULL, S_OPT_IMPORT },
+    { "digest",     no_argument,       NULL, S_OPT_DIGEST },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { "version",    no_argument,       NULL, 'V' },
@@ -103,6 +116,7 @@ s_usage (FILE *stream)
         "                   [--pwhash-ops N] [--pwhash-mem BYTES] [--no-group-commit]\n"
         "                   [--reply-keep S] [--sweep-interval MS] [--throttle-delay MS]\n"
         "                   [-v] [-h|--help] [-V|--version]\n"
+        "       " S_PROGRAM " [-d DIR] [--db ...] --export FILE | --import FILE | --digest\n"
         "\n"
         "The zpost storage worker: keeps users and messages in LMDB (the default)\n"
         "or PostgreSQL and serves the requests zpost-broker forwards to it.\n"
@@ -153,6 +167,17 @@ s_usage (FILE *stream)
         "      --heartbeat MS    heartbeat interval (default %d); a broker is\n"
         "                        taken as gone after %d silent intervals, and\n"
         "                        that link alone starts again\n"
+        "      --export FILE     write every record of the database (users,\n"
+        "                        sessions, known keys, messages, folders, recorded\n"
+        "                        replies, counters), read in one snapshot, to FILE,\n"
+        "                        which must not exist; print the counts and digest.\n"
+        "                        Safe while stores serve the database\n"
+        "      --import FILE     write a dump into the database, which must hold no\n"
+        "                        user and no message, in one transaction, keeping\n"
+        "                        every id; read it back and exit 0 only if it holds\n"
+        "                        what the dump holds (both lines are printed)\n"
+        "      --digest          print the counts and digest of the database, to\n"
+        "                        compare two databases; writes nothing\n"
         "  -v, --verbose         log every message on the link\n"
         "  -h, --help            print this help and exit\n"
         "  -V, --version         print the version and exit\n"
@@ -317,6 +342,73 @@ s_brokers_free (void)
     s_brokers.count = 0;
 }
 
+//  --export, --import, --digest: one task on the database, no broker.
+//  Returns the exit code.
+static int
+s_move_data (bool postgres, const char *spec, size_t map_size, size_t map_max,
+             const char *export_path, const char *import_path)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zsys_set_logident (S_PROGRAM);
+    //  Reading a directory that holds no store would make an empty one
+    //  and dump it: refused, a mistyped path is the likelier cause
+    struct stat info;
+    if (!postgres && !import_path) {
+        char *file = zsys_sprintf ("%s/data.mdb", spec);
+        bool found = stat (file, &info) == 0;
+        zstr_free (&file);
+        if (!found) {
+            fprintf (stderr, S_PROGRAM ": %s holds no LMDB store (no data.mdb)\n", spec);
+            return 1;
+        }
+    }
+    if (import_path && stat (import_path, &info)) {
+        fprintf (stderr, S_PROGRAM ": cannot read the dump %s: %s\n", import_path,
+                 strerror (errno));
+        return 1;
+    }
+    store_db_t *db = postgres? store_db_new_postgres (spec): store_db_new (spec, map_size);
+    if (!db) {
+        fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "
+                 "says why)\n", postgres? "PostgreSQL": spec);
+        return 1;
+    }
+    store_dump_summary_t summary, found;
+    int rc = 1;
+    if (import_path) {
+        //  The map grows as the import needs, up to --map-max, or by
+        //  default to room for the dump several times over
+        size_t room = (size_t) info.st_size * 8 + ((size_t) 256 << 20);
+        if (!map_max)
+            map_max = map_size > room? map_size: room;
+        int imported = store_dump_import (db, import_path, map_max, &summary, &found);
+        if (imported == 0 || found.users || found.messages || found.counters) {
+            store_dump_print (stdout, S_PROGRAM " dump", &summary);
+            store_dump_print (stdout, S_PROGRAM " import", &found);
+        }
+        if (imported == 0) {
+            printf (S_PROGRAM " import verified\n");
+            rc = 0;
+        }
+        else
+            fprintf (stderr, S_PROGRAM ": the import of %s failed (the log above "
+                     "says why)\n", import_path);
+    }
+    else
+    if (store_dump_export (db, export_path, &summary) == 0) {
+        store_dump_print (stdout, export_path? S_PROGRAM " export": S_PROGRAM " digest",
+                          &summary);
+        rc = 0;
+    }
+    else
+        fprintf (stderr, S_PROGRAM ": the %s failed (the log above says why)\n",
+                 export_path? "export": "digest");
+    fflush (stdout);
+    store_db_destroy (&db);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -342,6 +434,8 @@ main (int argc, char *argv [])
     unsigned long long reply_keep = 0, sweep_interval = 0, throttle_delay = 0;
     unsigned long long pwhash_ops = 0, pwhash_mem = 0;
     bool no_group_commit = false;
+    const char *export_path = NULL, *import_path = NULL;
+    bool digest_only = false;
 
     int option;
     while ((option = getopt_long (argc, argv, "b:d:vhV", s_options, NULL)) != -1) {
@@ -442,6 +536,15 @@ main (int argc, char *argv [])
                     return s_usage_error ("--throttle-delay: '%s' is not a number of "
                                           "milliseconds from 1 to 900000", optarg);
                 break;
+            case S_OPT_EXPORT:
+                export_path = optarg;
+                break;
+            case S_OPT_IMPORT:
+                import_path = optarg;
+                break;
+            case S_OPT_DIGEST:
+                digest_only = true;
+                break;
             case 'v':
                 verbose = true;
                 break;
@@ -464,6 +567,14 @@ main (int argc, char *argv [])
     if (db_spec && *db_spec == 0)
         return s_usage_error ("--db: the database is empty");
     bool postgres = db_spec && store_db_names_postgres (db_spec);
+    if ((export_path != NULL) + (import_path != NULL) + digest_only > 1)
+        return s_usage_error ("--export, --import and --digest are each a task "
+                              "of its own: give one");
+    if ((export_path && !*export_path) || (import_path && !*import_path))
+        return s_usage_error ("--export, --import: the file name is empty");
+    if (export_path || import_path || digest_only)
+        return s_move_data (postgres, db_spec? db_spec: data, (size_t) map_mib << 20,
+                            (size_t) map_max_mib << 20, export_path, import_path);
 
     if (s_brokers.count == 0) {
         int rc = s_add_brokers (S_DEFAULT_BROKER);

@@ -488,6 +488,16 @@ store_txn_begin (store_db_t *db, store_txn_t *parent, bool write, store_txn_t **
     return STORE_OK;
 }
 
+int
+store_txn_begin_snapshot (store_db_t *db, store_txn_t **txn_p)
+{
+    assert (db);
+    if (db->pg)
+        return store_pg_txn_begin_snapshot (db, db->pg, txn_p);
+    //  An LMDB read transaction is one snapshot already
+    return store_txn_begin (db, NULL, false, txn_p);
+}
+
 //  The bytes this process may still write in dir's file system, or -1 if
 //  that cannot be known. Root may use the blocks reserved for it.
 static int64_t

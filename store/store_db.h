@@ -89,6 +89,15 @@ int
     store_txn_begin (store_db_t *db, store_txn_t *parent, bool write,
                      store_txn_t **txn_p);
 
+//  Begin a read-only transaction that sees one consistent snapshot for
+//  all its reads (the dump): an LMDB read transaction; on PostgreSQL a
+//  SERIALIZABLE READ ONLY DEFERRABLE transaction, which waits for a
+//  snapshot no concurrent writer can make anomalous and then never fails
+//  for a conflict (an ordinary read-only transaction of that back end
+//  runs each statement on its own). End it with store_txn_commit.
+int
+    store_txn_begin_snapshot (store_db_t *db, store_txn_t **txn_p);
+
 //  Commit, with sync for a top-level write: STORE_OK means on disk.
 //  Frees the transaction whatever happens; sets *txn_p to NULL.
 //  STORE_DISK_FULL when the file system had no room (ENOSPC, EDQUOT, or

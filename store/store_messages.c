@@ -205,6 +205,62 @@ s_folder_walk (store_txn_t *txn, uint64_t user_id,
 }
 
 //  --------------------------------------------------------------------------
+//  Walks of the whole tables, for the dump
+
+static int
+s_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &cursor);
+    if (rc)
+        return rc;
+    //  The refs table has one key per message, in the same order, and
+    //  small values: walk it and read each message by its id
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        uint32_t refs;
+        if (key.mv_size != 8 || value.mv_size != sizeof refs) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy (&refs, value.mv_data, sizeof refs);
+        store_message_t message;
+        rc = s_message_get (txn, s_get_be64 ((const uint8_t *) key.mv_data), &message);
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_CORRUPTED;         //  a count with no message
+        if (rc || !visit (arg, &message, refs))
+            break;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+static int
+s_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        const uint8_t *bytes = (const uint8_t *) key.mv_data;
+        if (key.mv_size != S_FOLDER_KEY || (bytes [8] != STORE_INBOX && bytes [8] != STORE_SENT)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        bool seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
+        if (!visit (arg, s_get_be64 (bytes), (store_folder_t) bytes [8],
+                    s_get_be64 (bytes + 9), seen))
+            break;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+//  --------------------------------------------------------------------------
 //  The interface: LMDB codes become store_rc_t here, once
 
 int
@@ -261,6 +317,22 @@ store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, ui
     if (txn->pg)
         return store_pg_folder_walk (txn, user_id, folder, before, visit, arg);
     return store_lmdb_rc (s_folder_walk (txn, user_id, folder, before, visit, arg), "store_folder_walk");
+}
+
+int
+store_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_message_walk (txn, visit, arg);
+    return store_lmdb_rc (s_message_walk (txn, visit, arg), "store_message_walk");
+}
+
+int
+store_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_folder_walk_all (txn, visit, arg);
+    return store_lmdb_rc (s_folder_walk_all (txn, visit, arg), "store_folder_walk_all");
 }
 
 //  --------------------------------------------------------------------------

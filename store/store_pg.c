@@ -642,6 +642,19 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
     return STORE_OK;
 }
 
+int
+store_pg_txn_begin_snapshot (store_db_t *db, store_pg_t *self, store_txn_t **txn_p)
+{
+    //  A write transaction's bookkeeping (in_txn, COMMIT at the end),
+    //  begun read-only: every statement of it reads the same snapshot
+    int rc = store_pg_txn_begin (db, self, NULL, true, txn_p);
+    if (rc == STORE_OK)
+        rc = s_control (self, "SET TRANSACTION READ ONLY DEFERRABLE", S_KIND_PLAIN);
+    if (rc != STORE_OK)
+        store_pg_txn_abort (txn_p);
+    return rc;
+}
+
 //  End a top-level transaction's state
 static void
 s_ended (store_pg_t *self, store_txn_t *txn)

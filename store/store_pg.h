@@ -79,6 +79,9 @@ int
 int
     store_pg_txn_begin (store_db_t *db, store_pg_t *pg, store_txn_t *parent,
                         bool write, store_txn_t **txn_p);
+//  A read-only snapshot: SERIALIZABLE READ ONLY DEFERRABLE (store_db.h)
+int
+    store_pg_txn_begin_snapshot (store_db_t *db, store_pg_t *pg, store_txn_t **txn_p);
 int
     store_pg_txn_commit (store_txn_t **txn_p);
 void
@@ -156,5 +159,15 @@ int store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
                         zpost_msg_t *reply);
 int store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max,
                            size_t *removed);
+
+//  The dump's walks and counter_set: as store_records.h
+int store_pg_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg);
+int store_pg_session_walk (store_txn_t *txn, store_session_visit_fn *visit, void *arg);
+int store_pg_known_key_walk (store_txn_t *txn, store_known_key_visit_fn *visit, void *arg);
+int store_pg_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg);
+int store_pg_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg);
+int store_pg_reply_walk (store_txn_t *txn, store_reply_visit_fn *visit, void *arg);
+int store_pg_counter_walk (store_txn_t *txn, store_counter_visit_fn *visit, void *arg);
+int store_pg_counter_set (store_txn_t *txn, const char *name, uint64_t value);
 
 #endif

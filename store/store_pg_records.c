@@ -43,6 +43,8 @@ enum {
     S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
     S_COUNTER_GET, S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
+    S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
+    S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
     S_STATEMENTS
 };
 
@@ -132,6 +134,43 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_REPLY_EXPIRE] = { "z_reply_expire",
         "DELETE FROM zpost_replies WHERE (scope, request_id) IN (SELECT scope, request_id"
         " FROM zpost_replies WHERE created < $1::int8 ORDER BY created LIMIT $2::int8)" },
+    //  The dump's walks (store_records.h): byte order of the LMDB keys,
+    //  so names and keys are compared as bytes (COLLATE "C"), and a
+    //  reply's scope by its size first. The big tables go in batches
+    //  along their primary key; the others are small and come whole.
+    [S_USER_WALK] = { "z_user_walk",
+        "SELECT name, id, created, inbox_count, inbox_unread, inbox_bytes, sent_count,"
+        " sent_bytes, hash FROM zpost_users ORDER BY name COLLATE \"C\"" },
+    [S_SESSION_WALK] = { "z_session_walk",
+        "SELECT digest, user_id, username, client_key, created, last_used"
+        " FROM zpost_sessions WHERE digest > $1::bytea ORDER BY digest LIMIT $2::int8" },
+    [S_KNOWN_KEY_WALK] = { "z_known_key_walk",
+        "SELECT user_id, client_key FROM zpost_known_keys"
+        " ORDER BY user_id, client_key COLLATE \"C\"" },
+    [S_MESSAGE_WALK] = { "z_message_walk",
+        "SELECT id, date, sender, recipients, subject, body, refs FROM zpost_messages"
+        " WHERE id > $1::int8 ORDER BY id LIMIT $2::int8" },
+    [S_FOLDER_WALK_ALL] = { "z_folder_walk_all",
+        "SELECT user_id, folder, message_id, seen FROM zpost_folders"
+        " WHERE (user_id, folder, message_id) > ($1::int8, $2::int2, $3::int8)"
+        " ORDER BY user_id, folder, message_id LIMIT $4::int8" },
+    [S_REPLY_WALK] = { "z_reply_walk",
+        "SELECT scope, request_id, created, digest, reply FROM zpost_replies"
+        " ORDER BY length (scope), scope, request_id" },
+    [S_COUNTER_WALK] = { "z_counter_walk",
+        "SELECT name, value FROM zpost_meta WHERE name <> 'schema-version'"
+        " UNION ALL SELECT 'next-user-id', CASE WHEN is_called THEN last_value ELSE 0 END"
+        " FROM zpost_next_user_id"
+        " UNION ALL SELECT 'next-message-id', CASE WHEN is_called THEN last_value ELSE 0 END"
+        " FROM zpost_next_message_id" },
+    [S_COUNTER_SET] = { "z_counter_set",
+        "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
+        " DO UPDATE SET value = EXCLUDED.value" },
+    //  The last id handed out is $1: nextval gives $1 + 1 (1 when $1 is 0)
+    [S_SET_USER_ID] = { "z_set_user_id",
+        "SELECT setval ('zpost_next_user_id', greatest ($1::int8, 1), $1::int8 > 0)" },
+    [S_SET_MESSAGE_ID] = { "z_set_message_id",
+        "SELECT setval ('zpost_next_message_id', greatest ($1::int8, 1), $1::int8 > 0)" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
@@ -741,6 +780,247 @@ store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t
     int rc = s_exec (txn, S_REPLY_EXPIRE, &params, &result);
     if (rc == STORE_OK)
         *removed = (size_t) strtoull (PQcmdTuples (result), NULL, 10);
+    PQclear (result);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Walks of whole tables, for the dump (store_records.h)
+
+//  Rows a batched walk fetches at a time; a message batch holds bodies
+#define S_DUMP_BATCH        1000
+#define S_DUMP_MESSAGES     32
+
+//  Copy a field of at most size - 1 bytes into buffer; false if longer
+static bool
+s_get_string (const PGresult *result, int row, int column, char *buffer, size_t size)
+{
+    if ((size_t) PQgetlength (result, row, column) >= size)
+        return false;
+    s_get_text (result, row, column, buffer, size);
+    return true;
+}
+
+static int
+s_damaged (PGresult *result, const char *what)
+{
+    PQclear (result);
+    zsys_error ("store_pg: a record of %s is damaged", what);
+    return STORE_FAILED;
+}
+
+int
+store_pg_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg)
+{
+    PGresult *result;
+    int rc = s_exec (txn, S_USER_WALK, NULL, &result);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (result); row++) {
+        char name [ZPOST_NAME_MAX + 1];
+        store_user_t user;
+        memset (&user, 0, sizeof user);
+        if (!s_get_string (result, row, 0, name, sizeof name)
+        ||  !s_get_string (result, row, 8, user.hash, sizeof user.hash))
+            return s_damaged (result, "zpost_users");
+        user.id = s_get_int (result, row, 1);
+        user.created = s_get_int (result, row, 2);
+        user.inbox_count = s_get_int (result, row, 3);
+        user.inbox_unread = s_get_int (result, row, 4);
+        user.inbox_bytes = s_get_int (result, row, 5);
+        user.sent_count = s_get_int (result, row, 6);
+        user.sent_bytes = s_get_int (result, row, 7);
+        if (!visit (arg, name, &user))
+            break;
+    }
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_session_walk (store_txn_t *txn, store_session_visit_fn *visit, void *arg)
+{
+    uint8_t after [STORE_DIGEST_SIZE];
+    size_t after_size = 0;              //  the empty string: before every digest
+    while (true) {
+        s_params_t params = { 0 };
+        s_bytes (&params, after, after_size);
+        s_int64 (&params, S_DUMP_BATCH);
+        PGresult *result;
+        int rc = s_exec (txn, S_SESSION_WALK, &params, &result);
+        if (rc)
+            return rc;
+        int rows = PQntuples (result);
+        for (int row = 0; row < rows; row++) {
+            store_session_t session;
+            memset (&session, 0, sizeof session);
+            if (PQgetlength (result, row, 0) != STORE_DIGEST_SIZE
+            ||  !s_get_string (result, row, 2, session.username, sizeof session.username)
+            ||  !s_get_string (result, row, 3, session.client_key, sizeof session.client_key))
+                return s_damaged (result, "zpost_sessions");
+            memcpy (after, PQgetvalue (result, row, 0), STORE_DIGEST_SIZE);
+            after_size = STORE_DIGEST_SIZE;
+            session.user_id = s_get_int (result, row, 1);
+            session.created = s_get_int (result, row, 4);
+            session.last_used = s_get_int (result, row, 5);
+            if (!visit (arg, after, &session)) {
+                PQclear (result);
+                return STORE_OK;
+            }
+        }
+        PQclear (result);
+        if (rows < S_DUMP_BATCH)
+            return STORE_OK;
+    }
+}
+
+int
+store_pg_known_key_walk (store_txn_t *txn, store_known_key_visit_fn *visit, void *arg)
+{
+    PGresult *result;
+    int rc = s_exec (txn, S_KNOWN_KEY_WALK, NULL, &result);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (result); row++) {
+        char client_key [ZPOST_KEY_TEXT_SIZE + 1];
+        if (!s_get_string (result, row, 1, client_key, sizeof client_key))
+            return s_damaged (result, "zpost_known_keys");
+        if (!visit (arg, s_get_int (result, row, 0), client_key))
+            break;
+    }
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg)
+{
+    uint64_t after = 0;
+    while (true) {
+        s_params_t params = { 0 };
+        s_int64 (&params, after);
+        s_int64 (&params, S_DUMP_MESSAGES);
+        PGresult *result;
+        int rc = s_exec (txn, S_MESSAGE_WALK, &params, &result);
+        if (rc)
+            return rc;
+        int rows = PQntuples (result);
+        for (int row = 0; row < rows; row++) {
+            store_message_t message = {
+                .id = s_get_int (result, row, 0),
+                .date = s_get_int (result, row, 1),
+                .from = PQgetvalue (result, row, 2),
+                .from_size = (size_t) PQgetlength (result, row, 2),
+                .to = PQgetvalue (result, row, 3),
+                .to_size = (size_t) PQgetlength (result, row, 3),
+                .subject = PQgetvalue (result, row, 4),
+                .subject_size = (size_t) PQgetlength (result, row, 4),
+                .body = PQgetvalue (result, row, 5),
+                .body_size = (size_t) PQgetlength (result, row, 5)
+            };
+            after = message.id;
+            if (!visit (arg, &message, (uint32_t) s_get_int (result, row, 6))) {
+                PQclear (result);
+                return STORE_OK;
+            }
+        }
+        PQclear (result);
+        if (rows < S_DUMP_MESSAGES)
+            return STORE_OK;
+    }
+}
+
+int
+store_pg_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg)
+{
+    uint64_t user_id = 0, message_id = 0;
+    uint16_t folder = 0;
+    while (true) {
+        s_params_t params = { 0 };
+        s_int64 (&params, user_id);
+        s_int16 (&params, folder);
+        s_int64 (&params, message_id);
+        s_int64 (&params, S_DUMP_BATCH);
+        PGresult *result;
+        int rc = s_exec (txn, S_FOLDER_WALK_ALL, &params, &result);
+        if (rc)
+            return rc;
+        int rows = PQntuples (result);
+        for (int row = 0; row < rows; row++) {
+            user_id = s_get_int (result, row, 0);
+            folder = (uint16_t) s_get_int (result, row, 1);
+            message_id = s_get_int (result, row, 2);
+            if (folder != STORE_INBOX && folder != STORE_SENT)
+                return s_damaged (result, "zpost_folders");
+            if (!visit (arg, user_id, (store_folder_t) folder, message_id,
+                        s_get_bool (result, row, 3))) {
+                PQclear (result);
+                return STORE_OK;
+            }
+        }
+        PQclear (result);
+        if (rows < S_DUMP_BATCH)
+            return STORE_OK;
+    }
+}
+
+int
+store_pg_reply_walk (store_txn_t *txn, store_reply_visit_fn *visit, void *arg)
+{
+    PGresult *result;
+    int rc = s_exec (txn, S_REPLY_WALK, NULL, &result);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (result); row++) {
+        store_reply_record_t record = {
+            .scope = (const uint8_t *) PQgetvalue (result, row, 0),
+            .scope_size = (size_t) PQgetlength (result, row, 0),
+            .request_id = PQgetvalue (result, row, 1),
+            .request_id_size = (size_t) PQgetlength (result, row, 1),
+            .created = s_get_int (result, row, 2),
+            .digest = (const uint8_t *) PQgetvalue (result, row, 3),
+            .reply = (const uint8_t *) PQgetvalue (result, row, 4),
+            .reply_size = (size_t) PQgetlength (result, row, 4)
+        };
+        if (PQgetlength (result, row, 3) != STORE_REQUEST_DIGEST_SIZE)
+            return s_damaged (result, "zpost_replies");
+        if (!visit (arg, &record))
+            break;
+    }
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_counter_walk (store_txn_t *txn, store_counter_visit_fn *visit, void *arg)
+{
+    PGresult *result;
+    int rc = s_exec (txn, S_COUNTER_WALK, NULL, &result);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (result); row++) {
+        char name [64];
+        if (!s_get_string (result, row, 0, name, sizeof name))
+            return s_damaged (result, "zpost_meta");
+        if (!visit (arg, name, s_get_int (result, row, 1)))
+            break;
+    }
+    PQclear (result);
+    return STORE_OK;
+}
+
+int
+store_pg_counter_set (store_txn_t *txn, const char *name, uint64_t value)
+{
+    s_params_t params = { 0 };
+    int statement = streq (name, "next-user-id")? S_SET_USER_ID
+                  : streq (name, "next-message-id")? S_SET_MESSAGE_ID: S_COUNTER_SET;
+    if (statement == S_COUNTER_SET)
+        s_text (&params, name);
+    s_int64 (&params, value);
+    PGresult *result;
+    int rc = s_exec (txn, statement, &params, &result);
     PQclear (result);
     return rc;
 }

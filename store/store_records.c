@@ -401,6 +401,152 @@ s_count (store_txn_t *txn, store_db_table_t table, uint64_t *count)
 }
 
 //  --------------------------------------------------------------------------
+//  Walks of whole tables, for the dump: a cursor from the first key on.
+//  A record of the wrong size is a damaged table (MDB_CORRUPTED).
+
+static int
+s_walk_end (MDB_cursor *cursor, int rc)
+{
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+static int
+s_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_USERS), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size == 0 || key.mv_size > ZPOST_NAME_MAX
+        ||  value.mv_size != sizeof (store_user_t))
+            return s_walk_end (cursor, MDB_CORRUPTED);
+        char name [ZPOST_NAME_MAX + 1];
+        memcpy (name, key.mv_data, key.mv_size);
+        name [key.mv_size] = 0;
+        store_user_t user;
+        memcpy (&user, value.mv_data, sizeof user);
+        user.hash [STORE_HASH_SIZE - 1] = 0;
+        if (!visit (arg, name, &user))
+            break;
+    }
+    return s_walk_end (cursor, rc);
+}
+
+static int
+s_session_walk (store_txn_t *txn, store_session_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_SESSIONS), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size != STORE_DIGEST_SIZE || value.mv_size != sizeof (store_session_t))
+            return s_walk_end (cursor, MDB_CORRUPTED);
+        store_session_t session;
+        memcpy (&session, value.mv_data, sizeof session);
+        session.username [ZPOST_NAME_MAX] = 0;
+        session.client_key [ZPOST_KEY_TEXT_SIZE] = 0;
+        if (!visit (arg, (const uint8_t *) key.mv_data, &session))
+            break;
+    }
+    return s_walk_end (cursor, rc);
+}
+
+static int
+s_known_key_walk (store_txn_t *txn, store_known_key_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_KNOWN_KEYS), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size != 8 + ZPOST_KEY_TEXT_SIZE)
+            return s_walk_end (cursor, MDB_CORRUPTED);
+        const uint8_t *bytes = (const uint8_t *) key.mv_data;
+        char client_key [ZPOST_KEY_TEXT_SIZE + 1];
+        memcpy (client_key, bytes + 8, ZPOST_KEY_TEXT_SIZE);
+        client_key [ZPOST_KEY_TEXT_SIZE] = 0;
+        if (!visit (arg, s_get_be64 (bytes), client_key))
+            break;
+    }
+    return s_walk_end (cursor, rc);
+}
+
+static int
+s_reply_walk (store_txn_t *txn, store_reply_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_REPLIES), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        const uint8_t *bytes = (const uint8_t *) key.mv_data;
+        if (key.mv_size < 1 || bytes [0] > S_SCOPE_MAX || key.mv_size < 1u + bytes [0]
+        ||  key.mv_size - 1 - bytes [0] > ZPOST_REQUEST_ID_MAX
+        ||  value.mv_size < S_REPLY_HEAD)
+            return s_walk_end (cursor, MDB_CORRUPTED);
+        store_reply_record_t record = {
+            .scope = bytes + 1,
+            .scope_size = bytes [0],
+            .request_id = (const char *) bytes + 1 + bytes [0],
+            .request_id_size = key.mv_size - 1 - bytes [0],
+            .digest = (const uint8_t *) value.mv_data + 8,
+            .reply = (const uint8_t *) value.mv_data + S_REPLY_HEAD,
+            .reply_size = value.mv_size - S_REPLY_HEAD
+        };
+        memcpy (&record.created, value.mv_data, 8);
+        if (!visit (arg, &record))
+            break;
+    }
+    return s_walk_end (cursor, rc);
+}
+
+static int
+s_counter_walk (store_txn_t *txn, store_counter_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_META), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        //  The schema version is the environment's, not a counter
+        if (key.mv_size == strlen ("schema-version")
+        &&  memcmp (key.mv_data, "schema-version", key.mv_size) == 0)
+            continue;
+        char name [64];
+        if (key.mv_size == 0 || key.mv_size >= sizeof name || value.mv_size != 8)
+            return s_walk_end (cursor, MDB_CORRUPTED);
+        memcpy (name, key.mv_data, key.mv_size);
+        name [key.mv_size] = 0;
+        uint64_t count;
+        memcpy (&count, value.mv_data, 8);
+        if (!visit (arg, name, count))
+            break;
+    }
+    return s_walk_end (cursor, rc);
+}
+
+static int
+s_counter_set (store_txn_t *txn, const char *name, uint64_t count)
+{
+    MDB_val key = s_val (name, strlen (name));
+    MDB_val value = s_val (&count, 8);
+    return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_META), &key, &value, 0);
+}
+
+//  --------------------------------------------------------------------------
 //  The interface: LMDB codes become store_rc_t here, once
 
 int
@@ -539,6 +685,54 @@ store_reply_count (store_txn_t *txn, uint64_t *count)
     if (txn->pg)
         return store_pg_reply_count (txn, count);
     return store_lmdb_rc (s_count (txn, STORE_DB_REPLIES, count), "store_reply_count");
+}
+
+int
+store_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_user_walk (txn, visit, arg);
+    return store_lmdb_rc (s_user_walk (txn, visit, arg), "store_user_walk");
+}
+
+int
+store_session_walk (store_txn_t *txn, store_session_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_session_walk (txn, visit, arg);
+    return store_lmdb_rc (s_session_walk (txn, visit, arg), "store_session_walk");
+}
+
+int
+store_known_key_walk (store_txn_t *txn, store_known_key_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_known_key_walk (txn, visit, arg);
+    return store_lmdb_rc (s_known_key_walk (txn, visit, arg), "store_known_key_walk");
+}
+
+int
+store_reply_walk (store_txn_t *txn, store_reply_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_reply_walk (txn, visit, arg);
+    return store_lmdb_rc (s_reply_walk (txn, visit, arg), "store_reply_walk");
+}
+
+int
+store_counter_walk (store_txn_t *txn, store_counter_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_counter_walk (txn, visit, arg);
+    return store_lmdb_rc (s_counter_walk (txn, visit, arg), "store_counter_walk");
+}
+
+int
+store_counter_set (store_txn_t *txn, const char *name, uint64_t value)
+{
+    if (txn->pg)
+        return store_pg_counter_set (txn, name, value);
+    return store_lmdb_rc (s_counter_set (txn, name, value), "store_counter_set");
 }
 
 //  --------------------------------------------------------------------------

@@ -178,6 +178,62 @@ int
     store_reply_expire (store_txn_t *txn, uint64_t older_than,
                         size_t max, size_t *removed);
 
+//  Walks of whole tables, for the dump (store_dump.c): each calls visit
+//  for every record, in the order given, until visit returns false (then
+//  STORE_OK) or the table ends. The order is the same on both back ends,
+//  byte order of the key (names and client keys compared as bytes, not
+//  by a locale), so that two databases holding the same records walk
+//  them alike. Pointers are valid only during the visit.
+typedef bool (store_user_visit_fn) (void *arg, const char *name, const store_user_t *user);
+//  by name
+int
+    store_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg);
+typedef bool (store_session_visit_fn) (void *arg, const uint8_t *digest,
+                                       const store_session_t *session);
+//  by digest
+int
+    store_session_walk (store_txn_t *txn, store_session_visit_fn *visit, void *arg);
+typedef bool (store_known_key_visit_fn) (void *arg, uint64_t user_id, const char *client_key);
+//  by user id, then client key
+int
+    store_known_key_walk (store_txn_t *txn, store_known_key_visit_fn *visit, void *arg);
+typedef bool (store_message_visit_fn) (void *arg, const store_message_t *message,
+                                       uint32_t refs);
+//  by id, oldest first, each with its count of folders
+int
+    store_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg);
+typedef bool (store_entry_visit_fn) (void *arg, uint64_t user_id, store_folder_t folder,
+                                     uint64_t message_id, bool seen);
+//  every folder entry, by user id, folder ('i' before 's'), message id
+int
+    store_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg);
+//  A recorded reply as stored: reply is zpost_msg_encode's frames,
+//  zmsg_encode'd; request_id is not NUL-terminated
+typedef struct {
+    const uint8_t *scope;
+    size_t scope_size;
+    const char *request_id;
+    size_t request_id_size;
+    uint64_t created;               //  Unix seconds
+    const uint8_t *digest;          //  STORE_REQUEST_DIGEST_SIZE bytes
+    const uint8_t *reply;
+    size_t reply_size;
+} store_reply_record_t;
+typedef bool (store_reply_visit_fn) (void *arg, const store_reply_record_t *record);
+//  by scope size, scope, request id
+int
+    store_reply_walk (store_txn_t *txn, store_reply_visit_fn *visit, void *arg);
+typedef bool (store_counter_visit_fn) (void *arg, const char *name, uint64_t value);
+//  every counter but the schema version, in no set order (on PostgreSQL
+//  next-user-id and next-message-id come from their sequences: the last
+//  id handed out, 0 for none)
+int
+    store_counter_walk (store_txn_t *txn, store_counter_visit_fn *visit, void *arg);
+//  Set a counter to value (on PostgreSQL, the two ids set their sequence:
+//  setval, which a rollback does not undo)
+int
+    store_counter_set (store_txn_t *txn, const char *name, uint64_t value);
+
 void
     store_records_test (bool verbose);
 void

@@ -23,6 +23,7 @@
 #include "store_server.h"
 #include "store_hasher.h"
 #include "store_throttle.h"
+#include "store_dump.h"
 #include "client_config.h"
 #include "client_session.h"
 #include "client_output.h"
@@ -53,6 +54,7 @@ static const s_selftest_t s_selftests [] = {
     { "store_server", store_server_test },
     { "store_hasher", store_hasher_test },
     { "store_throttle", store_throttle_test },
+    { "store_dump", store_dump_test },
     { "client_config", client_config_test },
     { "client_session", client_session_test },
     { "client_output", client_output_test },

@@ -2,9 +2,10 @@
 1 and 2), against this script's throw-away cluster on a Unix socket
 (pg.py), whatever back end ZPOST_TEST_DB names for the rest of the suite.
 
-- The record selftests (store_records, store_messages, store_server) run
-  against PostgreSQL: ZPOST_SCRATCH_PG makes each scratch database a fresh
-  PostgreSQL database; the log must show the PostgreSQL connection.
+- The record selftests (store_records, store_messages, store_server,
+  store_dump) run against PostgreSQL: ZPOST_SCRATCH_PG makes each scratch
+  database a fresh PostgreSQL database; the log must show the PostgreSQL
+  connection.
 - A database written by a newer schema is refused: the store exits 1 and
   says which schema it found.
 - A database of schema 1 (before the shared throttle) is migrated to 2
@@ -64,7 +65,7 @@ def _user(broker, name):
 def test_selftests_on_postgresql(tmp):
     cluster = _pg()
     env = dict(os.environ, ZPOST_SCRATCH_PG=cluster.conninfo("postgres", pg.SUPERUSER))
-    for name in ("store_records", "store_messages", "store_server"):
+    for name in ("store_records", "store_messages", "store_server", "store_dump"):
         cp = subprocess.run([h.binary("zpost_selftest"), name, "-v"], env=env,
                             cwd=tmp, capture_output=True, timeout=120)
         err = cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
