@@ -235,10 +235,24 @@ pg_conninfo () {
     echo "host=$pg_dir port=5432 dbname=$1 user=$2"
 }
 
-#  One SQL statement as the superuser, bounded
+#  One SQL statement as the superuser, bounded; its output (unaligned,
+#  tuples only) in the setup log, or on stdout with --print
 pg_sql () {
-    timeout 60 "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-        -d "$(pg_conninfo postgres postgres)" -c "$1" >> "$tmp/pg-setup.log" 2>&1
+    local out=$tmp/pg-setup.log
+    [ "$1" != --print ] || { out=/dev/stdout; shift; }
+    timeout 60 "$pg_bin/psql" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 \
+        -d "$(pg_conninfo postgres postgres)" -c "$1" >> "$out" 2>> "$tmp/pg-setup.log"
+}
+
+#  What the server did over the PostgreSQL rows (setup included), once the
+#  store's session has ended and so has reported its counts: transactions
+#  committed and rolled back (a serialization failure rolls the group
+#  back, and it runs again), WAL records, full-page images, bytes, and
+#  syncs of the WAL to disk
+pg_counts () {
+    pg_sql --print "SELECT d.xact_commit, d.xact_rollback, w.wal_records,
+        w.wal_fpi, w.wal_bytes, w.wal_sync FROM pg_stat_database d, pg_stat_wal w
+        WHERE d.datname = '$pg_db'"
 }
 
 #  Make and start the cluster, a login role zpost (not a superuser) and
@@ -741,6 +755,7 @@ store_pid=""
 #  scaling rows run without it
 pg_load=""
 pg_version=""
+pg_stats=""
 if [ "$postgresql" = 1 ]; then
     echo "bench: PostgreSQL rows (cluster of this run's own, $pg_bin)" >&2
     pg_load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -757,6 +772,14 @@ if [ "$postgresql" = 1 ]; then
         pg_store_end=$(memory "$store_pid")
         stop "$store_pid" zpost-store
         store_pid=""
+        #  The store's backend reports its counts as it exits: wait for
+        #  them (bounded), as pg_stat_database shows them
+        deadline=$((SECONDS + 10))
+        until [ "$(pg_sql --print "SELECT count (*) FROM pg_stat_activity
+                WHERE datname = '$pg_db'")" = 0 ] || [ $SECONDS -ge $deadline ]; do
+            sleep 0.1
+        done
+        pg_stats=$(pg_counts) || pg_stats=""
         store_data=""
         row_target=rows
         pg_load="$pg_load -> $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -989,6 +1012,12 @@ if [ "$postgresql" = 1 ]; then
     done
     [ -z "${pg_store_start:-}" ] \
         || echo "store on PostgreSQL, memory (VmRSS/RssAnon KiB): $pg_store_start -> $pg_store_end"
+    if [ -n "$pg_stats" ]; then
+        read -r commits rollbacks records fpi bytes syncs <<< "$pg_stats"
+        echo "PostgreSQL over these rows, setup included: $commits transactions committed," \
+             "$rollbacks rolled back; WAL: $records records," \
+             "$fpi full-page images, $((bytes / 1048576)) MiB, $syncs syncs to disk"
+    fi
     echo
 fi
 
