@@ -14,11 +14,17 @@
 #  environment, each store linked to both brokers, the clients split half
 #  on each broker (one zpost-bench, --server A,B: client i uses broker
 #  i mod 2); each row is measured on both set-ups back to back, and the
-#  ratio printed. Everything it started is stopped when it exits, whatever
-#  happens.
+#  ratio printed. Then the PostgreSQL rows (issue 13): a PostgreSQL 15
+#  cluster of its own in a temporary directory (initdb as the postgres
+#  user when run as root, Unix socket only, fsync and synchronous_commit
+#  on), a store on it (--db), the same send, list and read rows as on
+#  LMDB, and a table of both side by side with the ratio PG/LMDB.
+#  Everything it started is stopped when it exits, whatever happens; the
+#  cluster also if the script is killed (a watcher process removes it).
 #
-#      scripts/bench.sh             the standard set (a minute or two)
+#      scripts/bench.sh             the standard set (a few minutes)
 #      scripts/bench.sh --quick     a tiny version (seconds), for ctest
+#      scripts/bench.sh --no-postgresql  leave out the PostgreSQL rows
 #      scripts/bench.sh --keep      keep the temporary directory (logs, data)
 #      scripts/bench.sh --soak[=N]  instead, the expiry soak (issue 10, defect 3):
 #                                   a store with short retentions, N sends
@@ -49,6 +55,8 @@
 #      BENCH_CLIENTS    the "many clients" column (default 16)
 #      BENCH_PREFILL    messages in the inbox that list and read use
 #                       (default 100000)
+#      BENCH_MOST       the "most clients" send row (default 64)
+#      ZPOST_PG_BIN     PostgreSQL's programs (default /usr/lib/postgresql/15/bin)
 #      SOAK_SECONDS     the soak stops here even if N is not reached
 #                       (default 1800)
 #      FAILOVER_TIMEOUTS  the client's --timeout in the SIGSTOP rounds, in
@@ -64,6 +72,7 @@ quick=0
 keep=0
 soak=0
 failover=0
+postgresql=1
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
@@ -76,6 +85,7 @@ for arg in "$@"; do
             failover=${arg#--failover=}
             [[ "$failover" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --failover=N wants a count" >&2; exit 2; } ;;
         --keep) keep=1 ;;
+        --no-postgresql) postgresql=0 ;;
         -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,2\}//'; exit 0 ;;
         *) echo "bench: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -84,8 +94,10 @@ done
 seconds=${BENCH_SECONDS:-3}
 many=${BENCH_CLIENTS:-16}
 prefill=${BENCH_PREFILL:-100000}
+most=${BENCH_MOST:-64}
 if [ "$quick" = 1 ]; then
     many=2
+    most=3
     prefill=50
 fi
 
@@ -114,6 +126,7 @@ broker_pid=""
 store_pid=""
 bench_pid=""
 more_pids=""       #  the scaling table's and the failover's processes
+pg_dir=""          #  the PostgreSQL cluster's directory, while it exists
 
 cleanup () {
     local pid
@@ -125,6 +138,7 @@ cleanup () {
     for pid in $bench_pid $store_pid $broker_pid $more_pids; do
         wait "$pid" 2>/dev/null || true
     done
+    [ -z "$pg_dir" ] || pg_stop || true
     if [ "$keep" = 1 ]; then
         echo "bench: kept $tmp"
     else
@@ -190,7 +204,7 @@ start_broker () {
 #  bodies.
 start_store () {
     local log=$tmp/store-$((++stores)).log
-    "$bin/zpost-store" --broker "ipc://$tmp/back.ipc" --data "$tmp/data" \
+    "$bin/zpost-store" --broker "ipc://$tmp/back.ipc" --data "${store_data:-$tmp/data}" \
         --map-size 4096 --quota 10737418240 "$@" > "$tmp/store.out" 2> "$log" &
     store_pid=$!
     wait_line "$tmp/store.out" '^zpost-store ready$' "$store_pid"
@@ -202,6 +216,148 @@ start_store () {
             return 1
         fi
     done
+}
+
+# ---------------------------------------------------------------------------
+#  PostgreSQL: a cluster of this run's own, as the tests make one
+#  (tests/integration/pg.py): initdb refuses root, so as root every
+#  PostgreSQL program runs as the postgres user (Debian's package makes
+#  it); the directory is that user's, mode 0700, and holds the cluster,
+#  its log and its Unix socket. No TCP. fsync, synchronous_commit and
+#  full_page_writes on: a commit is on disk when it returns, as an LMDB
+#  commit is after its two fdatasync; everything else is initdb's default.
+
+pg_bin=${ZPOST_PG_BIN:-/usr/lib/postgresql/15/bin}
+pg_as=()            #  runuser -u postgres -- when run as root
+pg_db=zbench
+
+pg_conninfo () {
+    echo "host=$pg_dir port=5432 dbname=$1 user=$2"
+}
+
+#  One SQL statement as the superuser, bounded; its output (unaligned,
+#  tuples only) in the setup log, or on stdout with --print
+pg_sql () {
+    local out=$tmp/pg-setup.log
+    [ "$1" != --print ] || { out=/dev/stdout; shift; }
+    timeout 60 "$pg_bin/psql" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 \
+        -d "$(pg_conninfo postgres postgres)" -c "$1" >> "$out" 2>> "$tmp/pg-setup.log"
+}
+
+#  What the server did over the PostgreSQL rows (setup included), once the
+#  store's session has ended and so has reported its counts: transactions
+#  committed and rolled back (a serialization failure rolls the group
+#  back, and it runs again), WAL records, full-page images, bytes, and
+#  syncs of the WAL to disk
+pg_counts () {
+    pg_sql --print "SELECT d.xact_commit, d.xact_rollback, w.wal_records,
+        w.wal_fpi, w.wal_bytes, w.wal_sync FROM pg_stat_database d, pg_stat_wal w
+        WHERE d.datname = '$pg_db'"
+}
+
+#  Make and start the cluster, a login role zpost (not a superuser) and
+#  its database; 1 after saying why if anything fails
+pg_start () {
+    local tool
+    for tool in initdb pg_ctl postgres psql; do
+        if [ ! -x "$pg_bin/$tool" ]; then
+            echo "bench: no $pg_bin/$tool: the PostgreSQL rows need postgresql-15" \
+                 "(scripts/setup.sh installs it; or set ZPOST_PG_BIN, or give" \
+                 "--no-postgresql)" >&2
+            return 1
+        fi
+    done
+    if [ "$(id -u)" = 0 ]; then
+        if ! id postgres > /dev/null 2>&1; then
+            echo "bench: no postgres user, and initdb refuses root (postgresql-15" \
+                 "makes the user; or give --no-postgresql)" >&2
+            return 1
+        fi
+        pg_as=(runuser -u postgres --)
+    fi
+    pg_dir=$(mktemp -d /tmp/zpost-bench-pg.XXXXXX) || return 1
+    chmod 700 "$pg_dir" || return 1
+    if [ "${#pg_as[@]}" != 0 ]; then
+        chown postgres: "$pg_dir" || return 1
+    fi
+    pg_watch
+    #  The initial files need no sync of their own; the server syncs
+    if ! timeout 120 "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" \
+            --username postgres --auth-local trust --auth-host reject \
+            --encoding UTF8 --locale C --no-sync > "$tmp/pg-setup.log" 2>&1; then
+        echo "bench: initdb failed:" >&2
+        cat "$tmp/pg-setup.log" >&2
+        return 1
+    fi
+    printf '%s\n' "" "# zpost bench (scripts/bench.sh)" "listen_addresses = ''" \
+        "unix_socket_directories = '$pg_dir'" "unix_socket_permissions = 0700" \
+        "port = 5432" "fsync = on" "synchronous_commit = on" "full_page_writes = on" \
+        "max_connections = 20" "log_min_messages = warning" \
+        >> "$pg_dir/data/postgresql.conf" || return 1
+    if ! timeout 90 "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" \
+            -l "$pg_dir/postgres.log" -w -t 60 start >> "$tmp/pg-setup.log" 2>&1; then
+        echo "bench: pg_ctl start failed:" >&2
+        cat "$tmp/pg-setup.log" "$pg_dir/postgres.log" >&2 2>/dev/null
+        return 1
+    fi
+    if ! pg_sql "CREATE ROLE zpost LOGIN" \
+       || ! pg_sql "CREATE DATABASE $pg_db OWNER zpost TEMPLATE template0"; then
+        echo "bench: cannot make the role and database:" >&2
+        cat "$tmp/pg-setup.log" >&2
+        return 1
+    fi
+}
+
+#  Stop the cluster (fast, then immediate, then SIGKILL to the postmaster)
+#  and remove its directory; bounded. 1 if it did not stop with fast.
+pg_stop () {
+    local rc=0 mode postmaster="" deadline
+    [ -n "$pg_dir" ] || return 0
+    if [ -f "$pg_dir/data/postmaster.pid" ]; then
+        postmaster=$(head -n 1 "$pg_dir/data/postmaster.pid")
+        for mode in fast immediate; do
+            if timeout 60 "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -t 30 \
+                    -m "$mode" stop > /dev/null 2>&1; then
+                break
+            fi
+            echo "bench: pg_ctl stop -m $mode failed" >&2
+            rc=1
+        done
+        #  pg_ctl returns once postmaster.pid is gone, a moment before
+        #  the postmaster exits
+        deadline=$((SECONDS + 30))
+        while [ -n "$postmaster" ] && kill -0 "$postmaster" 2>/dev/null \
+              && [ $SECONDS -lt $deadline ]; do
+            sleep 0.05
+        done
+        if [ -n "$postmaster" ] && kill -0 "$postmaster" 2>/dev/null; then
+            echo "bench: the postmaster $postmaster outlived pg_ctl stop: SIGKILL" >&2
+            kill -KILL "$postmaster" 2>/dev/null || true
+            rc=1
+        fi
+    fi
+    if [ "$keep" = 1 ] && [ -d "$pg_dir" ]; then
+        cp "$pg_dir/postgres.log" "$tmp/postgres.log" 2>/dev/null || true
+    fi
+    rm -rf "$pg_dir"
+    pg_dir=""
+    return "$rc"
+}
+
+#  If this script is killed outright (SIGKILL, as a ctest timeout does),
+#  no trap runs: a watcher outside its process group stops the cluster
+#  once the script is gone, and leaves by itself once the directory is.
+pg_watch () {
+    local as=""
+    [ "${#pg_as[@]}" = 0 ] || as="runuser -u postgres --"
+    setsid bash -c '
+        while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
+        [ -d "$2" ] || exit 0
+        if [ -f "$2/data/postmaster.pid" ]; then
+            timeout 60 $4 "$3/pg_ctl" -D "$2/data" -w -t 30 -m immediate stop
+        fi
+        rm -rf "$2"' bench-pg-watch "$$" "$pg_dir" "$pg_bin" "$as" \
+        < /dev/null > /dev/null 2>&1 &
 }
 
 # ---------------------------------------------------------------------------
@@ -480,6 +636,10 @@ fi
 #  Rows
 
 rows=()             #  one "label|json" per row
+pg_rows=()          #  the same, on PostgreSQL
+row_target=rows     #  which of the two run_row adds to
+declare -A lmdb_json pg_json    #  "label/clients" -> json, for the PG/LMDB table
+pg_keys=()          #  the PostgreSQL rows' keys, in order
 problems=0          #  rows with errors, failed rows, bad exits
 stores=0
 
@@ -510,19 +670,32 @@ run_row () {
     wait "$bench_pid" || rc=$?
     bench_pid=""
     json=$(cat "$tmp/row.json")
+    local tag=""
+    [ "$row_target" = rows ] || tag="[postgresql] "
     if [ -z "$json" ] || [ "$rc" -ge 2 ]; then
-        echo "bench: row \"$label\" failed (zpost-bench exit $rc):" >&2
+        echo "bench: ${tag}row \"$label\" failed (zpost-bench exit $rc):" >&2
         cat "$tmp/row.err" >&2
-        rows+=("$label|")
+        json=""
         problems=$((problems + 1))
-        return 0
-    fi
-    if [ "$rc" != 0 ]; then
-        echo "bench: row \"$label\" had errors: $json" >&2
+    elif [ "$rc" != 0 ]; then
+        echo "bench: ${tag}row \"$label\" had errors: $json" >&2
         problems=$((problems + 1))
     fi
-    rows+=("$label|$json")
-    printf '  %-30s %8s ops/s  p50 %s ms\n' "$label" \
+    local arg previous="" clients=1
+    for arg in "$@"; do
+        [ "$previous" != --clients ] || clients=$arg
+        previous=$arg
+    done
+    if [ "$row_target" = rows ]; then
+        rows+=("$label|$json")
+        lmdb_json[$label/$clients]=$json
+    else
+        pg_rows+=("$label|$json")
+        pg_json[$label/$clients]=$json
+        pg_keys+=("$label/$clients")
+    fi
+    [ -n "$json" ] || return 0
+    printf '  %s%-30s %8s ops/s  p50 %s ms\n' "$tag" "$label" \
         "$(field "$json" throughput)" "$(field "$json" p50_ms)" >&2
 }
 
@@ -543,9 +716,15 @@ for clients in 1 "$many"; do
     run_row "ping-store" --op ping-store --clients "$clients"
     run_row "send 1 KiB, 1 recipient" --op send --clients "$clients" --setup
 done
-run_row "list 50 newest of $prefill" --op list --clients 1 --setup --prefill "$prefill"
-run_row "list 1000 (one page)" --op list --clients 1 --limit 1000
-run_row "read" --op read --clients 1
+#  The rows that run on PostgreSQL too (storage_rows, below)
+storage_rows () {
+    [ "$most" = "$many" ] || [ "$most" = 1 ] \
+        || run_row "send 1 KiB, 1 recipient" --op send --clients "$most" --setup
+    run_row "list 50 newest of $prefill" --op list --clients 1 --setup --prefill "$prefill"
+    run_row "list 1000 (one page)" --op list --clients 1 --limit 1000
+    run_row "read" --op read --clients 1
+}
+storage_rows
 #  Argon2id memory is counted while a hash runs: take the store's figure
 #  before the logins too
 store_mid=$(memory "$store_pid")
@@ -567,9 +746,50 @@ for clients in 1 "$many"; do
     run_row "send, no group commit" --op send --clients "$clients"
 done
 store2_end=$(memory "$store_pid")
-broker_end=$(memory "$broker_pid")
 stop "$store_pid" zpost-store
 store_pid=""
+
+#  The PostgreSQL rows: the same broker, a store on a cluster of its own
+#  (pg_start), the send rows at 1, many and most clients, then list and
+#  read, in the order LMDB ran them; then the cluster goes, so that the
+#  scaling rows run without it
+pg_load=""
+pg_version=""
+pg_stats=""
+if [ "$postgresql" = 1 ]; then
+    echo "bench: PostgreSQL rows (cluster of this run's own, $pg_bin)" >&2
+    pg_load=$(cut -d' ' -f1-3 /proc/loadavg)
+    if pg_start; then
+        pg_version=$("$pg_bin/postgres" --version 2>/dev/null || echo "PostgreSQL ?")
+        row_target=pg_rows
+        store_data=$tmp/pg-data
+        start_store --db "$(pg_conninfo "$pg_db" zpost)"
+        pg_store_start=$(memory "$store_pid")
+        for clients in 1 "$many"; do
+            run_row "send 1 KiB, 1 recipient" --op send --clients "$clients" --setup
+        done
+        storage_rows
+        pg_store_end=$(memory "$store_pid")
+        stop "$store_pid" zpost-store
+        store_pid=""
+        #  The store's backend reports its counts as it exits: wait for
+        #  them (bounded), as pg_stat_database shows them
+        deadline=$((SECONDS + 10))
+        until [ "$(pg_sql --print "SELECT count (*) FROM pg_stat_activity
+                WHERE datname = '$pg_db'")" = 0 ] || [ $SECONDS -ge $deadline ]; do
+            sleep 0.1
+        done
+        pg_stats=$(pg_counts) || pg_stats=""
+        store_data=""
+        row_target=rows
+        pg_load="$pg_load -> $(cut -d' ' -f1-3 /proc/loadavg)"
+        pg_stop || problems=$((problems + 1))
+    else
+        problems=$((problems + 1))
+        pg_stop || true
+    fi
+fi
+broker_end=$(memory "$broker_pid")
 stop "$broker_pid" zpost-broker
 broker_pid=""
 
@@ -766,6 +986,40 @@ fi
 echo "memory (VmRSS/RssAnon KiB): broker $broker_start -> $broker_end;" \
      "store $store_start -> $store_mid -> (logins) $store_end; store --no-group-commit $store2_start -> $store2_end"
 echo
+
+#  PostgreSQL beside LMDB: each storage row on both, and PG / LMDB
+if [ "$postgresql" = 1 ]; then
+    echo "PostgreSQL beside LMDB, same broker, same run: ${pg_version:-PostgreSQL (did not start)}," \
+         "a cluster of its own (Unix socket; fsync, synchronous_commit, full_page_writes on;" \
+         "initdb defaults otherwise), store --db 'host=DIR dbname=$pg_db'; load $pg_load"
+    echo "command: BENCH_SECONDS=$seconds BENCH_CLIENTS=$many BENCH_MOST=$most BENCH_PREFILL=$prefill" \
+         "scripts/bench.sh$([ "$quick" = 1 ] && echo " --quick")"
+    printf '%-26s %7s %10s %10s %6s %8s %8s %8s %8s %7s\n' row clients "LMDB ops/s" \
+        "PG ops/s" "PG/LMDB" "p50 LMDB" "p50 PG" "p99 LMDB" "p99 PG" "errors"
+    for key in "${pg_keys[@]}"; do
+        one=${lmdb_json[$key]:-}
+        two=${pg_json[$key]:-}
+        rate_one=$(field "$one" throughput)
+        rate_two=$(field "$two" throughput)
+        errors_one=$(field "$one" errors)
+        errors_two=$(field "$two" errors)
+        printf '%-26s %7s %10s %10s %6s %8s %8s %8s %8s %7s\n' "${key%/*}" "${key##*/}" \
+            "${rate_one:-FAILED}" "${rate_two:-FAILED}" \
+            "$(awk -v a="$rate_two" -v b="$rate_one" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }')" \
+            "$(field "$one" p50_ms)" "$(field "$two" p50_ms)" \
+            "$(field "$one" p99_ms)" "$(field "$two" p99_ms)" \
+            "$((${errors_one:-0} + ${errors_two:-0}))"
+    done
+    [ -z "${pg_store_start:-}" ] \
+        || echo "store on PostgreSQL, memory (VmRSS/RssAnon KiB): $pg_store_start -> $pg_store_end"
+    if [ -n "$pg_stats" ]; then
+        read -r commits rollbacks records fpi bytes syncs <<< "$pg_stats"
+        echo "PostgreSQL over these rows, setup included: $commits transactions committed," \
+             "$rollbacks rolled back; WAL: $records records," \
+             "$fpi full-page images, $((bytes / 1048576)) MiB, $syncs syncs to disk"
+    fi
+    echo
+fi
 
 #  The scaling table: each row on both set-ups, and two / one
 echo "scaling, $many clients: one = 1 broker + 1 store; two = 2 brokers (one key pair)" \

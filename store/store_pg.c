@@ -45,6 +45,7 @@ struct _store_pg_t {
     unsigned int schema;        //  found in (or written to) the database
     PGresult *kept;             //  the last message read, until the next one
     int pending;                //  commands sent, answers not yet read
+    bool clean;                 //  no answer failed since the last SAVEPOINT
     int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
 };
@@ -412,7 +413,9 @@ store_pg_keep (store_pg_t *self, PGresult *result)
 //  then costs one round trip per read it makes plus one for all its
 //  writes, sent with its RELEASE SAVEPOINT; the group's COMMIT is one more.
 //  A deferred write's failure is seen at that RELEASE, and so is charged
-//  to its own request.
+//  to its own request. A request whose every command has been answered
+//  without a failure (it ended with a read) sends its RELEASE without a
+//  sync: it cannot fail, and goes with the next one.
 
 static int
 s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count,
@@ -504,6 +507,8 @@ s_sync (store_pg_t *self, PGresult **last_p)
             PQclear (result);
             break;
         }
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+            self->clean = false;
         if (status != PGRES_PIPELINE_ABORTED && index < count) {
             int answer = s_answer (self, result, self->kinds [index], self->whats [index]);
             if (rc == STORE_OK)
@@ -613,8 +618,10 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
     }
     int rc = STORE_OK;
     //  BEGIN and SAVEPOINT go with the transaction's first command
-    if (parent)
+    if (parent) {
         rc = s_send (self, S_KIND_PLAIN, NULL, "SAVEPOINT zs", 0, NULL, NULL);
+        self->clean = true;
+    }
     else
     if (write) {
         if (self->in_txn) {
@@ -674,6 +681,16 @@ store_pg_txn_commit (store_txn_t **txn_p)
     store_txn_t *txn = *txn_p;
     store_pg_t *self = txn->pg;
     int rc = STORE_OK;
+    if (txn->nested && self->pending == 0 && self->clean && !self->broken) {
+        //  Everything the request sent has been answered, and nothing
+        //  failed (its SAVEPOINT's answer included: a transaction already
+        //  failed would have refused it): its RELEASE cannot fail, so it
+        //  waits for the next sync, the next request's first read or the
+        //  group's COMMIT, and saves a round trip. The sweep that ends
+        //  every group, a LIST, a READ of a seen message end so.
+        rc = s_send (self, S_KIND_PLAIN, NULL, "RELEASE SAVEPOINT zs", 0, NULL, NULL);
+    }
+    else
     if (txn->nested) {
         rc = s_control (self, "RELEASE SAVEPOINT zs", S_KIND_PLAIN);
         if (rc != STORE_OK && !self->broken) {
