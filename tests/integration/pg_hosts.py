@@ -328,7 +328,14 @@ class AutoFailover:
                 self.autoctl(node, node.name, ["config", "set", "--pgdata",
                                                self.pgdata(node.name), key, value])
             h.log("%s is %s after %.1f s" % (node.name, want, time.monotonic() - t))
+        #  --pg-hba-lan lets pg_autoctl's own user in from the LAN; the
+        #  stores' role is added here, on every node (a standby's file is
+        #  its own: it is used once the node is promoted)
+        subnet = "%s.%d.0/24" % (hosts.NET_BASE, self.mon.net.subnet)
         for node in self.nodes:
+            with open(os.path.join(self.pgdata(node.name), "pg_hba.conf"), "a") as f:
+                f.write("# zpost tests: the stores\nhost %s %s %s trust\n"
+                        % (DBNAME, ROLE, subnet))
             for key, value in NODE_TUNING:
                 psql_ok(node, self.local(node.name),
                         "ALTER SYSTEM SET %s = %s" % (key, value))
