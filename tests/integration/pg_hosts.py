@@ -321,7 +321,7 @@ class AutoFailover:
             t = time.monotonic()
             self.start_keeper(node, create=True)
             want = "single" if index == 0 else "secondary"
-            h.wait_until(lambda: self.state().get(node.name, ("", ""))[0] == want,
+            h.wait_until(lambda: self.nudge(node) == want,
                          240 * h.TIME_SCALE, 0.5,
                          "%s to report %s" % (node.name, want))
             for key, value in KEEPER_TUNING:
@@ -387,6 +387,16 @@ class AutoFailover:
                 p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
             except Exception:
                 pass
+
+    def nudge(self, node):
+        """node's reported state; meanwhile a CHECKPOINT on the other
+        nodes: a standby's pg_basebackup or pg_rewind waits for the
+        primary's next checkpoint, which a spread one makes minutes long
+        on a busy machine (seen: 95 s, and 130 s for a rejoin)."""
+        for other in self.nodes:
+            if other is not node:
+                psql(other, self.local(other.name), "CHECKPOINT", timeout=10)
+        return self.state().get(node.name, ("", ""))[0]
 
     def state(self):
         """{node name: (reported state, assigned state)} from the monitor;

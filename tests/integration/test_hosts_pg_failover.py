@@ -97,7 +97,12 @@ def _run(tmp, net, af, client, pga, pgb):
     before, after = pg_hosts.window_around(acks, cut)
     promotion = fig["promoted"] - cut
     reacted = fig["reacted"] - cut if "reacted" in fig else None
-    no_service = after - before if before is not None and after is not None else None
+    #  The time with no service: the longest stretch without an
+    #  acknowledgement that ends after the loss (a reply in flight at the
+    #  loss may still arrive just after it)
+    times = sorted(a["at"] for a in acks)
+    gaps = [b - a for a, b in zip(times, times[1:]) if b > cut]
+    no_service = max(gaps) if gaps else None
     outcomes = sent["try_outcomes"]
     later = [a for a in acks if a["at"] > fig["promoted"]]
 
@@ -105,15 +110,15 @@ def _run(tmp, net, af, client, pga, pgb):
     t = time.monotonic()
     pga.link_up()
     af.start_keeper(pga)
-    h.wait_until(lambda: af.state() == {"pga": ("secondary", "secondary"),
-                                        "pgb": ("primary", "primary")},
+    h.wait_until(lambda: af.nudge(pga) and af.state() == {
+                     "pga": ("secondary", "secondary"), "pgb": ("primary", "primary")},
                  240 * h.TIME_SCALE, 0.5, "pga to rejoin as pgb's standby")
     rejoin = time.monotonic() - t
     h.log("pga rejoined as secondary %.1f s after its host came back" % rejoin)
 
     h.log("figures pg failover: primary's host lost under %d senders; monitor "
           "reacted +%s s, standby promoted +%.1f s, no acknowledged send for "
-          "%s s (last %s s before the loss, next +%s s after), acknowledged "
+          "%s s (around the loss: last ack %s s, next +%s s), acknowledged "
           "%d (%d after the promotion), tries %r, retried %d, gave up %d, "
           "lost %d, duplicated %d, old primary rejoined as standby %.1f s "
           "after its host came back" % (
