@@ -23,6 +23,7 @@ packages=(
     clang libclang-rt-14-dev valgrind
     iproute2 nftables
     postgresql-15 libpq-dev
+    pg-auto-failover-cli postgresql-15-auto-failover
 )
 
 missing=()

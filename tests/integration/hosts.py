@@ -42,7 +42,10 @@ Faults (each a plain ip or nft command inside the host's namespace):
 Teardown: the TestNet context manager stops (SIGTERM, exit 0 expected)
 every process spawned in its hosts when the block ends normally, kills
 them when it ends with an exception (a failed assertion, the harness's
-watchdog), and then deletes every namespace of the net whatever happened.
+watchdog), and then deletes every namespace of the net whatever happened,
+SIGKILLing first every process still in it (kill_ns: a daemon that left
+its parent, such as a postmaster, is in no Proc, and a namespace outlives
+its name while a process is in it).
 An atexit hook and sweep() delete what is left of this run's prefix, and
 sweep_stale() deletes namespaces of earlier runs whose script is dead.
 
@@ -104,7 +107,34 @@ def namespaces():
             cp.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
+def ns_pids(name):
+    """The pids of every process in namespace name (ip netns pids)."""
+    cp = _run([IP, "netns", "pids", name], check=False)
+    return [int(p) for p in cp.stdout.decode().split() if p.isdigit()]
+
+
+def kill_ns(name, timeout=CMD_TIMEOUT):
+    """SIGKILL every process in namespace name at once, as the loss of a
+    machine ends them, and wait until none is left. A daemon that left
+    its parent (pg_ctl's postmaster, pg_autoctl's children) is in no
+    harness Proc: deleting the namespace would leave it running in it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = ns_pids(name)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+
+
 def _delete_ns(name):
+    kill_ns(name)
     _run([IP, "netns", "delete", name], check=False)
 
 

@@ -27,7 +27,11 @@ a test host:   ip netns exec NS /usr/bin/python3 loadgen.py COMMAND ...
          recovery: the same through any server (one broker restarted).
          -> summary {"acknowledged", "gave_up", "errors", "retried",
             "failovers", "failover_p50", "failover_max", "recovery_p50",
-            "recovery_max", "acks_per_server", "rate", ...}
+            "recovery_max", "acks_per_server", "rate", "try_outcomes"
+            (every try's status, or "no answer"), "ack_gap_max" (the
+            longest time with no acknowledgement, s), "ack_gap_from" and
+            "start" (time.monotonic(), the machine's clock), ...}
+         Each acknowledgement in FILE has its time "at" (time.monotonic()).
 
   check  --servers ... --server-key KEY --acks FILE [--timeout S]
          Logs in as each recipient, pages through its whole inbox with
@@ -36,6 +40,10 @@ a test host:   ip netns exec NS /usr/bin/python3 loadgen.py COMMAND ...
          acknowledged body present exactly once, under the acknowledged id.
          -> {"acknowledged", "lost", "duplicated", "mismatched",
              "failover_p50", "failover_max", ...}
+
+  stats  --servers ... --server-key KEY --acks FILE [--repeat 4]
+         Logs in as the run's first recipient and asks STATS server
+         through each server --repeat times.  -> {"H:P": [{name: value}]}
 
 Every command prints, as its last stdout line, "loadgen result " and one
 line of JSON, and exits 0 when it could do its work (the caller judges the
@@ -131,6 +139,8 @@ class Peer:
         self.retried = 0        # requests that needed more than one try
         self.recoveries = []    # seconds from a first failed try to a good
                                 # reply, through any server
+        self.outcomes = {}      # every try's outcome: "200", "503", ...,
+                                # or "no answer" (the try's timeout passed)
 
     def _socket(self):
         if self.sock is not None and self.sock_server == self.current:
@@ -182,6 +192,8 @@ class Peer:
                 reply = None
             if reply is None:
                 self.close()        # Lazy Pirate: a REQ cannot send again
+            outcome = "no answer" if reply is None else str(reply.status)
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             if reply is not None and reply.status != 503:
                 self.last_server = server
                 if first_fail is not None:
@@ -295,6 +307,7 @@ def cmd_send(args):
         peer.failovers = []         # only the sends' failovers count
         peer.retried = 0
         peer.recoveries = []
+        peer.outcomes = {}
         to = recipients[i % len(recipients)]
         for n in range(args.count):
             if time.monotonic() >= go["end"]:
@@ -310,7 +323,7 @@ def cmd_send(args):
                 elif reply.status == 200:
                     acks.append({"rid": rid, "body": body, "to": to,
                                  "id": int(reply.fields[0]), "user": user,
-                                 "tries": tries,
+                                 "tries": tries, "at": time.monotonic(),
                                  "server": servers[peer.last_server]})
                 else:
                     key = "%d %s" % (reply.status, reply.reason)
@@ -345,6 +358,15 @@ def cmd_send(args):
         per_server = {}
         for a in acks:
             per_server[a["server"]] = per_server.get(a["server"], 0) + 1
+        outcomes = {}
+        for p in peers:
+            for k, v in p.outcomes.items():
+                outcomes[k] = outcomes.get(k, 0) + v
+        #  The longest time with no acknowledgement (CLOCK_MONOTONIC, the
+        #  machine's: the caller can place its own fault times on it)
+        times = sorted([start] + [a["at"] for a in acks])
+        gaps = [(b - a, a) for a, b in zip(times, times[1:])]
+        gap = max(gaps) if gaps else (None, None)
         summary = {
             "prefix": prefix, "senders": args.senders, "servers": servers,
             "acknowledged": len(acks), "gave_up": len(gave_up),
@@ -355,6 +377,8 @@ def cmd_send(args):
             "recovery_p50": percentile(recoveries, 50),
             "recovery_max": max(recoveries) if recoveries else None,
             "acks_per_server": per_server, "elapsed": round(elapsed, 3),
+            "try_outcomes": outcomes, "start": start,
+            "ack_gap_max": gap[0], "ack_gap_from": gap[1],
             "rate": round(len(acks) / elapsed, 1) if elapsed > 0 else None,
             "stuck": stuck}
         with open(args.out + ".tmp", "w") as f:
@@ -468,6 +492,39 @@ def cmd_check(args):
     result(out)
 
 
+def cmd_stats(args):
+    """STATS server through each server in turn, --repeat times each, as the
+    first recipient of a send run (--acks): every store on one database
+    must give the same figures, whichever answers."""
+    ctx = zmq.Context()
+    servers = args.servers.split(",")
+    with open(args.acks) as f:
+        run = json.load(f)
+    deadline = time.monotonic() + args.deadline
+    out = {}
+    for server in servers:
+        peer = Peer(ctx, [server], args.server_key, args.timeout, name="stats")
+        try:
+            reply = peer.setup("LOGIN", run["recipients"][0], run["password"],
+                               deadline=deadline)
+        except RuntimeError as e:
+            fail("stats: %s" % e)
+        peer.token = reply.fields[0].decode()
+        out[server] = []
+        for _ in range(args.repeat):
+            _, reply, _ = peer.call("STATS", "server", tries=8, deadline=deadline)
+            if reply is None or reply.status != 200:
+                fail("stats: STATS server through %s: %s" % (
+                    server, reply and (reply.status, reply.reason)))
+            rows = {}
+            for row in reply.fields:
+                name, _, value = row.partition(b"\0")
+                rows[name.decode()] = int(value)
+            out[server].append(rows)
+        peer.close()
+    result(out)
+
+
 def _big_rcvbuf(sock):
     """4 MiB of receive buffer, past net.core.rmem_max (root may: SO_RCVBUFFORCE),
     so that a probe's datagrams are not dropped by a full buffer while a
@@ -555,7 +612,7 @@ def main():
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--window", type=float, default=2.0)
     p.add_argument("--quiet", type=float, default=1.0)
-    for name in ("ping", "send", "check"):
+    for name in ("ping", "send", "check", "stats"):
         p = sub.add_parser(name)
         p.add_argument("--servers", required=True)
         #  Pass it as --server-key=KEY: a Z85 key may begin with "-",
@@ -579,11 +636,13 @@ def main():
             p.add_argument("--no-spread", dest="spread", action="store_false",
                            help="every sender starts on the first server "
                                 "(default: sender i starts on server i mod n)")
-        if name == "check":
+        if name in ("check", "stats"):
             p.add_argument("--acks", required=True)
+        if name == "stats":
+            p.add_argument("--repeat", type=int, default=4)
     args = ap.parse_args()
     {"ping": cmd_ping, "send": cmd_send, "check": cmd_check, "echo": cmd_echo,
-     "udp": cmd_udp}[args.command](args)
+     "udp": cmd_udp, "stats": cmd_stats}[args.command](args)
 
 
 if __name__ == "__main__":
