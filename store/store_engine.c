@@ -546,6 +546,15 @@ s_context_free (void **context_p)
 //  --------------------------------------------------------------------------
 //  Admit: what can be refused at once is, before anything is buffered
 
+//  Seconds since the epoch from the precise clock: glibc's time () reads the
+//  coarse clock, which can lag a second boundary by a tick, so a message
+//  could be dated a second before the client sent it.
+static uint64_t
+s_wall_seconds (void)
+{
+    return (uint64_t) (zclock_time () / 1000);
+}
+
 void
 store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
                       zpost_msg_t **request_p, size_t size)
@@ -558,7 +567,7 @@ store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
     op->ticket = ticket;
     op->request = *request_p;
     *request_p = NULL;
-    op->now = (uint64_t) time (NULL);
+    op->now = s_wall_seconds ();
     op->size = size;
     zpost_command_t command = zpost_msg_command (op->request);
     unsigned flags = zpost_command_flags (command);
@@ -624,7 +633,7 @@ store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
 static bool
 s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
 {
-    uint64_t now = (uint64_t) time (NULL);
+    uint64_t now = s_wall_seconds ();
     size_t replies = 0, sessions = 0;
     if (now > self->config.reply_keep)
         store_reply_expire (txn, now - self->config.reply_keep, batch, &replies);
