@@ -7,7 +7,7 @@
 #  2. a clang build with AddressSanitizer, UndefinedBehaviorSanitizer and
 #     the libFuzzer harnesses, and every test again, fuzzers included for
 #     a short bounded time (ZPOST_FUZZ_SECONDS, default 30): integration
-#     tests on LMDB, and on PostgreSQL only those ZPOST_ASAN_PG_TESTS
+#     tests on LMDB (but test_engine_job_ids), and on PostgreSQL only those ZPOST_ASAN_PG_TESTS
 #     names (a ctest -R regex; empty: none), to keep the run under 20 min;
 #  3. the ping and mail integration tests with broker and store under
 #     valgrind (ZPOST_VALGRIND=0 skips it).
@@ -21,8 +21,11 @@ jobs=$(nproc)
 echo "=== build (gcc, -Werror) ==="
 ZPOST_WERROR=ON BUILD_DIR="$top/build" "$top/scripts/setup.sh"
 
+#  Twice as many tests as cores at once: most of a test's time is spent
+#  waiting (on a retry, a deadline, a child process), and every test holds
+#  up under a machine busier than this (scripts/stress-tests.sh)
 echo "=== tests ==="
-ctest --test-dir "$top/build" --output-on-failure -j "$jobs"
+ctest --test-dir "$top/build" --output-on-failure -j "$((jobs * 2))"
 
 echo "=== build (clang, ASan + UBSan + fuzzers) ==="
 CC=clang cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
@@ -33,8 +36,12 @@ cmake --build "$top/build-asan" -j "$jobs"
 echo "=== tests under ASan + UBSan ==="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs" -LE postgresql
-asan_pg=${ZPOST_ASAN_PG_TESTS-'integration_postgresql_test_(ping|mail|accounts|durability|crash)$'}
+#  test_engine_job_ids is left to the gcc build: it reproduces a logic
+#  defect with a deliberately slow hash (two minutes), and the hasher pool's
+#  memory is checked here by test_engine_hasher
+ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs" \
+    -LE postgresql -E '^integration_lmdb_test_engine_job_ids$'
+asan_pg=${ZPOST_ASAN_PG_TESTS-'integration_postgresql_test_(ping|mail|accounts|durability|crash|store_pg)$'}
 if [ -n "$asan_pg" ]; then
     echo "=== PostgreSQL back end under ASan + UBSan: $asan_pg ==="
     ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs" \
