@@ -621,8 +621,20 @@ s_sync (store_pg_t *self, PGresult **last_p)
         *last_p = NULL;
     if (self->pending == 0)
         return STORE_OK;
+    //  Only a commit waits for the standby: a COMMIT, or a statement on
+    //  its own outside a write transaction. A warning elsewhere is some
+    //  other (s_unreplicated_notice takes any 01000), and must not fail
+    //  a transaction that goes on.
+    bool commits = !self->in_txn;
+    for (int index = 0; index < self->pending; index++)
+        if (self->kinds [index] == S_KIND_COMMIT)
+            commits = true;
     self->unreplicated = false;
     int rc = s_sync_answers (self, last_p);
+    if (self->unreplicated && !commits) {
+        zsys_debug ("store_pg: the server says: %s", self->unreplicated_why);
+        self->unreplicated = false;
+    }
     if (self->unreplicated) {
         zsys_warning ("store_pg: NOT REPLICATED: a commit returned without the "
                       "synchronous standby's confirmation (%s); it stays on this "
