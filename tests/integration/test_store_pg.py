@@ -29,6 +29,9 @@
   other store's SEND to that recipient is answered 200 while the first is
   still frozen, and the frozen store, continued, serves again by itself.
   Every SEND is answered 200 in the end and the inbox counts each once.
+- What the server or libpq says is logged on one line: a database that
+  cannot be reached (libpq's message spans lines) and a database the
+  store's role may not use (the server's message, detail and hint).
 - A read-only server (a standby; here default_transaction_read_only):
   a serving store refuses it at start (exit 1) with a sentence that names
   target_session_attrs=read-write, and --digest and --export read it
@@ -445,6 +448,32 @@ def _store_cli(tmp, args):
         cp.stderr.decode(errors="replace")
 
 
+def _log_lines_whole(text):
+    """Every line of a store's stderr is a log line or the store's own."""
+    stray = [line for line in text.splitlines()
+             if not re.match(r"^([DIWEF]: \(zpost-store\) |zpost-store)", line)]
+    assert not stray, "lines that are not log lines: %r\n%s" % (stray, text)
+
+
+def test_errors_on_one_line(tmp):
+    cluster = _pg()
+    # nothing listens there: libpq's message spans two lines
+    rc, out, err = _store_cli(tmp, ["--data", os.path.join(tmp, "d"), "--digest",
+                                    "--db", "host=%s dbname=x connect_timeout=2"
+                                    % os.path.join(tmp, "nowhere")])
+    assert rc == 1, (rc, out, err)
+    assert "cannot connect" in err, err
+    _log_lines_whole(err)
+    # the server refuses the role: its words in one line
+    cluster.sql("CREATE DATABASE oneline_test TEMPLATE template0")
+    cluster.sql("REVOKE CONNECT ON DATABASE oneline_test FROM PUBLIC")
+    rc, out, err = _store_cli(tmp, ["--data", os.path.join(tmp, "d"), "--digest",
+                                    "--db", cluster.conninfo("oneline_test")])
+    assert rc == 1, (rc, out, err)
+    assert "permission denied" in err, err
+    _log_lines_whole(err)
+
+
 def test_read_only_server(tmp):
     cluster = _pg()
     dbname = "readonly_test"
@@ -492,5 +521,6 @@ if __name__ == "__main__":
         test_two_stores_one_database,
         test_two_stores_same_rows,
         test_frozen_store_does_not_stall_others,
+        test_errors_on_one_line,
         test_read_only_server,
     ])
