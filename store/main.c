@@ -342,6 +342,24 @@ s_brokers_free (void)
     s_brokers.count = 0;
 }
 
+//  An LMDB store that a failed import made in a new directory: removed
+//  with the directory, so that the next try starts as this one did
+static void
+s_remove_new_store (const char *dir)
+{
+    const char *files [] = { "data.mdb", "lock.mdb" };
+    for (size_t index = 0; index < sizeof files / sizeof files [0]; index++) {
+        char *path = zsys_sprintf ("%s/%s", dir, files [index]);
+        assert (path);
+        if (unlink (path) && errno != ENOENT)
+            fprintf (stderr, S_PROGRAM ": cannot remove %s: %s\n", path, strerror (errno));
+        zstr_free (&path);
+    }
+    if (rmdir (dir))
+        fprintf (stderr, S_PROGRAM ": cannot remove the directory %s: %s\n",
+                 dir, strerror (errno));
+}
+
 //  --export, --import, --digest: one task on the database, no broker.
 //  Returns the exit code.
 static int
@@ -368,11 +386,16 @@ s_move_data (bool postgres, const char *spec, size_t map_size, size_t map_max,
                  strerror (errno));
         return 1;
     }
+    //  An import into an LMDB directory that is not there makes it; if
+    //  the import fails, nothing of it is left behind
+    bool made_here = !postgres && import_path && stat (spec, &info) != 0;
     store_db_t *db = postgres? store_db_new_postgres (spec, import_path == NULL)
                              : store_db_new (spec, map_size);
     if (!db) {
         fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "
                  "says why)\n", postgres? "PostgreSQL": spec);
+        if (made_here)
+            s_remove_new_store (spec);
         return 1;
     }
     store_dump_summary_t summary, found;
@@ -407,6 +430,8 @@ s_move_data (bool postgres, const char *spec, size_t map_size, size_t map_max,
                  export_path? "export": "digest");
     fflush (stdout);
     store_db_destroy (&db);
+    if (rc && made_here)
+        s_remove_new_store (spec);
     return rc;
 }
 
@@ -573,6 +598,11 @@ main (int argc, char *argv [])
                               "of its own: give one");
     if ((export_path && !*export_path) || (import_path && !*import_path))
         return s_usage_error ("--export, --import: the file name is empty");
+    //  A dump is made as a new file, 0600, synced, then put in place: not
+    //  a stream. "-" would be a file of that name, which no one means.
+    if ((export_path && streq (export_path, "-")) || (import_path && streq (import_path, "-")))
+        return s_usage_error ("--export, --import: '-' is not a file: the dump is "
+                              "written to, and read from, a file; name one");
     if (export_path || import_path || digest_only)
         return s_move_data (postgres, db_spec? db_spec: data, (size_t) map_mib << 20,
                             (size_t) map_max_mib << 20, export_path, import_path);

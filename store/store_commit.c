@@ -266,9 +266,10 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
             reason = rc == STORE_RETRY? S_CONFLICT_REASON: S_UNAVAILABLE_REASON;
         }
         else {
-            zsys_error ("store_commit: the commit of %zu requests failed (%s): "
+            zsys_error ("store_commit: the commit of %zu request%s failed (%s): "
                         "each is answered with an error, nothing of them was stored",
-                        zlistx_size (self->ops), store_rc_name (rc));
+                        zlistx_size (self->ops), zlistx_size (self->ops) == 1? "": "s",
+                        store_rc_name (rc));
             status = rc == STORE_FULL? ZPOST_STORAGE_FULL: ZPOST_INTERNAL_ERROR;
         }
         break;

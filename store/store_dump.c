@@ -1146,8 +1146,13 @@ store_dump_import (store_db_t *db, const char *path, size_t map_max,
         return -1;
     }
     if (!store_dump_same (dumped, found)) {
-        zsys_error ("store_dump: the database does not hold what the dump holds after "
-                    "the import: compare the two lines printed");
+        //  Written all the same: the likely cause is a store that served
+        //  the database during the import, and the cure is not to import
+        //  again (the target is no longer empty)
+        zsys_error ("store_dump: the import was written and committed, but the "
+                    "database does not hold exactly what the dump holds when read "
+                    "back (was a store serving it meanwhile?): compare the two "
+                    "lines printed");
         return -1;
     }
     return 0;

@@ -32,6 +32,9 @@
 - What the server or libpq says is logged on one line: a database that
   cannot be reached (libpq's message spans lines) and a database the
   store's role may not use (the server's message, detail and hint).
+- --digest and --export only read: on a database without the schema
+  they exit 1 and create nothing; on a schema-1 database they exit 1 and
+  migrate nothing (a serving store migrates it).
 - A read-only server (a standby; here default_transaction_read_only):
   a serving store refuses it at start (exit 1) with a sentence that names
   target_session_attrs=read-write, and --digest and --export read it
@@ -126,6 +129,12 @@ def test_schema_1_migrated(tmp):
                  "zpost_throttle_delay, zpost_now_ms; DROP TABLE zpost_throttle; "
                  "UPDATE zpost_meta SET value = 1 WHERE name = 'schema-version'",
                  "migrate_test")
+    # a reader migrates nothing: it says who does
+    rc, out, err = _store_cli(tmp, ["--data", os.path.join(tmp, "cli"), "--digest",
+                                    "--db", cluster.conninfo("migrate_test")])
+    assert rc == 1 and "holds schema 1" in err, (rc, out, err)
+    assert cluster.sql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
+                       "migrate_test").strip() == "1"
     store = _pg_store(tmp, broker, "migrate_test")
     h.wait_store_ready(broker)
     assert "migrated the schema from version 1 to 2" in store.log_text(), \
@@ -474,6 +483,21 @@ def test_errors_on_one_line(tmp):
     _log_lines_whole(err)
 
 
+def test_readers_create_nothing(tmp):
+    cluster = _pg()
+    cluster.sql("CREATE DATABASE empty_test OWNER %s TEMPLATE template0" % pg.ROLE)
+    db_args = ["--data", os.path.join(tmp, "cli"), "--db", cluster.conninfo("empty_test")]
+    rc, out, err = _store_cli(tmp, db_args + ["--digest"])
+    assert rc == 1 and "holds no zpost store" in err, (rc, out, err)
+    dump = os.path.join(tmp, "empty.dump")
+    rc, out, err = _store_cli(tmp, db_args + ["--export", dump])
+    assert rc == 1 and "holds no zpost store" in err, (rc, out, err)
+    assert not os.path.exists(dump)
+    tables = cluster.sql("SELECT count (*) FROM pg_tables WHERE tablename LIKE 'zpost%'",
+                         "empty_test").strip()
+    assert tables == "0", "a reader made %s tables" % tables
+
+
 def test_read_only_server(tmp):
     cluster = _pg()
     dbname = "readonly_test"
@@ -522,5 +546,6 @@ if __name__ == "__main__":
         test_two_stores_same_rows,
         test_frozen_store_does_not_stall_others,
         test_errors_on_one_line,
+        test_readers_create_nothing,
         test_read_only_server,
     ])
