@@ -48,6 +48,12 @@ struct _store_pg_t {
     bool clean;                 //  no answer failed since the last SAVEPOINT
     int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
+    store_pg_answer_fn *answers [S_PENDING_MAX];    //  deferred reads' handlers
+    void *answer_args [S_PENDING_MAX];
+    store_pg_cache_t cache;     //  store_pg_records.c's, for this transaction
+    uint64_t trips;             //  round trips made
+    uint64_t commands;          //  commands sent
+    bool trace;                 //  log each round trip (ZPOST_PG_TRACE=1)
 };
 
 //  The schema, one step a version: a new database runs every step, one
@@ -276,6 +282,7 @@ s_connect (store_pg_t *self)
     }
     PQclear (self->kept);
     self->kept = NULL;
+    store_pg_cache_forget (&self->cache);
     self->in_txn = false;
     self->pending = 0;
     //  A failed attempt holds the next one off; a connection that was
@@ -359,6 +366,8 @@ store_pg_new (const char *conninfo)
     assert (self);
     self->conninfo = strdup (conninfo);
     assert (self->conninfo);
+    const char *trace = getenv ("ZPOST_PG_TRACE");
+    self->trace = trace && streq (trace, "1");
     if (s_connect (self))
         store_pg_destroy (&self);
     return self;
@@ -371,6 +380,7 @@ store_pg_destroy (store_pg_t **self_p)
     if (*self_p) {
         store_pg_t *self = *self_p;
         PQclear (self->kept);
+        store_pg_cache_forget (&self->cache);
         if (self->conn)
             PQfinish (self->conn);
         free (self->conninfo);
@@ -398,6 +408,27 @@ store_pg_keep (store_pg_t *self, PGresult *result)
 {
     PQclear (self->kept);
     self->kept = result;
+}
+
+store_pg_cache_t *
+store_pg_cache (store_pg_t *self)
+{
+    assert (self);
+    return &self->cache;
+}
+
+uint64_t
+store_pg_round_trips (store_pg_t *self)
+{
+    assert (self);
+    return self->trips;
+}
+
+uint64_t
+store_pg_commands (store_pg_t *self)
+{
+    assert (self);
+    return self->commands;
 }
 
 
@@ -436,8 +467,13 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
         self->broken = true;
         return STORE_UNAVAILABLE;
     }
+    //  What a rollback undoes, the cache must not serve again
+    if (sql && strncmp (sql, "ROLLBACK", 8) == 0)
+        store_pg_cache_forget (&self->cache);
     assert (self->pending < S_PENDING_MAX);
+    self->commands++;
     self->kinds [self->pending] = kind;
+    self->answers [self->pending] = NULL;
     self->whats [self->pending++] = name? name: sql;
     return STORE_OK;
 }
@@ -481,6 +517,19 @@ s_sync (store_pg_t *self, PGresult **last_p)
     int rc = STORE_OK;
     int count = self->pending;
     self->pending = 0;
+    self->trips++;
+    if (self->trace) {
+        //  One line a round trip, naming what it carried
+        char line [512] = "";
+        size_t used = 0;
+        for (int index = 0; index < count && used < sizeof line - 1; index++) {
+            int wrote = snprintf (line + used, sizeof line - used, " %s",
+                                  self->whats [index]);
+            if (wrote > 0)
+                used += (size_t) wrote;
+        }
+        zsys_info ("store_pg: trip %" PRIu64 ": %d:%s", self->trips, count, line);
+    }
     if (PQpipelineSync (self->conn) != 1) {
         zsys_warning ("store_pg: cannot sync: %s", PQerrorMessage (self->conn));
         self->broken = true;
@@ -511,6 +560,8 @@ s_sync (store_pg_t *self, PGresult **last_p)
             self->clean = false;
         if (status != PGRES_PIPELINE_ABORTED && index < count) {
             int answer = s_answer (self, result, self->kinds [index], self->whats [index]);
+            if (answer == STORE_OK && self->answers [index])
+                self->answers [index] (self->answer_args [index], result);
             if (rc == STORE_OK)
                 rc = answer;
             if (rc == STORE_OK && last_p && index == count - 1) {
@@ -581,6 +632,25 @@ store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
     return rc;
 }
 
+int
+store_pg_exec_answered (store_txn_t *txn, int statement, int count,
+                        const char *const *values, const int *lengths,
+                        store_pg_answer_fn *answer, void *arg)
+{
+    assert (txn && txn->pg);
+    assert (answer);
+    store_pg_t *self = txn->pg;
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
+                     count, values, lengths);
+    if (rc == STORE_OK) {
+        self->answers [self->pending - 1] = answer;
+        self->answer_args [self->pending - 1] = arg;
+        if (!txn->write || self->pending >= S_PENDING_MAX - 4)
+            rc = s_sync (self, NULL);
+    }
+    return rc;
+}
+
 uint64_t
 store_pg_database_size (store_pg_t *self)
 {
@@ -617,6 +687,10 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
             return STORE_UNAVAILABLE;
     }
     int rc = STORE_OK;
+    //  A new transaction: nothing read before it may be served in it (a
+    //  read-only one inside an open write one is part of that one)
+    if (!parent && (write || !self->in_txn))
+        store_pg_cache_forget (&self->cache);
     //  BEGIN and SAVEPOINT go with the transaction's first command
     if (parent) {
         rc = s_send (self, S_KIND_PLAIN, NULL, "SAVEPOINT zs", 0, NULL, NULL);
@@ -785,6 +859,8 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
         }
         self->kinds [0] = S_KIND_PLAIN;
         self->whats [0] = "the login throttle";
+        self->answers [0] = NULL;
+        self->commands++;
         self->pending = 1;
         PGresult *result = NULL;
         rc = s_sync (self, &result);

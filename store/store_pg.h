@@ -113,6 +113,56 @@ int
 void
     store_pg_keep (store_pg_t *self, PGresult *result);
 
+//  A deferred read: sent as store_pg_exec_deferred sends a write, and its
+//  answer handed to answer (with arg) when the next command that waits
+//  reads it, at the latest the transaction's end; not at all if the
+//  command failed or the connection broke. arg must live until then.
+typedef void (store_pg_answer_fn) (void *arg, const PGresult *result);
+int
+    store_pg_exec_answered (store_txn_t *txn, int statement, int count,
+                            const char *const *values, const int *lengths,
+                            store_pg_answer_fn *answer, void *arg);
+
+//  What store_pg_records.c remembers on a connection to spare round trips,
+//  all of it rows this very transaction has read or written, so that
+//  serving them again gives what the database would (a write transaction
+//  is one SERIALIZABLE snapshot plus its own writes). store_pg.c forgets
+//  it all when a top-level transaction begins, at every ROLLBACK (of a
+//  savepoint too: the rows it undid), and on a new connection.
+#define STORE_PG_USERS_CACHED   16
+typedef struct {
+    //  User rows read or written, by name (a SEND's recipients, the
+    //  session's user), written through by user_put
+    struct {
+        bool valid;
+        char name [ZPOST_NAME_MAX + 1];
+        store_user_t user;
+    } users [STORE_PG_USERS_CACHED];
+    size_t next_user;           //  the slot the next one takes
+    //  During a folder walk: its batch, each entry with its message
+    //  (one statement a page of LIST, not one a message), or after a
+    //  folder_get its entry with its message (READ, DELETE)
+    PGresult *page;
+    bool page_walk;             //  the walk's own, to free when it ends
+    //  Counters and record counts, read at once by the first counter_get
+    //  (STATS), forgotten at any write
+    PGresult *meta;
+} store_pg_cache_t;
+store_pg_cache_t *
+    store_pg_cache (store_pg_t *self);
+//  Forget the cache (store_pg_records.c)
+void
+    store_pg_cache_forget (store_pg_cache_t *cache);
+
+//  Round trips (syncs that waited for answers) and commands sent on this
+//  connection so far. With ZPOST_PG_TRACE=1 in the environment the store
+//  logs each round trip and the commands it carried
+//  (scripts/measure_pg_trips.py counts them per request).
+uint64_t
+    store_pg_round_trips (store_pg_t *self);
+uint64_t
+    store_pg_commands (store_pg_t *self);
+
 //  The statements, prepared at connect (store_pg_records.c)
 typedef struct {
     const char *name;
