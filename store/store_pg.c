@@ -656,6 +656,9 @@ store_pg_database_size (store_pg_t *self)
 {
     assert (self);
     uint64_t size = 0;
+    //  STATS reads it after the counters, which brought it with them
+    if (store_pg_cache_meta (&self->cache, " size", &size) == 0)
+        return size;
     int rc = s_send (self, S_KIND_PLAIN, NULL,
                      "SELECT pg_database_size (current_database ())", 0, NULL, NULL);
     PGresult *result = NULL;

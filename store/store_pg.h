@@ -144,6 +144,11 @@ typedef struct {
     //  folder_get its entry with its message (READ, DELETE)
     PGresult *page;
     bool page_walk;             //  the walk's own, to free when it ends
+    //  The folder entry folder_get last found, until it is deleted
+    bool entry_found;
+    uint64_t entry_user;
+    int entry_folder;
+    uint64_t entry_message;
     //  Counters and record counts, read at once by the first counter_get
     //  (STATS), forgotten at any write
     PGresult *meta;
@@ -153,6 +158,10 @@ store_pg_cache_t *
 //  Forget the cache (store_pg_records.c)
 void
     store_pg_cache_forget (store_pg_cache_t *cache);
+//  A figure of the counters read at once (STATS), if they are at hand:
+//  0 and *value, or -1
+int
+    store_pg_cache_meta (store_pg_cache_t *cache, const char *name, uint64_t *value);
 
 //  Round trips (syncs that waited for answers) and commands sent on this
 //  connection so far. With ZPOST_PG_TRACE=1 in the environment the store

@@ -40,9 +40,9 @@ enum {
     S_SESSION_GET, S_SESSION_PUT, S_SESSION_DELETE, S_SESSION_DELETE_ALL,
     S_SESSION_EXPIRE, S_SESSION_COUNT, S_REPLY_COUNT,
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
-    S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DELETE,
+    S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DECREF, S_MESSAGE_DELETE,
     S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
-    S_COUNTER_GET, S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
+    S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
     S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
@@ -106,8 +106,20 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_MESSAGE_GET] = { "z_message_get",
         "SELECT date, sender, recipients, subject, body FROM zpost_messages"
         " WHERE id = $1::int8" },
+    //  One reference less, and the message gone with its last one, in one
+    //  statement: the refs left (0: it was freed), no row if there is no
+    //  such message. Of the two parts, one at most finds the row, in the
+    //  statement's one snapshot.
     [S_MESSAGE_UNREF] = { "z_message_unref",
-        "UPDATE zpost_messages SET refs = refs - 1 WHERE id = $1::int8 RETURNING refs" },
+        "WITH gone AS (DELETE FROM zpost_messages WHERE id = $1::int8 AND refs <= 1"
+        "   RETURNING 0),"
+        " kept AS (UPDATE zpost_messages SET refs = refs - 1"
+        "   WHERE id = $1::int8 AND refs > 1 RETURNING refs)"
+        " SELECT refs FROM kept UNION ALL SELECT 0 FROM gone" },
+    //  The same two parts alone, for a message whose count of references
+    //  this transaction has just read (store_pg_message_unref)
+    [S_MESSAGE_DECREF] = { "z_message_decref",
+        "UPDATE zpost_messages SET refs = refs - 1 WHERE id = $1::int8" },
     [S_MESSAGE_DELETE] = { "z_message_delete",
         "DELETE FROM zpost_messages WHERE id = $1::int8" },
     [S_FOLDER_PUT] = { "z_folder_put",
@@ -118,7 +130,7 @@ const store_pg_statement_t store_pg_statements [] = {
     //  only up to S_BODY_PREFETCH bytes, else NULL and read on its own)
     [S_FOLDER_GET] = { "z_folder_get",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id = $3::int8" },
     [S_FOLDER_DELETE] = { "z_folder_delete",
@@ -128,12 +140,10 @@ const store_pg_statement_t store_pg_statements [] = {
     //  z_folder_get: LIST reads each message as it visits its entry
     [S_FOLDER_WALK] = { "z_folder_walk",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id < $3::int8"
         " ORDER BY f.message_id DESC LIMIT $4::int8" },
-    [S_COUNTER_GET] = { "z_counter_get",
-        "SELECT value FROM zpost_meta WHERE name = $1::text" },
     [S_COUNTER_ADD] = { "z_counter_add",
         "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
         " DO UPDATE SET value = zpost_meta.value + EXCLUDED.value RETURNING value" },
@@ -191,7 +201,8 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_META_ALL] = { "z_meta_all",
         "SELECT name, value FROM zpost_meta"
         " UNION ALL SELECT ' replies', count (*) FROM zpost_replies"
-        " UNION ALL SELECT ' sessions', count (*) FROM zpost_sessions" },
+        " UNION ALL SELECT ' sessions', count (*) FROM zpost_sessions"
+        " UNION ALL SELECT ' size', pg_database_size (current_database ())" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
@@ -201,8 +212,10 @@ const int store_pg_statement_count = S_STATEMENTS;
 //  z_folder_walk: the SQL says it too); a longer one is read on its own,
 //  so that a page of LIST holds at most S_WALK_BATCH times this in memory
 #define S_BODY_PREFETCH     32768
-//  The columns of a message in z_folder_get's and z_folder_walk's rows
+//  The columns of a message in z_folder_get's and z_folder_walk's rows:
+//  id, date, sender, recipients, subject, body, refs
 #define S_PAGE_MESSAGE      2
+#define S_PAGE_REFS         (S_PAGE_MESSAGE + 6)
 
 
 //  --------------------------------------------------------------------------
@@ -399,14 +412,23 @@ s_meta (store_txn_t *txn, const char *name, uint64_t *value)
             return rc;
         cache->meta = result;
     }
+    store_pg_cache_meta (cache, name, value);
+    return STORE_OK;
+}
+
+int
+store_pg_cache_meta (store_pg_cache_t *cache, const char *name, uint64_t *value)
+{
+    if (!cache->meta)
+        return -1;
     size_t size = strlen (name);
     for (int row = 0; row < PQntuples (cache->meta); row++)
         if ((size_t) PQgetlength (cache->meta, row, 0) == size
         &&  memcmp (PQgetvalue (cache->meta, row, 0), name, size) == 0) {
             *value = s_get_int (cache->meta, row, 1);
-            break;
+            return 0;
         }
-    return STORE_OK;
+    return -1;
 }
 
 //  The slot of the user's cached row, or -1
@@ -504,7 +526,8 @@ store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
     int rc;
     if (must_be_new) {
         PGresult *result;
-        rc = s_inserted (s_exec (txn, S_USER_INSERT, &params, &result), result);
+        rc = s_exec (txn, S_USER_INSERT, &params, &result);
+        rc = s_inserted (rc, result);
     }
     else
         rc = s_write (txn, S_USER_UPSERT, S_KIND_PLAIN, &params);
@@ -725,6 +748,18 @@ s_page_message (store_pg_cache_t *cache, uint64_t id, store_message_t *message)
     return -1;
 }
 
+//  The page's row for message id, if it holds the message; else -1
+static int
+s_page_row (store_pg_cache_t *cache, uint64_t id)
+{
+    if (!cache->page)
+        return -1;
+    for (int row = 0; row < PQntuples (cache->page); row++)
+        if (s_get_int (cache->page, row, 1) == id)
+            return PQgetisnull (cache->page, row, S_PAGE_MESSAGE)? -1: row;
+    return -1;
+}
+
 int
 store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
 {
@@ -762,6 +797,20 @@ store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
     *freed = false;
     s_params_t params = { 0 };
     s_int64 (&params, id);
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    int row = s_page_row (cache, id);
+    if (row >= 0) {
+        //  Its count was read with its folder entry (DELETE), in this
+        //  transaction: which of the two it takes is known, and either
+        //  finds the row or fails on the server (a concurrent change is a
+        //  serialization failure), so neither is waited for. The page's
+        //  count is now out of date: it goes.
+        int64_t refs = (int32_t) s_get_int (cache->page, row, S_PAGE_REFS);
+        s_page_drop (cache);
+        *freed = refs <= 1;
+        return s_write (txn, *freed? S_MESSAGE_DELETE: S_MESSAGE_DECREF,
+                        S_KIND_PLAIN, &params);
+    }
     PGresult *result;
     int rc = s_one_row (s_exec (txn, S_MESSAGE_UNREF, &params, &result), &result);
     if (rc)
@@ -772,11 +821,8 @@ store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
         return STORE_OK;
     //  Gone: a page that holds it must not give it again
     s_page_drop (store_pg_cache (txn->pg));
-    rc = s_exec (txn, S_MESSAGE_DELETE, &params, &result);
-    PQclear (result);
-    if (rc == STORE_OK)
-        *freed = true;
-    return rc;
+    *freed = true;
+    return STORE_OK;
 }
 
 
@@ -811,11 +857,16 @@ store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     PGresult *result;
     store_pg_cache_t *cache = store_pg_cache (txn->pg);
     s_page_drop (cache);
+    cache->entry_found = false;
     int rc = s_one_row (s_exec (txn, S_FOLDER_GET, &params, &result), &result);
     if (rc == STORE_OK) {
         *seen = s_get_bool (result, 0, 0);
         //  The message came with it, for the message_get that follows
         cache->page = result;
+        cache->entry_found = true;
+        cache->entry_user = user_id;
+        cache->entry_folder = (int) folder;
+        cache->entry_message = message_id;
     }
     return rc;
 }
@@ -826,6 +877,16 @@ store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folde
 {
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    if (cache->entry_found && cache->entry_user == user_id
+    &&  cache->entry_folder == (int) folder && cache->entry_message == message_id) {
+        //  This transaction has just found the entry (DELETE reads it
+        //  first): the delete finds it too, or fails on the server (a
+        //  concurrent change is a serialization failure), so it need not
+        //  be waited for
+        cache->entry_found = false;
+        return s_write (txn, S_FOLDER_DELETE, S_KIND_PLAIN, &params);
+    }
     PGresult *result;
     int rc = s_exec (txn, S_FOLDER_DELETE, &params, &result);
     return s_touched (rc, result);
