@@ -206,11 +206,15 @@ const store_pg_statement_t store_pg_statements [] = {
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
-//  Rows a folder walk fetches at a time: a page of LIST, most often
+//  Rows a folder walk fetches first (a page of LIST, most often), and at
+//  most at a time: each batch after the first twice the one before, so
+//  that a LIST of 1000 costs 5 round trips
 #define S_WALK_BATCH        64
+#define S_WALK_BATCH_MAX    256
 //  A message body up to this size comes with its folder entry (z_folder_get,
 //  z_folder_walk: the SQL says it too); a longer one is read on its own,
-//  so that a page of LIST holds at most S_WALK_BATCH times this in memory
+//  so that a batch of a walk holds at most S_WALK_BATCH_MAX times this
+//  in memory
 #define S_BODY_PREFETCH     32768
 //  The columns of a message in z_folder_get's and z_folder_walk's rows:
 //  id, date, sender, recipients, subject, body, refs
@@ -901,10 +905,11 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     //  then gives without a round trip of its own
     store_pg_cache_t *cache = store_pg_cache (txn->pg);
     uint64_t below = before && before < INT64_MAX? before: INT64_MAX;
+    int batch = S_WALK_BATCH;
     while (true) {
         s_params_t params = { 0 };
         s_folder_params (&params, user_id, folder, below);
-        s_int64 (&params, S_WALK_BATCH);
+        s_int64 (&params, batch);
         s_page_drop (cache);
         PGresult *result;
         int rc = s_exec (txn, S_FOLDER_WALK, &params, &result);
@@ -913,7 +918,7 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
         cache->page = result;
         cache->page_walk = true;
         int rows = PQntuples (result);
-        bool more = rows == S_WALK_BATCH;
+        bool more = rows == batch;
         for (int row = 0; row < rows; row++) {
             below = s_get_int (result, row, 1);
             if (!visit (arg, below, s_get_bool (result, row, 0))) {
@@ -930,6 +935,7 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
         PQclear (result);
         if (!more)
             return STORE_OK;
+        batch = batch * 2 > S_WALK_BATCH_MAX? S_WALK_BATCH_MAX: batch * 2;
     }
 }
 
