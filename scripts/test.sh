@@ -41,7 +41,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 #  memory is checked here by test_engine_hasher
 ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs" \
     -LE postgresql -E '^integration_lmdb_test_engine_job_ids$'
-asan_pg=${ZPOST_ASAN_PG_TESTS-'integration_postgresql_test_(ping|mail|accounts|durability|crash|store_pg)$'}
+asan_pg=${ZPOST_ASAN_PG_TESTS-'integration_postgresql_test_(ping|mail|accounts|durability|crash|store_pg|store_pg_commit)$'}
 if [ -n "$asan_pg" ]; then
     echo "=== PostgreSQL back end under ASan + UBSan: $asan_pg ==="
     ctest --test-dir "$top/build-asan" --output-on-failure -j "$jobs" \

@@ -33,6 +33,13 @@
 #define S_RECONNECT_MSECS   1000
 //  Commands in the pipeline at most before a sync
 #define S_PENDING_MAX       64
+//  After a commit the synchronous standby did not confirm, write
+//  transactions are refused (503) for this long: the group commit runs a
+//  failed group again at once, and that run would wait for the same
+//  missing standby (only to be cancelled again) instead of answering
+#define S_HOLD_MSECS        1000
+//  The prepared statement a replay runs (store_pg_replayed)
+#define S_CONFIRM           "z_reply_confirm"
 
 struct _store_pg_t {
     char *conninfo;             //  as given
@@ -54,6 +61,11 @@ struct _store_pg_t {
     uint64_t trips;             //  round trips made
     uint64_t commands;          //  commands sent
     bool trace;                 //  log each round trip (ZPOST_PG_TRACE=1)
+    bool snapshot;              //  the open transaction is read-only
+    bool unreplicated;          //  the last sync ended a commit that the
+                                //  synchronous standby did not confirm
+    char unreplicated_why [256];    //  the server's words for it
+    int64_t hold_until;         //  zclock_mono: no write transaction before
 };
 
 //  The schema, one step a version: a new database runs every step, one
@@ -271,6 +283,57 @@ failed:
 
 
 //  --------------------------------------------------------------------------
+//  Notices: a commit that returned before the synchronous standby confirmed
+//
+//  With synchronous_standby_names set, COMMIT waits for the standby. If
+//  that wait is cancelled (pg_cancel_backend, or the backend is told to
+//  terminate), PostgreSQL cannot undo the commit any more: COMMIT answers
+//  success all the same, and the only sign is a WARNING notice before it
+//  (syncrep.c: "canceling wait for synchronous replication due to user
+//  request", SQLSTATE 01000; "canceling the wait for synchronous
+//  replication and terminating connection due to administrator command",
+//  57P01, after which the connection closes). The data is on the primary
+//  and perhaps not on the standby: answered 200, it is mail that a
+//  failover can lose. So such a notice makes the sync that read it a
+//  failure (s_sync: STORE_UNAVAILABLE, the retryable 503).
+
+//  True if a notice says a commit's wait for the standby was cancelled.
+//  01000 is the code of any WARNING that names none, so the words are
+//  checked as well; but the words are translated when the server's
+//  lc_messages is not English, and a commit taken for unconfirmed when it
+//  was confirmed costs a 503 and a retry, while the other mistake loses
+//  mail: any WARNING with either code counts.
+static bool
+s_unreplicated_notice (const char *severity, const char *state, const char *message)
+{
+    if (!severity || !streq (severity, "WARNING"))
+        return false;
+    if (message && strstr (message, "wait for synchronous replication"))
+        return true;
+    return state && (streq (state, "01000") || streq (state, "57P01"));
+}
+
+//  libpq's notice receiver for every connection of the store, in place of
+//  its default, which prints to stderr
+static void
+s_notice (void *arg, const PGresult *notice)
+{
+    store_pg_t *self = (store_pg_t *) arg;
+    const char *severity = PQresultErrorField (notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField (notice, PG_DIAG_SQLSTATE);
+    const char *message = PQresultErrorField (notice, PG_DIAG_MESSAGE_PRIMARY);
+    if (s_unreplicated_notice (severity, state, message)) {
+        self->unreplicated = true;
+        snprintf (self->unreplicated_why, sizeof self->unreplicated_why, "%s: %s",
+                  state? state: "no SQLSTATE", message? message: "no message");
+    }
+    else
+        zsys_debug ("store_pg: the server says: %s %s: %s", severity? severity: "?",
+                    state? state: "?", message? message: "");
+}
+
+
+//  --------------------------------------------------------------------------
 //  Connect, check durability, prepare. 0, or -1 after saying why.
 
 static int
@@ -304,6 +367,7 @@ s_connect (store_pg_t *self)
                     self->conn? PQerrorMessage (self->conn): "out of memory");
         return -1;
     }
+    PQsetNoticeReceiver (self->conn, s_notice, self);
     if (PQsetClientEncoding (self->conn, "UTF8"))
         zsys_warning ("store_pg: cannot set the client encoding to UTF8");
 
@@ -347,12 +411,24 @@ s_connect (store_pg_t *self)
         }
         PQclear (result);
     }
+    //  The replay's write (store_pg_replayed)
+    result = PQprepare (self->conn, S_CONFIRM,
+                        "UPDATE zpost_replies SET created = created"
+                        " WHERE scope = $1::bytea AND request_id = $2::bytea", 0, NULL);
+    if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+        zsys_error ("store_pg: cannot prepare %s: %s", S_CONFIRM,
+                    PQresultErrorMessage (result));
+        PQclear (result);
+        return -1;
+    }
+    PQclear (result);
     if (PQenterPipelineMode (self->conn) != 1) {
         zsys_error ("store_pg: cannot enter pipeline mode: %s", PQerrorMessage (self->conn));
         return -1;
     }
     self->broken = false;
     self->next_attempt = 0;
+    self->unreplicated = false;
     zsys_info ("store_pg: connected to %s:%s, database %s, schema %u",
                PQhost (self->conn), PQport (self->conn), PQdb (self->conn), self->schema);
     return 0;
@@ -504,12 +580,8 @@ s_answer (store_pg_t *self, PGresult *result, int kind, const char *what)
 //  Sync, and read every answer. The first failure is the code; *last_p,
 //  if given, gets the last command's result when all went well.
 static int
-s_sync (store_pg_t *self, PGresult **last_p)
+s_sync_answers (store_pg_t *self, PGresult **last_p)
 {
-    if (last_p)
-        *last_p = NULL;
-    if (self->pending == 0)
-        return STORE_OK;
     if (self->broken || !self->conn) {
         self->pending = 0;
         return STORE_UNAVAILABLE;
@@ -590,6 +662,45 @@ s_sync (store_pg_t *self, PGresult **last_p)
     return rc;
 }
 
+//  s_sync_answers, and a commit among them that the synchronous standby
+//  did not confirm (s_notice) is a failure: STORE_UNAVAILABLE, with
+//  self->unreplicated set, whatever the answers said
+static int
+s_sync (store_pg_t *self, PGresult **last_p)
+{
+    if (last_p)
+        *last_p = NULL;
+    if (self->pending == 0)
+        return STORE_OK;
+    //  Only a commit waits for the standby: a COMMIT, or a statement on
+    //  its own outside a write transaction. A warning elsewhere is some
+    //  other (s_unreplicated_notice takes any 01000), and must not fail
+    //  a transaction that goes on.
+    bool commits = !self->in_txn;
+    for (int index = 0; index < self->pending; index++)
+        if (self->kinds [index] == S_KIND_COMMIT)
+            commits = true;
+    self->unreplicated = false;
+    int rc = s_sync_answers (self, last_p);
+    if (self->unreplicated && !commits) {
+        zsys_debug ("store_pg: the server says: %s", self->unreplicated_why);
+        self->unreplicated = false;
+    }
+    if (self->unreplicated) {
+        zsys_warning ("store_pg: NOT REPLICATED: a commit returned without the "
+                      "synchronous standby's confirmation (%s); it stays on this "
+                      "server, perhaps not on the standby: its requests are "
+                      "answered 503, and a retry is answered once the standby "
+                      "confirms", self->unreplicated_why);
+        if (last_p) {
+            PQclear (*last_p);
+            *last_p = NULL;
+        }
+        rc = STORE_UNAVAILABLE;
+    }
+    return rc;
+}
+
 //  Run one control command (or SQL without parameters) now; a code
 static int
 s_control (store_pg_t *self, const char *sql, int kind)
@@ -651,6 +762,39 @@ store_pg_exec_answered (store_txn_t *txn, int statement, int count,
     return rc;
 }
 
+//  Why a replay writes. A recorded reply may belong to a commit whose
+//  wait for the synchronous standby was cancelled: its client was told
+//  503 (s_sync) and retries, and the record it finds is on this server
+//  but perhaps not yet on the standby. Replayed as it stands, the 200
+//  would acknowledge mail that a failover can lose. PostgreSQL 15 gives
+//  no way to wait for the standby to reach an LSN, and a transaction
+//  that writes nothing does not wait at COMMIT; one that writes does, up
+//  to its own commit's LSN, which lies past the recorded one (the record
+//  was visible, so its commit came earlier in the WAL). So the replay
+//  writes, a no-op update of the record itself, and its reply goes out
+//  after that commit as every reply does: only once the standby has the
+//  recorded data, and as a 503 again if that wait is cancelled too. A
+//  replay is a client's retry, rare; the path of new requests pays
+//  nothing, and no schema change is needed.
+int
+store_pg_replayed (store_txn_t *txn, const void *scope, size_t scope_size,
+                   const char *request_id)
+{
+    assert (txn && txn->pg);
+    store_pg_t *self = txn->pg;
+    //  A snapshot cannot write; nothing is answered from one
+    if (self->in_txn && self->snapshot)
+        return STORE_OK;
+    const char *values [2] = { scope_size? (const char *) scope: "", request_id };
+    int lengths [2] = { (int) scope_size, (int) strlen (request_id) };
+    int rc = s_send (self, S_KIND_PLAIN, S_CONFIRM, NULL, 2, values, lengths);
+    //  In a write transaction the group's COMMIT waits; outside one, the
+    //  statement commits (and waits) by itself, now
+    if (rc == STORE_OK && (!txn->write || self->pending >= S_PENDING_MAX - 4))
+        rc = s_sync (self, NULL);
+    return rc;
+}
+
 uint64_t
 store_pg_database_size (store_pg_t *self)
 {
@@ -683,6 +827,8 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
 {
     assert (self);
     *txn_p = NULL;
+    if (!parent && write && zclock_mono () < self->hold_until)
+        return STORE_UNAVAILABLE;
     if (!parent && (self->broken || !self->conn) && !self->in_txn) {
         if (zclock_mono () < self->next_attempt)
             return STORE_UNAVAILABLE;
@@ -732,8 +878,10 @@ store_pg_txn_begin_snapshot (store_db_t *db, store_pg_t *self, store_txn_t **txn
     //  A write transaction's bookkeeping (in_txn, COMMIT at the end),
     //  begun read-only: every statement of it reads the same snapshot
     int rc = store_pg_txn_begin (db, self, NULL, true, txn_p);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
+        self->snapshot = true;
         rc = s_control (self, "SET TRANSACTION READ ONLY DEFERRABLE", S_KIND_PLAIN);
+    }
     if (rc != STORE_OK)
         store_pg_txn_abort (txn_p);
     return rc;
@@ -743,8 +891,10 @@ store_pg_txn_begin_snapshot (store_db_t *db, store_pg_t *self, store_txn_t **txn
 static void
 s_ended (store_pg_t *self, store_txn_t *txn)
 {
-    if (!txn->nested && txn->write)
+    if (!txn->nested && txn->write) {
         self->in_txn = false;
+        self->snapshot = false;
+    }
     if (!txn->nested && !self->in_txn) {
         PQclear (self->kept);
         self->kept = NULL;
@@ -782,10 +932,19 @@ store_pg_txn_commit (store_txn_t **txn_p)
     else
     if (txn->write) {
         rc = s_control (self, "COMMIT", S_KIND_COMMIT);
-        if (rc == STORE_OK && self->wrote)
-            self->generation++;
-        if (rc != STORE_OK && !self->broken)
-            s_control (self, "ROLLBACK", S_KIND_PLAIN);
+        if (self->unreplicated) {
+            //  Committed here all the same (STORE_UNAVAILABLE: 503): there
+            //  is nothing to roll back, and a retry finds the records
+            if (self->wrote)
+                self->generation++;
+            self->hold_until = zclock_mono () + S_HOLD_MSECS;
+        }
+        else {
+            if (rc == STORE_OK && self->wrote)
+                self->generation++;
+            if (rc != STORE_OK && !self->broken)
+                s_control (self, "ROLLBACK", S_KIND_PLAIN);
+        }
     }
     else
     if (!self->in_txn)

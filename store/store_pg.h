@@ -17,7 +17,12 @@
           one in autocommit (each sees what was committed when it ran);
         - every session runs with synchronous_commit on, set and read back
           at connect: COMMIT returns once the commit is durable (and, with
-          synchronous_standby_names, on the standby too).
+          synchronous_standby_names, on the standby too);
+        - a COMMIT whose wait for the synchronous standby was cancelled
+          returns success with a WARNING notice: the store takes it as
+          STORE_UNAVAILABLE (503), and write transactions are refused for
+          a second; a recorded reply is replayed only after a commit of
+          its own that the standby confirmed (store_pg_replayed).
     Codes: serialization failure and deadlock (40001, 40P01) and a
     duplicate recorded reply are STORE_RETRY (the group runs again); a
     lost connection, a server shutting down, or a read-only server (25006,
@@ -108,6 +113,15 @@ int
 int
     store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
                             const char *const *values, const int *lengths);
+//  A recorded reply of scope and request_id is about to be replayed: make
+//  its answer wait, as a new write's would, until the synchronous standby
+//  (if synchronous_standby_names names one) confirms the record. In a
+//  write transaction this is a deferred write, confirmed by the COMMIT;
+//  outside one it commits now. STORE_OK, or a code: STORE_UNAVAILABLE
+//  (503) when the standby's confirmation was cancelled.
+int
+    store_pg_replayed (store_txn_t *txn, const void *scope, size_t scope_size,
+                       const char *request_id);
 //  Keep a result alive until the next call or the transaction's end
 //  (message strings point into it)
 void

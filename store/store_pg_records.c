@@ -1016,6 +1016,12 @@ store_pg_reply_get (store_txn_t *txn, const void *scope, size_t scope_size,
         zsys_error ("store_pg: a recorded reply is damaged");
         return STORE_FAILED;
     }
+    //  Not answered before the synchronous standby confirms the record
+    rc = store_pg_replayed (txn, scope, scope_size, request_id);
+    if (rc) {
+        zpost_msg_destroy (&reply);
+        return rc;
+    }
     *reply_p = reply;
     return STORE_OK;
 }
