@@ -55,8 +55,6 @@ struct _store_pg_t {
     bool clean;                 //  no answer failed since the last SAVEPOINT
     int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
-    store_pg_answer_fn *answers [S_PENDING_MAX];    //  deferred reads' handlers
-    void *answer_args [S_PENDING_MAX];
     store_pg_cache_t cache;     //  store_pg_records.c's, for this transaction
     uint64_t trips;             //  round trips made
     uint64_t commands;          //  commands sent
@@ -549,7 +547,6 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
     assert (self->pending < S_PENDING_MAX);
     self->commands++;
     self->kinds [self->pending] = kind;
-    self->answers [self->pending] = NULL;
     self->whats [self->pending++] = name? name: sql;
     return STORE_OK;
 }
@@ -632,8 +629,6 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
             self->clean = false;
         if (status != PGRES_PIPELINE_ABORTED && index < count) {
             int answer = s_answer (self, result, self->kinds [index], self->whats [index]);
-            if (answer == STORE_OK && self->answers [index])
-                self->answers [index] (self->answer_args [index], result);
             if (rc == STORE_OK)
                 rc = answer;
             if (rc == STORE_OK && last_p && index == count - 1) {
@@ -740,25 +735,6 @@ store_pg_exec_deferred (store_txn_t *txn, int statement, int kind, int count,
     //  and a pipeline is kept short
     if (rc == STORE_OK && (!txn->write || self->pending >= S_PENDING_MAX - 4))
         rc = s_sync (self, NULL);
-    return rc;
-}
-
-int
-store_pg_exec_answered (store_txn_t *txn, int statement, int count,
-                        const char *const *values, const int *lengths,
-                        store_pg_answer_fn *answer, void *arg)
-{
-    assert (txn && txn->pg);
-    assert (answer);
-    store_pg_t *self = txn->pg;
-    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
-                     count, values, lengths);
-    if (rc == STORE_OK) {
-        self->answers [self->pending - 1] = answer;
-        self->answer_args [self->pending - 1] = arg;
-        if (!txn->write || self->pending >= S_PENDING_MAX - 4)
-            rc = s_sync (self, NULL);
-    }
     return rc;
 }
 
@@ -1021,7 +997,6 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
         }
         self->kinds [0] = S_KIND_PLAIN;
         self->whats [0] = "the login throttle";
-        self->answers [0] = NULL;
         self->commands++;
         self->pending = 1;
         PGresult *result = NULL;

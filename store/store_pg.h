@@ -127,16 +127,6 @@ int
 void
     store_pg_keep (store_pg_t *self, PGresult *result);
 
-//  A deferred read: sent as store_pg_exec_deferred sends a write, and its
-//  answer handed to answer (with arg) when the next command that waits
-//  reads it, at the latest the transaction's end; not at all if the
-//  command failed or the connection broke. arg must live until then.
-typedef void (store_pg_answer_fn) (void *arg, const PGresult *result);
-int
-    store_pg_exec_answered (store_txn_t *txn, int statement, int count,
-                            const char *const *values, const int *lengths,
-                            store_pg_answer_fn *answer, void *arg);
-
 //  What store_pg_records.c remembers on a connection to spare round trips,
 //  all of it rows this very transaction has read or written, so that
 //  serving them again gives what the database would (a write transaction
@@ -232,6 +222,9 @@ int store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
                         zpost_msg_t *reply);
 int store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max,
                            size_t *removed);
+int store_pg_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+                    uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+                    size_t examine, size_t *replies, size_t *sessions);
 
 //  The dump's walks and counter_set: as store_records.h
 int store_pg_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg);

@@ -34,6 +34,22 @@
 #include <sodium.h>
 #include <string.h>
 
+//  The session part of the sweep (z_session_expire, z_sweep): walk, the
+//  sessions examined; gone, one row a session deleted
+#define S_SESSIONS_GONE \
+    "walk AS (SELECT digest, created, last_used," \
+    "   row_number () OVER (ORDER BY digest) AS n FROM zpost_sessions" \
+    "   WHERE digest >= $1::bytea ORDER BY digest LIMIT $2::int8 + 1)," \
+    " gone AS (DELETE FROM zpost_sessions s USING walk w" \
+    "   WHERE s.digest = w.digest AND w.n <= $2::int8" \
+    "   AND ($3::int8 > w.last_used + $4::int8 OR $3::int8 > w.created + $5::int8)" \
+    "   RETURNING 1)"
+//  The replies the sweep deletes: at most (max) of those created before
+//  (older), oldest first
+#define S_REPLIES_GONE(older,max) \
+    "(scope, request_id) IN (SELECT scope, request_id FROM zpost_replies" \
+    " WHERE created < " older "::int8 ORDER BY created LIMIT " max "::int8)"
+
 //  The statements, by index; names are "zN" so they are short on the wire
 enum {
     S_USER_GET, S_USER_INSERT, S_USER_UPSERT,
@@ -46,7 +62,7 @@ enum {
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
     S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
-    S_META_ALL,
+    S_META_ALL, S_SWEEP,
     S_STATEMENTS
 };
 
@@ -85,13 +101,7 @@ const store_pg_statement_t store_pg_statements [] = {
     //  expired ones among them, and give back the first digest not
     //  examined (none at the end of the table)
     [S_SESSION_EXPIRE] = { "z_session_expire",
-        "WITH walk AS (SELECT digest, created, last_used,"
-        "   row_number () OVER (ORDER BY digest) AS n FROM zpost_sessions"
-        "   WHERE digest >= $1::bytea ORDER BY digest LIMIT $2::int8 + 1),"
-        " gone AS (DELETE FROM zpost_sessions s USING walk w"
-        "   WHERE s.digest = w.digest AND w.n <= $2::int8"
-        "   AND ($3::int8 > w.last_used + $4::int8 OR $3::int8 > w.created + $5::int8)"
-        "   RETURNING 1)"
+        "WITH " S_SESSIONS_GONE
         " SELECT (SELECT count (*) FROM gone),"
         "   (SELECT digest FROM walk WHERE n = $2::int8 + 1)" },
     [S_SESSION_COUNT] = { "z_session_count", "SELECT count (*) FROM zpost_sessions" },
@@ -157,8 +167,7 @@ const store_pg_statement_t store_pg_statements [] = {
         "INSERT INTO zpost_replies VALUES ($1::bytea, $2::bytea, $3::int8, $4::bytea,"
         " $5::bytea)" },
     [S_REPLY_EXPIRE] = { "z_reply_expire",
-        "DELETE FROM zpost_replies WHERE (scope, request_id) IN (SELECT scope, request_id"
-        " FROM zpost_replies WHERE created < $1::int8 ORDER BY created LIMIT $2::int8)" },
+        "DELETE FROM zpost_replies WHERE " S_REPLIES_GONE ("$1", "$2") },
     //  The dump's walks (store_records.h): byte order of the LMDB keys,
     //  so names and keys are compared as bytes (COLLATE "C"), and a
     //  reply's scope by its size first. The big tables go in batches
@@ -203,6 +212,17 @@ const store_pg_statement_t store_pg_statements [] = {
         " UNION ALL SELECT ' replies', count (*) FROM zpost_replies"
         " UNION ALL SELECT ' sessions', count (*) FROM zpost_sessions"
         " UNION ALL SELECT ' size', pg_database_size (current_database ())" },
+    //  The engine's whole sweep (store_pg_sweep): z_session_expire's
+    //  statement and z_reply_expire's ($6, $7) in one, so one round trip;
+    //  the two parts touch different tables. Its row: z_session_expire's,
+    //  then the replies removed.
+    [S_SWEEP] = { "z_sweep",
+        "WITH " S_SESSIONS_GONE ","
+        " replies AS (DELETE FROM zpost_replies WHERE " S_REPLIES_GONE ("$6", "$7")
+        "   RETURNING 1)"
+        " SELECT (SELECT count (*) FROM gone),"
+        "   (SELECT digest FROM walk WHERE n = $2::int8 + 1),"
+        "   (SELECT count (*) FROM replies)" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
@@ -1051,15 +1071,6 @@ store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
     return rc;
 }
 
-static void
-s_expired (void *arg, const PGresult *result)
-{
-    *(size_t *) arg = (size_t) strtoull (PQcmdTuples ((PGresult *) result), NULL, 10);
-}
-
-//  The sweep's first statement goes with its second (session_expire,
-//  which the engine's sweep always calls next): one round trip for both.
-//  So *removed is set when that one's answer is read, not on return.
 int
 store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t *removed)
 {
@@ -1067,13 +1078,44 @@ store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t
     s_params_t params = { 0 };
     s_int64 (&params, older_than);
     s_int64 (&params, max);
-    store_pg_cache_t *cache = store_pg_cache (txn->pg);
-    PQclear (cache->meta);
-    cache->meta = NULL;
-    return store_pg_exec_answered (txn, S_REPLY_EXPIRE, params.count, params.values,
-                                   params.lengths, s_expired, removed);
+    PGresult *result;
+    int rc = s_exec (txn, S_REPLY_EXPIRE, &params, &result);
+    if (rc == STORE_OK)
+        *removed = (size_t) strtoull (PQcmdTuples (result), NULL, 10);
+    PQclear (result);
+    return rc;
 }
 
+//  Both expiries in one statement (z_sweep), so one round trip; both
+//  counts and resume are set when it returns, as the two calls set them
+int
+store_pg_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+                uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+                size_t examine, size_t *replies, size_t *sessions)
+{
+    *replies = 0;
+    *sessions = 0;
+    s_params_t params = { 0 };
+    s_bytes (&params, resume, STORE_DIGEST_SIZE);
+    s_int64 (&params, examine);
+    s_int64 (&params, now);
+    s_int64 (&params, idle);
+    s_int64 (&params, max);
+    s_int64 (&params, reply_older_than);
+    s_int64 (&params, reply_max);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_SWEEP, &params, &result), &result);
+    if (rc)
+        return rc;
+    *sessions = (size_t) s_get_int (result, 0, 0);
+    if (PQgetisnull (result, 0, 1) || PQgetlength (result, 0, 1) != STORE_DIGEST_SIZE)
+        memset (resume, 0, STORE_DIGEST_SIZE);  //  the end: start over next time
+    else
+        memcpy (resume, PQgetvalue (result, 0, 1), STORE_DIGEST_SIZE);
+    *replies = (size_t) s_get_int (result, 0, 2);
+    PQclear (result);
+    return STORE_OK;
+}
 
 //  --------------------------------------------------------------------------
 //  Walks of whole tables, for the dump (store_records.h)
