@@ -368,7 +368,8 @@ s_move_data (bool postgres, const char *spec, size_t map_size, size_t map_max,
                  strerror (errno));
         return 1;
     }
-    store_db_t *db = postgres? store_db_new_postgres (spec): store_db_new (spec, map_size);
+    store_db_t *db = postgres? store_db_new_postgres (spec, import_path == NULL)
+                             : store_db_new (spec, map_size);
     if (!db) {
         fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "
                  "says why)\n", postgres? "PostgreSQL": spec);
@@ -625,7 +626,7 @@ main (int argc, char *argv [])
     zsys_set_logident (S_PROGRAM);
 
     const char *lmdb_dir = db_spec && !postgres? db_spec: data;
-    store_db_t *db = postgres? store_db_new_postgres (db_spec)
+    store_db_t *db = postgres? store_db_new_postgres (db_spec, false)
                              : store_db_new (lmdb_dir, (size_t) map_mib << 20);
     if (!db) {
         fprintf (stderr, S_PROGRAM ": cannot open the store in %s (the log above "

@@ -36,6 +36,20 @@ struct _store_group_t {
 #define S_FULL_LOG_MSECS    10000
 //  What a user is told when the database could not take the commit now
 #define S_UNAVAILABLE_REASON "The store's database is unavailable: nothing was stored; try again"
+//  ... when other stores kept changing the same records at the same time
+#define S_CONFLICT_REASON   "The store is busy with the same records in another store: " \
+                            "nothing was stored; try again"
+//  ... and when the commit was made but its standby did not confirm it
+#define S_UNCONFIRMED_REASON "The store's standby database did not confirm the commit: " \
+                            "it is not acknowledged; send the request again with the " \
+                            "same request-id"
+//  Tries of a group that conflicts with other stores' transactions (on
+//  PostgreSQL, serialization failures when stores write the same rows):
+//  each waits a random while, up to twice as long as the one before, so
+//  that the stores stop meeting on the same rows. The waits of all the
+//  tries add up to S_CONFLICT_WAIT_MAX msecs at most.
+#define S_CONFLICT_TRIES    8
+#define S_CONFLICT_WAIT_MAX 256
 
 static void
 s_op_free (void **item_p)
@@ -131,8 +145,9 @@ s_run (store_group_t *self, store_txn_t *parent, bool map_at_max,
         if (rc == STORE_FULL && !map_at_max)
             return rc;
         //  The whole transaction is lost (a conflict with another store,
-        //  or the database went away): the group runs again or fails
-        if (rc == STORE_RETRY || rc == STORE_UNAVAILABLE)
+        //  or the database went away, or committed unconfirmed): the
+        //  group runs again or fails
+        if (rc == STORE_RETRY || rc == STORE_UNAVAILABLE || rc == STORE_UNCONFIRMED)
             return rc;
         if (rc) {
             zsys_error ("store_commit: %s failed: %s",
@@ -157,9 +172,12 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
     bool wrote = false;
     int status = 0;
     const char *reason = NULL;  //  the status's own
-    //  A conflict (another process grew the map under us) is worth a few
-    //  more tries; a store that keeps failing answers rather than spins
-    int retries = 3;
+    //  A conflict (another process grew the map under us, another store
+    //  wrote the same rows) is worth a few more tries; a lost database
+    //  connection one more. A store that keeps failing answers rather
+    //  than spins.
+    int conflicts = 0;
+    int retries = 1;
     while (true) {
         uint64_t before = store_db_generation (self->db);
         store_txn_t *txn;
@@ -196,11 +214,27 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
                 map_at_max = true;      //  run again, failing only what needs room
             continue;
         }
-        //  A lost database connection is worth one more try too: the
-        //  begin connects again, and a connection that died while idle is
-        //  only found out by using it
-        if ((rc == STORE_RETRY || rc == STORE_UNAVAILABLE) && retries-- > 0)
+        if (rc == STORE_RETRY && ++conflicts < S_CONFLICT_TRIES) {
+            //  0..1, 0..3, 0..7 ... msecs: 255 at most in all
+            int ceiling = 2 << conflicts;
+            if (ceiling > S_CONFLICT_WAIT_MAX / 2)
+                ceiling = S_CONFLICT_WAIT_MAX / 2;
+            zclock_sleep (randof (ceiling));
             continue;
+        }
+        //  A lost database connection: the begin connects again, and a
+        //  connection that died while idle is only found out by using it
+        if (rc == STORE_UNAVAILABLE && retries-- > 0)
+            continue;
+        if (rc == STORE_UNCONFIRMED) {
+            //  Committed on the primary: run again, it would do each
+            //  request a second time. The store_pg log said NOT REPLICATED;
+            //  each client retries and is answered from its record.
+            wrote = store_db_generation (self->db) != before;
+            status = ZPOST_STORE_UNAVAILABLE;
+            reason = S_UNCONFIRMED_REASON;
+            break;
+        }
         if (rc == STORE_DISK_FULL) {
             size_t count = zlistx_size (self->ops);
             self->full_refused += count;
@@ -218,18 +252,25 @@ store_group_commit (store_group_t *self, store_group_step_fn *step,
             reason = S_DISK_FULL_REASON;
             break;
         }
-        zsys_error ("store_commit: the commit of %zu requests failed (%s): "
-                    "each is answered with an error, nothing of them was stored",
-                    zlistx_size (self->ops), store_rc_name (rc));
         if (rc == STORE_UNAVAILABLE || rc == STORE_RETRY) {
             //  Nothing was stored, and the same request may well succeed
             //  in a moment (the database is back, the conflict is over):
-            //  the retryable 503, never a 500
+            //  the retryable 503, never a 500. The store is sound, so not
+            //  an error in its log.
+            zsys_warning ("store_commit: the commit of %zu request%s was not "
+                          "made (%s%s): each is answered 503, nothing of them "
+                          "was stored", zlistx_size (self->ops),
+                          zlistx_size (self->ops) == 1? "": "s", store_rc_name (rc),
+                          rc == STORE_RETRY? ", every try": "");
             status = ZPOST_STORE_UNAVAILABLE;
-            reason = S_UNAVAILABLE_REASON;
+            reason = rc == STORE_RETRY? S_CONFLICT_REASON: S_UNAVAILABLE_REASON;
         }
-        else
+        else {
+            zsys_error ("store_commit: the commit of %zu requests failed (%s): "
+                        "each is answered with an error, nothing of them was stored",
+                        zlistx_size (self->ops), store_rc_name (rc));
             status = rc == STORE_FULL? ZPOST_STORAGE_FULL: ZPOST_INTERNAL_ERROR;
+        }
         break;
     }
     store_op_t *op = (store_op_t *) zlistx_detach (self->ops, NULL);

@@ -289,10 +289,10 @@ store_db_new (const char *dir, size_t map_size)
 //  of the environment
 
 store_db_t *
-store_db_new_postgres (const char *conninfo)
+store_db_new_postgres (const char *conninfo, bool read_only)
 {
     assert (conninfo);
-    store_pg_t *pg = store_pg_new (conninfo);
+    store_pg_t *pg = store_pg_new (conninfo, read_only);
     if (!pg)
         return NULL;
     store_db_t *self = (store_db_t *) zmalloc (sizeof (store_db_t));
@@ -452,6 +452,7 @@ store_rc_name (int rc)
         case STORE_FAILED:      return "failed";
         case STORE_DISK_FULL:   return "disk full";
         case STORE_UNAVAILABLE: return "database unavailable";
+        case STORE_UNCONFIRMED: return "not confirmed by the standby";
         default:                return "unknown";
     }
 }
@@ -700,7 +701,7 @@ store_db_scratch_new (const char *name, size_t map_size, char **dir_p)
         PQfinish (conn);
         zstr_free (&sql);
         char *conninfo = zsys_sprintf ("%s dbname=%s", pg, dbname);
-        store_db_t *self = store_db_new_postgres (conninfo);
+        store_db_t *self = store_db_new_postgres (conninfo, false);
         assert (self);
         zstr_free (&conninfo);
         *dir_p = dbname;

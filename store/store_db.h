@@ -71,9 +71,13 @@ typedef enum {
     STORE_DISK_FULL,            //  the file system had no room for a commit:
                                 //  nothing was written; not logged (the
                                 //  caller says so, store_db_disk_full_why)
-    STORE_UNAVAILABLE           //  the database cannot be reached now (a
+    STORE_UNAVAILABLE,          //  the database cannot be reached now (a
                                 //  lost connection, a failover): nothing was
                                 //  stored; answered 503, for a retry
+    STORE_UNCONFIRMED           //  committed on the primary, but the wait for
+                                //  the synchronous standby was cancelled:
+                                //  not acknowledged (503); never run again,
+                                //  a retry is answered from its record
 } store_rc_t;
 
 //  A transaction, of the back end's own kind; opaque.
@@ -165,9 +169,11 @@ store_db_t *
 //  Open the PostgreSQL back end instead (store_pg.h): conninfo is a libpq
 //  connection string, a postgresql:// URI or key=value pairs. NULL, after
 //  a zsys_error that says why, if the server cannot be reached, commits
-//  would not be durable, or the schema is newer than this code.
+//  would not be durable, the server is read-only, or the schema is newer
+//  than this code. read_only opens a reader (--export, --digest), which
+//  may read from a standby and begins no write transaction.
 store_db_t *
-    store_db_new_postgres (const char *conninfo);
+    store_db_new_postgres (const char *conninfo, bool read_only);
 
 //  True if a --db argument names a PostgreSQL database (postgresql:// or
 //  postgres://, or a conninfo string: it holds '='), false if it is an

@@ -1120,6 +1120,11 @@ store_dump_import (store_db_t *db, const char *path, size_t map_max,
                         "(the dump holds it twice): nothing was imported",
                         failed_at, path);
         else
+        if (rc == STORE_UNCONFIRMED)
+            zsys_error ("store_dump: %s was imported into the primary, but its "
+                        "synchronous standby did not confirm the commit: check the "
+                        "standby before relying on it", path);
+        else
         if (rc != STORE_OK && rc != STORE_EXISTS)
             zsys_error ("store_dump: cannot write %s into the database%s: %s; "
                         "nothing was imported", path,

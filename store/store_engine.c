@@ -500,6 +500,12 @@ s_to_pool (store_engine_t *self, store_op_t **op_p, bool again)
         s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
                 "The store's database is unavailable: try again", "1");
     else
+    if (rc == STORE_UNCONFIRMED)
+        //  A replay whose own commit the standby did not confirm
+        s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
+                "The store's standby database has not confirmed this request: "
+                "send it again with the same request-id", "1");
+    else
     if (rc)
         s_fail (self, op_p, ZPOST_INTERNAL_ERROR, NULL, NULL);
     else

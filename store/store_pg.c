@@ -33,16 +33,23 @@
 #define S_RECONNECT_MSECS   1000
 //  Commands in the pipeline at most before a sync
 #define S_PENDING_MAX       64
-//  After a commit the synchronous standby did not confirm, write
-//  transactions are refused (503) for this long: the group commit runs a
-//  failed group again at once, and that run would wait for the same
-//  missing standby (only to be cancelled again) instead of answering
-#define S_HOLD_MSECS        1000
 //  The prepared statement a replay runs (store_pg_replayed)
 #define S_CONFIRM           "z_reply_confirm"
+//  A store that stops between two statements of a transaction (frozen,
+//  swapped out, its host lost behind a silent network) keeps the row
+//  locks it took, and every other store that writes the same rows waits
+//  on it: the server ends such a session after this long. The store's own
+//  write transactions never rest that long between statements (they wait
+//  for nothing but the database), so only a store that stopped pays: its
+//  connection is gone and its group is answered 503. Shorter than the
+//  brokers' 3 s of silence before they give a waiting store up. Readers
+//  take no row locks and are left alone: an export may pause to write.
+#define S_IDLE_IN_TXN       "2s"
 
 struct _store_pg_t {
     char *conninfo;             //  as given
+    bool read_only;             //  a reader (--export, --digest): no schema
+                                //  written, no write transaction
     PGconn *conn;               //  NULL while disconnected
     bool broken;                //  connect again before the next transaction
     int64_t next_attempt;       //  zclock_mono: no connection attempt before
@@ -63,7 +70,6 @@ struct _store_pg_t {
     bool unreplicated;          //  the last sync ended a commit that the
                                 //  synchronous standby did not confirm
     char unreplicated_why [256];    //  the server's words for it
-    int64_t hold_until;         //  zclock_mono: no write transaction before
 };
 
 //  The schema, one step a version: a new database runs every step, one
@@ -162,6 +168,39 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
 
 
 //  --------------------------------------------------------------------------
+//  The server's words for a failure, on one line for the log: the
+//  message, then its detail and hint if any. libpq's own text
+//  (PQresultErrorMessage) spreads over lines, with the statement and a
+//  caret under the place of the error, which make log lines of their own.
+
+static const char *
+s_why (store_pg_t *self, const PGresult *result, char *buffer, size_t size)
+{
+    const char *primary = result? PQresultErrorField (result, PG_DIAG_MESSAGE_PRIMARY): NULL;
+    if (!primary) {
+        //  No result from the server: libpq's own message about the
+        //  connection, its line breaks made spaces
+        const char *text = self->conn? PQerrorMessage (self->conn): "no connection";
+        snprintf (buffer, size, "%s", *text? text: "no answer from the server");
+    }
+    else {
+        const char *detail = PQresultErrorField (result, PG_DIAG_MESSAGE_DETAIL);
+        const char *hint = PQresultErrorField (result, PG_DIAG_MESSAGE_HINT);
+        snprintf (buffer, size, "%s%s%s%s%s", primary,
+                  detail? "; ": "", detail? detail: "",
+                  hint? "; hint: ": "", hint? hint: "");
+    }
+    for (char *next = buffer; *next; next++)
+        if (*next == '\n' || *next == '\r' || *next == '\t')
+            *next = ' ';
+    size_t length = strlen (buffer);
+    while (length > 0 && buffer [length - 1] == ' ')
+        buffer [--length] = 0;
+    return buffer;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Plain commands (not prepared): session set-up, schema, transactions.
 //  Returns the result (the caller's) or NULL after logging, if it failed.
 
@@ -172,7 +211,8 @@ s_command (store_pg_t *self, const char *sql, const char *what)
     ExecStatusType status = PQresultStatus (result);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return result;
-    zsys_error ("store_pg: %s: %s", what, self->conn? PQerrorMessage (self->conn): "no connection");
+    char why [512];
+    zsys_error ("store_pg: %s: %s", what, s_why (self, result, why, sizeof why));
     PQclear (result);
     return NULL;
 }
@@ -186,12 +226,14 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
     if (!state || PQstatus (self->conn) == CONNECTION_BAD
     ||  strncmp (state, "08", 2) == 0           //  connection exception
     ||  streq (state, "25006")                  //  read-only: a standby now
+    ||  streq (state, "25P03")                  //  idle in transaction too long
+    ||  streq (state, "57P05")                  //  idle session too long
     ||  streq (state, "57P01")                  //  admin shutdown
     ||  streq (state, "57P02")                  //  crash shutdown
     ||  streq (state, "57P03")) {               //  cannot connect now
+        char why [512];
         zsys_warning ("store_pg: %s: the database is unavailable (%s): %s",
-                      what, state? state: "no answer",
-                      PQerrorMessage (self->conn));
+                      what, state? state: "no answer", s_why (self, result, why, sizeof why));
         self->broken = true;
         return STORE_UNAVAILABLE;
     }
@@ -203,8 +245,8 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
         zsys_warning ("store_pg: %s: the database's disk is full", what);
         return STORE_FULL;
     }
-    zsys_error ("store_pg: %s: %s (%s)", what,
-                PQresultErrorMessage (result), state);
+    char why [512];
+    zsys_error ("store_pg: %s: %s (%s)", what, s_why (self, result, why, sizeof why), state);
     return STORE_FAILED;
 }
 
@@ -280,6 +322,45 @@ failed:
 }
 
 
+//  A reader's check: the schema must be there, and be the one this code
+//  reads. Nothing is created or migrated: the server may be a standby,
+//  and a reader does not change a database. 0, or -1 after saying why.
+static int
+s_schema_check (store_pg_t *self)
+{
+    PGresult *result = s_command (self, "SELECT to_regclass ('zpost_meta') IS NOT NULL",
+                                  "look for the schema");
+    if (!result)
+        return -1;
+    bool found = PQntuples (result) == 1 && streq (PQgetvalue (result, 0, 0), "t");
+    PQclear (result);
+    if (!found) {
+        zsys_error ("store_pg: database %s holds no zpost store (no table zpost_meta)",
+                    PQdb (self->conn));
+        return -1;
+    }
+    result = s_command (self, "SELECT value FROM zpost_meta WHERE name = 'schema-version'",
+                        "read the schema version");
+    if (!result)
+        return -1;
+    long long version = PQntuples (result) == 1? strtoll (PQgetvalue (result, 0, 0), NULL, 10): 0;
+    PQclear (result);
+    if (version != STORE_PG_SCHEMA_VERSION) {
+        if (version > STORE_PG_SCHEMA_VERSION)
+            zsys_error ("store_pg: the database was written with schema %lld; this "
+                        "zpost-store reads schema %d at most; run a newer zpost-store",
+                        version, STORE_PG_SCHEMA_VERSION);
+        else
+            zsys_error ("store_pg: the database holds schema %lld, and this zpost-store "
+                        "reads schema %d: start a serving zpost-store on the primary "
+                        "once, and it migrates the schema", version, STORE_PG_SCHEMA_VERSION);
+        return -1;
+    }
+    self->schema = STORE_PG_SCHEMA_VERSION;
+    return 0;
+}
+
+
 //  --------------------------------------------------------------------------
 //  Notices: a commit that returned before the synchronous standby confirmed
 //
@@ -293,7 +374,7 @@ failed:
 //  57P01, after which the connection closes). The data is on the primary
 //  and perhaps not on the standby: answered 200, it is mail that a
 //  failover can lose. So such a notice makes the sync that read it a
-//  failure (s_sync: STORE_UNAVAILABLE, the retryable 503).
+//  failure (s_sync: STORE_UNCONFIRMED, answered with the retryable 503).
 
 //  True if a notice says a commit's wait for the standby was cancelled.
 //  01000 is the code of any WARNING that names none, so the words are
@@ -361,8 +442,9 @@ s_connect (store_pg_t *self)
     };
     self->conn = PQconnectdbParams (keywords, values, 1);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
+        char why [512];
         zsys_error ("store_pg: cannot connect: %s",
-                    self->conn? PQerrorMessage (self->conn): "out of memory");
+                    self->conn? s_why (self, NULL, why, sizeof why): "out of memory");
         return -1;
     }
     PQsetNoticeReceiver (self->conn, s_notice, self);
@@ -371,12 +453,34 @@ s_connect (store_pg_t *self)
 
     //  Durability is set for the session and read back, not trusted.
     //  Notices ("already exists, skipping") are not for the store's log.
-    PGresult *result = s_command (self, "SET synchronous_commit = on; "
-                                  "SET client_min_messages = warning",
+    PGresult *result = s_command (self, self->read_only
+                                  ? "SET synchronous_commit = on; "
+                                    "SET client_min_messages = warning"
+                                  : "SET synchronous_commit = on; "
+                                    "SET client_min_messages = warning; "
+                                    "SET idle_in_transaction_session_timeout = '"
+                                    S_IDLE_IN_TXN "'",
                                   "set synchronous_commit");
     if (!result)
         return -1;
     PQclear (result);
+    //  A standby (or a server set read-only) takes the connection and
+    //  refuses the first write: said here, in words that name the cure
+    result = s_command (self, "SHOW transaction_read_only", "read transaction_read_only");
+    if (!result)
+        return -1;
+    bool server_read_only = PQntuples (result) == 1
+                         && streq (PQgetvalue (result, 0, 0), "on");
+    PQclear (result);
+    if (server_read_only && !self->read_only) {
+        zsys_error ("store_pg: the database server %s:%s is read-only (a standby, "
+                    "or default_transaction_read_only is on), and the store writes: "
+                    "name every host of the cluster and add "
+                    "target_session_attrs=read-write to the connection string, so "
+                    "that the store finds the primary",
+                    PQhost (self->conn), PQport (self->conn));
+        return -1;
+    }
     result = s_command (self, "SHOW synchronous_commit", "read synchronous_commit");
     if (!result)
         return -1;
@@ -396,14 +500,15 @@ s_connect (store_pg_t *self)
                       "loses acknowledged mail");
     PQclear (result);
 
-    if (s_schema (self))
+    if (self->read_only? s_schema_check (self): s_schema (self))
         return -1;
     for (int index = 0; index < store_pg_statement_count; index++) {
         result = PQprepare (self->conn, store_pg_statements [index].name,
                             store_pg_statements [index].sql, 0, NULL);
         if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+            char why [512];
             zsys_error ("store_pg: cannot prepare %s: %s", store_pg_statements [index].name,
-                        PQresultErrorMessage (result));
+                        s_why (self, result, why, sizeof why));
             PQclear (result);
             return -1;
         }
@@ -414,14 +519,16 @@ s_connect (store_pg_t *self)
                         "UPDATE zpost_replies SET created = created"
                         " WHERE scope = $1::bytea AND request_id = $2::bytea", 0, NULL);
     if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+        char why [512];
         zsys_error ("store_pg: cannot prepare %s: %s", S_CONFIRM,
-                    PQresultErrorMessage (result));
+                    s_why (self, result, why, sizeof why));
         PQclear (result);
         return -1;
     }
     PQclear (result);
     if (PQenterPipelineMode (self->conn) != 1) {
-        zsys_error ("store_pg: cannot enter pipeline mode: %s", PQerrorMessage (self->conn));
+        char why [512];
+        zsys_error ("store_pg: cannot enter pipeline mode: %s", s_why (self, NULL, why, sizeof why));
         return -1;
     }
     self->broken = false;
@@ -433,11 +540,12 @@ s_connect (store_pg_t *self)
 }
 
 store_pg_t *
-store_pg_new (const char *conninfo)
+store_pg_new (const char *conninfo, bool read_only)
 {
     assert (conninfo);
     store_pg_t *self = (store_pg_t *) zmalloc (sizeof (store_pg_t));
     assert (self);
+    self->read_only = read_only;
     self->conninfo = strdup (conninfo);
     assert (self->conninfo);
     const char *trace = getenv ("ZPOST_PG_TRACE");
@@ -536,8 +644,9 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
         ? PQsendQueryPrepared (self->conn, name, count, values, lengths, formats, 1)
         : PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
     if (!sent) {
+        char why [512];
         zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
-                      PQerrorMessage (self->conn));
+                      s_why (self, NULL, why, sizeof why));
         self->broken = true;
         return STORE_UNAVAILABLE;
     }
@@ -600,7 +709,8 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
         zsys_info ("store_pg: trip %" PRIu64 ": %d:%s", self->trips, count, line);
     }
     if (PQpipelineSync (self->conn) != 1) {
-        zsys_warning ("store_pg: cannot sync: %s", PQerrorMessage (self->conn));
+        char why [512];
+        zsys_warning ("store_pg: cannot sync: %s", s_why (self, NULL, why, sizeof why));
         self->broken = true;
         return STORE_UNAVAILABLE;
     }
@@ -612,8 +722,9 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
             //  Each command's answers end with one NULL; more in a row
             //  means nothing is coming
             if (++nulls > 2 || PQstatus (self->conn) == CONNECTION_BAD) {
+                char why [512];
                 zsys_warning ("store_pg: the answers stopped: %s",
-                              PQerrorMessage (self->conn));
+                              s_why (self, NULL, why, sizeof why));
                 self->broken = true;
                 return STORE_UNAVAILABLE;
             }
@@ -658,7 +769,7 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
 }
 
 //  s_sync_answers, and a commit among them that the synchronous standby
-//  did not confirm (s_notice) is a failure: STORE_UNAVAILABLE, with
+//  did not confirm (s_notice) is STORE_UNCONFIRMED, with
 //  self->unreplicated set, whatever the answers said
 static int
 s_sync (store_pg_t *self, PGresult **last_p)
@@ -691,7 +802,7 @@ s_sync (store_pg_t *self, PGresult **last_p)
             PQclear (*last_p);
             *last_p = NULL;
         }
-        rc = STORE_UNAVAILABLE;
+        rc = STORE_UNCONFIRMED;
     }
     return rc;
 }
@@ -797,14 +908,13 @@ store_pg_database_size (store_pg_t *self)
 //  --------------------------------------------------------------------------
 //  Transactions
 
-int
-store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
-                    bool write, store_txn_t **txn_p)
+//  A transaction, of which a top-level one with bookkeeping (in_txn,
+//  COMMIT at the end) opens with begin_sql
+static int
+s_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
+             bool write, const char *begin_sql, store_txn_t **txn_p)
 {
-    assert (self);
     *txn_p = NULL;
-    if (!parent && write && zclock_mono () < self->hold_until)
-        return STORE_UNAVAILABLE;
     if (!parent && (self->broken || !self->conn) && !self->in_txn) {
         if (zclock_mono () < self->next_attempt)
             return STORE_UNAVAILABLE;
@@ -827,8 +937,7 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
             zsys_error ("store_pg: a write transaction is already open");
             return STORE_FAILED;
         }
-        rc = s_send (self, S_KIND_PLAIN, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE",
-                     0, NULL, NULL);
+        rc = s_send (self, S_KIND_PLAIN, NULL, begin_sql, 0, NULL, NULL);
         if (rc == STORE_OK) {
             self->in_txn = true;
             self->wrote = false;
@@ -849,17 +958,30 @@ store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
 }
 
 int
+store_pg_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
+                    bool write, store_txn_t **txn_p)
+{
+    assert (self);
+    if (write && self->read_only) {
+        *txn_p = NULL;
+        zsys_error ("store_pg: a write transaction on a store opened to read");
+        return STORE_FAILED;
+    }
+    return s_txn_begin (db, self, parent, write, "BEGIN ISOLATION LEVEL SERIALIZABLE", txn_p);
+}
+
+int
 store_pg_txn_begin_snapshot (store_db_t *db, store_pg_t *self, store_txn_t **txn_p)
 {
-    //  A write transaction's bookkeeping (in_txn, COMMIT at the end),
-    //  begun read-only: every statement of it reads the same snapshot
-    int rc = store_pg_txn_begin (db, self, NULL, true, txn_p);
-    if (rc == STORE_OK) {
-        self->snapshot = true;
-        rc = s_control (self, "SET TRANSACTION READ ONLY DEFERRABLE", S_KIND_PLAIN);
-    }
-    if (rc != STORE_OK)
-        store_pg_txn_abort (txn_p);
+    //  A write transaction's bookkeeping, begun read-only: every statement
+    //  of it reads one snapshot of what was committed. REPEATABLE READ,
+    //  not SERIALIZABLE: a standby refuses serializable transactions, and
+    //  a reader may be on one (--export, --digest).
+    assert (self);
+    int rc = s_txn_begin (db, self, NULL, true,
+                          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", txn_p);
+    if (rc == STORE_OK)
+        self->snapshot = true;      //  the BEGIN goes with the first read
     return rc;
 }
 
@@ -909,11 +1031,10 @@ store_pg_txn_commit (store_txn_t **txn_p)
     if (txn->write) {
         rc = s_control (self, "COMMIT", S_KIND_COMMIT);
         if (self->unreplicated) {
-            //  Committed here all the same (STORE_UNAVAILABLE: 503): there
+            //  Committed here all the same (STORE_UNCONFIRMED: 503): there
             //  is nothing to roll back, and a retry finds the records
             if (self->wrote)
                 self->generation++;
-            self->hold_until = zclock_mono () + S_HOLD_MSECS;
         }
         else {
             if (rc == STORE_OK && self->wrote)
@@ -990,8 +1111,9 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
     //  the same keys is tried again; it cannot last
     for (int attempt = 0; attempt < 3 && rc == STORE_RETRY; attempt++) {
         if (!PQsendQueryParams (self->conn, sql, params, NULL, values, NULL, NULL, 0)) {
+            char why [512];
             zsys_warning ("store_pg: cannot send the throttle's call: %s",
-                          PQerrorMessage (self->conn));
+                          s_why (self, NULL, why, sizeof why));
             self->broken = true;
             return STORE_UNAVAILABLE;
         }
@@ -1018,7 +1140,9 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
     }
     if (rc == STORE_FAILED)
         zsys_error ("store_pg: the throttle's answer is not what the schema gives");
-    return rc == STORE_RETRY? STORE_UNAVAILABLE: rc;
+    //  The throttle's functions commit without waiting for a standby;
+    //  were one to be unconfirmed all the same, a counter is no mail
+    return rc == STORE_RETRY || rc == STORE_UNCONFIRMED? STORE_UNAVAILABLE: rc;
 }
 
 //  Call the schema's zpost_throttle_<action> with the rules' numbers

@@ -20,8 +20,8 @@
           synchronous_standby_names, on the standby too);
         - a COMMIT whose wait for the synchronous standby was cancelled
           returns success with a WARNING notice: the store takes it as
-          STORE_UNAVAILABLE (503), and write transactions are refused for
-          a second; a recorded reply is replayed only after a commit of
+          STORE_UNCONFIRMED (503, never run again: the data is on the
+          primary); a recorded reply is replayed only after a commit of
           its own that the standby confirmed (store_pg_replayed).
     Codes: serialization failure and deadlock (40001, 40P01) and a
     duplicate recorded reply are STORE_RETRY (the group runs again); a
@@ -46,9 +46,12 @@
 //  Connect (conninfo: a URI or key=value string, several hosts allowed),
 //  create or check the schema, prepare the statements. NULL, after a
 //  zsys_error that says why, if the server cannot be reached, refuses,
-//  runs without durable commits, or holds a newer schema.
+//  runs without durable commits, is read-only (a standby), or holds a
+//  newer schema. A reader (read_only: --export, --digest) may use a
+//  standby: it creates and migrates nothing, needs the schema this code
+//  reads, and begins no write transaction.
 store_pg_t *
-    store_pg_new (const char *conninfo);
+    store_pg_new (const char *conninfo, bool read_only);
 void
     store_pg_destroy (store_pg_t **self_p);
 unsigned int

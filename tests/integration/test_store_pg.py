@@ -23,6 +23,19 @@
   goes to both brokers at once with one request id: both copies get 200
   with the same message-id, the sent folder holds each message once, and
   message ids are distinct across the two stores.
+- A store frozen (SIGSTOP) in the middle of a transaction, holding the
+  recipient's row lock, does not stop the other store: the database ends
+  the frozen store's session (idle_in_transaction_session_timeout), the
+  other store's SEND to that recipient is answered 200 while the first is
+  still frozen, and the frozen store, continued, serves again by itself.
+  Every SEND is answered 200 in the end and the inbox counts each once.
+- What the server or libpq says is logged on one line: a database that
+  cannot be reached (libpq's message spans lines) and a database the
+  store's role may not use (the server's message, detail and hint).
+- A read-only server (a standby; here default_transaction_read_only):
+  a serving store refuses it at start (exit 1) with a sentence that names
+  target_session_attrs=read-write, and --digest and --export read it
+  (they create nothing), with the digest of the data.
 - Round trips, counted by the store itself (ZPOST_PG_TRACE=1 logs each):
   a page of LIST is one statement with its messages, SEND reads no user
   row twice, the sweep's two expiries are one statement (z_sweep), STATS reads
@@ -31,8 +44,10 @@
 
 import os
 import re
+import signal
 import subprocess
 import threading
+import time
 
 import harness as h
 import pg
@@ -273,12 +288,13 @@ def test_two_stores_same_rows(tmp):
     SEND updates the same two user rows on both stores at once. No update
     is lost (SERIALIZABLE: a conflict runs the group again) and no SEND
     is answered 500; a 503 (conflicts that outlast the group's retries)
-    is retried by the sender with its request id, as a client does."""
+    is retried by the sender with its request id, as a client does.
+    Neither store logs an error: a conflict is not one."""
     os.mkdir(os.path.join(tmp, "b2"), 0o700)
     b1 = h.start_broker(tmp)
     b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
-    _pg_store(tmp, b1, "rows_test", data=os.path.join(tmp, "d1"))
-    _pg_store(tmp, b2, "rows_test", data=os.path.join(tmp, "d2"))
+    stores = [_pg_store(tmp, b1, "rows_test", data=os.path.join(tmp, "d1")),
+              _pg_store(tmp, b2, "rows_test", data=os.path.join(tmp, "d2"))]
     h.wait_store_ready(b1)
     h.wait_store_ready(b2)
     _user(b1, "dora")
@@ -315,6 +331,188 @@ def test_two_stores_same_rows(tmp):
     assert int(stats["inbox-bytes"]) == 100 * len(acked), stats
     eve = dict(h.rows(sender.expect(200, "STATS", "user"), 2))
     assert int(eve["sent-count"]) == len(acked), (eve, len(acked))
+    # conflicts are the stores' daily bread here, not errors of theirs
+    for store in stores:
+        errors = [line for line in store.log_text().splitlines()
+                  if line.startswith("E:")]
+        assert not errors, errors
+
+
+def _frozen_holds_row(cluster, dbname, app, user):
+    """True if the session named app is idle in a transaction that has
+    written, and the row of user is locked: with nobody else writing, by
+    that session."""
+    state = cluster.sql("SELECT state || ' ' || (backend_xid IS NOT NULL) FROM "
+                        "pg_stat_activity WHERE application_name = '%s'" % app).strip()
+    if state != "idle in transaction true":
+        return False
+    for _ in range(3):
+        free = cluster.sql("SELECT count (*) FROM (SELECT 1 FROM zpost_users WHERE "
+                           "name = '%s' FOR UPDATE SKIP LOCKED) AS row" % user,
+                           dbname).strip()
+        if free != "0":
+            return False
+    return True
+
+
+def test_frozen_store_does_not_stall_others(tmp):
+    cluster = _pg()
+    dbname = "frozen_test"
+    app = "zpost_frozen"
+    os.mkdir(os.path.join(tmp, "b2"), 0o700)
+    b1 = h.start_broker(tmp)
+    b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
+    # the frozen store's sessions carry a name of their own: the
+    # connection string's application_name wins over the store's
+    cluster.sql("CREATE DATABASE %s OWNER %s TEMPLATE template0" % (dbname, pg.ROLE))
+    argv = h.WRAP + [h.binary("zpost-store"), "--broker", b1.back,
+                     "--data", os.path.join(tmp, "d1"),
+                     "--db", cluster.conninfo(dbname) + " application_name=" + app]
+    frozen = h.Proc("store", argv, tmp)
+    frozen.wait_line(r"^zpost-store ready$")
+    _pg_store(tmp, b2, dbname, data=os.path.join(tmp, "d2"))
+    h.wait_store_ready(b1)
+    h.wait_store_ready(b2)
+    _user(b1, "dora")
+    sender = _user(b1, "eve")
+    stop = threading.Event()
+    statuses = []
+    acked = []
+    lock = threading.Lock()
+
+    def keep_sending():
+        # through the store to be frozen: it is in a transaction that
+        # holds dora's row most of the time
+        client = h.Client(b1, keys=sender.keys, timeout=10.0 * h.TIME_SCALE)
+        client.token = sender.token
+        while not stop.is_set():
+            _, reply = client.call_as_client("SEND", "dora", "bg", "b" * 10, tries=40)
+            with lock:
+                statuses.append(reply.status if reply else None)
+                if reply is not None and reply.status == 200:
+                    acked.append(reply.fields[0])
+        client.close()
+    threads = [threading.Thread(target=keep_sending) for _ in range(3)]
+    for t in threads:
+        t.start()
+    pid = frozen.popen.pid
+    try:
+        # freeze the store until it is caught holding dora's row
+        caught = False
+        deadline = time.monotonic() + 120.0 * h.TIME_SCALE
+        while not caught and time.monotonic() < deadline:
+            os.kill(pid, signal.SIGSTOP)
+            caught = _frozen_holds_row(cluster, dbname, app, "dora")
+            if not caught:
+                os.kill(pid, signal.SIGCONT)
+                time.sleep(0.02)        # let it run into its next transaction
+        assert caught, "the store was never caught in a transaction holding the row"
+        # the other store's SEND to dora needs that row
+        probe = h.Client(b2, keys=sender.keys, timeout=20.0 * h.TIME_SCALE)
+        probe.token = sender.token
+        _, reply = probe.call_as_client("SEND", "dora", "past the frozen store", "b",
+                                        tries=6)
+        probe.close()
+        assert reply is not None and reply.status == 200, \
+            "a frozen store's lock held the other store: %r" % reply
+        with lock:
+            acked.append(reply.fields[0])
+        sessions = cluster.sql("SELECT count (*) FROM pg_stat_activity WHERE "
+                               "application_name = '%s'" % app).strip()
+        assert sessions == "0", "the frozen store's session is still there"
+        os.kill(pid, signal.SIGCONT)
+        # continued, it finds its connection gone, connects again, serves
+        h.wait_until(lambda: cluster.sql(
+            "SELECT count (*) FROM pg_stat_activity WHERE application_name = '%s'"
+            % app).strip() != "0", 60.0 * h.TIME_SCALE, 0.1,
+            "the continued store to connect again")
+        with lock:
+            before = len(acked)
+        h.wait_until(lambda: len(acked) > before + 5, 60.0 * h.TIME_SCALE, 0.1,
+                     "SENDs through the continued store")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        stop.set()
+        for t in threads:
+            t.join()
+    assert all(status == 200 for status in statuses), statuses
+    assert len(set(acked)) == len(acked), "a message id twice"
+    dora = h.Client(b2, timeout=10.0)
+    reply = dora.expect(200, "LOGIN", "dora", PASSWORD)
+    dora.token = reply.fields[0].decode()
+    stats = dict(h.rows(dora.expect(200, "STATS", "user"), 2))
+    assert int(stats["inbox-count"]) == len(acked), (stats, len(acked))
+
+
+def _store_cli(tmp, args):
+    cp = subprocess.run(h.WRAP + [h.binary("zpost-store")] + list(args),
+                        capture_output=True, cwd=tmp, timeout=120,
+                        env=h.clean_env())
+    return cp.returncode, cp.stdout.decode(errors="replace"), \
+        cp.stderr.decode(errors="replace")
+
+
+def _log_lines_whole(text):
+    """Every line of a store's stderr is a log line or the store's own."""
+    stray = [line for line in text.splitlines()
+             if not re.match(r"^([DIWEF]: \(zpost-store\) |zpost-store)", line)]
+    assert not stray, "lines that are not log lines: %r\n%s" % (stray, text)
+
+
+def test_errors_on_one_line(tmp):
+    cluster = _pg()
+    # nothing listens there: libpq's message spans two lines
+    rc, out, err = _store_cli(tmp, ["--data", os.path.join(tmp, "d"), "--digest",
+                                    "--db", "host=%s dbname=x connect_timeout=2"
+                                    % os.path.join(tmp, "nowhere")])
+    assert rc == 1, (rc, out, err)
+    assert "cannot connect" in err, err
+    _log_lines_whole(err)
+    # the server refuses the role: its words in one line
+    cluster.sql("CREATE DATABASE oneline_test TEMPLATE template0")
+    cluster.sql("REVOKE CONNECT ON DATABASE oneline_test FROM PUBLIC")
+    rc, out, err = _store_cli(tmp, ["--data", os.path.join(tmp, "d"), "--digest",
+                                    "--db", cluster.conninfo("oneline_test")])
+    assert rc == 1, (rc, out, err)
+    assert "permission denied" in err, err
+    _log_lines_whole(err)
+
+
+def test_read_only_server(tmp):
+    cluster = _pg()
+    dbname = "readonly_test"
+    broker = h.start_broker(tmp)
+    store = _pg_store(tmp, broker, dbname)
+    h.wait_store_ready(broker)
+    _user(broker, "fay").expect(200, "SEND", "fay", "kept", "body")
+    h.stop(store)
+    db_args = ["--data", os.path.join(tmp, "cli"), "--db", cluster.conninfo(dbname)]
+    rc, before, err = _store_cli(tmp, db_args + ["--digest"])
+    assert rc == 0, (rc, before, err)
+    digest = re.search(r"digest [0-9a-f]{64}", before)
+    assert digest, before
+    cluster.sql("ALTER DATABASE %s SET default_transaction_read_only = on" % dbname)
+    try:
+        # a serving store writes: refused at once, the cure named
+        store = _pg_store(tmp, broker, dbname, wait=False)
+        store.expected_exit = True
+        h.wait_until(lambda: store.popen.poll() is not None, 30.0 * h.TIME_SCALE, 0.1,
+                     "the store to refuse a read-only server")
+        assert store.popen.returncode == 1, store.popen.returncode
+        log = store.log_text()
+        assert "read-only" in log and "target_session_attrs=read-write" in log, log
+        # readers read it, and change nothing
+        rc, out, err = _store_cli(tmp, db_args + ["--digest"])
+        assert rc == 0, (rc, out, err)
+        assert digest.group(0) in out, (before, out)
+        dump = os.path.join(tmp, "readonly.dump")
+        rc, out, err = _store_cli(tmp, db_args + ["--export", dump])
+        assert rc == 0 and os.path.getsize(dump) > 0, (rc, out, err)
+        assert digest.group(0) in out, (before, out)
+    finally:
+        cluster.sql("ALTER DATABASE %s RESET default_transaction_read_only" % dbname)
+    store = _pg_store(tmp, broker, dbname)
+    h.wait_store_ready(broker)
 
 
 TRIP = re.compile(r"store_pg: trip (\d+): (\d+):(.*)$")
@@ -428,5 +626,8 @@ if __name__ == "__main__":
         test_database_restart_is_503,
         test_two_stores_one_database,
         test_two_stores_same_rows,
+        test_frozen_store_does_not_stall_others,
+        test_errors_on_one_line,
+        test_read_only_server,
         test_round_trips,
     ])

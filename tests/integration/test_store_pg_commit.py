@@ -10,7 +10,8 @@ returns success, with only a WARNING notice, and the data is on the
 primary, perhaps not on the standby.
 
 - A SEND whose commit wait is cancelled (pg_cancel_backend) is answered
-  503, not 200; the store logs NOT REPLICATED; libpq printed nothing raw.
+  503, not 200, with a reason that says the standby did not confirm it;
+  the store logs NOT REPLICATED; libpq printed nothing raw.
 - Its retries with the same request id, while the standby is still
   required, are never 200: a replay waits for the standby too (cancelled:
   503; the backend terminated, pg_terminate_backend: 503).
@@ -150,6 +151,10 @@ def test_unconfirmed_commit_is_503(tmp):
         assert reply is not None, "no answer to the SEND"
         assert reply.status == 503, \
             "a commit the standby never confirmed was answered %r" % reply
+        # the reason is the true one (not "nothing was stored": it was,
+        # on the primary), and names the cure
+        assert "did not confirm" in reply.reason and "same request-id" in reply.reason, \
+            reply.reason
         assert cluster.sql("SELECT count (*) FROM zpost_messages WHERE subject = "
                            "'held'::bytea", dbname).strip() == "1", \
             "the commit was not even local: this test shows nothing"
@@ -159,9 +164,8 @@ def test_unconfirmed_commit_is_503(tmp):
             "libpq printed the notice raw: %s" % store.log_text()[-2000:]
 
         # retries while the standby is still required: a replay waits for
-        # it too, and is never 200. Right after a refused commit the store
-        # refuses writes for a moment without waiting: try until a retry
-        # waited and was cut short, once cancelled, once terminated.
+        # it too, and is never 200. Try until a retry waited and was cut
+        # short, once cancelled, once terminated.
         for how in ("cancel", "terminate"):
             def retried():
                 again, waits = _call_ending_waits(cluster, dbname, alice,
@@ -170,6 +174,7 @@ def test_unconfirmed_commit_is_503(tmp):
                 assert again.status == 503, \
                     "a retry answered before the standby confirmed (%s): %r" \
                     % (how, again)
+                assert "confirm" in again.reason, again.reason
                 return waits > 0
             h.wait_until(retried, WAIT, 0.2,
                          "a retry to wait for the standby (%s)" % how)
