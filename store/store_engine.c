@@ -641,11 +641,11 @@ s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
 {
     uint64_t now = s_wall_seconds ();
     size_t replies = 0, sessions = 0;
-    if (now > self->config.reply_keep)
-        store_reply_expire (txn, now - self->config.reply_keep, batch, &replies);
-    store_session_expire (txn, now, (uint64_t) self->config.session_idle,
-                          (uint64_t) self->config.session_max,
-                          self->session_resume, batch, &sessions);
+    bool keep_all = now <= self->config.reply_keep;
+    store_sweep (txn, keep_all? 0: now - self->config.reply_keep, keep_all? 0: batch,
+                 now, (uint64_t) self->config.session_idle,
+                 (uint64_t) self->config.session_max, self->session_resume, batch,
+                 &replies, &sessions);
     return replies == batch || sessions == batch;
 }
 

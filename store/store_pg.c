@@ -62,6 +62,10 @@ struct _store_pg_t {
     bool clean;                 //  no answer failed since the last SAVEPOINT
     int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
+    store_pg_cache_t cache;     //  store_pg_records.c's, for this transaction
+    uint64_t trips;             //  round trips made
+    uint64_t commands;          //  commands sent
+    bool trace;                 //  log each round trip (ZPOST_PG_TRACE=1)
     bool snapshot;              //  the open transaction is read-only
     bool unreplicated;          //  the last sync ended a commit that the
                                 //  synchronous standby did not confirm
@@ -420,6 +424,7 @@ s_connect (store_pg_t *self)
     }
     PQclear (self->kept);
     self->kept = NULL;
+    store_pg_cache_forget (&self->cache);
     self->in_txn = false;
     self->pending = 0;
     //  A failed attempt holds the next one off; a connection that was
@@ -543,6 +548,8 @@ store_pg_new (const char *conninfo, bool read_only)
     self->read_only = read_only;
     self->conninfo = strdup (conninfo);
     assert (self->conninfo);
+    const char *trace = getenv ("ZPOST_PG_TRACE");
+    self->trace = trace && streq (trace, "1");
     if (s_connect (self))
         store_pg_destroy (&self);
     return self;
@@ -555,6 +562,7 @@ store_pg_destroy (store_pg_t **self_p)
     if (*self_p) {
         store_pg_t *self = *self_p;
         PQclear (self->kept);
+        store_pg_cache_forget (&self->cache);
         if (self->conn)
             PQfinish (self->conn);
         free (self->conninfo);
@@ -582,6 +590,27 @@ store_pg_keep (store_pg_t *self, PGresult *result)
 {
     PQclear (self->kept);
     self->kept = result;
+}
+
+store_pg_cache_t *
+store_pg_cache (store_pg_t *self)
+{
+    assert (self);
+    return &self->cache;
+}
+
+uint64_t
+store_pg_round_trips (store_pg_t *self)
+{
+    assert (self);
+    return self->trips;
+}
+
+uint64_t
+store_pg_commands (store_pg_t *self)
+{
+    assert (self);
+    return self->commands;
 }
 
 
@@ -621,7 +650,11 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
         self->broken = true;
         return STORE_UNAVAILABLE;
     }
+    //  What a rollback undoes, the cache must not serve again
+    if (sql && strncmp (sql, "ROLLBACK", 8) == 0)
+        store_pg_cache_forget (&self->cache);
     assert (self->pending < S_PENDING_MAX);
+    self->commands++;
     self->kinds [self->pending] = kind;
     self->whats [self->pending++] = name? name: sql;
     return STORE_OK;
@@ -662,6 +695,19 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
     int rc = STORE_OK;
     int count = self->pending;
     self->pending = 0;
+    self->trips++;
+    if (self->trace) {
+        //  One line a round trip, naming what it carried
+        char line [512] = "";
+        size_t used = 0;
+        for (int index = 0; index < count && used < sizeof line - 1; index++) {
+            int wrote = snprintf (line + used, sizeof line - used, " %s",
+                                  self->whats [index]);
+            if (wrote > 0)
+                used += (size_t) wrote;
+        }
+        zsys_info ("store_pg: trip %" PRIu64 ": %d:%s", self->trips, count, line);
+    }
     if (PQpipelineSync (self->conn) != 1) {
         char why [512];
         zsys_warning ("store_pg: cannot sync: %s", s_why (self, NULL, why, sizeof why));
@@ -841,6 +887,9 @@ store_pg_database_size (store_pg_t *self)
 {
     assert (self);
     uint64_t size = 0;
+    //  STATS reads it after the counters, which brought it with them
+    if (store_pg_cache_meta (&self->cache, " size", &size) == 0)
+        return size;
     int rc = s_send (self, S_KIND_PLAIN, NULL,
                      "SELECT pg_database_size (current_database ())", 0, NULL, NULL);
     PGresult *result = NULL;
@@ -873,6 +922,10 @@ s_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
             return STORE_UNAVAILABLE;
     }
     int rc = STORE_OK;
+    //  A new transaction: nothing read before it may be served in it (a
+    //  read-only one inside an open write one is part of that one)
+    if (!parent && (write || !self->in_txn))
+        store_pg_cache_forget (&self->cache);
     //  BEGIN and SAVEPOINT go with the transaction's first command
     if (parent) {
         rc = s_send (self, S_KIND_PLAIN, NULL, "SAVEPOINT zs", 0, NULL, NULL);
@@ -1066,6 +1119,7 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
         }
         self->kinds [0] = S_KIND_PLAIN;
         self->whats [0] = "the login throttle";
+        self->commands++;
         self->pending = 1;
         PGresult *result = NULL;
         rc = s_sync (self, &result);

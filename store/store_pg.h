@@ -130,6 +130,55 @@ int
 void
     store_pg_keep (store_pg_t *self, PGresult *result);
 
+//  What store_pg_records.c remembers on a connection to spare round trips,
+//  all of it rows this very transaction has read or written, so that
+//  serving them again gives what the database would (a write transaction
+//  is one SERIALIZABLE snapshot plus its own writes). store_pg.c forgets
+//  it all when a top-level transaction begins, at every ROLLBACK (of a
+//  savepoint too: the rows it undid), and on a new connection.
+#define STORE_PG_USERS_CACHED   16
+typedef struct {
+    //  User rows read or written, by name (a SEND's recipients, the
+    //  session's user), written through by user_put
+    struct {
+        bool valid;
+        char name [ZPOST_NAME_MAX + 1];
+        store_user_t user;
+    } users [STORE_PG_USERS_CACHED];
+    size_t next_user;           //  the slot the next one takes
+    //  During a folder walk: its batch, each entry with its message
+    //  (one statement a page of LIST, not one a message), or after a
+    //  folder_get its entry with its message (READ, DELETE)
+    PGresult *page;
+    bool page_walk;             //  the walk's own, to free when it ends
+    //  The folder entry folder_get last found, until it is deleted
+    bool entry_found;
+    uint64_t entry_user;
+    int entry_folder;
+    uint64_t entry_message;
+    //  Counters and record counts, read at once by the first counter_get
+    //  (STATS), forgotten at any write
+    PGresult *meta;
+} store_pg_cache_t;
+store_pg_cache_t *
+    store_pg_cache (store_pg_t *self);
+//  Forget the cache (store_pg_records.c)
+void
+    store_pg_cache_forget (store_pg_cache_t *cache);
+//  A figure of the counters read at once (STATS), if they are at hand:
+//  0 and *value, or -1
+int
+    store_pg_cache_meta (store_pg_cache_t *cache, const char *name, uint64_t *value);
+
+//  Round trips (syncs that waited for answers) and commands sent on this
+//  connection so far. With ZPOST_PG_TRACE=1 in the environment the store
+//  logs each round trip and the commands it carried
+//  (scripts/measure_pg_trips.py counts them per request).
+uint64_t
+    store_pg_round_trips (store_pg_t *self);
+uint64_t
+    store_pg_commands (store_pg_t *self);
+
 //  The statements, prepared at connect (store_pg_records.c)
 typedef struct {
     const char *name;
@@ -176,6 +225,9 @@ int store_pg_reply_put (store_txn_t *txn, const void *scope, size_t scope_size,
                         zpost_msg_t *reply);
 int store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max,
                            size_t *removed);
+int store_pg_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+                    uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+                    size_t examine, size_t *replies, size_t *sessions);
 
 //  The dump's walks and counter_set: as store_records.h
 int store_pg_user_walk (store_txn_t *txn, store_user_visit_fn *visit, void *arg);

@@ -31,7 +31,24 @@
 */
 
 #include "store_pg.h"
+#include <sodium.h>
 #include <string.h>
+
+//  The session part of the sweep (z_session_expire, z_sweep): walk, the
+//  sessions examined; gone, one row a session deleted
+#define S_SESSIONS_GONE \
+    "walk AS (SELECT digest, created, last_used," \
+    "   row_number () OVER (ORDER BY digest) AS n FROM zpost_sessions" \
+    "   WHERE digest >= $1::bytea ORDER BY digest LIMIT $2::int8 + 1)," \
+    " gone AS (DELETE FROM zpost_sessions s USING walk w" \
+    "   WHERE s.digest = w.digest AND w.n <= $2::int8" \
+    "   AND ($3::int8 > w.last_used + $4::int8 OR $3::int8 > w.created + $5::int8)" \
+    "   RETURNING 1)"
+//  The replies the sweep deletes: at most (max) of those created before
+//  (older), oldest first
+#define S_REPLIES_GONE(older,max) \
+    "(scope, request_id) IN (SELECT scope, request_id FROM zpost_replies" \
+    " WHERE created < " older "::int8 ORDER BY created LIMIT " max "::int8)"
 
 //  The statements, by index; names are "zN" so they are short on the wire
 enum {
@@ -39,12 +56,13 @@ enum {
     S_SESSION_GET, S_SESSION_PUT, S_SESSION_DELETE, S_SESSION_DELETE_ALL,
     S_SESSION_EXPIRE, S_SESSION_COUNT, S_REPLY_COUNT,
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
-    S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DELETE,
+    S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DECREF, S_MESSAGE_DELETE,
     S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
-    S_COUNTER_GET, S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
+    S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
     S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
+    S_META_ALL, S_SWEEP,
     S_STATEMENTS
 };
 
@@ -62,9 +80,13 @@ const store_pg_statement_t store_pg_statements [] = {
         " inbox_count = EXCLUDED.inbox_count, inbox_unread = EXCLUDED.inbox_unread,"
         " inbox_bytes = EXCLUDED.inbox_bytes, sent_count = EXCLUDED.sent_count,"
         " sent_bytes = EXCLUDED.sent_bytes, hash = EXCLUDED.hash" },
+    //  The session with its user's row: every caller reads that next
+    //  (store_checks.c), and this way both cost one round trip
     [S_SESSION_GET] = { "z_session_get",
-        "SELECT user_id, username, client_key, created, last_used"
-        " FROM zpost_sessions WHERE digest = $1::bytea" },
+        "SELECT s.user_id, s.username, s.client_key, s.created, s.last_used,"
+        " u.id, u.created, u.inbox_count, u.inbox_unread, u.inbox_bytes, u.sent_count,"
+        " u.sent_bytes, u.hash FROM zpost_sessions s"
+        " LEFT JOIN zpost_users u ON u.name = s.username WHERE s.digest = $1::bytea" },
     [S_SESSION_PUT] = { "z_session_put",
         "INSERT INTO zpost_sessions VALUES ($1::bytea, $2::int8, $3::text, $4::text,"
         " $5::int8, $6::int8) ON CONFLICT (digest) DO UPDATE SET"
@@ -79,13 +101,7 @@ const store_pg_statement_t store_pg_statements [] = {
     //  expired ones among them, and give back the first digest not
     //  examined (none at the end of the table)
     [S_SESSION_EXPIRE] = { "z_session_expire",
-        "WITH walk AS (SELECT digest, created, last_used,"
-        "   row_number () OVER (ORDER BY digest) AS n FROM zpost_sessions"
-        "   WHERE digest >= $1::bytea ORDER BY digest LIMIT $2::int8 + 1),"
-        " gone AS (DELETE FROM zpost_sessions s USING walk w"
-        "   WHERE s.digest = w.digest AND w.n <= $2::int8"
-        "   AND ($3::int8 > w.last_used + $4::int8 OR $3::int8 > w.created + $5::int8)"
-        "   RETURNING 1)"
+        "WITH " S_SESSIONS_GONE
         " SELECT (SELECT count (*) FROM gone),"
         "   (SELECT digest FROM walk WHERE n = $2::int8 + 1)" },
     [S_SESSION_COUNT] = { "z_session_count", "SELECT count (*) FROM zpost_sessions" },
@@ -100,25 +116,44 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_MESSAGE_GET] = { "z_message_get",
         "SELECT date, sender, recipients, subject, body FROM zpost_messages"
         " WHERE id = $1::int8" },
+    //  One reference less, and the message gone with its last one, in one
+    //  statement: the refs left (0: it was freed), no row if there is no
+    //  such message. Of the two parts, one at most finds the row, in the
+    //  statement's one snapshot.
     [S_MESSAGE_UNREF] = { "z_message_unref",
-        "UPDATE zpost_messages SET refs = refs - 1 WHERE id = $1::int8 RETURNING refs" },
+        "WITH gone AS (DELETE FROM zpost_messages WHERE id = $1::int8 AND refs <= 1"
+        "   RETURNING 0),"
+        " kept AS (UPDATE zpost_messages SET refs = refs - 1"
+        "   WHERE id = $1::int8 AND refs > 1 RETURNING refs)"
+        " SELECT refs FROM kept UNION ALL SELECT 0 FROM gone" },
+    //  The same two parts alone, for a message whose count of references
+    //  this transaction has just read (store_pg_message_unref)
+    [S_MESSAGE_DECREF] = { "z_message_decref",
+        "UPDATE zpost_messages SET refs = refs - 1 WHERE id = $1::int8" },
     [S_MESSAGE_DELETE] = { "z_message_delete",
         "DELETE FROM zpost_messages WHERE id = $1::int8" },
     [S_FOLDER_PUT] = { "z_folder_put",
         "INSERT INTO zpost_folders VALUES ($1::int8, $2::int2, $3::int8, $4::bool)"
         " ON CONFLICT (user_id, folder, message_id) DO UPDATE SET seen = EXCLUDED.seen" },
+    //  An entry with its message, which READ and DELETE read next: the
+    //  message's columns as z_message_get's, after the entry's (the body
+    //  only up to S_BODY_PREFETCH bytes, else NULL and read on its own)
     [S_FOLDER_GET] = { "z_folder_get",
-        "SELECT seen FROM zpost_folders WHERE user_id = $1::int8 AND folder = $2::int2"
-        " AND message_id = $3::int8" },
+        "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
+        " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
+        " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id = $3::int8" },
     [S_FOLDER_DELETE] = { "z_folder_delete",
         "DELETE FROM zpost_folders WHERE user_id = $1::int8 AND folder = $2::int2"
         " AND message_id = $3::int8" },
+    //  A page of a folder with its messages, in the columns of
+    //  z_folder_get: LIST reads each message as it visits its entry
     [S_FOLDER_WALK] = { "z_folder_walk",
-        "SELECT message_id, seen FROM zpost_folders WHERE user_id = $1::int8"
-        " AND folder = $2::int2 AND message_id < $3::int8"
-        " ORDER BY message_id DESC LIMIT $4::int8" },
-    [S_COUNTER_GET] = { "z_counter_get",
-        "SELECT value FROM zpost_meta WHERE name = $1::text" },
+        "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
+        " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
+        " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id < $3::int8"
+        " ORDER BY f.message_id DESC LIMIT $4::int8" },
     [S_COUNTER_ADD] = { "z_counter_add",
         "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
         " DO UPDATE SET value = zpost_meta.value + EXCLUDED.value RETURNING value" },
@@ -132,8 +167,7 @@ const store_pg_statement_t store_pg_statements [] = {
         "INSERT INTO zpost_replies VALUES ($1::bytea, $2::bytea, $3::int8, $4::bytea,"
         " $5::bytea)" },
     [S_REPLY_EXPIRE] = { "z_reply_expire",
-        "DELETE FROM zpost_replies WHERE (scope, request_id) IN (SELECT scope, request_id"
-        " FROM zpost_replies WHERE created < $1::int8 ORDER BY created LIMIT $2::int8)" },
+        "DELETE FROM zpost_replies WHERE " S_REPLIES_GONE ("$1", "$2") },
     //  The dump's walks (store_records.h): byte order of the LMDB keys,
     //  so names and keys are compared as bytes (COLLATE "C"), and a
     //  reply's scope by its size first. The big tables go in batches
@@ -171,11 +205,41 @@ const store_pg_statement_t store_pg_statements [] = {
         "SELECT setval ('zpost_next_user_id', greatest ($1::int8, 1), $1::int8 > 0)" },
     [S_SET_MESSAGE_ID] = { "z_set_message_id",
         "SELECT setval ('zpost_next_message_id', greatest ($1::int8, 1), $1::int8 > 0)" },
+    //  Every counter, and the counts STATS gives after them, in one
+    //  statement; the counts under names no counter can have
+    [S_META_ALL] = { "z_meta_all",
+        "SELECT name, value FROM zpost_meta"
+        " UNION ALL SELECT ' replies', count (*) FROM zpost_replies"
+        " UNION ALL SELECT ' sessions', count (*) FROM zpost_sessions"
+        " UNION ALL SELECT ' size', pg_database_size (current_database ())" },
+    //  The engine's whole sweep (store_pg_sweep): z_session_expire's
+    //  statement and z_reply_expire's ($6, $7) in one, so one round trip;
+    //  the two parts touch different tables. Its row: z_session_expire's,
+    //  then the replies removed.
+    [S_SWEEP] = { "z_sweep",
+        "WITH " S_SESSIONS_GONE ","
+        " replies AS (DELETE FROM zpost_replies WHERE " S_REPLIES_GONE ("$6", "$7")
+        "   RETURNING 1)"
+        " SELECT (SELECT count (*) FROM gone),"
+        "   (SELECT digest FROM walk WHERE n = $2::int8 + 1),"
+        "   (SELECT count (*) FROM replies)" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
-//  Rows a folder walk fetches at a time: a page of LIST, most often
+//  Rows a folder walk fetches first (a page of LIST, most often), and at
+//  most at a time: each batch after the first twice the one before, so
+//  that a LIST of 1000 costs 6 statements (64 + 128 + 3 x 256, then the rest)
 #define S_WALK_BATCH        64
+#define S_WALK_BATCH_MAX    256
+//  A message body up to this size comes with its folder entry (z_folder_get,
+//  z_folder_walk: the SQL says it too); a longer one is read on its own,
+//  so that a batch of a walk holds at most S_WALK_BATCH_MAX times this
+//  in memory
+#define S_BODY_PREFETCH     32768
+//  The columns of a message in z_folder_get's and z_folder_walk's rows:
+//  id, date, sender, recipients, subject, body, refs
+#define S_PAGE_MESSAGE      2
+#define S_PAGE_REFS         (S_PAGE_MESSAGE + 6)
 
 
 //  --------------------------------------------------------------------------
@@ -246,13 +310,21 @@ s_text (s_params_t *params, const char *text)
 static int
 s_write (store_txn_t *txn, int statement, int kind, s_params_t *params)
 {
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    PQclear (cache->meta);
+    cache->meta = NULL;
     return store_pg_exec_deferred (txn, statement, kind, params->count,
                                    params->values, params->lengths);
 }
 
+//  Any statement but the counters' own read forgets the counters read:
+//  STATS reads them all in a row, and nothing between may have written
 static int
 s_exec (store_txn_t *txn, int statement, s_params_t *params, PGresult **result_p)
 {
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    PQclear (cache->meta);
+    cache->meta = NULL;
     return store_pg_exec (txn, statement, params? params->count: 0,
                           params? params->values: NULL,
                           params? params->lengths: NULL, result_p);
@@ -327,27 +399,133 @@ s_inserted (int rc, PGresult *result)
 
 
 //  --------------------------------------------------------------------------
+//  The cache (store_pg.h): rows this transaction has read or written
+
+void
+store_pg_cache_forget (store_pg_cache_t *cache)
+{
+    assert (cache);
+    if (!cache->page_walk)
+        PQclear (cache->page);
+    PQclear (cache->meta);
+    //  User rows hold password hashes: wiped, not only dropped
+    sodium_memzero (cache, sizeof *cache);
+}
+
+//  Drop the page (a walk's stays the walk's to free)
+static void
+s_page_drop (store_pg_cache_t *cache)
+{
+    if (!cache->page_walk)
+        PQclear (cache->page);
+    cache->page = NULL;
+    cache->page_walk = false;
+}
+
+//  name's value in the counters read at once (z_meta_all), which are read
+//  now if they are not at hand; a code
+static int
+s_meta (store_txn_t *txn, const char *name, uint64_t *value)
+{
+    *value = 0;
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    if (!cache->meta) {
+        PGresult *result;
+        int rc = s_exec (txn, S_META_ALL, NULL, &result);
+        if (rc)
+            return rc;
+        cache->meta = result;
+    }
+    store_pg_cache_meta (cache, name, value);
+    return STORE_OK;
+}
+
+int
+store_pg_cache_meta (store_pg_cache_t *cache, const char *name, uint64_t *value)
+{
+    if (!cache->meta)
+        return -1;
+    size_t size = strlen (name);
+    for (int row = 0; row < PQntuples (cache->meta); row++)
+        if ((size_t) PQgetlength (cache->meta, row, 0) == size
+        &&  memcmp (PQgetvalue (cache->meta, row, 0), name, size) == 0) {
+            *value = s_get_int (cache->meta, row, 1);
+            return 0;
+        }
+    return -1;
+}
+
+//  The slot of the user's cached row, or -1
+static int
+s_user_slot (store_pg_cache_t *cache, const char *name)
+{
+    for (int index = 0; index < STORE_PG_USERS_CACHED; index++)
+        if (cache->users [index].valid && streq (cache->users [index].name, name))
+            return index;
+    return -1;
+}
+
+static void
+s_user_forget (store_pg_cache_t *cache, const char *name)
+{
+    int slot = s_user_slot (cache, name);
+    if (slot >= 0)
+        sodium_memzero (&cache->users [slot], sizeof cache->users [slot]);
+}
+
+static void
+s_user_remember (store_pg_cache_t *cache, const char *name, const store_user_t *user)
+{
+    if (strlen (name) > ZPOST_NAME_MAX)
+        return;
+    int slot = s_user_slot (cache, name);
+    if (slot < 0) {
+        slot = (int) (cache->next_user++ % STORE_PG_USERS_CACHED);
+        cache->users [slot].valid = true;
+        strcpy (cache->users [slot].name, name);
+    }
+    cache->users [slot].user = *user;
+}
+
+//  A user row from result's columns first.. first + 7 (z_user_get's order)
+static void
+s_get_user (const PGresult *result, int first, store_user_t *user)
+{
+    memset (user, 0, sizeof *user);
+    user->id = s_get_int (result, 0, first);
+    user->created = s_get_int (result, 0, first + 1);
+    user->inbox_count = s_get_int (result, 0, first + 2);
+    user->inbox_unread = s_get_int (result, 0, first + 3);
+    user->inbox_bytes = s_get_int (result, 0, first + 4);
+    user->sent_count = s_get_int (result, 0, first + 5);
+    user->sent_bytes = s_get_int (result, 0, first + 6);
+    s_get_text (result, 0, first + 7, user->hash, sizeof user->hash);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Users
 
 int
 store_pg_user_get (store_txn_t *txn, const char *name, store_user_t *user)
 {
+    //  Read already in this transaction (SEND reads each recipient twice,
+    //  and the sender after the session check): the same row again
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    int slot = s_user_slot (cache, name);
+    if (slot >= 0) {
+        *user = cache->users [slot].user;
+        return STORE_OK;
+    }
     s_params_t params = { 0 };
     s_text (&params, name);
     PGresult *result;
     int rc = s_one_row (s_exec (txn, S_USER_GET, &params, &result), &result);
     if (rc)
         return rc;
-    memset (user, 0, sizeof *user);
-    user->id = s_get_int (result, 0, 0);
-    user->created = s_get_int (result, 0, 1);
-    user->inbox_count = s_get_int (result, 0, 2);
-    user->inbox_unread = s_get_int (result, 0, 3);
-    user->inbox_bytes = s_get_int (result, 0, 4);
-    user->sent_count = s_get_int (result, 0, 5);
-    user->sent_bytes = s_get_int (result, 0, 6);
-    s_get_text (result, 0, 7, user->hash, sizeof user->hash);
+    s_get_user (result, 0, user);
     PQclear (result);
+    s_user_remember (cache, name, user);
     return STORE_OK;
 }
 
@@ -365,11 +543,23 @@ store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
     s_int64 (&params, user->sent_count);
     s_int64 (&params, user->sent_bytes);
     s_bytes (&params, user->hash, strnlen (user->hash, STORE_HASH_SIZE));
-    if (!must_be_new)
-        return s_write (txn, S_USER_UPSERT, S_KIND_PLAIN, &params);
-    PGresult *result;
-    int rc = s_exec (txn, S_USER_INSERT, &params, &result);
-    return s_inserted (rc, result);
+    //  Written through: a later read in this transaction gets this row, as
+    //  the database would give it. Should the write fail, the request's
+    //  ROLLBACK TO SAVEPOINT forgets it.
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    int rc;
+    if (must_be_new) {
+        PGresult *result;
+        rc = s_exec (txn, S_USER_INSERT, &params, &result);
+        rc = s_inserted (rc, result);
+    }
+    else
+        rc = s_write (txn, S_USER_UPSERT, S_KIND_PLAIN, &params);
+    if (rc == STORE_OK)
+        s_user_remember (cache, name, user);
+    else
+        s_user_forget (cache, name);
+    return rc;
 }
 
 
@@ -391,6 +581,15 @@ store_pg_session_get (store_txn_t *txn, const uint8_t *digest, store_session_t *
     s_get_text (result, 0, 2, session->client_key, sizeof session->client_key);
     session->created = s_get_int (result, 0, 3);
     session->last_used = s_get_int (result, 0, 4);
+    //  The user's row came with it (none if the user is gone: then
+    //  user_get asks, and finds none)
+    if (!PQgetisnull (result, 0, 5)
+    &&  (size_t) PQgetlength (result, 0, 1) <= ZPOST_NAME_MAX) {
+        store_user_t user;
+        s_get_user (result, 5, &user);
+        s_user_remember (store_pg_cache (txn->pg), session->username, &user);
+        sodium_memzero (&user, sizeof user);
+    }
     PQclear (result);
     return STORE_OK;
 }
@@ -475,12 +674,16 @@ s_count (store_txn_t *txn, int statement, uint64_t *count)
 int
 store_pg_session_count (store_txn_t *txn, uint64_t *count)
 {
+    if (store_pg_cache (txn->pg)->meta)
+        return s_meta (txn, " sessions", count);
     return s_count (txn, S_SESSION_COUNT, count);
 }
 
 int
 store_pg_reply_count (store_txn_t *txn, uint64_t *count)
 {
+    if (store_pg_cache (txn->pg)->meta)
+        return s_meta (txn, " replies", count);
     return s_count (txn, S_REPLY_COUNT, count);
 }
 
@@ -536,9 +739,60 @@ store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t
     return s_write (txn, S_MESSAGE_PUT, S_KIND_PLAIN, &params);
 }
 
+//  The message of the page's entry for id, as z_message_get gives it:
+//  STORE_OK, STORE_NOTFOUND (an entry without its message), or -1 if the
+//  page does not have it whole (no entry, or a body too long to come)
+static int
+s_page_message (store_pg_cache_t *cache, uint64_t id, store_message_t *message)
+{
+    const PGresult *page = cache->page;
+    if (!page)
+        return -1;
+    int rows = PQntuples (page);
+    for (int row = 0; row < rows; row++) {
+        if (s_get_int (page, row, 1) != id)
+            continue;
+        if (PQgetisnull (page, row, S_PAGE_MESSAGE))
+            return STORE_NOTFOUND;
+        int column = S_PAGE_MESSAGE + 1;
+        if (PQgetisnull (page, row, column + 4))
+            return -1;
+        message->id = id;
+        message->date = s_get_int (page, row, column);
+        message->from = PQgetvalue (page, row, column + 1);
+        message->from_size = (size_t) PQgetlength (page, row, column + 1);
+        message->to = PQgetvalue (page, row, column + 2);
+        message->to_size = (size_t) PQgetlength (page, row, column + 2);
+        message->subject = PQgetvalue (page, row, column + 3);
+        message->subject_size = (size_t) PQgetlength (page, row, column + 3);
+        message->body = PQgetvalue (page, row, column + 4);
+        message->body_size = (size_t) PQgetlength (page, row, column + 4);
+        return STORE_OK;
+    }
+    return -1;
+}
+
+//  The page's row for message id, if it holds the message; else -1
+static int
+s_page_row (store_pg_cache_t *cache, uint64_t id)
+{
+    if (!cache->page)
+        return -1;
+    for (int row = 0; row < PQntuples (cache->page); row++)
+        if (s_get_int (cache->page, row, 1) == id)
+            return PQgetisnull (cache->page, row, S_PAGE_MESSAGE)? -1: row;
+    return -1;
+}
+
 int
 store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
 {
+    //  Its folder entry was just read with it (READ, DELETE, a page of
+    //  LIST): the strings point into that page, which lives until the
+    //  next folder read or the end of the transaction
+    int paged = s_page_message (store_pg_cache (txn->pg), id, message);
+    if (paged >= 0)
+        return paged;
     s_params_t params = { 0 };
     s_int64 (&params, id);
     PGresult *result;
@@ -567,6 +821,20 @@ store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
     *freed = false;
     s_params_t params = { 0 };
     s_int64 (&params, id);
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    int row = s_page_row (cache, id);
+    if (row >= 0) {
+        //  Its count was read with its folder entry (DELETE), in this
+        //  transaction: which of the two it takes is known, and either
+        //  finds the row or fails on the server (a concurrent change is a
+        //  serialization failure), so neither is waited for. The page's
+        //  count is now out of date: it goes.
+        int64_t refs = (int32_t) s_get_int (cache->page, row, S_PAGE_REFS);
+        s_page_drop (cache);
+        *freed = refs <= 1;
+        return s_write (txn, *freed? S_MESSAGE_DELETE: S_MESSAGE_DECREF,
+                        S_KIND_PLAIN, &params);
+    }
     PGresult *result;
     int rc = s_one_row (s_exec (txn, S_MESSAGE_UNREF, &params, &result), &result);
     if (rc)
@@ -575,11 +843,10 @@ store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
     PQclear (result);
     if (refs > 0)
         return STORE_OK;
-    rc = s_exec (txn, S_MESSAGE_DELETE, &params, &result);
-    PQclear (result);
-    if (rc == STORE_OK)
-        *freed = true;
-    return rc;
+    //  Gone: a page that holds it must not give it again
+    s_page_drop (store_pg_cache (txn->pg));
+    *freed = true;
+    return STORE_OK;
 }
 
 
@@ -612,10 +879,19 @@ store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
     PGresult *result;
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    s_page_drop (cache);
+    cache->entry_found = false;
     int rc = s_one_row (s_exec (txn, S_FOLDER_GET, &params, &result), &result);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
         *seen = s_get_bool (result, 0, 0);
-    PQclear (result);
+        //  The message came with it, for the message_get that follows
+        cache->page = result;
+        cache->entry_found = true;
+        cache->entry_user = user_id;
+        cache->entry_folder = (int) folder;
+        cache->entry_message = message_id;
+    }
     return rc;
 }
 
@@ -625,6 +901,16 @@ store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folde
 {
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
+    if (cache->entry_found && cache->entry_user == user_id
+    &&  cache->entry_folder == (int) folder && cache->entry_message == message_id) {
+        //  This transaction has just found the entry (DELETE reads it
+        //  first): the delete finds it too, or fails on the server (a
+        //  concurrent change is a serialization failure), so it need not
+        //  be waited for
+        cache->entry_found = false;
+        return s_write (txn, S_FOLDER_DELETE, S_KIND_PLAIN, &params);
+    }
     PGresult *result;
     int rc = s_exec (txn, S_FOLDER_DELETE, &params, &result);
     return s_touched (rc, result);
@@ -634,28 +920,42 @@ int
 store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                       uint64_t before, store_folder_visit_fn *visit, void *arg)
 {
-    //  In batches, each fetched whole before visit runs, since visit
-    //  reads messages on the same connection
+    //  In batches, each fetched whole before visit runs, with their
+    //  messages: visit (LIST) reads each entry's message, which the page
+    //  then gives without a round trip of its own
+    store_pg_cache_t *cache = store_pg_cache (txn->pg);
     uint64_t below = before && before < INT64_MAX? before: INT64_MAX;
+    int batch = S_WALK_BATCH;
     while (true) {
         s_params_t params = { 0 };
         s_folder_params (&params, user_id, folder, below);
-        s_int64 (&params, S_WALK_BATCH);
+        s_int64 (&params, batch);
+        s_page_drop (cache);
         PGresult *result;
         int rc = s_exec (txn, S_FOLDER_WALK, &params, &result);
         if (rc)
             return rc;
+        cache->page = result;
+        cache->page_walk = true;
         int rows = PQntuples (result);
+        bool more = rows == batch;
         for (int row = 0; row < rows; row++) {
-            below = s_get_int (result, row, 0);
-            if (!visit (arg, below, s_get_bool (result, row, 1))) {
-                PQclear (result);
-                return STORE_OK;
+            below = s_get_int (result, row, 1);
+            if (!visit (arg, below, s_get_bool (result, row, 0))) {
+                more = false;
+                break;
             }
         }
+        //  The walk owns its page; visit may have dropped it from the
+        //  cache (a message freed), never freed it
+        if (cache->page == result) {
+            cache->page = NULL;
+            cache->page_walk = false;
+        }
         PQclear (result);
-        if (rows < S_WALK_BATCH)
+        if (!more)
             return STORE_OK;
+        batch = batch * 2 > S_WALK_BATCH_MAX? S_WALK_BATCH_MAX: batch * 2;
     }
 }
 
@@ -663,18 +963,14 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
 //  --------------------------------------------------------------------------
 //  Counters: rows of zpost_meta, except the two ids, which are sequences
 
+//  STATS reads every counter and both counts in a row: the first read
+//  brings them all, in one statement (one snapshot, as LMDB's one
+//  transaction gives), and the others are served from it until the next
+//  statement of any kind
 int
 store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value)
 {
-    *value = 0;
-    s_params_t params = { 0 };
-    s_text (&params, name);
-    PGresult *result;
-    int rc = s_one_row (s_exec (txn, S_COUNTER_GET, &params, &result), &result);
-    if (rc == STORE_OK)
-        *value = s_get_int (result, 0, 0);
-    PQclear (result);
-    return rc == STORE_NOTFOUND? STORE_OK: rc;
+    return s_meta (txn, name, value);
 }
 
 int
@@ -790,6 +1086,36 @@ store_pg_reply_expire (store_txn_t *txn, uint64_t older_than, size_t max, size_t
     return rc;
 }
 
+//  Both expiries in one statement (z_sweep), so one round trip; both
+//  counts and resume are set when it returns, as the two calls set them
+int
+store_pg_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+                uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+                size_t examine, size_t *replies, size_t *sessions)
+{
+    *replies = 0;
+    *sessions = 0;
+    s_params_t params = { 0 };
+    s_bytes (&params, resume, STORE_DIGEST_SIZE);
+    s_int64 (&params, examine);
+    s_int64 (&params, now);
+    s_int64 (&params, idle);
+    s_int64 (&params, max);
+    s_int64 (&params, reply_older_than);
+    s_int64 (&params, reply_max);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_SWEEP, &params, &result), &result);
+    if (rc)
+        return rc;
+    *sessions = (size_t) s_get_int (result, 0, 0);
+    if (PQgetisnull (result, 0, 1) || PQgetlength (result, 0, 1) != STORE_DIGEST_SIZE)
+        memset (resume, 0, STORE_DIGEST_SIZE);  //  the end: start over next time
+    else
+        memcpy (resume, PQgetvalue (result, 0, 1), STORE_DIGEST_SIZE);
+    *replies = (size_t) s_get_int (result, 0, 2);
+    PQclear (result);
+    return STORE_OK;
+}
 
 //  --------------------------------------------------------------------------
 //  Walks of whole tables, for the dump (store_records.h)

@@ -327,7 +327,9 @@ s_reply_expire (store_txn_t *txn, uint64_t older_than,
         if (rc)
             break;
         (*removed)++;
-        rc = mdb_cursor_get (cursor, &key, &value, MDB_GET_CURRENT);
+        //  The one deleted was the first; the next is the first now.
+        //  (MDB_GET_CURRENT fails with EINVAL once the last one is gone.)
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST);
     }
     mdb_cursor_close (cursor);
     return rc == MDB_NOTFOUND || rc == 0? 0: rc;
@@ -672,6 +674,22 @@ store_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t ma
 }
 
 int
+store_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+             uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+             size_t examine, size_t *replies, size_t *sessions)
+{
+    if (txn->pg)
+        return store_pg_sweep (txn, reply_older_than, reply_max, now, idle, max,
+                               resume, examine, replies, sessions);
+    *replies = 0;
+    int rc = STORE_OK;
+    if (reply_max)
+        rc = store_reply_expire (txn, reply_older_than, reply_max, replies);
+    int swept = store_session_expire (txn, now, idle, max, resume, examine, sessions);
+    return rc? rc: swept;
+}
+
+int
 store_session_count (store_txn_t *txn, uint64_t *count)
 {
     if (txn->pg)
@@ -834,6 +852,22 @@ store_records_test (bool verbose)
     assert (store_session_count (txn, &count) == 0 && count == 1);
     assert (store_session_get (txn, other_digest, &found) == 0);
     assert (store_reply_count (txn, &count) == 0 && count == 1);
+
+    //  The sweep does both, and both counts are there when it returns
+    //  (PostgreSQL: one statement, no answer left for later)
+    assert (store_session_put (txn, digests [0], &session) == 0);
+    memset (resume, 0, sizeof resume);
+    size_t replies = 99, sessions = 99;
+    assert (store_sweep (txn, 2500, 0, 1000, 60, 86400, resume, 10,
+                         &replies, &sessions) == 0);
+    assert (replies == 0 && sessions == 1);
+    assert (store_reply_count (txn, &count) == 0 && count == 1);
+    replies = sessions = 99;
+    assert (store_sweep (txn, 2500, 100, 1000, 60, 86400, resume, 10,
+                         &replies, &sessions) == 0);
+    assert (replies == 1 && sessions == 0);
+    assert (store_reply_count (txn, &count) == 0 && count == 0);
+    assert (store_session_count (txn, &count) == 0 && count == 1);
 
     assert (store_txn_commit (&txn) == STORE_OK);
     store_db_scratch_destroy (&db, &dir);

@@ -177,6 +177,15 @@ int
 int
     store_reply_expire (store_txn_t *txn, uint64_t older_than,
                         size_t max, size_t *removed);
+//  The sweep, both expiries at once: store_reply_expire (reply_older_than,
+//  reply_max; nothing when reply_max is 0), then store_session_expire (now,
+//  idle, max, resume, examine). On PostgreSQL one round trip for both.
+//  *replies, *sessions and resume are set before it returns. The first
+//  failure is the code.
+int
+    store_sweep (store_txn_t *txn, uint64_t reply_older_than, size_t reply_max,
+                 uint64_t now, uint64_t idle, uint64_t max, uint8_t *resume,
+                 size_t examine, size_t *replies, size_t *sessions);
 
 //  Walks of whole tables, for the dump (store_dump.c): each calls visit
 //  for every record, in the order given, until visit returns false (then

@@ -39,6 +39,10 @@
   a serving store refuses it at start (exit 1) with a sentence that names
   target_session_attrs=read-write, and --digest and --export read it
   (they create nothing), with the digest of the data.
+- Round trips, counted by the store itself (ZPOST_PG_TRACE=1 logs each):
+  a page of LIST is one statement with its messages, SEND reads no user
+  row twice, the sweep's two expiries are one statement (z_sweep), STATS reads
+  its figures in one statement, and each still gives the right answer.
 """
 
 import os
@@ -535,6 +539,108 @@ def test_read_only_server(tmp):
     h.wait_store_ready(broker)
 
 
+TRIP = re.compile(r"store_pg: trip (\d+): (\d+):(.*)$")
+
+
+def _trips(store):
+    """Every round trip the store logged: [(number, [command names])]."""
+    out = []
+    for line in store.log_text().splitlines():
+        m = TRIP.search(line)
+        if m:
+            out.append((int(m.group(1)), m.group(3).split()))
+    return out
+
+
+def test_round_trips(tmp):
+    """One client, so each group commit holds one request: the round trips
+    of each request, from its admission to its reply, as the store counts
+    them. Before this design: LIST of 50 took 58 (a statement a message),
+    SEND to three 17 (recipients and sender read twice), the sweep 2, STATS
+    5 for its figures (count (*) each on its own)."""
+    cluster = _pg()
+    cluster.sql("CREATE DATABASE trips_test OWNER %s TEMPLATE template0" % pg.ROLE)
+    broker = h.start_broker(tmp)
+    env = h.clean_env()
+    env["ZPOST_PG_TRACE"] = "1"
+    store = h.Proc("store", h.WRAP + [
+        h.binary("zpost-store"), "--broker", broker.back,
+        "--data", os.path.join(tmp, "data"), "--db", cluster.conninfo("trips_test"),
+        "--sweep-interval", "3600000"], tmp, env=env)
+    store.wait_line(r"^zpost-store ready$")
+    h.wait_store_ready(broker)
+    alice = _user(broker, "alice")
+    bob = _user(broker, "bob")
+    for name in ("carol", "dave"):
+        h.Client(broker, timeout=10.0).register(name, PASSWORD)
+
+    def cost(client, *request):
+        before = _trips(store)
+        last = before[-1][0] if before else 0
+        reply = client.expect(200, *request, timeout=10.0)
+        return reply, [names for number, names in _trips(store) if number > last]
+
+    def count(trips, name):
+        return sum(names.count(name) for names in trips)
+
+    # SEND to three: each recipient read once, the sender not again (it came
+    # with the session); the sweep's two statements in one round trip
+    for index in range(50):
+        _, trips = cost(alice, "SEND", "bob,carol,dave" if index < 20 else "bob",
+                        "s%d" % index, "body %d" % index)
+        if index == 0:
+            assert count(trips, "z_user_get") == 3, trips
+            assert count(trips, "z_session_get") == 2, trips    # admission, act
+            # the sweep's two expiries: one statement, whose counts the
+            # engine has when the call returns (store_sweep)
+            assert count(trips, "z_sweep") == 1, trips
+            assert count(trips, "z_reply_expire") == count(trips, "z_session_expire") == 0, \
+                trips
+            assert len(trips) <= 11, trips
+    # LIST of 50: the page and its messages in one statement
+    listing, trips = cost(bob, "LIST", "inbox", "all", "50", "0")
+    rows = h.rows(listing, 7)
+    assert [row[3] for row in rows] == ["s%d" % i for i in range(49, -1, -1)], rows
+    assert rows[0][1:3] == ["alice", "bob"] and rows[0][5] == str(len("body 49")), rows[0]
+    assert rows[-1][2] == "bob,carol,dave", rows[-1]
+    assert count(trips, "z_folder_walk") == 1 and count(trips, "z_message_get") == 0, trips
+    assert len(trips) <= 6, trips
+    # READ: the message came with its folder entry
+    newest = rows[0][0]
+    read, trips = cost(bob, "READ", newest)
+    assert read.fields[-1] == b"body 49", read
+    assert count(trips, "z_message_get") == 0, trips
+    assert len(trips) <= 6, trips
+    # DELETE: the entry and the reference go with the RELEASE; a message
+    # of three recipients and a sender keeps its other folders
+    oldest = rows[-1][0]
+    _, trips = cost(bob, "DELETE", "inbox", oldest)
+    assert len(trips) <= 6, trips
+    assert cluster.sql("SELECT refs FROM zpost_messages WHERE id = %s" % oldest,
+                       "trips_test").strip() == "3"
+    _, reply = bob.call("READ", oldest)
+    assert reply.status == 404, reply
+    # alice's sent copy is the last reference of a one-recipient message
+    # once bob's goes too: freed, and the counters say so
+    alice.expect(200, "DELETE", "sent", newest)
+    bob.expect(200, "DELETE", "inbox", newest)
+    assert cluster.sql("SELECT count (*) FROM zpost_messages WHERE id = %s" % newest,
+                       "trips_test").strip() == "0"
+    # STATS server: counters, counts and size from one statement, right
+    stats, trips = cost(bob, "STATS", "server")
+    assert count(trips, "z_meta_all") == 1, trips
+    assert count(trips, "z_session_count") == count(trips, "z_reply_count") == 0, trips
+    figures = dict(h.rows(stats, 2))
+    truth = cluster.sql("SELECT (SELECT count (*) FROM zpost_messages) || ' ' ||"
+                        " (SELECT count (*) FROM zpost_replies) || ' ' ||"
+                        " (SELECT count (*) FROM zpost_sessions)", "trips_test").split()
+    assert [figures["messages"], figures["replies"], figures["sessions"]] == truth, \
+        (figures, truth)
+    assert figures["users"] == "4" and int(figures["map-used"]) > 0, figures
+    user = dict(h.rows(bob.expect(200, "STATS", "user"), 2))
+    assert user["inbox-count"] == "48" and user["inbox-unread"] == "48", user
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_selftests_on_postgresql,
@@ -548,4 +654,5 @@ if __name__ == "__main__":
         test_errors_on_one_line,
         test_readers_create_nothing,
         test_read_only_server,
+        test_round_trips,
     ])
