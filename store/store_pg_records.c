@@ -34,7 +34,7 @@
 #include <sodium.h>
 #include <string.h>
 
-//  The session part of the sweep (z_session_expire, z_sweep): walk, the
+//  The session part of the sweep (z_sweep): walk, the
 //  sessions examined; gone, one row a session deleted
 #define S_SESSIONS_GONE \
     "walk AS (SELECT digest, created, last_used," \
@@ -54,7 +54,7 @@
 enum {
     S_USER_GET, S_USER_INSERT, S_USER_UPSERT,
     S_SESSION_GET, S_SESSION_PUT, S_SESSION_DELETE, S_SESSION_DELETE_ALL,
-    S_SESSION_EXPIRE, S_SESSION_COUNT, S_REPLY_COUNT,
+    S_SESSION_COUNT, S_REPLY_COUNT,
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
     S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DECREF, S_MESSAGE_DELETE,
     S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
@@ -97,13 +97,6 @@ const store_pg_statement_t store_pg_statements [] = {
         "DELETE FROM zpost_sessions WHERE digest = $1::bytea" },
     [S_SESSION_DELETE_ALL] = { "z_session_delete_all",
         "DELETE FROM zpost_sessions WHERE user_id = $1::int8 AND digest <> $2::bytea" },
-    //  The sweep: examine $2 sessions from $1 in digest order, delete the
-    //  expired ones among them, and give back the first digest not
-    //  examined (none at the end of the table)
-    [S_SESSION_EXPIRE] = { "z_session_expire",
-        "WITH " S_SESSIONS_GONE
-        " SELECT (SELECT count (*) FROM gone),"
-        "   (SELECT digest FROM walk WHERE n = $2::int8 + 1)" },
     [S_SESSION_COUNT] = { "z_session_count", "SELECT count (*) FROM zpost_sessions" },
     [S_REPLY_COUNT] = { "z_reply_count", "SELECT count (*) FROM zpost_replies" },
     [S_KNOWN_KEY_GET] = { "z_known_key_get",
@@ -212,10 +205,12 @@ const store_pg_statement_t store_pg_statements [] = {
         " UNION ALL SELECT ' replies', count (*) FROM zpost_replies"
         " UNION ALL SELECT ' sessions', count (*) FROM zpost_sessions"
         " UNION ALL SELECT ' size', pg_database_size (current_database ())" },
-    //  The engine's whole sweep (store_pg_sweep): z_session_expire's
-    //  statement and z_reply_expire's ($6, $7) in one, so one round trip;
-    //  the two parts touch different tables. Its row: z_session_expire's,
-    //  then the replies removed.
+    //  The sweep (store_pg_sweep; store_pg_session_expire is it with no
+    //  reply to expire): examine $2 sessions from $1 in digest order,
+    //  delete the expired ones among them, and z_reply_expire's ($6, $7)
+    //  in the same statement, so one round trip; the two parts touch
+    //  different tables. Its row: the sessions deleted, the first digest
+    //  not examined (none at the end of the table), the replies deleted.
     [S_SWEEP] = { "z_sweep",
         "WITH " S_SESSIONS_GONE ","
         " replies AS (DELETE FROM zpost_replies WHERE " S_REPLIES_GONE ("$6", "$7")
@@ -639,24 +634,9 @@ int
 store_pg_session_expire (store_txn_t *txn, uint64_t now, uint64_t idle, uint64_t max,
                          uint8_t *resume, size_t examine, size_t *removed)
 {
-    *removed = 0;
-    s_params_t params = { 0 };
-    s_bytes (&params, resume, STORE_DIGEST_SIZE);
-    s_int64 (&params, examine);
-    s_int64 (&params, now);
-    s_int64 (&params, idle);
-    s_int64 (&params, max);
-    PGresult *result;
-    int rc = s_one_row (s_exec (txn, S_SESSION_EXPIRE, &params, &result), &result);
-    if (rc)
-        return rc;
-    *removed = (size_t) s_get_int (result, 0, 0);
-    if (PQgetisnull (result, 0, 1) || PQgetlength (result, 0, 1) != STORE_DIGEST_SIZE)
-        memset (resume, 0, STORE_DIGEST_SIZE);  //  the end: start over next time
-    else
-        memcpy (resume, PQgetvalue (result, 0, 1), STORE_DIGEST_SIZE);
-    PQclear (result);
-    return STORE_OK;
+    //  The sweep with no reply to expire
+    size_t replies;
+    return store_pg_sweep (txn, 0, 0, now, idle, max, resume, examine, &replies, removed);
 }
 
 static int
