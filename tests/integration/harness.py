@@ -336,6 +336,35 @@ class Store:
         self.data_dir = data_dir
 
 
+def restartable_front():
+    """A loopback endpoint for a broker that a test kills and starts again
+    on the same address. Not "tcp://127.0.0.1:*": libzmq gives a wildcard
+    bind the lowest free port from 49152 up, so the port a killed broker
+    frees is the first one the next wildcard bind of any test running
+    beside it takes (seen under stress: "Address already in use" on the
+    restart). Ports 20000-32767 lie below that range and below the
+    kernel's ephemeral ports (32768 up): nothing takes one unless asked.
+    A random one, checked free by binding it, and the next one too: the
+    broker's key announcement takes the front's port + 1."""
+    import random
+    import socket
+
+    def free(port):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+    for _ in range(100):
+        port = random.randrange(20000, 32767)
+        if free(port) and free(port + 1):
+            return "tcp://127.0.0.1:%d" % port
+    raise AssertionError("no two free ports in 20000-32767 after 100 tries")
+
+
 def start_broker(tmp, back=None, extra=(), front="tcp://127.0.0.1:*",
                  keys=None, wait=True):
     """Start zpost-broker with an ephemeral loopback front and an ipc back

@@ -102,9 +102,11 @@ def test_both_brokers_restarted_client_waits_for_a_store(tmp):
     keys_b = os.path.join(tmp, "keys-b")
     backs = ["ipc://%s/back-a.ipc" % tmp, "ipc://%s/back-b.ipc" % tmp]
     beat = ["--heartbeat", HEARTBEAT]
-    a = h.start_broker(tmp, back=backs[0], keys=keys_a, extra=beat)
+    a = h.start_broker(tmp, front=h.restartable_front(), back=backs[0], keys=keys_a,
+                       extra=beat)
     shutil.copytree(keys_a, keys_b)
-    b = h.start_broker(tmp, back=backs[1], keys=keys_b, extra=beat)
+    b = h.start_broker(tmp, front=h.restartable_front(), back=backs[1], keys=keys_b,
+                       extra=beat)
     h.start_store(tmp, backs, extra=beat)
     h.wait_store_ready(a)
     h.wait_store_ready(b)
