@@ -21,7 +21,7 @@
     a script or a test can drive it through a pipe; prompts are still
     written, and passwords are plain lines.
 
-    Every request goes through client_commands, the code the one-shot
+    Every request goes through client_api, the layer the one-shot
     commands use, and every error is one sentence on stderr, after which
     the menu comes back. The login lives in this process only: the session
     neither reads nor writes the file that `zpost login` keeps.
@@ -31,7 +31,7 @@
 #ifndef CLIENT_SHELL_H_INCLUDED
 #define CLIENT_SHELL_H_INCLUDED
 
-#include "client_commands.h"
+#include "client_api.h"
 
 //  Run the guided session with the server and options in app (main has
 //  made app->config). Returns the exit status: 0 when the person leaves,

@@ -7,11 +7,11 @@
         zpost [OPTIONS] -d ADDR              the same (the original's name)
 
     main () reads the global options, finds the command in the table of
-    client_commands and runs it; each command is one function that reads
-    its own options, builds its request, and turns the reply into output
-    and an exit status. A new command is one more function and one more
-    row in that table. With no command but a server, the guided session
-    (client_shell) runs instead. A bare word that is not a command is
+    client_commands and runs it through the prologue every command shares
+    (client_commands_run: its options, --json, --help, the login check),
+    then its handler. A new command is one more row and one handler in
+    client_cmd_*.c. With no command but a server, the guided session
+    (client_shell) runs instead. Both go to the server through client_api. A bare word that is not a command is
     taken as the server when it looks like an address (it has a dot or a
     colon, or is "localhost"), so that a mistyped command is still a
     usage error.
@@ -26,7 +26,7 @@
 
     stdout carries results only; every complaint goes to stderr, prefixed
     "zpost: ". CZMQ's own log stays silent unless -v. The codes are
-    CLIENT_EXIT_* in client_commands.h.
+    CLIENT_EXIT_* in client_api.h.
     =========================================================================
 */
 
@@ -208,7 +208,7 @@ main (int argc, char *argv [])
                 app.announce = optarg;
                 break;
             case OPT_ANNOUNCE_PORT:
-                if (client_commands_parse_int (optarg, 1, 65535, &app.announce_port))
+                if (client_check_int (optarg, 1, 65535, &app.announce_port))
                     return s_misuse ("--announce-port wants a port, from 1 to 65535;"
                                      " not", optarg);
                 break;
@@ -219,12 +219,12 @@ main (int argc, char *argv [])
                 app.server_key = optarg;
                 break;
             case OPT_TIMEOUT:
-                if (client_commands_parse_int (optarg, 1, TIMEOUT_MAX, &app.timeout))
+                if (client_check_int (optarg, 1, TIMEOUT_MAX, &app.timeout))
                     return s_misuse ("--timeout wants milliseconds, from 1 to 3600000;"
                                      " not", optarg);
                 break;
             case OPT_RETRIES:
-                if (client_commands_parse_int (optarg, 1, RETRIES_MAX, &app.retries))
+                if (client_check_int (optarg, 1, RETRIES_MAX, &app.retries))
                     return s_misuse ("--retries wants a number of tries, from 1 to 100;"
                                      " not", optarg);
                 break;
@@ -274,15 +274,12 @@ main (int argc, char *argv [])
 
     if (!command) {
         int status = client_shell_run (&app);
-        client_commands_finish (&app);
+        client_api_finish (&app);
         return status;
     }
 
-    //  The command sees its name as argv [0]; optind 0 makes glibc's
-    //  getopt start over on the new vector.
-    int first = optind;
-    optind = 0;
-    int status = command->run (&app, command, argc - first, argv + first);
-    client_commands_finish (&app);
+    //  The command sees its name as argv [0]
+    int status = client_commands_run (&app, command, argc - optind, argv + optind);
+    client_api_finish (&app);
     return status;
 }
