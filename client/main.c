@@ -5,6 +5,7 @@
         zpost [OPTIONS] HOST                 the guided session
         zpost [OPTIONS] --server ADDR        the guided session
         zpost [OPTIONS] -d ADDR              the same (the original's name)
+        zpost [OPTIONS]                      the same with $ZPOST_SERVER
 
     main () reads the global options, finds the command in the table of
     client_commands and runs it through the prologue every command shares
@@ -61,9 +62,10 @@ s_help (void)
         "holds the key you trust: given with --server-key, or pinned the first\n"
         "time you connect, after you compare its fingerprint (known_servers).\n"
         "\n"
-        "With a server and no command (zpost HOST, zpost --server ADDR), zpost\n"
-        "opens a guided session: menus to create an account, log in, read the\n"
-        "inbox, send, delete, see statistics and change the password.\n"
+        "With a server and no command (zpost HOST, zpost --server ADDR, or a\n"
+        "bare zpost with $ZPOST_SERVER set), zpost opens a guided session:\n"
+        "menus to create an account, log in, read the inbox, send, delete, see\n"
+        "statistics and change the password.\n"
         "\n"
         "Options:\n"
         "  -s, --server ADDR     server: host, host:port, [ipv6]:port or\n"
@@ -85,6 +87,7 @@ s_help (void)
         "      --announce-port N ask the server's host on port N\n"
         "      --timeout MS      wait this long for each try (default %d)\n"
         "      --retries N       tries per broker before giving up (default %d)\n"
+        "      --json            the result as JSON, as the command's own --json\n"
         "  -v, --verbose         log each try and message on stderr\n"
         "  -h, --help            show this help\n"
         "  -V, --version         show the version\n"
@@ -98,10 +101,11 @@ s_help (void)
     printf (
         "\n"
         "'zpost COMMAND --help' shows a command's options. Every command takes\n"
-        "--json, for scripts: the result as JSON on stdout, or on failure\n"
+        "--json (before or after the command's name), for scripts: the result\n"
+        "as JSON on stdout, or on failure\n"
         "{\"status\": N, \"error\": \"NAME\", \"reason\": \"...\", \"detail\": ...}\n"
         "(status 0 when no server status applies: NOT_LOGGED_IN, NO_ANSWER,\n"
-        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED).\n"
+        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED, NO_SUCH_MESSAGE).\n"
         "\n"
         "Files:\n"
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/client.key, client.key_secret\n"
@@ -177,7 +181,7 @@ main (int argc, char *argv [])
         .retries = CLIENT_SESSION_RETRIES
     };
     enum { OPT_TIMEOUT = 256, OPT_RETRIES, OPT_ANNOUNCE, OPT_ANNOUNCE_PORT,
-           OPT_ACCEPT_NEW_KEY };
+           OPT_ACCEPT_NEW_KEY, OPT_JSON };
     static struct option options [] = {
         { "server",     required_argument, NULL, 's' },
         { "destination", required_argument, NULL, 'd' },
@@ -187,6 +191,7 @@ main (int argc, char *argv [])
         { "server-key", required_argument, NULL, 'k' },
         { "timeout",    required_argument, NULL, OPT_TIMEOUT },
         { "retries",    required_argument, NULL, OPT_RETRIES },
+        { "json",       no_argument,       NULL, OPT_JSON },
         { "verbose",    no_argument,       NULL, 'v' },
         { "help",       no_argument,       NULL, 'h' },
         { "version",    no_argument,       NULL, 'V' },
@@ -228,6 +233,9 @@ main (int argc, char *argv [])
                     return s_misuse ("--retries wants a number of tries, from 1 to 100;"
                                      " not", optarg);
                 break;
+            case OPT_JSON:
+                app.json = true;
+                break;
             case 'v':
                 app.verbose = true;
                 break;
@@ -263,8 +271,11 @@ main (int argc, char *argv [])
         }
     }
     else
-    if (!app.server)
-        return s_misuse ("no command given (and no server for a guided session)", NULL);
+    if (!app.server && !(getenv ("ZPOST_SERVER") && *getenv ("ZPOST_SERVER")))
+        return s_misuse ("no command given (and no server for a guided session: "
+                         "give one, or set ZPOST_SERVER)", NULL);
+    if (!command && app.json)
+        return s_misuse ("--json goes with a command; the guided session has none", NULL);
 
     if (app.verbose)
         zsys_set_logstream (stderr);
