@@ -319,8 +319,8 @@ client_api_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state
     }
     else
     if (status == ZPOST_THROTTLED && safe_detail)
-        said = zsys_sprintf ("too many failed attempts: wait %s seconds, then try again",
-                             safe_detail);
+        said = zsys_sprintf ("too many failed attempts: wait %s second%s, then try again",
+                             safe_detail, streq (safe_detail, "1")? "": "s");
     else
     if (status == ZPOST_UNKNOWN_RECIPIENT && detail) {
         char *names = client_api_spaced (safe_detail);
@@ -341,8 +341,8 @@ client_api_refusal (client_app_t *app, zpost_msg_t *reply, client_state_t *state
         char *safe_reason = *reason? client_output_safe_str (reason,
                                                              CLIENT_OUTPUT_LINE): NULL;
         said = zsys_sprintf ("the message store is unavailable (503): %s",
-                             safe_reason? safe_reason: "it did not answer in "
-                             "time; try again shortly");
+                             safe_reason? safe_reason: "no store took the "
+                             "request; try again shortly");
         free (safe_reason);
     }
     else {
@@ -544,4 +544,25 @@ client_api_stats (client_app_t *app, bool server, int *status_p)
     return s_send (app, &request, status_p);
 }
 
-
+int
+client_api_holds (client_app_t *app, bool sent, uint64_t id, client_state_t *state,
+                  int *status_p)
+{
+    assert (app);
+    //  The newest message below id + 1 is id itself if the folder holds it;
+    //  before 0 is "from the newest", which is all ids up to the last
+    uint64_t before = id == UINT64_MAX? 0: id + 1;
+    zpost_msg_t *reply = client_api_list (app, sent, false, 1, before, status_p);
+    if (!reply)
+        return -1;
+    int held = -1;
+    if (zpost_msg_status (reply) != ZPOST_OK)
+        *status_p = client_api_refusal (app, reply, state, 0, NULL);
+    else {
+        const char *first = zpost_msg_rows (reply) > 0
+                          ? zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID): NULL;
+        held = first && strtoull (first, NULL, 10) == id;
+    }
+    zpost_msg_destroy (&reply);
+    return held;
+}

@@ -141,6 +141,15 @@ zpost_msg_t *
 zpost_msg_t *
     client_api_stats (client_app_t *app, bool server, int *status_p);
 
+//  Whether the inbox (or the sent folder) holds message id, asked with a
+//  LIST of one row below id + 1, which changes nothing: DELETE answers
+//  200 either way, as the protocol makes it idempotent. 1 it does, 0 it
+//  does not; -1 after saying why there is no answer (a refusal too, with
+//  state as client_api_refusal takes it), with *status_p set.
+int
+    client_api_holds (client_app_t *app, bool sent, uint64_t id,
+                      client_state_t *state, int *status_p);
+
 //  Send any request (it stays the caller's) and return its reply, or NULL
 //  after saying why there is none. quick makes one short try
 //  (client_session_request_quick).

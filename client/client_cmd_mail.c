@@ -135,8 +135,13 @@ s_send (client_call_t *call)
                 client_json_emit (object);
                 json_decref (object);
             }
-            else
-                printf ("%s\n", id);
+            else {
+                char *spaced = client_api_spaced (recipients);
+                printf ("sent message %s from %s to %s%s\n", id,
+                        client_state_username (call->state), spaced,
+                        *subject? "": ", with no subject");
+                free (spaced);
+            }
             status = CLIENT_EXIT_DONE;
         }
         zpost_msg_destroy (&reply);
@@ -148,7 +153,10 @@ s_send (client_call_t *call)
 
 const client_command_t client_cmd_send = {
     "send", "--to NAMES --subject TEXT [-m TEXT]",
-    "Send a message; prints its id.",
+    "Send a message.",
+    "\n"
+    "Says what happened, as \"sent message 42 from alice to bob, carol\";\n"
+    "--json gives the bare facts, for scripts.\n"
     "\n"
     "The body is TEXT with -m; otherwise standard input, when it is not a\n"
     "terminal; otherwise your editor ($VISUAL, $EDITOR, else vi) opens on an\n"
@@ -273,7 +281,7 @@ s_list (client_call_t *call)
                 id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
                 id_text, s_row_number (reply, row, ZPOST_F_DATE),
                 zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
-                zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT),
+                client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
                 s_row_number (reply, row, ZPOST_F_SIZE));
             printf ("%s\n", line);
             free (line);
@@ -294,8 +302,8 @@ s_list (client_call_t *call)
             client_json_emit (entries);
         else
         if (total == 0)
-            printf ("no %smessages in your %s\n", unread? "unread ": "",
-                    sent? "sent folder": "inbox");
+            printf ("no %smessages in the %s of %s\n", unread? "unread ": "",
+                    sent? "sent folder": "inbox", client_state_username (call->state));
         else
         if (more && !all) {
             printf ("more: zpost list%s%s", sent? " --sent": "", unread? " --unread": "");
@@ -422,7 +430,19 @@ s_delete (client_call_t *call)
     uint64_t id = s_id (call);
     bool sent = client_call_flag (call, "sent");
     const char *folder = sent? "sent": "inbox";
-    int status;
+    const char *username = client_state_username (call->state);
+    int status = CLIENT_EXIT_DONE;
+    //  DELETE says 200 for an id that is not there: a typo would pass for
+    //  done. The folder is asked first, and a missing id is an error.
+    int held = client_api_holds (app, sent, id, call->state, &status);
+    if (held == -1)
+        return status;
+    if (held == 0)
+        return client_api_fail (app, CLIENT_EXIT_REFUSED, 0, "NO_SUCH_MESSAGE",
+                                "there is no message %" PRIu64 " in the %s of %s; "
+                                "nothing was deleted (zpost list%s shows the ids)",
+                                id, sent? "sent folder": "inbox", username,
+                                sent? " --sent": "");
     zpost_msg_t *reply = client_api_delete (app, sent, id, &status);
     if (reply && zpost_msg_status (reply) != ZPOST_OK)
         status = client_api_refusal (app, reply, call->state, 0, NULL);
@@ -435,8 +455,8 @@ s_delete (client_call_t *call)
             json_decref (object);
         }
         else
-            printf ("deleted message %" PRIu64 " from your %s\n", id,
-                    sent? "sent folder": "inbox");
+            printf ("deleted message %" PRIu64 " from the %s of %s\n", id,
+                    sent? "sent folder": "inbox", username);
         status = CLIENT_EXIT_DONE;
     }
     zpost_msg_destroy (&reply);
@@ -447,7 +467,8 @@ const client_command_t client_cmd_delete = {
     "delete", "ID [--sent]",
     "Delete a message from your inbox (or sent folder).",
     "\n"
-    "Deleting a message that is not there is not an error.\n"
+    "An ID that is not in the folder is an error (exit 1, NO_SUCH_MESSAGE),\n"
+    "and nothing is deleted.\n"
     "\n"
     "Options:\n"
     "      --sent            delete from the sent folder\n"

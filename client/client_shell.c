@@ -673,7 +673,7 @@ s_list_inbox (s_shell_t *self)
             2, unseen, number,
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
             zpost_msg_row_get (reply, row, ZPOST_F_FROM),
-            zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT),
+            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
         printf ("%s\n", line);
         free (line);

@@ -9,6 +9,14 @@
 #include "client_api.h"
 #include "client_output.h"
 
+//  An empty subject in a list or a header reads as a gap, or as a field
+//  that failed to load: it is named instead
+const char *
+client_show_subject (const char *subject)
+{
+    return subject && *subject? subject: CLIENT_SHOW_NO_SUBJECT;
+}
+
 void
 client_show_message (zpost_msg_t *reply)
 {
@@ -23,7 +31,8 @@ client_show_message (zpost_msg_t *reply)
     printf ("\nTo: ");
     client_output_print (stdout, to, CLIENT_OUTPUT_LINE);
     printf ("\nDate: %s\nSubject: ", date);
-    client_output_print (stdout, zpost_msg_get (reply, ZPOST_F_SUBJECT), CLIENT_OUTPUT_LINE);
+    client_output_print (stdout, client_show_subject (zpost_msg_get (reply, ZPOST_F_SUBJECT)),
+                         CLIENT_OUTPUT_LINE);
     printf ("\n\n");
     client_output_print (stdout, body, CLIENT_OUTPUT_TEXT);
     if (body && *body && body [strlen (body) - 1] != '\n')

@@ -11,10 +11,17 @@
 
 #include "zpost_msg.h"
 
+#define CLIENT_SHOW_NO_SUBJECT  "(no subject)"
+
 //  Print a READ reply on stdout: From, To, Date, Subject, a blank line,
-//  and the body.
+//  and the body. An empty subject shows as "(no subject)".
 void
     client_show_message (zpost_msg_t *reply);
+
+//  A subject as a person reads it: "(no subject)" for an empty one (the
+//  text stays the caller's; the result is not made safe).
+const char *
+    client_show_subject (const char *subject);
 
 //  Print a STATS reply on stdout, one "name  value" line each.
 void
