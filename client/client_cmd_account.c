@@ -6,6 +6,7 @@
         login       log in, and keep the session for the commands after it
         logout      end the session there and forget it here
         passwd      change the password
+        whoami      which login this client keeps for the server
 
     Each is a row of the command table (client_commands) and its handler;
     the prologue has read the options and opened the session before a
@@ -272,6 +273,14 @@ s_login (client_call_t *call)
     char *password = NULL;
     int status = CLIENT_EXIT_DONE;
     client_state_t *state = client_api_state (app, &status);
+    //  The login this one replaces, if any: said, and ended on the server
+    char *previous_user = NULL;
+    char *previous_token = NULL;
+    if (state && client_state_load (state) == 0) {
+        previous_user = strdup (client_state_username (state));
+        previous_token = strdup (client_state_token (state));
+        assert (previous_user && previous_token);
+    }
     if (status == CLIENT_EXIT_DONE)
         status = s_password (app, client_call_flag (call, "password-stdin"),
                              "ZPOST_PASSWORD", "Password: ", false, S_PASSWORD_CURRENT,
@@ -279,6 +288,8 @@ s_login (client_call_t *call)
     if (status) {
         client_state_destroy (&state);
         free (username);
+        free (previous_user);
+        client_input_wipe (&previous_token);
         return status;
     }
 
@@ -300,6 +311,15 @@ s_login (client_call_t *call)
                                       client_state_error (state));
         }
         else {
+            if (previous_user) {
+                //  The old session can no longer be used from here
+                s_quiet_logout (app, previous_token);
+                if (!streq (previous_user, username)) {
+                    fflush (stdout);
+                    fprintf (stderr, "zpost: %s was logged in here; logged out %s\n",
+                             previous_user, previous_user);
+                }
+            }
             char date [CLIENT_OUTPUT_DATE_SIZE];
             client_output_date (expires, false, date);
             if (app->json) {
@@ -321,6 +341,8 @@ s_login (client_call_t *call)
     zpost_msg_destroy (&reply);
     client_state_destroy (&state);
     free (username);
+    free (previous_user);
+    client_input_wipe (&previous_token);
     return status;
 }
 
@@ -333,7 +355,8 @@ const client_command_t client_cmd_login = {
     "The session is kept, for this server only, in\n"
     "${XDG_STATE_HOME:-~/.local/state}/zpost/HOST_PORT.session (0600), until\n"
     "zpost logout, or until the server ends it (idle for too long, or at the\n"
-    "latest at the time printed).\n"
+    "latest at the time printed). A login kept for another user of the same\n"
+    "server is ended, and zpost says so.\n"
     "\n"
     "Options:\n"
     S_PASSWORD_HELP
@@ -509,4 +532,65 @@ const client_command_t client_cmd_passwd = {
     0, 0, NULL,
     "takes no arguments (the passwords are asked for, never given as arguments)",
     NULL, s_passwd
+};
+
+
+//  --------------------------------------------------------------------------
+//  whoami
+
+//  Which login this client keeps for the server: read here, nothing sent
+static int
+s_whoami (client_call_t *call)
+{
+    client_app_t *app = call->app;
+    int status = client_api_set_server (app);
+    client_state_t *state = status? NULL: client_api_state (app, &status);
+    if (!state)
+        return status;
+    const char *server = client_config_endpoint (app->config);
+    int rc = client_state_load (state);
+    if (rc == 1)
+        status = client_api_fail (app, CLIENT_EXIT_REFUSED, 0, "NOT_LOGGED_IN",
+                                  "not logged in to %s: run zpost login", server);
+    else
+    if (rc == -1)
+        status = client_api_fail (app, CLIENT_EXIT_LOCAL, 0, "LOCAL_ERROR", "%s",
+                                  client_state_error (state));
+    else {
+        uint64_t expires = client_state_expires (state);
+        if (app->json) {
+            json_t *object = json_pack ("{s:s, s:s, s:o}",
+                                        "username", client_state_username (state),
+                                        "server", server,
+                                        "expires", client_json_id (expires));
+            client_json_emit (object);
+            json_decref (object);
+        }
+        else {
+            char date [CLIENT_OUTPUT_DATE_SIZE];
+            client_output_date (expires, false, date);
+            printf ("%s on %s, until %s at the latest\n",
+                    client_state_username (state), server, date);
+        }
+    }
+    client_state_destroy (&state);
+    return status;
+}
+
+const client_command_t client_cmd_whoami = {
+    "whoami", "",
+    "Say which user this client is logged in as on the server.",
+    "\n"
+    "Reads the session zpost login keeps for the server, and sends nothing:\n"
+    "the server may have ended the session since (idle for too long).\n"
+    "Not logged in is exit 1 (NOT_LOGGED_IN), as for any command that needs\n"
+    "a login.\n"
+    "\n"
+    "Options:\n"
+    CLIENT_COMMAND_JSON_HELP
+    "\n"
+    "JSON: {\"username\": \"alice\", \"server\": \"tcp://...\", \"expires\": UNIXTIME}\n",
+    CLIENT_COMMAND_JSON,
+    { { NULL, 0, false, false } },
+    0, 0, NULL, NULL, NULL, s_whoami
 };

@@ -22,6 +22,7 @@ static const client_command_t *s_commands [] = {
     &client_cmd_login,
     &client_cmd_logout,
     &client_cmd_passwd,
+    &client_cmd_whoami,
     &client_cmd_send,
     &client_cmd_list,
     &client_cmd_read,

@@ -1,7 +1,7 @@
 /*  =========================================================================
     client_commands - the one-shot commands of the zpost client: the table
 
-        ping, register, login, logout, passwd,
+        ping, register, login, logout, passwd, whoami,
         send, list, read, delete, stats
 
     Each command is one row (client_command_t): its name, usage, help,
@@ -131,6 +131,7 @@ extern const client_command_t client_cmd_register;
 extern const client_command_t client_cmd_login;
 extern const client_command_t client_cmd_logout;
 extern const client_command_t client_cmd_passwd;
+extern const client_command_t client_cmd_whoami;
 extern const client_command_t client_cmd_send;          //  client_cmd_mail.c
 extern const client_command_t client_cmd_list;
 extern const client_command_t client_cmd_read;
