@@ -37,6 +37,7 @@
 #include <histedit.h>
 #include <locale.h>
 #include <signal.h>
+#include <strings.h>
 #include <sodium.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -788,6 +789,19 @@ s_delete (s_shell_t *self)
     free (prompt);
     if (choice <= 0)
         return;
+    //  A digit typed once too often (3 is also quit at the login menu) must
+    //  not delete: only y or yes does
+    char *question = zsys_sprintf ("Delete #%d? It cannot be undone. [y/N] ", choice);
+    char *answer = NULL;
+    s_read_t result = s_read_line (self, question, false, &answer);
+    free (question);
+    bool yes = result == S_READ_LINE
+            && (strcasecmp (answer, "y") == 0 || strcasecmp (answer, "yes") == 0);
+    free (answer);
+    if (!yes) {
+        s_say ("Nothing was deleted.");
+        return;
+    }
     int status;
     zpost_msg_t *reply = client_api_delete (self->app, false, self->ids [choice - 1],
                                             &status);

@@ -8,7 +8,8 @@
     password, log out). The inbox lists the newest messages first, with a
     star on the unread ones, numbered from 1; picking a number reads that
     message. Sending asks for the recipients, the subject, then the body,
-    ended by a line holding only "." or by Ctrl-D.
+    ended by a line holding only "." or by Ctrl-D. Deleting asks "Delete
+    #N? [y/N]" first: only y or yes deletes.
 
     Keys: Ctrl-C cancels the step in progress (a prompt, a password, a
     request on its way) and the menu comes back; Ctrl-D at a menu leaves

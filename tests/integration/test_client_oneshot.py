@@ -10,6 +10,8 @@ a person cannot misread (issue 14, "Small defects found on the way").
   facts; the outputs that could mix users up name the user;
 - an empty subject shows as "(no subject)" (the JSON keeps "");
 - zpost whoami; a login that replaces another user's login says so;
+- the guided session asks before it deletes (a 3 typed once too often, as
+  the README's "leave with 3" led to, deleted a message);
 - a 429's wait reads "1 second", not "1 seconds" (a fake CURVE server
   gives the 429, so no timing is involved);
 - with no store running, the text gives the broker's reason, as --json does;
@@ -184,6 +186,46 @@ def test_whoami_and_a_login_that_replaces_another(tmp):
     assert "logged in here" not in err, err
 
 
+def test_guided_delete_asks_first(tmp):
+    """The README's slip, on a terminal: 3 (quit at the login menu) typed at
+    the main menu opens delete, and a second 3 picks #3; the third key must
+    not delete it. Only y does."""
+    import test_shell as shell
+    broker, _ = _service_with_users(tmp, "alice")
+    client = h.Client(broker, timeout=10)
+    client.login("alice", shell.PASSWORD)
+    for number in range(3):
+        client.expect(200, "SEND", "alice", "note %d" % number, "body")
+    pty = shell._session(tmp, broker)
+    try:
+        shell._login(pty, "alice")
+        shell._menu(pty)
+        pty.line("3")
+        pty.expect(b"Delete which?")
+        pty.line("3")
+        pty.expect(b"Delete #3? It cannot be undone. [y/N] ")
+        pty.line("3")
+        pty.expect(b"Nothing was deleted.")
+        assert len(h.rows(client.expect(200, "LIST", "inbox", "all", "10", "0"), 7)) == 3
+        shell._menu(pty)
+        pty.line("3")
+        pty.expect(b"Delete which?")
+        pty.line("3")
+        pty.expect(b"[y/N] ")
+        pty.line("y")
+        pty.expect(b"Deleted message 3 from your inbox.")
+        shell._menu(pty)
+        pty.send(b"\x04")
+        pty.expect(b"Goodbye.")
+        assert pty.wait() == 0
+    finally:
+        pty.close()
+    subjects = [row[3] for row in h.rows(client.expect(200, "LIST", "inbox", "all",
+                                                       "10", "0"), 7)]
+    client.close()
+    assert subjects == ["note 2", "note 1"], subjects     # #3 was the oldest
+
+
 def _fake_server(replies):
     """A CURVE ROUTER on loopback that answers each request with the next
     of replies: (status, reason, *fields). Returns (endpoint, public key,
@@ -298,6 +340,7 @@ if __name__ == "__main__":
         test_send_says_what_happened,
         test_empty_subject_is_named,
         test_whoami_and_a_login_that_replaces_another,
+        test_guided_delete_asks_first,
         test_throttle_wait_in_good_grammar,
         test_no_store_running_says_so,
         test_outdated_server_key_is_named,
