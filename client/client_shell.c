@@ -5,7 +5,7 @@
 
     - the menus (s_login_menu, s_main_menu) and one function per step
       (s_register, s_login, s_inbox, s_send, ...), each of which asks what
-      it needs, sends one request through client_commands, and says what
+      it needs, sends one request through client_api, and says what
       came of it in one sentence;
     - the readers (s_read_line, s_read_secret, s_read_body), which give a
       step a line, or tell it that the person cancelled (Ctrl-C) or that
@@ -30,12 +30,14 @@
 #include "client_shell.h"
 #include "client_input.h"
 #include "client_output.h"
+#include "client_show.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <histedit.h>
 #include <locale.h>
 #include <signal.h>
+#include <strings.h>
 #include <sodium.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -493,7 +495,7 @@ s_ok (s_shell_t *self, zpost_msg_t *reply, int special, const char *sentence)
     }
     if (zpost_msg_status (reply) == ZPOST_OK)
         return reply;
-    client_commands_refusal (self->app, reply, NULL, special, sentence);
+    client_api_refusal (self->app, reply, NULL, special, sentence);
     if (zpost_msg_status (reply) == ZPOST_NOT_LOGGED_IN && self->username)
         s_forget_login (self);
     zpost_msg_destroy (&reply);
@@ -515,7 +517,7 @@ s_ask_username (s_shell_t *self)
             s_cancelled ();
         return NULL;
     }
-    char *name = client_commands_username (typed);
+    char *name = client_check_username (typed);
     if (!name && *typed) {
         char *sentence = zsys_sprintf ("'%.64s' is not a username: use 1 to 32 of "
                                        "a-z 0-9 . _ -, starting with a letter or digit",
@@ -538,7 +540,7 @@ s_ask_password (s_shell_t *self, const char *prompt, bool new_password, bool con
             s_cancelled ();
         return NULL;
     }
-    const char *fault = client_commands_password_fault (password, new_password);
+    const char *fault = client_check_password (password, new_password);
     if (fault) {
         s_complain (fault);
         client_input_wipe (&password);
@@ -578,7 +580,7 @@ s_register (s_shell_t *self)
         return;
     }
     int status;
-    zpost_msg_t *reply = client_commands_register (self->app, username, password, &status);
+    zpost_msg_t *reply = client_api_register (self->app, username, password, &status);
     client_input_wipe (&password);
     char *taken = zsys_sprintf ("the name %s is taken; choose another", username);
     reply = s_ok (self, reply, ZPOST_NAME_TAKEN, taken);
@@ -601,7 +603,7 @@ s_login (s_shell_t *self)
         return;
     }
     int status;
-    zpost_msg_t *reply = client_commands_login (self->app, username, password, &status);
+    zpost_msg_t *reply = client_api_login (self->app, username, password, &status);
     client_input_wipe (&password);
     reply = s_ok (self, reply, ZPOST_LOGIN_FAILED,
                   "wrong username or password; check both and try again");
@@ -644,8 +646,8 @@ static int
 s_list_inbox (s_shell_t *self)
 {
     int status;
-    zpost_msg_t *reply = client_commands_list (self->app, false, false, S_INBOX_LIMIT,
-                                               0, &status);
+    zpost_msg_t *reply = client_api_list (self->app, false, false, S_INBOX_LIMIT,
+                                          0, &status);
     reply = s_ok (self, reply, 0, NULL);
     if (!reply)
         return -1;
@@ -672,7 +674,7 @@ s_list_inbox (s_shell_t *self)
             2, unseen, number,
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
             zpost_msg_row_get (reply, row, ZPOST_F_FROM),
-            zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT),
+            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
         printf ("%s\n", line);
         free (line);
@@ -696,13 +698,13 @@ s_inbox (s_shell_t *self)
         if (choice <= 0)
             break;
         int status;
-        zpost_msg_t *reply = client_commands_read (self->app, self->ids [choice - 1],
-                                                   &status);
+        zpost_msg_t *reply = client_api_read (self->app, self->ids [choice - 1],
+                                              &status);
         reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE,
                       "that message is no longer there; it was deleted");
         if (reply) {
             printf ("\n");
-            client_commands_print_message (reply);
+            client_show_message (reply);
             printf ("\n");
         }
         zpost_msg_destroy (&reply);
@@ -722,7 +724,7 @@ s_send (s_shell_t *self)
     char *recipients = NULL;
     size_t count = 0;
     char *fault = typed [strspn (typed, " \t")]
-                ? client_commands_add_recipients (&recipients, typed, &count)
+                ? client_check_recipients (&recipients, typed, &count)
                 : strdup ("no recipients were given, so nothing was sent");
     free (typed);
     if (!fault && count > ZPOST_RECIPIENTS_MAX)
@@ -737,7 +739,7 @@ s_send (s_shell_t *self)
     char *subject = NULL;
     result = s_read_line (self, "Subject: ", true, &subject);
     const char *subject_fault = result == S_READ_LINE
-                              ? client_commands_subject_fault (subject): NULL;
+                              ? client_check_subject (subject): NULL;
     if (result != S_READ_LINE || subject_fault) {
         if (result == S_READ_CANCEL)
             s_cancelled ();
@@ -753,27 +755,18 @@ s_send (s_shell_t *self)
     if (result != S_READ_LINE)
         s_say ("Cancelled; nothing was sent.");
     else
-    if (client_commands_body_fault (body, strlen (body)))
-        s_complain (client_commands_body_fault (body, strlen (body)));
+    if (client_check_body (body, strlen (body)))
+        s_complain (client_check_body (body, strlen (body)));
     else
     if (!*body)
         s_complain ("the message is empty, so it was not sent");
     else {
         int status;
-        zpost_msg_t *reply = client_commands_send (self->app, recipients, subject, body,
-                                                   &status);
+        zpost_msg_t *reply = client_api_send (self->app, recipients, subject, body,
+                                              &status);
         reply = s_ok (self, reply, 0, NULL);
         if (reply) {
-            //  "alice,bob" as "alice, bob"
-            char *spaced = (char *) malloc (strlen (recipients) * 2 + 1);
-            assert (spaced);
-            char *out = spaced;
-            for (const char *in = recipients; *in; in++) {
-                *out++ = *in;
-                if (*in == ',')
-                    *out++ = ' ';
-            }
-            *out = 0;
+            char *spaced = client_api_spaced (recipients);
             s_say ("Sent to %s (message %s).", spaced,
                    zpost_msg_get (reply, ZPOST_F_MESSAGE_ID));
             free (spaced);
@@ -796,9 +789,22 @@ s_delete (s_shell_t *self)
     free (prompt);
     if (choice <= 0)
         return;
+    //  A digit typed once too often (3 is also quit at the login menu) must
+    //  not delete: only y or yes does
+    char *question = zsys_sprintf ("Delete #%d? It cannot be undone. [y/N] ", choice);
+    char *answer = NULL;
+    s_read_t result = s_read_line (self, question, false, &answer);
+    free (question);
+    bool yes = result == S_READ_LINE
+            && (strcasecmp (answer, "y") == 0 || strcasecmp (answer, "yes") == 0);
+    free (answer);
+    if (!yes) {
+        s_say ("Nothing was deleted.");
+        return;
+    }
     int status;
-    zpost_msg_t *reply = client_commands_delete (self->app, false, self->ids [choice - 1],
-                                                 &status);
+    zpost_msg_t *reply = client_api_delete (self->app, false, self->ids [choice - 1],
+                                            &status);
     reply = s_ok (self, reply, 0, NULL);
     if (reply)
         s_say ("Deleted message %d from your inbox.", choice);
@@ -809,11 +815,11 @@ static void
 s_statistics (s_shell_t *self)
 {
     int status;
-    zpost_msg_t *reply = client_commands_stats (self->app, false, &status);
+    zpost_msg_t *reply = client_api_stats (self->app, false, &status);
     reply = s_ok (self, reply, 0, NULL);
     if (reply) {
         printf ("\n");
-        client_commands_print_stats (reply);
+        client_show_stats (reply);
     }
     zpost_msg_destroy (&reply);
 }
@@ -830,8 +836,8 @@ s_passwd (s_shell_t *self)
         return;
     }
     int status;
-    zpost_msg_t *reply = client_commands_passwd (self->app, password, new_password,
-                                                 &status);
+    zpost_msg_t *reply = client_api_passwd (self->app, password, new_password,
+                                            &status);
     client_input_wipe (&password);
     client_input_wipe (&new_password);
     reply = s_ok (self, reply, ZPOST_LOGIN_FAILED,
@@ -849,7 +855,7 @@ s_logout (s_shell_t *self)
     //  Whatever a Ctrl-C or a signal left, the logout must be able to go
     zsys_interrupted = 0;
     int status;
-    zpost_msg_t *reply = client_commands_logout (self->app, &status);
+    zpost_msg_t *reply = client_api_logout (self->app, &status);
     char *username = self->username;
     self->username = NULL;
     s_forget_login (self);
@@ -898,7 +904,7 @@ client_shell_run (client_app_t *app)
     if (MB_CUR_MAX == 1)
         setlocale (LC_CTYPE, "C.UTF-8");
 
-    int status = client_commands_open_session (app);
+    int status = client_api_open (app);
     if (status)
         return status;
     s_catch_signals ();
@@ -906,7 +912,7 @@ client_shell_run (client_app_t *app)
     //  The broker's answer proves the key; a store that is down is not yet
     //  a reason to refuse a person the menus. Until then, failures are
     //  said as the one-shot commands say them.
-    zpost_msg_t *reply = client_commands_ping (app, true, &status);
+    zpost_msg_t *reply = client_api_ping (app, true, &status);
     if (!reply) {
         s_release_signals ();
         return status;
@@ -917,7 +923,7 @@ client_shell_run (client_app_t *app)
     zpost_msg_destroy (&reply);
 
     s_shell_t *self = s_shell_new (app, STDIN_FILENO);
-    self->server = client_commands_server_names (app);
+    self->server = client_api_server_names (app);
     char *answered = client_keys_server_name (client_session_endpoint (app->session));
     s_say ("Connected to %s (%s).", answered, version);
     free (answered);

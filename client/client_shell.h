@@ -8,7 +8,8 @@
     password, log out). The inbox lists the newest messages first, with a
     star on the unread ones, numbered from 1; picking a number reads that
     message. Sending asks for the recipients, the subject, then the body,
-    ended by a line holding only "." or by Ctrl-D.
+    ended by a line holding only "." or by Ctrl-D. Deleting asks "Delete
+    #N? [y/N]" first: only y or yes deletes.
 
     Keys: Ctrl-C cancels the step in progress (a prompt, a password, a
     request on its way) and the menu comes back; Ctrl-D at a menu leaves
@@ -21,7 +22,7 @@
     a script or a test can drive it through a pipe; prompts are still
     written, and passwords are plain lines.
 
-    Every request goes through client_commands, the code the one-shot
+    Every request goes through client_api, the layer the one-shot
     commands use, and every error is one sentence on stderr, after which
     the menu comes back. The login lives in this process only: the session
     neither reads nor writes the file that `zpost login` keeps.
@@ -31,7 +32,7 @@
 #ifndef CLIENT_SHELL_H_INCLUDED
 #define CLIENT_SHELL_H_INCLUDED
 
-#include "client_commands.h"
+#include "client_api.h"
 
 //  Run the guided session with the server and options in app (main has
 //  made app->config). Returns the exit status: 0 when the person leaves,

@@ -5,13 +5,14 @@
         zpost [OPTIONS] HOST                 the guided session
         zpost [OPTIONS] --server ADDR        the guided session
         zpost [OPTIONS] -d ADDR              the same (the original's name)
+        zpost [OPTIONS]                      the same with $ZPOST_SERVER
 
     main () reads the global options, finds the command in the table of
-    client_commands and runs it; each command is one function that reads
-    its own options, builds its request, and turns the reply into output
-    and an exit status. A new command is one more function and one more
-    row in that table. With no command but a server, the guided session
-    (client_shell) runs instead. A bare word that is not a command is
+    client_commands and runs it through the prologue every command shares
+    (client_commands_run: its options, --json, --help, the login check),
+    then its handler. A new command is one more row and one handler in
+    client_cmd_*.c. With no command but a server, the guided session
+    (client_shell) runs instead. Both go to the server through client_api. A bare word that is not a command is
     taken as the server when it looks like an address (it has a dot or a
     colon, or is "localhost"), so that a mistyped command is still a
     usage error.
@@ -26,7 +27,7 @@
 
     stdout carries results only; every complaint goes to stderr, prefixed
     "zpost: ". CZMQ's own log stays silent unless -v. The codes are
-    CLIENT_EXIT_* in client_commands.h.
+    CLIENT_EXIT_* in client_api.h.
     =========================================================================
 */
 
@@ -61,9 +62,10 @@ s_help (void)
         "holds the key you trust: given with --server-key, or pinned the first\n"
         "time you connect, after you compare its fingerprint (known_servers).\n"
         "\n"
-        "With a server and no command (zpost HOST, zpost --server ADDR), zpost\n"
-        "opens a guided session: menus to create an account, log in, read the\n"
-        "inbox, send, delete, see statistics and change the password.\n"
+        "With a server and no command (zpost HOST, zpost --server ADDR, or a\n"
+        "bare zpost with $ZPOST_SERVER set), zpost opens a guided session:\n"
+        "menus to create an account, log in, read the inbox, send, delete, see\n"
+        "statistics and change the password.\n"
         "\n"
         "Options:\n"
         "  -s, --server ADDR     server: host, host:port, [ipv6]:port or\n"
@@ -85,6 +87,7 @@ s_help (void)
         "      --announce-port N ask the server's host on port N\n"
         "      --timeout MS      wait this long for each try (default %d)\n"
         "      --retries N       tries per broker before giving up (default %d)\n"
+        "      --json            the result as JSON, as the command's own --json\n"
         "  -v, --verbose         log each try and message on stderr\n"
         "  -h, --help            show this help\n"
         "  -V, --version         show the version\n"
@@ -98,10 +101,11 @@ s_help (void)
     printf (
         "\n"
         "'zpost COMMAND --help' shows a command's options. Every command takes\n"
-        "--json, for scripts: the result as JSON on stdout, or on failure\n"
+        "--json (before or after the command's name), for scripts: the result\n"
+        "as JSON on stdout, or on failure\n"
         "{\"status\": N, \"error\": \"NAME\", \"reason\": \"...\", \"detail\": ...}\n"
         "(status 0 when no server status applies: NOT_LOGGED_IN, NO_ANSWER,\n"
-        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED).\n"
+        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED, NO_SUCH_MESSAGE).\n"
         "\n"
         "Files:\n"
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/client.key, client.key_secret\n"
@@ -177,7 +181,7 @@ main (int argc, char *argv [])
         .retries = CLIENT_SESSION_RETRIES
     };
     enum { OPT_TIMEOUT = 256, OPT_RETRIES, OPT_ANNOUNCE, OPT_ANNOUNCE_PORT,
-           OPT_ACCEPT_NEW_KEY };
+           OPT_ACCEPT_NEW_KEY, OPT_JSON };
     static struct option options [] = {
         { "server",     required_argument, NULL, 's' },
         { "destination", required_argument, NULL, 'd' },
@@ -187,6 +191,7 @@ main (int argc, char *argv [])
         { "server-key", required_argument, NULL, 'k' },
         { "timeout",    required_argument, NULL, OPT_TIMEOUT },
         { "retries",    required_argument, NULL, OPT_RETRIES },
+        { "json",       no_argument,       NULL, OPT_JSON },
         { "verbose",    no_argument,       NULL, 'v' },
         { "help",       no_argument,       NULL, 'h' },
         { "version",    no_argument,       NULL, 'V' },
@@ -208,7 +213,7 @@ main (int argc, char *argv [])
                 app.announce = optarg;
                 break;
             case OPT_ANNOUNCE_PORT:
-                if (client_commands_parse_int (optarg, 1, 65535, &app.announce_port))
+                if (client_check_int (optarg, 1, 65535, &app.announce_port))
                     return s_misuse ("--announce-port wants a port, from 1 to 65535;"
                                      " not", optarg);
                 break;
@@ -219,14 +224,17 @@ main (int argc, char *argv [])
                 app.server_key = optarg;
                 break;
             case OPT_TIMEOUT:
-                if (client_commands_parse_int (optarg, 1, TIMEOUT_MAX, &app.timeout))
+                if (client_check_int (optarg, 1, TIMEOUT_MAX, &app.timeout))
                     return s_misuse ("--timeout wants milliseconds, from 1 to 3600000;"
                                      " not", optarg);
                 break;
             case OPT_RETRIES:
-                if (client_commands_parse_int (optarg, 1, RETRIES_MAX, &app.retries))
+                if (client_check_int (optarg, 1, RETRIES_MAX, &app.retries))
                     return s_misuse ("--retries wants a number of tries, from 1 to 100;"
                                      " not", optarg);
+                break;
+            case OPT_JSON:
+                app.json = true;
                 break;
             case 'v':
                 app.verbose = true;
@@ -263,8 +271,11 @@ main (int argc, char *argv [])
         }
     }
     else
-    if (!app.server)
-        return s_misuse ("no command given (and no server for a guided session)", NULL);
+    if (!app.server && !(getenv ("ZPOST_SERVER") && *getenv ("ZPOST_SERVER")))
+        return s_misuse ("no command given (and no server for a guided session: "
+                         "give one, or set ZPOST_SERVER)", NULL);
+    if (!command && app.json)
+        return s_misuse ("--json goes with a command; the guided session has none", NULL);
 
     if (app.verbose)
         zsys_set_logstream (stderr);
@@ -274,15 +285,12 @@ main (int argc, char *argv [])
 
     if (!command) {
         int status = client_shell_run (&app);
-        client_commands_finish (&app);
+        client_api_finish (&app);
         return status;
     }
 
-    //  The command sees its name as argv [0]; optind 0 makes glibc's
-    //  getopt start over on the new vector.
-    int first = optind;
-    optind = 0;
-    int status = command->run (&app, command, argc - first, argv + first);
-    client_commands_finish (&app);
+    //  The command sees its name as argv [0]
+    int status = client_commands_run (&app, command, argc - optind, argv + optind);
+    client_api_finish (&app);
     return status;
 }

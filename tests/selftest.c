@@ -31,6 +31,9 @@
 #include "client_input.h"
 #include "client_keys.h"
 #include "client_shell.h"
+#include "client_check.h"
+#include "client_json.h"
+#include "client_commands.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -62,6 +65,9 @@ static const s_selftest_t s_selftests [] = {
     { "client_input", client_input_test },
     { "client_keys", client_keys_test },
     { "client_shell", client_shell_test },
+    { "client_check", client_check_test },
+    { "client_json", client_json_test },
+    { "client_commands", client_commands_test },
 };
 
 int

@@ -292,7 +292,8 @@ def test_session_through_pipes(tmp):
         "2", "carol, nobody", "hi", "body", ".",    # unknown recipient
         "2", "carol", "Note to self", "first line", "second line", ".",
         "1", "1", "",                               # inbox, read, back
-        "3", "1",                                   # delete it
+        "3", "1", "",                               # delete it? no
+        "3", "1", "y",                              # delete it
         "4",                                        # statistics
         "5", PASSWORD, "new password 2", "new password 2",
         "6",                                        # log out
@@ -313,6 +314,9 @@ def test_session_through_pipes(tmp):
         "Sent to carol (message",
         "From: carol",
         "first line\nsecond line\n",
+        "Delete #1? It cannot be undone. [y/N]",
+        "Nothing was deleted.",
+        "Delete #1? It cannot be undone. [y/N]",
         "Deleted message 1 from your inbox.",
         "inbox-count",
         "Password changed",
