@@ -15,8 +15,6 @@ a person cannot misread (issue 14, "Small defects found on the way").
 - a 429's wait reads "1 second", not "1 seconds" (a fake CURVE server
   gives the 429, so no timing is involved);
 - with no store running, the text gives the broker's reason, as --json does;
-- an outdated --server-key is named after one silent try, from the
-  broker's announcement, as a changed pinned key is (exit 4, KEY_CHANGED);
 - man/zpost.1 keeps the quotes of its JSON example.
 """
 
@@ -295,25 +293,6 @@ def test_no_store_running_says_so(tmp):
     assert "no store is running" in text and "did not answer in time" not in text, text
 
 
-def test_outdated_server_key_is_named(tmp):
-    """A --server-key the broker does not hold: the broker is silent (CURVE),
-    and its announcement says why, as for a pinned key that changed: exit 4,
-    KEY_CHANGED, rather than every try timing out and NO_ANSWER."""
-    broker, _ = h.start_service(tmp)
-    outdated = zmq.curve_keypair()[0].decode()
-    rc, out, err, _ = h.run_client(tmp, ["ping", "--json"], broker=broker,
-                                   server_key=outdated)
-    assert rc == 4, (rc, out, err)
-    assert json.loads(out)["error"] == "KEY_CHANGED", out
-    assert "announces a different key" in err and "given with --server-key" in err, err
-    # The same key from the environment is named as such
-    rc, out, err, _ = h.run_client(tmp, ["ping"], broker=broker, server_key="",
-                                   env={"ZPOST_SERVER_KEY": outdated})
-    assert rc == 4 and "in $ZPOST_SERVER_KEY" in err, (rc, err)
-    # The right key still works
-    _zpost(tmp, broker, ["ping"])
-
-
 def test_man_page_json_example_keeps_its_quotes(tmp):
     page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                         "man", "zpost.1")
@@ -343,6 +322,5 @@ if __name__ == "__main__":
         test_guided_delete_asks_first,
         test_throttle_wait_in_good_grammar,
         test_no_store_running_says_so,
-        test_outdated_server_key_is_named,
         test_man_page_json_example_keeps_its_quotes,
     ])
