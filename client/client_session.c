@@ -898,10 +898,12 @@ s_server_actor (zsock_t *pipe, void *args)
 
 //  Run one PING through a fresh server with the given script; returns the
 //  session's reply and checks that every try carried the same request id.
+//  A try whose connection met the server's restart ('K') may never reach
+//  it: up to slack more tries than expected are taken, none more.
 static zpost_msg_t *
-s_ping_through (client_session_t **session_p, zcert_t *server_cert,
-                zcert_t *client_cert, const char *script, int expected_tries,
-                int timeout, int unavailable_wait)
+s_ping_through_slack (client_session_t **session_p, zcert_t *server_cert,
+                      zcert_t *client_cert, const char *script, int expected_tries,
+                      int slack, int timeout, int unavailable_wait)
 {
     s_server_args_t args = { server_cert, script };
     zactor_t *server = zactor_new (s_server_actor, &args);
@@ -919,14 +921,17 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_PING);
     zpost_msg_set (request, ZPOST_F_TARGET, "store");
     zpost_msg_t *reply = client_session_request (session, request);
-    if (client_session_tries (session) != expected_tries)
+    int tries = client_session_tries (session);
+    if (tries < expected_tries || tries > expected_tries + slack)
         fprintf (stderr, "client_session selftest: script %s: %d tries, not %d (%s)\n",
-                 script, client_session_tries (session), expected_tries,
-                 client_session_error (session));
-    assert (client_session_tries (session) == expected_tries);
+                 script, tries, expected_tries, client_session_error (session));
+    assert (tries >= expected_tries && tries <= expected_tries + slack);
     zsock_set_rcvtimeo (zactor_sock (server), S_TEST_SEEN_WAIT);
     for (int index = 0; index < expected_tries; index++) {
         char *seen = zstr_recv (server);
+        if (!seen)
+            fprintf (stderr, "client_session selftest: script %s: the server saw "
+                     "%d of %d tries\n", script, index, expected_tries);
         assert (seen);
         assert (streq (seen, zpost_msg_request_id (request)));
         zstr_free (&seen);
@@ -937,6 +942,15 @@ s_ping_through (client_session_t **session_p, zcert_t *server_cert,
     zstr_free (&endpoint);
     *session_p = session;
     return reply;
+}
+
+static zpost_msg_t *
+s_ping_through (client_session_t **session_p, zcert_t *server_cert,
+                zcert_t *client_cert, const char *script, int expected_tries,
+                int timeout, int unavailable_wait)
+{
+    return s_ping_through_slack (session_p, server_cert, client_cert, script,
+                                 expected_tries, 0, timeout, unavailable_wait);
 }
 
 static int
@@ -1304,7 +1318,7 @@ client_session_test (bool verbose)
     //  port: the drop ends the try at once, long before its timeout, and
     //  the new server gets the same request id
     int64_t started = zclock_mono ();
-    reply = s_ping_through (&session, server_cert, client_cert, "K", 2, 60000, 0);
+    reply = s_ping_through_slack (&session, server_cert, client_cert, "K", 2, 1, 60000, 0);
     assert (reply && zpost_msg_status (reply) == ZPOST_OK);
     assert (client_session_miss (session) == CLIENT_SESSION_LOST);
     assert (zclock_mono () - started < 30000);
