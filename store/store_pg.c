@@ -239,6 +239,13 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
     }
     if (streq (state, "40001") || streq (state, "40P01"))
         return STORE_RETRY;
+    //  A statement after one that failed in the same transaction: the
+    //  first failure is the news (a conflict, most often, already
+    //  answered); this one only says the transaction must run again
+    if (streq (state, "25P02")) {
+        zsys_debug ("store_pg: %s: skipped, the transaction had failed before", what);
+        return STORE_RETRY;
+    }
     if (streq (state, "23505"))
         return STORE_EXISTS;
     if (streq (state, "53100")) {
@@ -443,8 +450,11 @@ s_connect (store_pg_t *self)
     self->conn = PQconnectdbParams (keywords, values, 1);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
         char why [512];
-        zsys_error ("store_pg: cannot connect: %s",
-                    self->conn? s_why (self, NULL, why, sizeof why): "out of memory");
+        const char *text = self->conn? s_why (self, NULL, why, sizeof why): "out of memory";
+        zsys_error ("store_pg: cannot connect: %s%s", text,
+                    strstr (text, "is read-only")
+                    ? " (no host the connection string names is the primary now: "
+                      "a failover may be under way, or it names only standbys)": "");
         return -1;
     }
     PQsetNoticeReceiver (self->conn, s_notice, self);
@@ -675,10 +685,17 @@ s_answer (store_pg_t *self, PGresult *result, int kind, const char *what)
     if (kind == S_KIND_NEW && streq (tuples, "0"))
         return STORE_EXISTS;
     if (kind == S_KIND_COMMIT && !streq (PQcmdStatus (result), "COMMIT")) {
-        //  COMMIT of a transaction that had failed answers ROLLBACK
-        zsys_error ("store_pg: COMMIT answered %s: nothing was stored",
-                    PQcmdStatus (result));
-        return STORE_FAILED;
+        //  COMMIT of a transaction that had failed answers ROLLBACK. After
+        //  a failure already read (a conflict with another store, most
+        //  often: the sweep's), that is its consequence, run again later;
+        //  without one, something is wrong here.
+        if (self->clean)
+            zsys_error ("store_pg: COMMIT answered %s: nothing was stored",
+                        PQcmdStatus (result));
+        else
+            zsys_debug ("store_pg: COMMIT answered %s after a failure: nothing "
+                        "was stored", PQcmdStatus (result));
+        return self->clean? STORE_FAILED: STORE_RETRY;
     }
     return STORE_OK;
 }
@@ -941,6 +958,7 @@ s_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
         if (rc == STORE_OK) {
             self->in_txn = true;
             self->wrote = false;
+            self->clean = true;
         }
     }
     //  else: a read-only transaction sends nothing: each of its commands
