@@ -105,6 +105,11 @@ typedef enum {
        ZPOST_CMD_SESSION | ZPOST_CMD_WRITES | ZPOST_CMD_RECORDED | ZPOST_CMD_PASSWORD, \
        (ZPOST_F_PASSWORD, ZPOST_F_NEW_PASSWORD,), \
        (), \
+       (), 0) \
+    X (MARK,     mark,     "MARK", \
+       ZPOST_CMD_SESSION | ZPOST_CMD_WRITES, \
+       (ZPOST_F_FOLDER, ZPOST_F_MESSAGE_ID, ZPOST_F_MARK,), \
+       (), \
        (), 0)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
@@ -131,8 +136,8 @@ typedef enum {
        "UTF-8 text", "0..store limit (default 1 MiB); ceiling 16 MiB", "413") \
     X (FOLDER, "folder", ENUM, 5, 0, 0, ("inbox", "sent"), \
        "`inbox` or `sent`", "", "422") \
-    X (FILTER, "filter", ENUM, 6, 0, 0, ("all", "unread"), \
-       "`all` or `unread`", "", "422") \
+    X (FILTER, "filter", ENUM, 7, 0, 0, ("all", "unread", "flagged"), \
+       "`all`, `unread` or `flagged`", "", "422") \
     X (LIMIT, "limit", NUMBER, 20, 1, ZPOST_LIST_MAX, (NULL), \
        "number", "1..1000", "422") \
     X (BEFORE, "before", NUMBER, 20, 0, UINT64_MAX, (NULL), \
@@ -165,7 +170,9 @@ typedef enum {
     X (STAT_VALUE, "value", NUMBER, 20, 0, UINT64_MAX, (NULL), \
        "number", "", "") \
     X (DETAIL, "detail", LINE, ZPOST_DETAIL_MAX, 0, 0, (NULL), \
-       "UTF-8 text", "1..4096 bytes", "")
+       "UTF-8 text", "1..4096 bytes", "") \
+    X (MARK, "mark", ENUM, 9, 0, 0, ("seen", "unseen", "flagged", "unflagged"), \
+       "`seen`, `unseen`, `flagged` or `unflagged`", "", "422")
 
 //  The enums, generated. ZPOST_CMD_NONE (0) is "not known": malformed
 //  input; ZPOST_CMD_COUNT and ZPOST_F_COUNT are one past the last.

@@ -39,7 +39,7 @@ typedef struct {
     size_t max_size;            //  most bytes allowed
     uint64_t min_value;         //  S_TYPE_NUMBER: least value
     uint64_t max_value;         //  S_TYPE_NUMBER: greatest value
-    const char *choices [3];    //  S_TYPE_ENUM: the words, NULL-terminated
+    const char *choices [5];    //  S_TYPE_ENUM: the words, NULL-terminated
 } s_field_spec_t;
 
 //  Both tables are expansions of the one definition in zpost_commands.h.
@@ -55,7 +55,7 @@ static const s_field_spec_t s_field_specs [ZPOST_F_COUNT] = {
 
 //  Field lists end at ZPOST_F_COUNT.
 #define S_END ZPOST_F_COUNT
-#define S_FIELDS_MAX 8
+#define S_FIELDS_MAX 10
 
 //  A field list from the definition, "(A, B,)", as an array ended by S_END.
 #define S_LIST(...) { __VA_ARGS__ S_END }
@@ -477,8 +477,17 @@ s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p
                 if (strlen (spec->choices [index]) == size
                 &&  memcmp (spec->choices [index], data, size) == 0)
                     return NULL;
-            return zsys_sprintf ("%s must be \"%s\" or \"%s\"", spec->name,
-                                 spec->choices [0], spec->choices [1]);
+        {
+            //  "x must be "a", "b" or "c""
+            char words [64] = "";
+            for (size_t index = 0; spec->choices [index]; index++) {
+                size_t used = strlen (words);
+                snprintf (words + used, sizeof words - used, "%s\"%s\"",
+                          index == 0? "": spec->choices [index + 1]? ", ": " or ",
+                          spec->choices [index]);
+            }
+            return zsys_sprintf ("%s must be %s", spec->name, words);
+        }
         case S_TYPE_NAME:
             if (!s_valid_name (data, size))
                 return zsys_sprintf ("%s must be 1 to %d of a-z 0-9 . _ -, "
@@ -631,7 +640,7 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
     if (count < 2 || (self->command == ZPOST_CMD_NONE && !(reply && zframe_size (frames [1]) == 0))) {
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
-                        "SEND, LIST, READ, DELETE, STATS or PASSWD"));
+                        "SEND, LIST, READ, DELETE, STATS, PASSWD or MARK"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {
@@ -1574,6 +1583,7 @@ zpost_msg_test (bool verbose)
             [ZPOST_F_TO] = "bob", [ZPOST_F_DATE] = "1790000000", [ZPOST_F_SIZE] = "0",
             [ZPOST_F_SEEN] = "1", [ZPOST_F_STAT_NAME] = "inbox-count",
             [ZPOST_F_STAT_VALUE] = "42", [ZPOST_F_DETAIL] = "bob,carol",
+            [ZPOST_F_MARK] = "unflagged",
         };
         for (size_t index = 0; fields [index] != S_END; index++)
             zpost_msg_set (request, fields [index], samples [fields [index]]);

@@ -196,8 +196,24 @@ s_open_tables (store_db_t *self, const char **what)
                         self->dir, self->schema, STORE_DB_SCHEMA_VERSION);
             rc = MDB_INCOMPATIBLE;
         }
-        //  Issue 3 and later: migrate older schemas here, in this
-        //  transaction, and rewrite the version.
+        else
+        if (self->schema < STORE_DB_SCHEMA_VERSION) {
+            //  Schema 1 to 2: a folder entry's byte was its seen flag, 0
+            //  or 1, and is now its marks, of which seen is bit 1: the
+            //  same values. The tables schema 2 adds were created above.
+            //  Nothing is rewritten; only the version, so that an older
+            //  zpost-store, which would misread the new marks, refuses it.
+            char text [S_SCHEMA_DIGITS + 1];
+            snprintf (text, sizeof (text), "%u", STORE_DB_SCHEMA_VERSION);
+            value.mv_size = strlen (text);
+            value.mv_data = text;
+            *what = "migrating the schema";
+            rc = mdb_put (txn, self->dbi [STORE_DB_META], &key, &value, 0);
+            if (rc == 0)
+                zsys_info ("store_db: %s: migrated the schema from version %u to %u",
+                           self->dir, self->schema, STORE_DB_SCHEMA_VERSION);
+            self->schema = STORE_DB_SCHEMA_VERSION;
+        }
     }
     if (rc) {
         mdb_txn_abort (txn);
@@ -826,6 +842,26 @@ store_db_test (bool verbose)
     bad.mv_size = 10;
     bad.mv_data = "1234567890";
     assert (s_parse_schema (&bad) == 0);
+
+    //  An environment of schema 1 is migrated when opened: its version
+    //  is rewritten, its records are kept as they are
+    rc = mdb_txn_begin (store_db_env (db), NULL, 0, &txn);
+    assert (rc == 0);
+    value.mv_size = 1;
+    value.mv_data = "1";
+    rc = mdb_put (txn, store_db_dbi (db, STORE_DB_META), &key, &value, 0);
+    assert (rc == 0);
+    rc = mdb_txn_commit (txn);
+    assert (rc == 0);
+    store_db_destroy (&db);
+    db = store_db_new (dir, 1024 * 1024);
+    assert (db);
+    assert (store_db_schema (db) == STORE_DB_SCHEMA_VERSION);
+    rc = mdb_txn_begin (store_db_env (db), NULL, MDB_RDONLY, &txn);
+    assert (rc == 0);
+    rc = mdb_get (txn, store_db_dbi (db, STORE_DB_META), &key, &value);
+    assert (rc == 0 && s_parse_schema (&value) == STORE_DB_SCHEMA_VERSION);
+    mdb_txn_abort (txn);
 
     //  An environment from a newer zpost is refused, not misread
     if (verbose)

@@ -47,7 +47,9 @@
 
 //  The schema this code reads and writes. An environment written by a
 //  newer schema is refused rather than misread.
-#define STORE_DB_SCHEMA_VERSION     1
+//  Schema 2 (issue 14): folder entries hold marks (seen, flagged);
+//  an environment of schema 1 is migrated when it is opened.
+#define STORE_DB_SCHEMA_VERSION     2
 
 //  Room for every table the later issues plan (users, sessions, messages,
 //  inbox, sent, idempotency, ...) and some to spare; LMDB fixes the

@@ -1,9 +1,11 @@
 /*  =========================================================================
     store_dump - a whole store in one file, and back
 
-    The dump format, version 1. Every number is big-endian.
+    The dump format, version 2. Every number is big-endian. (Version 1
+    had no marks but seen, and no threads: a dump of version 1 is refused;
+    export again with the zpost-store that wrote it, after migrating.)
 
-        header      "ZPOSTDMP" (8 bytes), version (u32, 1), flags (u32, 0)
+        header      "ZPOSTDMP" (8 bytes), version (u32, 2), flags (u32, 0)
         records     type (u8), payload size (u32), payload
         trailer     a record of type 'Z', last in the file
 
@@ -23,7 +25,7 @@
                     subject (u16 each) and of body (u32), then the bytes
                     of the four
         'F' entry   user id (u64), folder ('i' or 's', u8), message id
-                    (u64), seen (u8 0 or 1)
+                    (u64), marks (u8: 1 seen, 2 flagged; 0..3)
         'R' reply   scope (u8 size, bytes), request id (u8 size, bytes),
                     created (u64), request digest (16), the recorded
                     reply as stored (u32 size, bytes: zpost_msg_encode's
@@ -71,7 +73,7 @@
 
 #define S_MAGIC             "ZPOSTDMP"
 #define S_MAGIC_SIZE        8
-#define S_VERSION           1
+#define S_VERSION           2
 #define S_HEADER_SIZE       16
 #define S_RECORD_HEAD       5
 #define S_TRAILER_SIZE      (7 * 8 + STORE_DUMP_DIGEST_SIZE)
@@ -256,14 +258,14 @@ s_visit_message (void *arg, const store_message_t *message, uint32_t refs)
 
 static bool
 s_visit_entry (void *arg, uint64_t user_id, store_folder_t folder,
-               uint64_t message_id, bool seen)
+               uint64_t message_id, unsigned marks)
 {
     s_writer_t *self = (s_writer_t *) arg;
     s_begin (self, 'F');
     s_put_number (self, user_id, 8);
     s_put_number (self, (uint64_t) folder, 1);
     s_put_number (self, message_id, 8);
-    s_put_number (self, seen? 1: 0, 1);
+    s_put_number (self, marks, 1);
     s_end (self, true);
     self->summary.folder_entries++;
     return !self->failed;
@@ -564,7 +566,7 @@ typedef struct {
     uint32_t refs;
     store_folder_t folder;
     uint64_t message_id;
-    bool seen;
+    unsigned marks;
     uint8_t scope [S_SCOPE_MAX];
     size_t scope_size;
     char request_id [ZPOST_REQUEST_ID_MAX + 1];
@@ -654,13 +656,14 @@ s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
             record->user_id = s_get_number (&in, 8);
             uint64_t folder = s_get_number (&in, 1);
             record->message_id = s_get_number (&in, 8);
-            uint64_t seen = s_get_number (&in, 1);
-            if (!in.bad && ((folder != STORE_INBOX && folder != STORE_SENT) || seen > 1)) {
-                *why = "a folder entry names no folder, or its seen flag is not 0 or 1";
+            uint64_t marks = s_get_number (&in, 1);
+            if (!in.bad && ((folder != STORE_INBOX && folder != STORE_SENT)
+                            || (marks & ~(uint64_t) STORE_MARKS))) {
+                *why = "a folder entry names no folder, or marks it does not know";
                 return -1;
             }
             record->folder = (store_folder_t) folder;
-            record->seen = seen == 1;
+            record->marks = (unsigned) marks;
             break;
         }
         case 'R': {
@@ -1012,7 +1015,7 @@ s_apply (store_txn_t *txn, s_record_t *record)
             return store_message_put (txn, &record->message, record->refs);
         case 'F':
             return store_folder_put (txn, record->user_id, record->folder,
-                                     record->message_id, record->seen);
+                                     record->message_id, record->marks);
         case 'R':
             return store_reply_put (txn, record->scope, record->scope_size,
                                     record->request_id, record->digest,
@@ -1211,9 +1214,9 @@ s_fill (store_db_t *db)
                                 .to = "alice,bob", .to_size = 9, .subject = "hi",
                                 .subject_size = 2, .body = "hello", .body_size = 5 };
     assert (store_message_put (txn, &message, 3) == STORE_OK);
-    assert (store_folder_put (txn, 1, STORE_INBOX, 1, true) == STORE_OK);
-    assert (store_folder_put (txn, 1, STORE_SENT, 1, true) == STORE_OK);
-    assert (store_folder_put (txn, 2, STORE_INBOX, 1, false) == STORE_OK);
+    assert (store_folder_put (txn, 1, STORE_INBOX, 1, STORE_MARK_SEEN) == STORE_OK);
+    assert (store_folder_put (txn, 1, STORE_SENT, 1, STORE_MARKS) == STORE_OK);
+    assert (store_folder_put (txn, 2, STORE_INBOX, 1, STORE_MARK_FLAGGED) == STORE_OK);
     zpost_msg_t *request = zpost_msg_new_request (ZPOST_CMD_SEND, "req-1", NULL);
     zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_OK, NULL);
     zpost_msg_set_number (reply, ZPOST_F_MESSAGE_ID, 1);
@@ -1323,8 +1326,11 @@ store_dump_test (bool verbose)
     store_message_t message;
     assert (store_message_get (txn, 1, &message) == STORE_OK);
     assert (message.body_size == 5 && memcmp (message.body, "hello", 5) == 0);
-    bool seen = true;
-    assert (store_folder_get (txn, 2, STORE_INBOX, 1, &seen) == STORE_OK && !seen);
+    unsigned marks = 0;
+    assert (store_folder_get (txn, 2, STORE_INBOX, 1, &marks) == STORE_OK
+            && marks == STORE_MARK_FLAGGED);
+    assert (store_folder_get (txn, 1, STORE_SENT, 1, &marks) == STORE_OK
+            && marks == STORE_MARKS);
     uint8_t scope [8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
     uint8_t request_digest [STORE_REQUEST_DIGEST_SIZE];
     zpost_msg_t *reply;

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    store_mail - messages: SEND, LIST, READ, DELETE, STATS
+    store_mail - messages: SEND, LIST, READ, DELETE, STATS, MARK
 
     The engine has resolved the session before a rule runs: no token, no
     mail. A rule only ever reaches the folders of the user its session
@@ -130,7 +130,7 @@ s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
         store_user_t user;
         rc = store_user_get (txn, name, &user);
         if (rc == 0)
-            rc = store_folder_put (txn, user.id, STORE_INBOX, message.id, false);
+            rc = store_folder_put (txn, user.id, STORE_INBOX, message.id, 0);
         if (rc == 0) {
             user.inbox_count++;
             user.inbox_unread++;
@@ -143,7 +143,7 @@ s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
     if (rc == 0)
         rc = store_user_get (txn, session->username, &sender);
     if (rc == 0)
-        rc = store_folder_put (txn, sender.id, STORE_SENT, message.id, true);
+        rc = store_folder_put (txn, sender.id, STORE_SENT, message.id, STORE_MARK_SEEN);
     if (rc == 0) {
         sender.sent_count++;
         sender.sent_bytes += body_size;
@@ -175,17 +175,19 @@ store_rule_send (store_ctx_t *ctx)
 typedef struct {
     store_txn_t *txn;           //  the transaction
     store_op_t *op;             //  holds the reply being filled
-    bool unread_only;           //  skip seen messages
+    unsigned skip;              //  skip entries with these marks
+    unsigned need;              //  and entries without these
     size_t limit;               //  rows wanted
     int rc;                     //  first LMDB error met
 } s_list_t;
 
 static bool
-s_list_visit (void *arg, uint64_t message_id, bool seen)
+s_list_visit (void *arg, uint64_t message_id, unsigned marks)
 {
     s_list_t *list = (s_list_t *) arg;
-    if (list->unread_only && seen)
+    if ((marks & list->skip) || (marks & list->need) != list->need)
         return true;
+    bool seen = (marks & STORE_MARK_SEEN) != 0;
     store_message_t message;
     list->rc = store_message_get (list->txn, message_id, &message);
     if (list->rc)
@@ -211,9 +213,11 @@ store_rule_list (store_ctx_t *ctx)
     store_op_t *op = ctx->op;
     bool sent = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "sent");
     store_op_reply (op, ZPOST_OK, NULL, NULL);
+    const char *filter = zpost_msg_get (op->request, ZPOST_F_FILTER);
     s_list_t list = {
         .txn = ctx->txn, .op = op,
-        .unread_only = streq (zpost_msg_get (op->request, ZPOST_F_FILTER), "unread"),
+        .skip = streq (filter, "unread")? STORE_MARK_SEEN: 0,
+        .need = streq (filter, "flagged")? STORE_MARK_FLAGGED: 0,
         .limit = (size_t) zpost_msg_get_number (op->request, ZPOST_F_LIMIT),
     };
     int rc = store_folder_walk (ctx->txn, ctx->user.id,
@@ -234,12 +238,12 @@ store_rule_read (store_ctx_t *ctx)
     store_user_t *user = &ctx->user;
     int rc;
     uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
-    bool seen = true;
+    unsigned marks = STORE_MARK_SEEN;
     bool in_inbox = true;
-    rc = store_folder_get (txn, user->id, STORE_INBOX, id, &seen);
+    rc = store_folder_get (txn, user->id, STORE_INBOX, id, &marks);
     if (rc == STORE_NOTFOUND) {
         in_inbox = false;
-        rc = store_folder_get (txn, user->id, STORE_SENT, id, &seen);
+        rc = store_folder_get (txn, user->id, STORE_SENT, id, &marks);
     }
     if (rc == STORE_NOTFOUND) {
         store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
@@ -269,8 +273,8 @@ store_rule_read (store_ctx_t *ctx)
     zpost_msg_set (op->reply, ZPOST_F_BODY, text);
     zstr_free (&text);
 
-    if (in_inbox && !seen) {
-        rc = store_folder_put (txn, user->id, STORE_INBOX, id, true);
+    if (in_inbox && !(marks & STORE_MARK_SEEN)) {
+        rc = store_folder_put (txn, user->id, STORE_INBOX, id, marks | STORE_MARK_SEEN);
         if (rc == 0) {
             user->inbox_unread--;
             rc = store_user_put (txn, ctx->session.username, user, false);
@@ -292,8 +296,8 @@ store_rule_delete (store_ctx_t *ctx)
     uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
     bool inbox = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "inbox");
     store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;
-    bool seen = true;
-    rc = store_folder_get (txn, user->id, folder, id, &seen);
+    unsigned marks = STORE_MARK_SEEN;
+    rc = store_folder_get (txn, user->id, folder, id, &marks);
     store_op_reply (op, ZPOST_OK, NULL, NULL);
     if (rc == STORE_NOTFOUND)
         return 0;
@@ -311,7 +315,7 @@ store_rule_delete (store_ctx_t *ctx)
         if (inbox) {
             user->inbox_count--;
             user->inbox_bytes -= size;
-            if (!seen)
+            if (!(marks & STORE_MARK_SEEN))
                 user->inbox_unread--;
         }
         else {
@@ -324,6 +328,52 @@ store_rule_delete (store_ctx_t *ctx)
         rc = store_counter_add (txn, "messages", -1);
         if (rc == 0)
             rc = store_counter_add (txn, "bytes", -(int64_t) size);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  MARK: idempotent by itself; a mark set twice is set
+
+int
+store_rule_mark (store_ctx_t *ctx)
+{
+    store_txn_t *txn = ctx->txn;
+    store_op_t *op = ctx->op;
+    store_user_t *user = &ctx->user;
+    uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
+    bool inbox = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "inbox");
+    const char *mark = zpost_msg_get (op->request, ZPOST_F_MARK);
+    bool seen_mark = streq (mark, "seen") || streq (mark, "unseen");
+    if (seen_mark && !inbox) {
+        //  What you sent was never unread: the sent folder has no such mark
+        store_op_reply (op, ZPOST_INVALID_VALUE,
+                        "The sent folder has no unread messages: mark seen or "
+                        "unseen in the inbox only", "mark");
+        return 0;
+    }
+    store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;
+    unsigned marks = 0;
+    int rc = store_folder_get (txn, user->id, folder, id, &marks);
+    if (rc == STORE_NOTFOUND) {
+        store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+        return 0;               //  keep the session's touch, if any
+    }
+    if (rc)
+        return rc;
+    unsigned bit = seen_mark? STORE_MARK_SEEN: STORE_MARK_FLAGGED;
+    bool set = streq (mark, "seen") || streq (mark, "flagged");
+    unsigned now = set? marks | bit: marks & ~bit;
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
+    if (now == marks)
+        return 0;
+    rc = store_folder_put (txn, user->id, folder, id, now);
+    if (rc == 0 && bit == STORE_MARK_SEEN) {
+        if (set)
+            user->inbox_unread--;
+        else
+            user->inbox_unread++;
+        rc = store_user_put (txn, ctx->session.username, user, false);
     }
     return rc;
 }

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    store_mail - messages: SEND, LIST, READ, DELETE, STATS
+    store_mail - messages: SEND, LIST, READ, DELETE, STATS, MARK
 
     A message is stored once and referenced from each recipient's inbox
     and from the sender's sent folder; it is freed when the last folder
@@ -29,6 +29,7 @@ int store_rule_list (store_ctx_t *ctx);
 int store_rule_read (store_ctx_t *ctx);
 int store_rule_delete (store_ctx_t *ctx);
 int store_rule_stats (store_ctx_t *ctx);
+int store_rule_mark (store_ctx_t *ctx);
 
 //  No password steps; PING is answered before any rule. The engine's
 //  table is built from the protocol's list by name, so these names
@@ -46,5 +47,7 @@ int store_rule_stats (store_ctx_t *ctx);
 #define store_hashed_delete     NULL
 #define store_prepare_stats     NULL
 #define store_hashed_stats      NULL
+#define store_prepare_mark      NULL
+#define store_hashed_mark       NULL
 
 #endif

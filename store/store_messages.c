@@ -3,7 +3,7 @@
 
     Part of the LMDB back end of store_records.h: a message is stored once
     with a count of the folders that refer to it, and a folder is a run of
-    keys (user, folder, message id) whose value is the seen flag, so that
+    keys (user, folder, message id) whose value is its marks, so that
     a folder is walked newest first with one cursor.
     =========================================================================
 */
@@ -124,6 +124,13 @@ s_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
 //  --------------------------------------------------------------------------
 //  Folders
 
+//  An entry's marks: one byte of STORE_MARK_ bits
+static unsigned
+s_marks (const MDB_val *value)
+{
+    return value->mv_size == 1? *(const uint8_t *) value->mv_data & STORE_MARKS: 0;
+}
+
 static void
 s_folder_key (uint8_t *key, uint64_t user_id, store_folder_t folder, uint64_t message_id)
 {
@@ -134,11 +141,11 @@ s_folder_key (uint8_t *key, uint64_t user_id, store_folder_t folder, uint64_t me
 
 static int
 s_folder_put (store_txn_t *txn, uint64_t user_id,
-                  store_folder_t folder, uint64_t message_id, bool seen)
+                  store_folder_t folder, uint64_t message_id, unsigned marks)
 {
     uint8_t buffer [S_FOLDER_KEY];
     s_folder_key (buffer, user_id, folder, message_id);
-    uint8_t flag = seen? 1: 0;
+    uint8_t flag = (uint8_t) (marks & STORE_MARKS);
     MDB_val key = s_val (buffer, sizeof buffer);
     MDB_val value = s_val (&flag, 1);
     return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &key, &value, 0);
@@ -146,7 +153,7 @@ s_folder_put (store_txn_t *txn, uint64_t user_id,
 
 static int
 s_folder_get (store_txn_t *txn, uint64_t user_id,
-                  store_folder_t folder, uint64_t message_id, bool *seen)
+                  store_folder_t folder, uint64_t message_id, unsigned *marks)
 {
     uint8_t buffer [S_FOLDER_KEY];
     s_folder_key (buffer, user_id, folder, message_id);
@@ -154,7 +161,7 @@ s_folder_get (store_txn_t *txn, uint64_t user_id,
     MDB_val value;
     int rc = mdb_get (S_TXN (txn), S_DBI (txn, STORE_DB_FOLDERS), &key, &value);
     if (rc == 0)
-        *seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
+        *marks = s_marks (&value);
     return rc;
 }
 
@@ -195,8 +202,7 @@ s_folder_walk (store_txn_t *txn, uint64_t user_id,
         const uint8_t *bytes = (const uint8_t *) key.mv_data;
         if (key.mv_size != S_FOLDER_KEY || memcmp (bytes, start, 9) != 0)
             break;
-        bool seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
-        if (!visit (arg, s_get_be64 (bytes + 9), seen))
+        if (!visit (arg, s_get_be64 (bytes + 9), s_marks (&value)))
             break;
         rc = mdb_cursor_get (cursor, &key, &value, MDB_PREV);
     }
@@ -251,9 +257,8 @@ s_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg)
             rc = MDB_CORRUPTED;
             break;
         }
-        bool seen = value.mv_size == 1 && *(const uint8_t *) value.mv_data == 1;
         if (!visit (arg, s_get_be64 (bytes), (store_folder_t) bytes [8],
-                    s_get_be64 (bytes + 9), seen))
+                    s_get_be64 (bytes + 9), s_marks (&value)))
             break;
     }
     mdb_cursor_close (cursor);
@@ -288,19 +293,19 @@ store_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
 }
 
 int
-store_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool seen)
+store_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, unsigned marks)
 {
     if (txn->pg)
-        return store_pg_folder_put (txn, user_id, folder, message_id, seen);
-    return store_lmdb_rc (s_folder_put (txn, user_id, folder, message_id, seen), "store_folder_put");
+        return store_pg_folder_put (txn, user_id, folder, message_id, marks);
+    return store_lmdb_rc (s_folder_put (txn, user_id, folder, message_id, marks), "store_folder_put");
 }
 
 int
-store_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, bool *seen)
+store_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t message_id, unsigned *marks)
 {
     if (txn->pg)
-        return store_pg_folder_get (txn, user_id, folder, message_id, seen);
-    return store_lmdb_rc (s_folder_get (txn, user_id, folder, message_id, seen), "store_folder_get");
+        return store_pg_folder_get (txn, user_id, folder, message_id, marks);
+    return store_lmdb_rc (s_folder_get (txn, user_id, folder, message_id, marks), "store_folder_get");
 }
 
 int
@@ -339,10 +344,10 @@ store_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg)
 //  Selftest
 
 static bool
-s_collect (void *arg, uint64_t message_id, bool seen)
+s_collect (void *arg, uint64_t message_id, unsigned marks)
 {
     zlistx_t *ids = (zlistx_t *) arg;
-    zlistx_add_end (ids, (void *) (uintptr_t) (message_id * 2 + (seen? 1: 0)));
+    zlistx_add_end (ids, (void *) (uintptr_t) (message_id * 4 + marks));
     return zlistx_size (ids) < 3;
 }
 
@@ -372,29 +377,32 @@ store_messages_test (bool verbose)
 
     //  Folders walk newest first, below `before`, and stop when asked
     for (uint64_t id = 1; id <= 5; id++)
-        assert (store_folder_put (txn, 7, STORE_INBOX, id, id == 4) == 0);
+        assert (store_folder_put (txn, 7, STORE_INBOX, id,
+                                  id == 4? STORE_MARK_SEEN: id == 5? STORE_MARK_FLAGGED: 0) == 0);
     assert (store_folder_put (txn, 7, STORE_SENT, 9, true) == 0);
     assert (store_folder_put (txn, 8, STORE_INBOX, 6, false) == 0);
     zlistx_t *ids = zlistx_new ();
     assert (store_folder_walk (txn, 7, STORE_INBOX, 0, s_collect, ids) == 0);
     assert (zlistx_size (ids) == 3);
-    assert ((uintptr_t) zlistx_first (ids) == 10);
-    assert ((uintptr_t) zlistx_next (ids) == 9);     //  id 4, seen
-    assert ((uintptr_t) zlistx_next (ids) == 6);
+    assert ((uintptr_t) zlistx_first (ids) == 22);    //  id 5, flagged
+    assert ((uintptr_t) zlistx_next (ids) == 17);     //  id 4, seen
+    assert ((uintptr_t) zlistx_next (ids) == 12);
     zlistx_purge (ids);
     assert (store_folder_walk (txn, 7, STORE_INBOX, 3, s_collect, ids) == 0);
     assert (zlistx_size (ids) == 2);
-    assert ((uintptr_t) zlistx_first (ids) == 4);
+    assert ((uintptr_t) zlistx_first (ids) == 8);
     zlistx_purge (ids);
     assert (store_folder_walk (txn, 8, STORE_SENT, 0, s_collect, ids) == 0);
     assert (zlistx_size (ids) == 0);
     assert (store_folder_walk (txn, 9, STORE_INBOX, 0, s_collect, ids) == 0);
     assert (zlistx_size (ids) == 0);
     zlistx_destroy (&ids);
-    bool seen;
-    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == 0 && seen);
+    unsigned marks;
+    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &marks) == 0 && marks == STORE_MARK_SEEN);
+    assert (store_folder_put (txn, 7, STORE_INBOX, 4, STORE_MARKS) == 0);
+    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &marks) == 0 && marks == STORE_MARKS);
     assert (store_folder_delete (txn, 7, STORE_INBOX, 4) == 0);
-    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &seen) == STORE_NOTFOUND);
+    assert (store_folder_get (txn, 7, STORE_INBOX, 4, &marks) == STORE_NOTFOUND);
 
     //  A nested transaction whose put is refused leaves its parent usable.
     //  A back end may report the refusal at the put (LMDB) or at the

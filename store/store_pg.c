@@ -163,7 +163,11 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     "  PERFORM set_config ('synchronous_commit', 'off', true);"
     "  DELETE FROM zpost_throttle WHERE key IN (k1, k2);"
     "  RETURN ARRAY [0];"
-    "END $$;"
+    "END $$;",
+
+    //  3: the flagged mark of a folder entry (ZPOST.md, MARK); entries
+    //  of schema 2 are not flagged
+    "ALTER TABLE zpost_folders ADD COLUMN flagged boolean NOT NULL DEFAULT false;"
 };
 
 

@@ -41,7 +41,7 @@
 
 //  The schema this code reads and writes, in table zpost_meta under
 //  "schema-version". A newer one is refused.
-#define STORE_PG_SCHEMA_VERSION     2
+#define STORE_PG_SCHEMA_VERSION     3
 
 //  Connect (conninfo: a URI or key=value string, several hosts allowed),
 //  create or check the schema, prepare the statements. NULL, after a
@@ -208,9 +208,9 @@ int store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint
 int store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message);
 int store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed);
 int store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
-                         uint64_t message_id, bool seen);
+                         uint64_t message_id, unsigned marks);
 int store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
-                         uint64_t message_id, bool *seen);
+                         uint64_t message_id, unsigned *marks);
 int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                             uint64_t message_id);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,

@@ -11,7 +11,7 @@
         zpost_sessions      digest -> session (indexed by user id)
         zpost_known_keys    (user id, client key)
         zpost_messages      id -> message, with its count of folders
-        zpost_folders       (user id, folder, message id) -> seen
+        zpost_folders       (user id, folder, message id) -> seen, flagged
         zpost_replies       (scope, request id) -> time, digest, reply
         zpost_meta          name -> value: the schema version, counters
         zpost_next_user_id, zpost_next_message_id: sequences
@@ -126,14 +126,15 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_MESSAGE_DELETE] = { "z_message_delete",
         "DELETE FROM zpost_messages WHERE id = $1::int8" },
     [S_FOLDER_PUT] = { "z_folder_put",
-        "INSERT INTO zpost_folders VALUES ($1::int8, $2::int2, $3::int8, $4::bool)"
-        " ON CONFLICT (user_id, folder, message_id) DO UPDATE SET seen = EXCLUDED.seen" },
+        "INSERT INTO zpost_folders VALUES ($1::int8, $2::int2, $3::int8, $4::bool,"
+        " $5::bool) ON CONFLICT (user_id, folder, message_id) DO UPDATE SET"
+        " seen = EXCLUDED.seen, flagged = EXCLUDED.flagged" },
     //  An entry with its message, which READ and DELETE read next: the
     //  message's columns as z_message_get's, after the entry's (the body
     //  only up to S_BODY_PREFETCH bytes, else NULL and read on its own)
     [S_FOLDER_GET] = { "z_folder_get",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id = $3::int8" },
     [S_FOLDER_DELETE] = { "z_folder_delete",
@@ -143,7 +144,7 @@ const store_pg_statement_t store_pg_statements [] = {
     //  z_folder_get: LIST reads each message as it visits its entry
     [S_FOLDER_WALK] = { "z_folder_walk",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id < $3::int8"
         " ORDER BY f.message_id DESC LIMIT $4::int8" },
@@ -178,7 +179,7 @@ const store_pg_statement_t store_pg_statements [] = {
         "SELECT id, date, sender, recipients, subject, body, refs FROM zpost_messages"
         " WHERE id > $1::int8 ORDER BY id LIMIT $2::int8" },
     [S_FOLDER_WALK_ALL] = { "z_folder_walk_all",
-        "SELECT user_id, folder, message_id, seen FROM zpost_folders"
+        "SELECT user_id, folder, message_id, seen, flagged FROM zpost_folders"
         " WHERE (user_id, folder, message_id) > ($1::int8, $2::int2, $3::int8)"
         " ORDER BY user_id, folder, message_id LIMIT $4::int8" },
     [S_REPLY_WALK] = { "z_reply_walk",
@@ -232,9 +233,11 @@ const int store_pg_statement_count = S_STATEMENTS;
 //  in memory
 #define S_BODY_PREFETCH     32768
 //  The columns of a message in z_folder_get's and z_folder_walk's rows:
-//  id, date, sender, recipients, subject, body, refs
+//  id, date, sender, recipients, subject, body, refs; then the entry's
+//  flagged mark (its seen mark is column 0)
 #define S_PAGE_MESSAGE      2
 #define S_PAGE_REFS         (S_PAGE_MESSAGE + 6)
+#define S_PAGE_FLAGGED      (S_PAGE_REFS + 1)
 
 
 //  --------------------------------------------------------------------------
@@ -833,6 +836,14 @@ store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
 //  --------------------------------------------------------------------------
 //  Folders
 
+//  The marks of a row of z_folder_get or z_folder_walk
+static unsigned
+s_page_marks (const PGresult *result, int row)
+{
+    return (s_get_bool (result, row, 0)? STORE_MARK_SEEN: 0)
+         | (s_get_bool (result, row, S_PAGE_FLAGGED)? STORE_MARK_FLAGGED: 0);
+}
+
 static void
 s_folder_params (s_params_t *params, uint64_t user_id, store_folder_t folder,
                  uint64_t message_id)
@@ -844,17 +855,18 @@ s_folder_params (s_params_t *params, uint64_t user_id, store_folder_t folder,
 
 int
 store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
-                     uint64_t message_id, bool seen)
+                     uint64_t message_id, unsigned marks)
 {
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
-    s_bool (&params, seen);
+    s_bool (&params, (marks & STORE_MARK_SEEN) != 0);
+    s_bool (&params, (marks & STORE_MARK_FLAGGED) != 0);
     return s_write (txn, S_FOLDER_PUT, S_KIND_PLAIN, &params);
 }
 
 int
 store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
-                     uint64_t message_id, bool *seen)
+                     uint64_t message_id, unsigned *marks)
 {
     s_params_t params = { 0 };
     s_folder_params (&params, user_id, folder, message_id);
@@ -864,7 +876,7 @@ store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     cache->entry_found = false;
     int rc = s_one_row (s_exec (txn, S_FOLDER_GET, &params, &result), &result);
     if (rc == STORE_OK) {
-        *seen = s_get_bool (result, 0, 0);
+        *marks = s_page_marks (result, 0);
         //  The message came with it, for the message_get that follows
         cache->page = result;
         cache->entry_found = true;
@@ -921,7 +933,7 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
         bool more = rows == batch;
         for (int row = 0; row < rows; row++) {
             below = s_get_int (result, row, 1);
-            if (!visit (arg, below, s_get_bool (result, row, 0))) {
+            if (!visit (arg, below, s_page_marks (result, row))) {
                 more = false;
                 break;
             }
@@ -1265,8 +1277,9 @@ store_pg_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *a
             message_id = s_get_int (result, row, 2);
             if (folder != STORE_INBOX && folder != STORE_SENT)
                 return s_damaged (result, "zpost_folders");
-            if (!visit (arg, user_id, (store_folder_t) folder, message_id,
-                        s_get_bool (result, row, 3))) {
+            unsigned marks = (s_get_bool (result, row, 3)? STORE_MARK_SEEN: 0)
+                           | (s_get_bool (result, row, 4)? STORE_MARK_FLAGGED: 0);
+            if (!visit (arg, user_id, (store_folder_t) folder, message_id, marks)) {
                 PQclear (result);
                 return STORE_OK;
             }

@@ -14,7 +14,7 @@
         known-keys      user-id + client-key[40] -> ""
         messages        message-id -> header + from + to + subject + body
         refs            message-id -> uint32 count of folders holding it
-        folders         user-id + 'i'|'s' + message-id -> uint8 seen
+        folders         user-id + 'i'|'s' + message-id -> uint8 marks
         replies         scope + request-id -> time + digest[16] + zmsg_encode
         reply-times     time + scope + request-id -> ""
         meta            counter name -> uint64
@@ -136,20 +136,25 @@ int
 int
     store_message_unref (store_txn_t *txn, uint64_t id, bool *freed);
 
-//  Folders
+//  Folders. An entry holds its marks, STORE_MARK_ bits: seen (read, or
+//  marked seen; always set in the sent folder) and flagged (starred).
+//  Schema 1 knew only seen, as 0 or 1: the same bits.
+#define STORE_MARK_SEEN     1
+#define STORE_MARK_FLAGGED  2
+#define STORE_MARKS         3       //  every mark there is
 int
     store_folder_put (store_txn_t *txn, uint64_t user_id,
-                      store_folder_t folder, uint64_t message_id, bool seen);
+                      store_folder_t folder, uint64_t message_id, unsigned marks);
 int
     store_folder_get (store_txn_t *txn, uint64_t user_id,
-                      store_folder_t folder, uint64_t message_id, bool *seen);
+                      store_folder_t folder, uint64_t message_id, unsigned *marks);
 int
     store_folder_delete (store_txn_t *txn, uint64_t user_id,
                          store_folder_t folder, uint64_t message_id);
 
 //  Walk a folder newest first, starting below `before` (0: the newest).
 //  Calls visit for each entry until it returns false or the folder ends.
-typedef bool (store_folder_visit_fn) (void *arg, uint64_t message_id, bool seen);
+typedef bool (store_folder_visit_fn) (void *arg, uint64_t message_id, unsigned marks);
 int
     store_folder_walk (store_txn_t *txn, uint64_t user_id,
                        store_folder_t folder, uint64_t before,
@@ -212,7 +217,7 @@ typedef bool (store_message_visit_fn) (void *arg, const store_message_t *message
 int
     store_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *arg);
 typedef bool (store_entry_visit_fn) (void *arg, uint64_t user_id, store_folder_t folder,
-                                     uint64_t message_id, bool seen);
+                                     uint64_t message_id, unsigned marks);
 //  every folder entry, by user id, folder ('i' before 's'), message id
 int
     store_folder_walk_all (store_txn_t *txn, store_entry_visit_fn *visit, void *arg);

@@ -8,8 +8,8 @@
   connection.
 - A database written by a newer schema is refused: the store exits 1 and
   says which schema it found.
-- A database of schema 1 (before the shared throttle) is migrated to 2
-  when a store starts on it, and keeps its mail.
+- A database of schema 1 (before the shared throttle) is migrated to the
+  current schema when a store starts on it, and keeps its mail.
 - The login throttle is the database's: two stores, each behind its own
   broker, on one database: failures made through one count on the other
   (429 there, the password not checked), a right password through either
@@ -107,7 +107,7 @@ def test_newer_schema_refused(tmp):
     h.stop(store)
     cluster = _pg()
     assert cluster.sql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
-                        "schema_test").strip() == "2"
+                        "schema_test").strip() == "3"
     cluster.sql("UPDATE zpost_meta SET value = 99 WHERE name = 'schema-version'",
                  "schema_test")
     store = _pg_store(tmp, broker, "schema_test", wait=False)
@@ -119,8 +119,9 @@ def test_newer_schema_refused(tmp):
 
 
 def test_schema_1_migrated(tmp):
-    """A database as a schema-1 store left it (no throttle table, version
-    1) is brought to schema 2 by the next store, its mail kept."""
+    """A database as a schema-1 store left it (no throttle table, no
+    flagged mark, version 1) is brought to schema 3 by the next store,
+    its mail kept."""
     broker = h.start_broker(tmp)
     store = _pg_store(tmp, broker, "migrate_test")
     h.wait_store_ready(broker)
@@ -128,7 +129,8 @@ def test_schema_1_migrated(tmp):
     alice.expect(200, "SEND", "alice", "kept", "body")
     h.stop(store)
     cluster = _pg()
-    cluster.sql("DROP FUNCTION zpost_throttle_charge, zpost_throttle_refund, "
+    cluster.sql("ALTER TABLE zpost_folders DROP COLUMN flagged; "
+                 "DROP FUNCTION zpost_throttle_charge, zpost_throttle_refund, "
                  "zpost_throttle_success, "
                  "zpost_throttle_delay, zpost_now_ms; DROP TABLE zpost_throttle; "
                  "UPDATE zpost_meta SET value = 1 WHERE name = 'schema-version'",
@@ -141,10 +143,10 @@ def test_schema_1_migrated(tmp):
                        "migrate_test").strip() == "1"
     store = _pg_store(tmp, broker, "migrate_test")
     h.wait_store_ready(broker)
-    assert "migrated the schema from version 1 to 2" in store.log_text(), \
+    assert "migrated the schema from version 1 to 3" in store.log_text(), \
         store.log_text()
     assert cluster.sql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
-                        "migrate_test").strip() == "2"
+                        "migrate_test").strip() == "3"
     listing = alice.expect(200, "LIST", "inbox", "all", "10", "0")
     assert [row[3] for row in h.rows(listing, 7)] == ["kept"], listing
     # and the throttle's table is there and used

@@ -36,9 +36,9 @@ typedef struct {
     const char *lower;
     const char *wire;
     unsigned flags;
-    zpost_field_t request [8];
-    zpost_field_t reply [8];
-    zpost_field_t row [8];
+    zpost_field_t request [10];
+    zpost_field_t reply [10];
+    zpost_field_t row [10];
 } s_command_t;
 
 #define S_COMMAND(upper, lower, wire, flags, request, reply, row, rows_max) \
@@ -50,7 +50,7 @@ typedef struct {
     zpost_field_t field;
     const char *name;
     const char *type;
-    const char *choices [3];
+    const char *choices [5];
     const char *syntax;
     const char *limit;
     const char *fault;
@@ -161,9 +161,14 @@ s_check_definition (void)
             faults++;
         }
         if (streq (field->type, "ENUM")) {
-            char words [128];
-            snprintf (words, sizeof words, "`%s` or `%s`",
-                      field->choices [0], field->choices [1]);
+            //  "`a` or `b`", "`a`, `b` or `c`"
+            char words [128] = "";
+            for (size_t word = 0; field->choices [word]; word++) {
+                size_t used = strlen (words);
+                snprintf (words + used, sizeof words - used, "%s`%s`",
+                          word == 0? "": field->choices [word + 1]? ", ": " or ",
+                          field->choices [word]);
+            }
             if (!streq (words, field->syntax)) {
                 fprintf (stderr, "spec_tables: field %s: syntax \"%s\" is not its words %s\n",
                          field->name, field->syntax, words);
