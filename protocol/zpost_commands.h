@@ -110,6 +110,11 @@ typedef enum {
        ZPOST_CMD_SESSION | ZPOST_CMD_WRITES, \
        (ZPOST_F_FOLDER, ZPOST_F_MESSAGE_ID, ZPOST_F_MARK,), \
        (), \
+       (), 0) \
+    X (UNREGISTER, unregister, "UNREGISTER", \
+       ZPOST_CMD_SESSION | ZPOST_CMD_WRITES | ZPOST_CMD_PASSWORD, \
+       (ZPOST_F_PASSWORD,), \
+       (), \
        (), 0)
 
 //  The fields an error reply (any status but 200) may carry, all optional.

@@ -640,7 +640,7 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
     if (count < 2 || (self->command == ZPOST_CMD_NONE && !(reply && zframe_size (frames [1]) == 0))) {
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
-                        "SEND, LIST, READ, DELETE, STATS, PASSWD or MARK"));
+                        "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK or UNREGISTER"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    store_auth - the rules of REGISTER, LOGIN, LOGOUT and PASSWD
+    store_auth - the rules of REGISTER, LOGIN, LOGOUT, PASSWD, UNREGISTER
 
     Passwords are Argon2id strings from crypto_pwhash_str, made on the
     pool's threads. A session is 256 random bits handed to the client as
@@ -271,6 +271,115 @@ store_rule_passwd (store_ctx_t *ctx)
     if (rc == STORE_OK) {
         char *reason = zsys_sprintf ("Password changed; %zu other session%s ended",
                                      ended, ended == 1? "": "s");
+        store_op_reply (op, ZPOST_OK, reason, NULL);
+        zstr_free (&reason);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  UNREGISTER: the password, checked as PASSWD checks the current one,
+//  then everything of the account goes in one transaction
+
+int
+store_prepare_unregister (store_ctx_t *ctx, store_pwjob_t *job)
+{
+    store_op_t *op = ctx->op;
+    memcpy (op->checked, ctx->user.hash, STORE_HASH_SIZE);
+    //  As for PASSWD: the session's key has logged in to the account, so
+    //  only its own throttle applies
+    op->known_key = true;
+    job->password = zpost_msg_get (op->request, ZPOST_F_PASSWORD);
+    job->against = op->checked;
+    job->account = NULL;
+    return STORE_OK;
+}
+
+bool
+store_hashed_unregister (store_engine_t *engine, store_op_t *op, bool ok,
+                         char *new_hash, store_pwjob_t *job)
+{
+    (void) job;
+    s_forget (&new_hash);       //  a rehash of a password about to go
+    if (!ok) {
+        store_op_reply (op, ZPOST_LOGIN_FAILED,
+                        "The password is wrong: the account was not deleted", NULL);
+        return false;
+    }
+    store_engine_password_ok (engine, op, NULL);
+    op->verified = true;
+    return false;
+}
+
+//  The ids of one folder, collected before anything is deleted: a walk
+//  must not see its own table change under it
+typedef struct {
+    uint64_t *ids;
+    size_t count;
+    size_t max;
+} s_ids_t;
+
+static bool
+s_collect_id (void *arg, uint64_t message_id, unsigned marks)
+{
+    (void) marks;
+    s_ids_t *ids = (s_ids_t *) arg;
+    if (ids->count == ids->max) {
+        ids->max = ids->max? ids->max * 2: 256;
+        ids->ids = (uint64_t *) realloc (ids->ids, ids->max * sizeof (uint64_t));
+        assert (ids->ids);
+    }
+    ids->ids [ids->count++] = message_id;
+    return true;
+}
+
+//  Drop every entry of one folder; a message no folder holds any more is
+//  freed, and the server's counters follow. *freed counts them.
+static int
+s_empty_folder (store_ctx_t *ctx, store_folder_t folder, size_t *freed)
+{
+    s_ids_t ids = { NULL, 0, 0 };
+    int rc = store_folder_walk (ctx->txn, ctx->user.id, folder, 0, s_collect_id, &ids);
+    for (size_t index = 0; rc == STORE_OK && index < ids.count; index++) {
+        uint64_t id = ids.ids [index];
+        store_message_t message;
+        rc = store_message_get (ctx->txn, id, &message);
+        uint64_t size = rc == STORE_OK? message.body_size: 0;
+        if (rc == STORE_OK)
+            rc = store_folder_delete (ctx->txn, ctx->user.id, folder, id);
+        bool gone = false;
+        if (rc == STORE_OK)
+            rc = store_message_unref (ctx->txn, id, &gone);
+        if (rc == STORE_OK && gone) {
+            (*freed)++;
+            rc = store_counter_add (ctx->txn, "messages", -1);
+            if (rc == STORE_OK)
+                rc = store_counter_add (ctx->txn, "bytes", -(int64_t) size);
+        }
+    }
+    free (ids.ids);
+    return rc;
+}
+
+int
+store_rule_unregister (store_ctx_t *ctx)
+{
+    store_op_t *op = ctx->op;
+    size_t freed = 0, ended = 0;
+    int rc = s_empty_folder (ctx, STORE_INBOX, &freed);
+    if (rc == STORE_OK)
+        rc = s_empty_folder (ctx, STORE_SENT, &freed);
+    if (rc == STORE_OK)
+        rc = store_session_delete_all (ctx->txn, ctx->user.id, NULL, &ended);
+    if (rc == STORE_OK)
+        rc = store_user_delete (ctx->txn, ctx->session.username, ctx->user.id);
+    if (rc == STORE_OK)
+        rc = store_counter_add (ctx->txn, "users", -1);
+    if (rc == STORE_OK) {
+        char *reason = zsys_sprintf ("Account deleted, with its %zu session%s; "
+                                     "%zu message%s no one else held freed",
+                                     ended, ended == 1? "": "s",
+                                     freed, freed == 1? "": "s");
         store_op_reply (op, ZPOST_OK, reason, NULL);
         zstr_free (&reason);
     }

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    store_auth - the rules of REGISTER, LOGIN, LOGOUT and PASSWD
+    store_auth - the rules of REGISTER, LOGIN, LOGOUT, PASSWD, UNREGISTER
 
     Only what is each command's own: the engine (store_engine.h) has
     resolved the session, the recorded reply and the re-check of the
@@ -12,6 +12,9 @@
         LOGOUT    rule: end this session
         PASSWD    prepare: new password long enough -> verify the old
                   -> hash the new -> rule: store it, end other sessions
+        UNREGISTER  prepare: the user's hash -> verify -> rule: empty
+                  both folders (freeing what no one else holds), end
+                  every session, delete the user
     =========================================================================
 */
 
@@ -34,6 +37,11 @@ int  store_rule_passwd (store_ctx_t *ctx);
 int  store_prepare_passwd (store_ctx_t *ctx, store_pwjob_t *job);
 bool store_hashed_passwd (store_engine_t *engine, store_op_t *op, bool ok,
                           char *new_hash, store_pwjob_t *job);
+
+int  store_rule_unregister (store_ctx_t *ctx);
+int  store_prepare_unregister (store_ctx_t *ctx, store_pwjob_t *job);
+bool store_hashed_unregister (store_engine_t *engine, store_op_t *op, bool ok,
+                              char *new_hash, store_pwjob_t *job);
 
 int  store_rule_logout (store_ctx_t *ctx);
 

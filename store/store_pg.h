@@ -204,6 +204,7 @@ int store_pg_session_count (store_txn_t *txn, uint64_t *count);
 int store_pg_reply_count (store_txn_t *txn, uint64_t *count);
 int store_pg_known_key_get (store_txn_t *txn, uint64_t user_id, const char *client_key);
 int store_pg_known_key_put (store_txn_t *txn, uint64_t user_id, const char *client_key);
+int store_pg_user_delete (store_txn_t *txn, const char *name, uint64_t user_id);
 int store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs);
 int store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message);
 int store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed);

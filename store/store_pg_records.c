@@ -52,7 +52,7 @@
 
 //  The statements, by index; names are "zN" so they are short on the wire
 enum {
-    S_USER_GET, S_USER_INSERT, S_USER_UPSERT,
+    S_USER_GET, S_USER_INSERT, S_USER_UPSERT, S_USER_DELETE,
     S_SESSION_GET, S_SESSION_PUT, S_SESSION_DELETE, S_SESSION_DELETE_ALL,
     S_SESSION_COUNT, S_REPLY_COUNT,
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
@@ -80,6 +80,12 @@ const store_pg_statement_t store_pg_statements [] = {
         " inbox_count = EXCLUDED.inbox_count, inbox_unread = EXCLUDED.inbox_unread,"
         " inbox_bytes = EXCLUDED.inbox_bytes, sent_count = EXCLUDED.sent_count,"
         " sent_bytes = EXCLUDED.sent_bytes, hash = EXCLUDED.hash" },
+    //  An account and what hangs on its id but sessions and folders
+    //  (store_records.h, store_user_delete), in one statement
+    [S_USER_DELETE] = { "z_user_delete",
+        "WITH keys AS (DELETE FROM zpost_known_keys WHERE user_id = $2::int8),"
+        " replies AS (DELETE FROM zpost_replies WHERE scope = $3::bytea)"
+        " DELETE FROM zpost_users WHERE name = $1::text" },
     //  The session with its user's row: every caller reads that next
     //  (store_checks.c), and this way both cost one round trip
     [S_SESSION_GET] = { "z_session_get",
@@ -558,6 +564,23 @@ store_pg_user_put (store_txn_t *txn, const char *name, const store_user_t *user,
     else
         s_user_forget (cache, name);
     return rc;
+}
+
+
+int
+store_pg_user_delete (store_txn_t *txn, const char *name, uint64_t user_id)
+{
+    uint8_t scope [8];
+    for (int index = 0; index < 8; index++)
+        scope [index] = (uint8_t) (user_id >> (56 - 8 * index));
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    s_int64 (&params, user_id);
+    s_bytes (&params, scope, sizeof scope);
+    s_user_forget (store_pg_cache (txn->pg), name);
+    PGresult *result;
+    int rc = s_exec (txn, S_USER_DELETE, &params, &result);
+    return s_touched (rc, result);
 }
 
 

@@ -48,6 +48,63 @@ s_user_put (store_txn_t *txn, const char *name,
                     must_be_new? MDB_NOOVERWRITE: 0);
 }
 
+//  Delete every key of table that starts with prefix; then, for the
+//  replies table, each one's entry in reply-times as well
+static int
+s_delete_prefixed (store_txn_t *txn, store_db_table_t table,
+                   const uint8_t *prefix, size_t prefix_size)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, table), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key = s_val (prefix, prefix_size);
+    MDB_val value;
+    rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (key.mv_size < prefix_size || memcmp (key.mv_data, prefix, prefix_size) != 0)
+            break;
+        if (table == STORE_DB_REPLIES) {
+            //  The value starts with the time the reply was recorded
+            uint64_t created;
+            if (value.mv_size < 8 || key.mv_size > 1 + S_SCOPE_MAX + ZPOST_REQUEST_ID_MAX) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            memcpy (&created, value.mv_data, 8);
+            uint8_t time_key [8 + 1 + S_SCOPE_MAX + ZPOST_REQUEST_ID_MAX];
+            s_put_be64 (time_key, created);
+            memcpy (time_key + 8, key.mv_data, key.mv_size);
+            MDB_val times = s_val (time_key, 8 + key.mv_size);
+            rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_REPLY_TIMES), &times, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                break;
+        }
+        rc = mdb_cursor_del (cursor, 0);
+        if (rc)
+            break;
+        //  After a delete the cursor already stands on the next key
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND || rc == 0? 0: rc;
+}
+
+static int
+s_user_delete (store_txn_t *txn, const char *name, uint64_t user_id)
+{
+    MDB_val key = s_val (name, strlen (name));
+    int rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_USERS), &key, NULL);
+    uint8_t prefix [1 + 8];
+    s_put_be64 (prefix + 1, user_id);
+    if (rc == 0)
+        rc = s_delete_prefixed (txn, STORE_DB_KNOWN_KEYS, prefix + 1, 8);
+    prefix [0] = 8;             //  a reply's key: scope size, scope, request id
+    if (rc == 0)
+        rc = s_delete_prefixed (txn, STORE_DB_REPLIES, prefix, sizeof prefix);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  Sessions
 
@@ -565,6 +622,14 @@ store_user_put (store_txn_t *txn, const char *name, const store_user_t *user, bo
     if (txn->pg)
         return store_pg_user_put (txn, name, user, must_be_new);
     return store_lmdb_rc (s_user_put (txn, name, user, must_be_new), "store_user_put");
+}
+
+int
+store_user_delete (store_txn_t *txn, const char *name, uint64_t user_id)
+{
+    if (txn->pg)
+        return store_pg_user_delete (txn, name, user_id);
+    return store_lmdb_rc (s_user_delete (txn, name, user_id), "store_user_delete");
 }
 
 int

@@ -90,6 +90,14 @@ int
     store_user_put (store_txn_t *txn, const char *name,
                     const store_user_t *user, bool must_be_new);
 
+//  Delete an account: its user record, the client keys known to it, and
+//  the replies recorded under its id (the scope of store_reply_put: the
+//  id as 8 bytes, big-endian). Its sessions (store_session_delete_all)
+//  and folder entries are the caller's to remove. STORE_NOTFOUND if
+//  there is no such user. The id is never handed out again.
+int
+    store_user_delete (store_txn_t *txn, const char *name, uint64_t user_id);
+
 //  Sessions, keyed by the digest of the token. Put also indexes the
 //  session under its user; delete removes both.
 int
