@@ -232,12 +232,13 @@ s_worker_send (s_server_t *self, zframe_t *routing_id, zpost_link_id_t command)
 //  --------------------------------------------------------------------------
 //  Front: requests from clients
 
-//  A SEND body over the limit the worker stated in READY: answer 413 with
+//  A SEND (or ANSWER) body over the limit the worker stated in READY: answer 413 with
 //  the store's words (ZPOST.md, SEND) and return true.
 static bool
 s_body_too_large (s_server_t *self, zpost_msg_t *request, zframe_t *worker)
 {
-    if (zpost_msg_command (request) != ZPOST_CMD_SEND)
+    if (zpost_msg_command (request) != ZPOST_CMD_SEND
+    &&  zpost_msg_command (request) != ZPOST_CMD_ANSWER)
         return false;
     const char *body = zpost_msg_get (request, ZPOST_F_BODY);
     uint64_t limit = broker_workers_body_limit (self->workers, worker);
@@ -277,7 +278,8 @@ s_forward (s_server_t *self, zpost_msg_t *request)
         return;
     }
     //  What the request will hold at the store: its body, if it has one
-    const char *body = zpost_msg_command (request) == ZPOST_CMD_SEND
+    zpost_command_t command = zpost_msg_command (request);
+    const char *body = command == ZPOST_CMD_SEND || command == ZPOST_CMD_ANSWER
                      ? zpost_msg_get (request, ZPOST_F_BODY): NULL;
     size_t bytes = body? strlen (body): 0;
     while (true) {

@@ -115,7 +115,19 @@ typedef enum {
        ZPOST_CMD_SESSION | ZPOST_CMD_WRITES | ZPOST_CMD_PASSWORD, \
        (ZPOST_F_PASSWORD,), \
        (), \
-       (), 0)
+       (), 0) \
+    X (ANSWER,   answer,   "ANSWER", \
+       ZPOST_CMD_SESSION | ZPOST_CMD_WRITES | ZPOST_CMD_RECORDED, \
+       (ZPOST_F_IN_REPLY_TO, ZPOST_F_RECIPIENTS, ZPOST_F_SUBJECT, ZPOST_F_BODY,), \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_THREAD_ID,), \
+       (), 0) \
+    X (THREAD,   thread,   "THREAD", \
+       ZPOST_CMD_SESSION, \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_LIMIT, ZPOST_F_BEFORE,), \
+       (ZPOST_F_THREAD_ID,), \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_IN_REPLY_TO, ZPOST_F_FROM, ZPOST_F_TO, \
+        ZPOST_F_SUBJECT, ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN, ZPOST_F_FLAGGED,), \
+       ZPOST_LIST_MAX)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
 #define ZPOST_ERROR_FIELDS (ZPOST_F_DETAIL,)
@@ -177,7 +189,13 @@ typedef enum {
     X (DETAIL, "detail", LINE, ZPOST_DETAIL_MAX, 0, 0, (NULL), \
        "UTF-8 text", "1..4096 bytes", "") \
     X (MARK, "mark", ENUM, 9, 0, 0, ("seen", "unseen", "flagged", "unflagged"), \
-       "`seen`, `unseen`, `flagged` or `unflagged`", "", "422")
+       "`seen`, `unseen`, `flagged` or `unflagged`", "", "422") \
+    X (IN_REPLY_TO, "in-reply-to", NUMBER, 20, 0, UINT64_MAX, (NULL), \
+       "number", "a message id; in a THREAD row `0` is none", "422 if not a number") \
+    X (THREAD_ID, "thread-id", NUMBER, 20, 0, UINT64_MAX, (NULL), \
+       "number (the id of the thread's first message)", "", "") \
+    X (FLAGGED, "flagged", NUMBER, 1, 0, 1, (NULL), \
+       "`0` or `1`", "", "")
 
 //  The enums, generated. ZPOST_CMD_NONE (0) is "not known": malformed
 //  input; ZPOST_CMD_COUNT and ZPOST_F_COUNT are one past the last.

@@ -640,7 +640,8 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
     if (count < 2 || (self->command == ZPOST_CMD_NONE && !(reply && zframe_size (frames [1]) == 0))) {
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
-                        "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK or UNREGISTER"));
+                        "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK, UNREGISTER, "
+                        "ANSWER or THREAD"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {
@@ -1583,7 +1584,8 @@ zpost_msg_test (bool verbose)
             [ZPOST_F_TO] = "bob", [ZPOST_F_DATE] = "1790000000", [ZPOST_F_SIZE] = "0",
             [ZPOST_F_SEEN] = "1", [ZPOST_F_STAT_NAME] = "inbox-count",
             [ZPOST_F_STAT_VALUE] = "42", [ZPOST_F_DETAIL] = "bob,carol",
-            [ZPOST_F_MARK] = "unflagged",
+            [ZPOST_F_MARK] = "unflagged", [ZPOST_F_IN_REPLY_TO] = "7",
+            [ZPOST_F_THREAD_ID] = "3", [ZPOST_F_FLAGGED] = "1",
         };
         for (size_t index = 0; fields [index] != S_END; index++)
             zpost_msg_set (request, fields [index], samples [fields [index]]);

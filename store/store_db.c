@@ -63,6 +63,7 @@ static const struct {
     [STORE_DB_FOLDERS] = { "folders", 0 },
     [STORE_DB_REPLIES] = { "replies", 0 },
     [STORE_DB_REPLY_TIMES] = { "reply-times", 0 },
+    [STORE_DB_THREADS] = { "threads", 0 },
 };
 
 #define S_SCHEMA_KEY    "schema-version"
@@ -200,7 +201,9 @@ s_open_tables (store_db_t *self, const char **what)
         if (self->schema < STORE_DB_SCHEMA_VERSION) {
             //  Schema 1 to 2: a folder entry's byte was its seen flag, 0
             //  or 1, and is now its marks, of which seen is bit 1: the
-            //  same values. The tables schema 2 adds were created above.
+            //  same values. A message record of schema 1 has no thread:
+            //  it is read as the first of its own (store_messages.c),
+            //  and the threads table, created above, is empty.
             //  Nothing is rewritten; only the version, so that an older
             //  zpost-store, which would misread the new marks, refuses it.
             char text [S_SCHEMA_DIGITS + 1];

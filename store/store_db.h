@@ -47,8 +47,9 @@
 
 //  The schema this code reads and writes. An environment written by a
 //  newer schema is refused rather than misread.
-//  Schema 2 (issue 14): folder entries hold marks (seen, flagged);
-//  an environment of schema 1 is migrated when it is opened.
+//  Schema 2 (issue 14): folder entries hold marks (seen, flagged), and
+//  answers their thread; an environment of schema 1 is migrated when it
+//  is opened.
 #define STORE_DB_SCHEMA_VERSION     2
 
 //  Room for every table the later issues plan (users, sessions, messages,

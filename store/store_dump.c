@@ -21,7 +21,9 @@
                     created, last_used (u64 each). Putting a session also
                     writes the per-user index, so it is not dumped.
         'K' known   user id (u64), client key (u8 size 40, bytes)
-        'M' message id, date (u64 each), refs (u32), sizes of from, to,
+        'M' message id, date (u64 each), refs (u32), thread id (its own
+                    id for the first of a thread), the id it answers (0
+                    for none) (u64 each), sizes of from, to,
                     subject (u16 each) and of body (u32), then the bytes
                     of the four
         'F' entry   user id (u64), folder ('i' or 's', u8), message id
@@ -243,6 +245,8 @@ s_visit_message (void *arg, const store_message_t *message, uint32_t refs)
     s_put_number (self, message->id, 8);
     s_put_number (self, message->date, 8);
     s_put_number (self, refs, 4);
+    s_put_number (self, message->in_reply_to? message->thread_id: message->id, 8);
+    s_put_number (self, message->in_reply_to, 8);
     s_put_number (self, message->from_size, 2);
     s_put_number (self, message->to_size, 2);
     s_put_number (self, message->subject_size, 2);
@@ -634,6 +638,8 @@ s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
             message->id = s_get_number (&in, 8);
             message->date = s_get_number (&in, 8);
             record->refs = (uint32_t) s_get_number (&in, 4);
+            message->thread_id = s_get_number (&in, 8);
+            message->in_reply_to = s_get_number (&in, 8);
             message->from_size = (size_t) s_get_number (&in, 2);
             message->to_size = (size_t) s_get_number (&in, 2);
             message->subject_size = (size_t) s_get_number (&in, 2);
@@ -648,6 +654,15 @@ s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
             message->body = (const char *) s_get_bytes (&in, message->body_size);
             if (!in.bad && (message->id == 0 || record->refs == 0)) {
                 *why = "a message has id 0 or no folder refers to it";
+                return -1;
+            }
+            //  A thread starts at its first message, older than its answers
+            bool first = message->in_reply_to == 0;
+            if (!in.bad && (first? message->thread_id != message->id
+                                 : message->in_reply_to >= message->id
+                                   || message->thread_id > message->in_reply_to
+                                   || message->thread_id == 0)) {
+                *why = "a message's thread or the message it answers is not older than it";
                 return -1;
             }
             break;
@@ -1217,6 +1232,14 @@ s_fill (store_db_t *db)
     assert (store_folder_put (txn, 1, STORE_INBOX, 1, STORE_MARK_SEEN) == STORE_OK);
     assert (store_folder_put (txn, 1, STORE_SENT, 1, STORE_MARKS) == STORE_OK);
     assert (store_folder_put (txn, 2, STORE_INBOX, 1, STORE_MARK_FLAGGED) == STORE_OK);
+    //  An answer, in the thread of message 1
+    store_message_t answer = { .id = 2, .date = 310, .in_reply_to = 1, .thread_id = 1,
+                               .from = "bob", .from_size = 3, .to = "alice", .to_size = 5,
+                               .subject = "Re: hi", .subject_size = 6, .body = "yes",
+                               .body_size = 3 };
+    assert (store_message_put (txn, &answer, 2) == STORE_OK);
+    assert (store_folder_put (txn, 1, STORE_INBOX, 2, 0) == STORE_OK);
+    assert (store_folder_put (txn, 2, STORE_SENT, 2, STORE_MARK_SEEN) == STORE_OK);
     zpost_msg_t *request = zpost_msg_new_request (ZPOST_CMD_SEND, "req-1", NULL);
     zpost_msg_t *reply = zpost_msg_new_reply (request, ZPOST_OK, NULL);
     zpost_msg_set_number (reply, ZPOST_F_MESSAGE_ID, 1);
@@ -1231,9 +1254,10 @@ s_fill (store_db_t *db)
     assert (store_counter_next (txn, "next-user-id", &id) == STORE_OK);
     assert (store_counter_next (txn, "next-user-id", &id) == STORE_OK && id == 2);
     assert (store_counter_next (txn, "next-message-id", &id) == STORE_OK);
+    assert (store_counter_next (txn, "next-message-id", &id) == STORE_OK && id == 2);
     assert (store_counter_add (txn, "users", 2) == STORE_OK);
-    assert (store_counter_add (txn, "messages", 1) == STORE_OK);
-    assert (store_counter_add (txn, "bytes", 5) == STORE_OK);
+    assert (store_counter_add (txn, "messages", 2) == STORE_OK);
+    assert (store_counter_add (txn, "bytes", 8) == STORE_OK);
     assert (store_txn_commit (&txn) == STORE_OK);
 }
 
@@ -1267,6 +1291,19 @@ s_mutate_and_seal (uint8_t *bytes, size_t size, uint32_t *seed)
     bytes [payloads [record][0] + bit / 8] ^= (uint8_t) (1 << (bit % 8));
     crypto_generichash (bytes + size - STORE_DUMP_DIGEST_SIZE, STORE_DUMP_DIGEST_SIZE,
                         bytes, trailer, NULL, 0);
+}
+
+//  The ids a thread walk gives, into a zero-ended array of 3
+static bool
+s_thread_collect (void *arg, uint64_t message_id, unsigned marks)
+{
+    (void) marks;
+    uint64_t *ids = (uint64_t *) arg;
+    size_t count = 0;
+    while (count < 2 && ids [count])
+        count++;
+    ids [count] = message_id;
+    return count < 1;
 }
 
 static bool
@@ -1308,7 +1345,7 @@ store_dump_test (bool verbose)
     store_dump_summary_t exported, live, dumped, found;
     assert (store_dump_export (a, path, &exported) == 0);
     assert (exported.users == 2 && exported.sessions == 1 && exported.known_keys == 1);
-    assert (exported.messages == 1 && exported.folder_entries == 3);
+    assert (exported.messages == 2 && exported.folder_entries == 5);
     assert (exported.replies == 2 && exported.counters == 5);
     assert (store_dump_export (a, NULL, &live) == 0);
     assert (store_dump_same (&exported, &live));
@@ -1331,6 +1368,14 @@ store_dump_test (bool verbose)
             && marks == STORE_MARK_FLAGGED);
     assert (store_folder_get (txn, 1, STORE_SENT, 1, &marks) == STORE_OK
             && marks == STORE_MARKS);
+    assert (store_message_get (txn, 1, &message) == STORE_OK);
+    assert (message.thread_id == 1 && message.in_reply_to == 0);
+    assert (store_message_get (txn, 2, &message) == STORE_OK);
+    assert (message.thread_id == 1 && message.in_reply_to == 1);
+    assert (message.body_size == 3 && memcmp (message.body, "yes", 3) == 0);
+    uint64_t thread [3] = { 0, 0, 0 };
+    assert (store_thread_walk (txn, 1, 0, s_thread_collect, thread) == STORE_OK);
+    assert (thread [0] == 2 && thread [1] == 1 && thread [2] == 0);
     uint8_t scope [8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
     uint8_t request_digest [STORE_REQUEST_DIGEST_SIZE];
     zpost_msg_t *reply;
@@ -1342,7 +1387,7 @@ store_dump_test (bool verbose)
     //  sequence, which the abort does not rewind: harmless here)
     assert (store_txn_begin (b, NULL, true, &txn) == STORE_OK);
     uint64_t value;
-    assert (store_counter_next (txn, "next-message-id", &value) == STORE_OK && value == 2);
+    assert (store_counter_next (txn, "next-message-id", &value) == STORE_OK && value == 3);
     assert (store_counter_next (txn, "next-user-id", &value) == STORE_OK && value == 3);
     store_txn_abort (&txn);
     //  Not into a database that holds anything

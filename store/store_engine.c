@@ -615,7 +615,7 @@ store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
             //  it again and answer it
         }
     }
-    if (command == ZPOST_CMD_SEND) {
+    if (command == ZPOST_CMD_SEND || command == ZPOST_CMD_ANSWER) {
         size_t body = strlen (zpost_msg_get (op->request, ZPOST_F_BODY));
         if (body > self->config.body_limit) {
             char *reason = zsys_sprintf ("The body is larger than this server's limit "

@@ -26,6 +26,7 @@ typedef enum {
     STORE_DB_FOLDERS,           //  user id + folder + message id -> seen flag
     STORE_DB_REPLIES,           //  scope + request id -> recorded reply
     STORE_DB_REPLY_TIMES,       //  time + scope + request id -> "" (for expiry)
+    STORE_DB_THREADS,           //  thread id + message id -> "" (answers; schema 2)
     STORE_DB_TABLES             //  one past the last
 } store_db_table_t;
 

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    store_mail - messages: SEND, LIST, READ, DELETE, STATS, MARK
+    store_mail - messages: SEND, ANSWER, LIST, THREAD, READ, DELETE, STATS, MARK
 
     The engine has resolved the session before a rule runs: no token, no
     mail. A rule only ever reaches the folders of the user its session
@@ -56,8 +56,10 @@ s_join (zlistx_t *names)
     return joined;
 }
 
+//  SEND, or ANSWER when in_reply_to is not 0: that message must be in
+//  the sender's folders, and the new one joins its thread
 static int
-s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
+s_send_checked (store_ctx_t *ctx, zlistx_t *recipients, uint64_t in_reply_to)
 {
     store_txn_t *txn = ctx->txn;
     store_op_t *op = ctx->op;
@@ -72,6 +74,25 @@ s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
         store_op_reply (op, ZPOST_TOO_LARGE, reason, "body");
         zstr_free (&reason);
         return STORE_UNDO;
+    }
+    uint64_t thread_id = 0;
+    if (in_reply_to) {
+        //  What the sender may READ, it may answer; anything else is
+        //  READ's 404, byte for byte
+        unsigned marks;
+        int found = store_folder_get (txn, ctx->user.id, STORE_INBOX, in_reply_to, &marks);
+        if (found == STORE_NOTFOUND)
+            found = store_folder_get (txn, ctx->user.id, STORE_SENT, in_reply_to, &marks);
+        store_message_t answered;
+        if (found == STORE_OK)
+            found = store_message_get (txn, in_reply_to, &answered);
+        if (found == STORE_NOTFOUND) {
+            store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+            return STORE_UNDO;
+        }
+        if (found)
+            return found;
+        thread_id = answered.thread_id;
     }
 
     //  Every recipient must exist and have room, or nothing is stored
@@ -114,6 +135,8 @@ s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
         return rc;
     char *to = s_join (recipients);
     message.date = op->now;
+    message.in_reply_to = in_reply_to;
+    message.thread_id = in_reply_to? thread_id: message.id;
     message.from = session->username;
     message.from_size = strlen (session->username);
     message.to = to;
@@ -156,6 +179,8 @@ s_send_checked (store_ctx_t *ctx, zlistx_t *recipients)
     if (rc == 0) {
         store_op_reply (op, ZPOST_OK, NULL, NULL);
         zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, message.id);
+        if (in_reply_to)
+            zpost_msg_set_number (op->reply, ZPOST_F_THREAD_ID, message.thread_id);
     }
     return rc;
 }
@@ -164,7 +189,22 @@ int
 store_rule_send (store_ctx_t *ctx)
 {
     zlistx_t *recipients = s_recipients (zpost_msg_get (ctx->op->request, ZPOST_F_RECIPIENTS));
-    int rc = s_send_checked (ctx, recipients);
+    int rc = s_send_checked (ctx, recipients, 0);
+    zlistx_destroy (&recipients);
+    return rc;
+}
+
+int
+store_rule_answer (store_ctx_t *ctx)
+{
+    uint64_t in_reply_to = zpost_msg_get_number (ctx->op->request, ZPOST_F_IN_REPLY_TO);
+    if (in_reply_to == 0) {
+        //  0 names no message, as for READ
+        store_op_reply (ctx->op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+        return STORE_UNDO;
+    }
+    zlistx_t *recipients = s_recipients (zpost_msg_get (ctx->op->request, ZPOST_F_RECIPIENTS));
+    int rc = s_send_checked (ctx, recipients, in_reply_to);
     zlistx_destroy (&recipients);
     return rc;
 }
@@ -225,6 +265,91 @@ store_rule_list (store_ctx_t *ctx)
                             zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
                             s_list_visit, &list);
     return rc? rc: list.rc;
+}
+
+//  --------------------------------------------------------------------------
+//  THREAD: the messages of a thread that the user's folders hold
+
+typedef struct {
+    store_txn_t *txn;
+    store_op_t *op;
+    uint64_t user_id;
+    size_t limit;
+    int rc;                     //  first failure met
+} s_thread_t;
+
+static bool
+s_thread_visit (void *arg, uint64_t message_id, unsigned unused)
+{
+    (void) unused;
+    s_thread_t *thread = (s_thread_t *) arg;
+    //  The marks of its inbox entry, else of its sent one (read just
+    //  before the message, which then comes with it on PostgreSQL)
+    unsigned marks = 0;
+    int rc = store_folder_get (thread->txn, thread->user_id, STORE_INBOX,
+                               message_id, &marks);
+    bool in_inbox = rc == STORE_OK;
+    if (rc == STORE_NOTFOUND)
+        rc = store_folder_get (thread->txn, thread->user_id, STORE_SENT,
+                               message_id, &marks);
+    if (rc == STORE_NOTFOUND)
+        return true;            //  not the user's: not shown
+    thread->rc = rc;
+    if (rc)
+        return false;
+    bool seen = !in_inbox || (marks & STORE_MARK_SEEN) != 0;
+    bool flagged = (marks & STORE_MARK_FLAGGED) != 0;
+    store_message_t message;
+    thread->rc = store_message_get (thread->txn, message_id, &message);
+    if (thread->rc)
+        return false;
+    char id [24], parent [24], date [24], size [24];
+    snprintf (id, sizeof id, "%" PRIu64, message_id);
+    snprintf (parent, sizeof parent, "%" PRIu64, message.in_reply_to);
+    snprintf (date, sizeof date, "%" PRIu64, message.date);
+    snprintf (size, sizeof size, "%zu", message.body_size);
+    char *from = zsys_sprintf ("%.*s", (int) message.from_size, message.from);
+    char *to = zsys_sprintf ("%.*s", (int) message.to_size, message.to);
+    char *subject = zsys_sprintf ("%.*s", (int) message.subject_size, message.subject);
+    const char *row [] = { id, parent, from, to, subject, date, size,
+                           seen? "1": "0", flagged? "1": "0" };
+    zpost_msg_add_row (thread->op->reply, row);
+    zstr_free (&from);
+    zstr_free (&to);
+    zstr_free (&subject);
+    return zpost_msg_rows (thread->op->reply) < thread->limit;
+}
+
+int
+store_rule_thread (store_ctx_t *ctx)
+{
+    store_txn_t *txn = ctx->txn;
+    store_op_t *op = ctx->op;
+    uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
+    unsigned marks;
+    int rc = store_folder_get (txn, ctx->user.id, STORE_INBOX, id, &marks);
+    if (rc == STORE_NOTFOUND)
+        rc = store_folder_get (txn, ctx->user.id, STORE_SENT, id, &marks);
+    store_message_t message;
+    if (rc == STORE_OK)
+        rc = store_message_get (txn, id, &message);
+    if (rc == STORE_NOTFOUND) {
+        store_op_reply (op, ZPOST_NO_SUCH_MESSAGE, NULL, NULL);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    uint64_t thread_id = message.thread_id;
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
+    zpost_msg_set_number (op->reply, ZPOST_F_THREAD_ID, thread_id);
+    s_thread_t thread = {
+        .txn = txn, .op = op, .user_id = ctx->user.id,
+        .limit = (size_t) zpost_msg_get_number (op->request, ZPOST_F_LIMIT),
+    };
+    rc = store_thread_walk (txn, thread_id,
+                            zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
+                            s_thread_visit, &thread);
+    return rc? rc: thread.rc;
 }
 
 //  --------------------------------------------------------------------------

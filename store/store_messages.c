@@ -14,8 +14,70 @@
 #include <assert.h>
 #include <string.h>
 
-#define S_MESSAGE_HEADER    20      //  date 8, body size 4, three sizes of 2, pad 2
+#define S_MESSAGE_HEADER    20      //  date 8, body size 4, three sizes of 2, kind 2
+//  Kind 0: no more header (schema 1, and every first message of a
+//  thread); kind 1: an answer, whose thread id and the id it answers
+//  follow the header (8 each)
+#define S_KIND_ANSWER       1
+#define S_ANSWER_HEADER     16
 #define S_FOLDER_KEY        17      //  user id 8, folder 1, message id 8
+
+//  --------------------------------------------------------------------------
+//  Threads: an answer's key under its thread, so that a thread is one run
+
+static int
+s_thread_index (store_txn_t *txn, uint64_t thread_id, uint64_t message_id, bool add)
+{
+    uint8_t buffer [16];
+    s_put_be64 (buffer, thread_id);
+    s_put_be64 (buffer + 8, message_id);
+    MDB_val key = s_val (buffer, sizeof buffer);
+    MDB_val value = s_val ("", 0);
+    if (add)
+        return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_THREADS), &key, &value, 0);
+    int rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_THREADS), &key, NULL);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+static int
+s_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
+               store_folder_visit_fn *visit, void *arg)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (S_TXN (txn), S_DBI (txn, STORE_DB_THREADS), &cursor);
+    if (rc)
+        return rc;
+    //  As a folder walk: stand past (thread, before) and step back
+    uint8_t start [16];
+    s_put_be64 (start, thread_id);
+    s_put_be64 (start + 8, before? before: UINT64_MAX);
+    MDB_val key = s_val (start, sizeof start);
+    MDB_val value;
+    rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_PREV);
+    else
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_LAST);
+    bool more = true;
+    while (rc == 0) {
+        const uint8_t *bytes = (const uint8_t *) key.mv_data;
+        if (key.mv_size != 16 || memcmp (bytes, start, 8) != 0)
+            break;
+        if (!visit (arg, s_get_be64 (bytes + 8), 0)) {
+            more = false;
+            break;
+        }
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_PREV);
+    }
+    mdb_cursor_close (cursor);
+    if (rc != MDB_NOTFOUND && rc != 0)
+        return rc;
+    //  The first message is older than every answer
+    if (more && (before == 0 || thread_id < before))
+        visit (arg, thread_id, 0);
+    return 0;
+}
 
 //  --------------------------------------------------------------------------
 //  Messages
@@ -31,7 +93,9 @@ s_message_put (store_txn_t *txn, const store_message_t *message,
     uint8_t id [8];
     s_put_be64 (id, message->id);
     MDB_val key = s_val (id, 8);
-    size_t size = S_MESSAGE_HEADER + message->from_size + message->to_size
+    bool answer = message->in_reply_to != 0;
+    size_t head = S_MESSAGE_HEADER + (answer? S_ANSWER_HEADER: 0);
+    size_t size = head + message->from_size + message->to_size
                 + message->subject_size + message->body_size;
     //  MDB_RESERVE: LMDB gives us the space in its page and we write the
     //  record straight into it, sparing a copy of the body.
@@ -43,11 +107,16 @@ s_message_put (store_txn_t *txn, const store_message_t *message,
     uint8_t *out = (uint8_t *) value.mv_data;
     uint32_t body_size = (uint32_t) message->body_size;
     uint16_t sizes [4] = { (uint16_t) message->from_size, (uint16_t) message->to_size,
-                           (uint16_t) message->subject_size, 0 };
+                           (uint16_t) message->subject_size,
+                           answer? S_KIND_ANSWER: 0 };
     memcpy (out, &message->date, 8);
     memcpy (out + 8, &body_size, 4);
     memcpy (out + 12, sizes, 8);
-    out += S_MESSAGE_HEADER;
+    if (answer) {
+        memcpy (out + S_MESSAGE_HEADER, &message->thread_id, 8);
+        memcpy (out + S_MESSAGE_HEADER + 8, &message->in_reply_to, 8);
+    }
+    out += head;
     memcpy (out, message->from, message->from_size);
     out += message->from_size;
     memcpy (out, message->to, message->to_size);
@@ -57,7 +126,10 @@ s_message_put (store_txn_t *txn, const store_message_t *message,
     memcpy (out, message->body, message->body_size);
 
     value = s_val (&refs, sizeof refs);
-    return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value, 0);
+    rc = mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value, 0);
+    if (rc == 0 && answer)
+        rc = s_thread_index (txn, message->thread_id, message->id, true);
+    return rc;
 }
 
 static int
@@ -78,11 +150,20 @@ s_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
     memcpy (&message->date, data, 8);
     memcpy (&body_size, data + 8, 4);
     memcpy (sizes, data + 12, 8);
-    size_t total = (size_t) S_MESSAGE_HEADER + sizes [0] + sizes [1] + sizes [2] + body_size;
+    if (sizes [3] != 0 && sizes [3] != S_KIND_ANSWER)
+        return MDB_CORRUPTED;
+    size_t head = S_MESSAGE_HEADER + (sizes [3] == S_KIND_ANSWER? S_ANSWER_HEADER: 0);
+    size_t total = head + sizes [0] + sizes [1] + sizes [2] + body_size;
     if (total != value.mv_size)
         return MDB_CORRUPTED;
     message->id = id;
-    message->from = (const char *) data + S_MESSAGE_HEADER;
+    message->thread_id = id;
+    message->in_reply_to = 0;
+    if (sizes [3] == S_KIND_ANSWER) {
+        memcpy (&message->thread_id, data + S_MESSAGE_HEADER, 8);
+        memcpy (&message->in_reply_to, data + S_MESSAGE_HEADER + 8, 8);
+    }
+    message->from = (const char *) data + head;
     message->from_size = sizes [0];
     message->to = message->from + sizes [0];
     message->to_size = sizes [1];
@@ -113,7 +194,13 @@ s_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
         value = s_val (&refs, sizeof refs);
         return mdb_put (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, &value, 0);
     }
-    rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, NULL);
+    //  An answer leaves its thread's index with it
+    store_message_t message;
+    rc = s_message_get (txn, id, &message);
+    if (rc == 0 && message.in_reply_to)
+        rc = s_thread_index (txn, message.thread_id, id, false);
+    if (rc == 0)
+        rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_REFS), &key, NULL);
     if (rc == 0)
         rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_MESSAGES), &key, NULL);
     if (rc == 0)
@@ -290,6 +377,16 @@ store_message_unref (store_txn_t *txn, uint64_t id, bool *freed)
     if (txn->pg)
         return store_pg_message_unref (txn, id, freed);
     return store_lmdb_rc (s_message_unref (txn, id, freed), "store_message_unref");
+}
+
+int
+store_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
+                   store_folder_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_thread_walk (txn, thread_id, before, visit, arg);
+    return store_lmdb_rc (s_thread_walk (txn, thread_id, before, visit, arg),
+                          "store_thread_walk");
 }
 
 int

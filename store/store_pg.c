@@ -166,8 +166,15 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     "END $$;",
 
     //  3: the flagged mark of a folder entry (ZPOST.md, MARK); entries
-    //  of schema 2 are not flagged
+    //  of schema 2 are not flagged. A message's thread (ANSWER, THREAD):
+    //  thread_id is NULL for the first message of a thread (its own id
+    //  is the thread's), so that the index holds answers only and the
+    //  messages of schema 2 need no rewrite; in_reply_to is 0 for none
     "ALTER TABLE zpost_folders ADD COLUMN flagged boolean NOT NULL DEFAULT false;"
+    "ALTER TABLE zpost_messages ADD COLUMN thread_id bigint,"
+    "  ADD COLUMN in_reply_to bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX zpost_messages_thread ON zpost_messages (thread_id, id)"
+    "  WHERE thread_id IS NOT NULL;"
 };
 
 

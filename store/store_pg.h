@@ -208,6 +208,8 @@ int store_pg_user_delete (store_txn_t *txn, const char *name, uint64_t user_id);
 int store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t refs);
 int store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message);
 int store_pg_message_unref (store_txn_t *txn, uint64_t id, bool *freed);
+int store_pg_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
+                          store_folder_visit_fn *visit, void *arg);
 int store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                          uint64_t message_id, unsigned marks);
 int store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,

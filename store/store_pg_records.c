@@ -10,7 +10,8 @@
         zpost_users         name -> the user record's fields
         zpost_sessions      digest -> session (indexed by user id)
         zpost_known_keys    (user id, client key)
-        zpost_messages      id -> message, with its count of folders
+        zpost_messages      id -> message, with its count of folders and
+                            its thread (thread_id NULL: its own)
         zpost_folders       (user id, folder, message id) -> seen, flagged
         zpost_replies       (scope, request id) -> time, digest, reply
         zpost_meta          name -> value: the schema version, counters
@@ -57,7 +58,7 @@ enum {
     S_SESSION_COUNT, S_REPLY_COUNT,
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
     S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DECREF, S_MESSAGE_DELETE,
-    S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK,
+    S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK, S_THREAD_WALK,
     S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
@@ -111,10 +112,10 @@ const store_pg_statement_t store_pg_statements [] = {
         "INSERT INTO zpost_known_keys VALUES ($1::int8, $2::text) ON CONFLICT DO NOTHING" },
     [S_MESSAGE_PUT] = { "z_message_put",
         "INSERT INTO zpost_messages VALUES ($1::int8, $2::int8, $3::bytea, $4::bytea,"
-        " $5::bytea, $6::bytea, $7::int4)" },
+        " $5::bytea, $6::bytea, $7::int4, NULLIF ($8::int8, 0), $9::int8)" },
     [S_MESSAGE_GET] = { "z_message_get",
-        "SELECT date, sender, recipients, subject, body FROM zpost_messages"
-        " WHERE id = $1::int8" },
+        "SELECT date, sender, recipients, subject, body, coalesce (thread_id, id),"
+        " in_reply_to FROM zpost_messages WHERE id = $1::int8" },
     //  One reference less, and the message gone with its last one, in one
     //  statement: the refs left (0: it was freed), no row if there is no
     //  such message. Of the two parts, one at most finds the row, in the
@@ -140,7 +141,8 @@ const store_pg_statement_t store_pg_statements [] = {
     //  only up to S_BODY_PREFETCH bytes, else NULL and read on its own)
     [S_FOLDER_GET] = { "z_folder_get",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged,"
+        " coalesce (m.thread_id, m.id), m.in_reply_to"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id = $3::int8" },
     [S_FOLDER_DELETE] = { "z_folder_delete",
@@ -150,10 +152,16 @@ const store_pg_statement_t store_pg_statements [] = {
     //  z_folder_get: LIST reads each message as it visits its entry
     [S_FOLDER_WALK] = { "z_folder_walk",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
-        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged"
+        " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged,"
+        " coalesce (m.thread_id, m.id), m.in_reply_to"
         " FROM zpost_folders f LEFT JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id < $3::int8"
         " ORDER BY f.message_id DESC LIMIT $4::int8" },
+    //  A batch of a thread's answers, newest first (the first message of
+    //  the thread is its id, visited last by store_pg_thread_walk)
+    [S_THREAD_WALK] = { "z_thread_walk",
+        "SELECT id FROM zpost_messages WHERE thread_id = $1::int8 AND id < $2::int8"
+        " ORDER BY id DESC LIMIT $3::int8" },
     [S_COUNTER_ADD] = { "z_counter_add",
         "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
         " DO UPDATE SET value = zpost_meta.value + EXCLUDED.value RETURNING value" },
@@ -182,7 +190,8 @@ const store_pg_statement_t store_pg_statements [] = {
         "SELECT user_id, client_key FROM zpost_known_keys"
         " ORDER BY user_id, client_key COLLATE \"C\"" },
     [S_MESSAGE_WALK] = { "z_message_walk",
-        "SELECT id, date, sender, recipients, subject, body, refs FROM zpost_messages"
+        "SELECT id, date, sender, recipients, subject, body, refs,"
+        " coalesce (thread_id, id), in_reply_to FROM zpost_messages"
         " WHERE id > $1::int8 ORDER BY id LIMIT $2::int8" },
     [S_FOLDER_WALK_ALL] = { "z_folder_walk_all",
         "SELECT user_id, folder, message_id, seen, flagged FROM zpost_folders"
@@ -244,6 +253,7 @@ const int store_pg_statement_count = S_STATEMENTS;
 #define S_PAGE_MESSAGE      2
 #define S_PAGE_REFS         (S_PAGE_MESSAGE + 6)
 #define S_PAGE_FLAGGED      (S_PAGE_REFS + 1)
+#define S_PAGE_THREAD       (S_PAGE_REFS + 2)       //  and in_reply_to after it
 
 
 //  --------------------------------------------------------------------------
@@ -737,6 +747,8 @@ store_pg_message_put (store_txn_t *txn, const store_message_t *message, uint32_t
     s_bytes (&params, message->subject, message->subject_size);
     s_bytes (&params, message->body, message->body_size);
     s_int32 (&params, refs);
+    s_int64 (&params, message->in_reply_to? message->thread_id: 0);
+    s_int64 (&params, message->in_reply_to);
     //  Ids come from a sequence: a clash is never expected. Should one
     //  come, it is the server's duplicate-key error (STORE_EXISTS), met
     //  at the request's commit, which then undoes the request alone: a
@@ -773,6 +785,8 @@ s_page_message (store_pg_cache_t *cache, uint64_t id, store_message_t *message)
         message->subject_size = (size_t) PQgetlength (page, row, column + 3);
         message->body = PQgetvalue (page, row, column + 4);
         message->body_size = (size_t) PQgetlength (page, row, column + 4);
+        message->thread_id = s_get_int (page, row, S_PAGE_THREAD);
+        message->in_reply_to = s_get_int (page, row, S_PAGE_THREAD + 1);
         return STORE_OK;
     }
     return -1;
@@ -815,6 +829,8 @@ store_pg_message_get (store_txn_t *txn, uint64_t id, store_message_t *message)
     message->subject_size = (size_t) PQgetlength (result, 0, 3);
     message->body = PQgetvalue (result, 0, 4);
     message->body_size = (size_t) PQgetlength (result, 0, 4);
+    message->thread_id = s_get_int (result, 0, 5);
+    message->in_reply_to = s_get_int (result, 0, 6);
     //  The strings point into the result: it lives until the next
     //  message read or the end of the transaction, as LMDB's map does
     store_pg_keep (txn->pg, result);
@@ -972,6 +988,44 @@ store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
             return STORE_OK;
         batch = batch * 2 > S_WALK_BATCH_MAX? S_WALK_BATCH_MAX: batch * 2;
     }
+}
+
+
+int
+store_pg_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
+                      store_folder_visit_fn *visit, void *arg)
+{
+    //  In batches, each fetched whole before visit runs (visit reads
+    //  folders and messages on the same connection)
+    uint64_t below = before && before < INT64_MAX? before: INT64_MAX;
+    int batch = S_WALK_BATCH;
+    while (true) {
+        s_params_t params = { 0 };
+        s_int64 (&params, thread_id);
+        s_int64 (&params, below);
+        s_int64 (&params, batch);
+        PGresult *result;
+        int rc = s_exec (txn, S_THREAD_WALK, &params, &result);
+        if (rc)
+            return rc;
+        int rows = PQntuples (result);
+        bool more = rows == batch;
+        for (int row = 0; row < rows; row++) {
+            below = s_get_int (result, row, 0);
+            if (!visit (arg, below, 0)) {
+                PQclear (result);
+                return STORE_OK;
+            }
+        }
+        PQclear (result);
+        if (!more)
+            break;
+        batch = batch * 2 > S_WALK_BATCH_MAX? S_WALK_BATCH_MAX: batch * 2;
+    }
+    //  The first message is older than every answer
+    if (before == 0 || thread_id < before)
+        visit (arg, thread_id, 0);
+    return STORE_OK;
 }
 
 
@@ -1264,7 +1318,9 @@ store_pg_message_walk (store_txn_t *txn, store_message_visit_fn *visit, void *ar
                 .subject = PQgetvalue (result, row, 4),
                 .subject_size = (size_t) PQgetlength (result, row, 4),
                 .body = PQgetvalue (result, row, 5),
-                .body_size = (size_t) PQgetlength (result, row, 5)
+                .body_size = (size_t) PQgetlength (result, row, 5),
+                .thread_id = s_get_int (result, row, 7),
+                .in_reply_to = s_get_int (result, row, 8)
             };
             after = message.id;
             if (!visit (arg, &message, (uint32_t) s_get_int (result, row, 6))) {

@@ -12,7 +12,8 @@
         sessions        digest[32] -> store_session_t
         user-sessions   user-id + digest[32] -> ""
         known-keys      user-id + client-key[40] -> ""
-        messages        message-id -> header + from + to + subject + body
+        messages        message-id -> header [+ thread] + from + to + subject + body
+        threads         thread-id + message-id -> "" (answers only)
         refs            message-id -> uint32 count of folders holding it
         folders         user-id + 'i'|'s' + message-id -> uint8 marks
         replies         scope + request-id -> time + digest[16] + zmsg_encode
@@ -68,6 +69,10 @@ typedef struct {
 typedef struct {
     uint64_t id;                    //  message id
     uint64_t date;                  //  Unix seconds
+    uint64_t in_reply_to;           //  the message it answers, or 0
+    uint64_t thread_id;             //  the first message of its thread: its
+                                    //  own id when in_reply_to is 0 (put
+                                    //  ignores it then)
     const char *from;               //  sender's name
     size_t from_size;
     const char *to;                 //  recipients, comma-separated
@@ -166,6 +171,14 @@ typedef bool (store_folder_visit_fn) (void *arg, uint64_t message_id, unsigned m
 int
     store_folder_walk (store_txn_t *txn, uint64_t user_id,
                        store_folder_t folder, uint64_t before,
+                       store_folder_visit_fn *visit, void *arg);
+
+//  Walk the messages of a thread newest first, taking ids below `before`
+//  (0: from the newest): its answers, then the thread's first message
+//  (thread_id itself) even if it has been freed since. visit as for
+//  folders (marks always 0); the caller checks what a user may see.
+int
+    store_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
                        store_folder_visit_fn *visit, void *arg);
 
 //  Server-wide counters in "meta"

@@ -13,10 +13,12 @@ through the real broker and store, on the back end ZPOST_TEST_DB names.
   in the sent folder (422 `mark`), another user's id and a nonexistent
   one (404, the same bytes), id 0 (404), a bad folder (422 `folder`), a
   bad filter (422 `filter`), a missing field (400), no session (401).
-- A store of the schema before marks (LMDB schema 1: its version record
-  set back with mdb_load; PostgreSQL schema 2: the flagged column
-  dropped) is migrated when a store opens it: the log says so, every
-  seen mark is as it was, and MARK flagged works on the old mail.
+- A store of the schema before marks and threads (LMDB schema 1: its
+  version record set back with mdb_load; PostgreSQL schema 2: the flagged
+  and thread columns dropped) is migrated when a store opens it: the log
+  says so, every seen mark is as it was, MARK flagged works on the old
+  mail, and an old message is the first of a thread of its own, which
+  ANSWER can join.
 """
 
 import os
@@ -162,7 +164,9 @@ def test_bad_input(tmp):
 
 
 def _set_back_schema(tmp, data):
-    """Make the store's data look as the zpost-store before marks left it."""
+    """Make the store's data look as the zpost-store before marks and
+    threads left it (the data holds no answer: an answer has no schema
+    before them)."""
     if h.BACKEND == "lmdb":
         cp = subprocess.run(["mdb_load", "-T", "-s", "meta", data],
                             input=b"schema-version\n1\n", capture_output=True,
@@ -171,6 +175,8 @@ def _set_back_schema(tmp, data):
         return "from version 1 to"
     import pg
     pg.cluster().sql("ALTER TABLE zpost_folders DROP COLUMN flagged; "
+                     "ALTER TABLE zpost_messages DROP COLUMN thread_id, "
+                     "DROP COLUMN in_reply_to; "
                      "UPDATE zpost_meta SET value = 2 WHERE name = 'schema-version'",
                      pg.database_of(data))
     return "from version 2 to"
@@ -194,6 +200,13 @@ def test_schema_migrated_keeps_marks(tmp):
     u["bob"].expect(200, "MARK", "inbox", str(m2), "flagged")
     assert _ids(u["bob"], filter_="flagged") == [m2]
     assert _ids(u["bob"], filter_="unread") == [m2]
+    # old mail is the first of a thread of its own, and can be answered
+    reply = u["bob"].expect(200, "THREAD", str(m1), "10", "0")
+    assert reply.fields[0] == str(m1).encode(), reply
+    rows = [frame.split(b"\0") for frame in reply.fields[1:]]
+    assert [r[:2] for r in rows] == [[str(m1).encode(), b"0"]], reply
+    answer = u["bob"].expect(200, "ANSWER", str(m1), "alice", "Re: read one", "yes")
+    assert answer.fields[1] == str(m1).encode(), answer
     # a second start finds nothing to migrate
     h.stop(store.proc)
     store = h.start_store(tmp, broker.back)

@@ -130,6 +130,8 @@ def test_schema_1_migrated(tmp):
     h.stop(store)
     cluster = _pg()
     cluster.sql("ALTER TABLE zpost_folders DROP COLUMN flagged; "
+                 "ALTER TABLE zpost_messages DROP COLUMN thread_id, "
+                 "DROP COLUMN in_reply_to; "
                  "DROP FUNCTION zpost_throttle_charge, zpost_throttle_refund, "
                  "zpost_throttle_success, "
                  "zpost_throttle_delay, zpost_now_ms; DROP TABLE zpost_throttle; "
