@@ -7,7 +7,8 @@
 
 Registers a user (USERNAME, default "example-" and 8 random hex digits)
 with a random password, logs in, sends a message to that same user, lists
-the inbox, and logs out, printing each step. It needs only pyzmq (Debian:
+the inbox, and deletes the account again (UNREGISTER, which ends its
+session), printing each step. It needs only pyzmq (Debian:
 python3-zmq) and the broker's public key file (broker.key: a CZMQ
 certificate, or a file whose first line is the 40-character key).
 
@@ -145,8 +146,10 @@ def main():
         print("  %s%s  from %r  %r  %s bytes" % ("*" if seen == "0" else " ",
                                                  mid, sender, subj, size))
 
-    client.expect("LOGOUT")
-    print("LOGOUT: done")
+    # Leave nothing behind: UNREGISTER takes the password again, deletes
+    # the account with its mail and sessions, and frees the name
+    client.expect("UNREGISTER", password)
+    print("UNREGISTER: %s deleted" % username)
 
 
 if __name__ == "__main__":

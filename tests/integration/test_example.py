@@ -3,8 +3,9 @@ against a real broker and store (issue 5, item 5).
 
 It is run as a person would run it (endpoint and the broker's key file on
 the command line); the test then checks, with its own pyzmq client, that
-what the example says it did is on the server: the user exists and the
-message is in its inbox.
+what the example says it did is on the server: it cleaned up after itself
+(UNREGISTER, issue 14 item 7): no user and no message is left, and the
+name is free again.
 """
 
 import os
@@ -29,18 +30,23 @@ def test_example_registers_sends_lists(tmp):
     rc, out, err = _run(tmp, broker.front, key_file, "pythonista")
     assert rc == 0, "example.py: rc %d\nstdout:\n%s\nstderr:\n%s" % (rc, out, err)
     for step in ["PING: answered by the store", "REGISTER: pythonista", "LOGIN:",
-                 "SEND: message", "LIST: 1 message(s)", "LOGOUT: done"]:
+                 "SEND: message", "LIST: 1 message(s)", "UNREGISTER: pythonista deleted"]:
         assert step in out, "%r not in the example's output:\n%s" % (step, out)
     message_id = re.search(r"SEND: message (\d+)", out).group(1)
     assert re.search(r"\*%s\s+from 'pythonista'\s+'Hello from Python'" % message_id, out), out
 
-    # The server agrees; the example's random password is not ours, so look
-    # through the name: taken, and the message's id is its own
+    # The server agrees: the example cleaned up after itself, so the name
+    # is free, and no user and no message is left
     c = h.Client(broker, timeout=5)
+    stats_client = h.Client(broker, timeout=5)
+    stats_client.register("watcher", "watcher-password")
+    stats_client.login("watcher", "watcher-password")
+    server = stats_client.stats("server")
+    assert server["users"] == 1 and server["messages"] == 0, server
     rid, reply = c.call("REGISTER", "pythonista", "another password")
-    assert reply.status == 409, "the example's user does not exist: %r" % reply
+    assert reply.status == 200, "the example's user was left behind: %r" % reply
 
-    # A second run with a fresh name works too; the same name is refused
+    # A second run with a fresh name works too; a name taken is refused
     rc, out, err = _run(tmp, broker.front, key_file)
     assert rc == 0 and "REGISTER: example-" in out, (rc, out, err)
     rc, out, err = _run(tmp, broker.front, key_file, "pythonista")
