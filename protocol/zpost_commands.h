@@ -108,7 +108,7 @@ typedef enum {
        (), 0) \
     X (MARK,     mark,     "MARK", \
        ZPOST_CMD_SESSION | ZPOST_CMD_WRITES, \
-       (ZPOST_F_FOLDER, ZPOST_F_MESSAGE_ID, ZPOST_F_MARK,), \
+       (ZPOST_F_FOLDER, ZPOST_F_MESSAGE_ID, ZPOST_F_FLAG,), \
        (), \
        (), 0) \
     X (UNREGISTER, unregister, "UNREGISTER", \
@@ -188,7 +188,7 @@ typedef enum {
        "number", "", "") \
     X (DETAIL, "detail", LINE, ZPOST_DETAIL_MAX, 0, 0, (NULL), \
        "UTF-8 text", "1..4096 bytes", "") \
-    X (MARK, "mark", ENUM, 9, 0, 0, ("seen", "unseen", "flagged", "unflagged"), \
+    X (FLAG, "flag", ENUM, 9, 0, 0, ("seen", "unseen", "flagged", "unflagged"), \
        "`seen`, `unseen`, `flagged` or `unflagged`", "", "422") \
     X (IN_REPLY_TO, "in-reply-to", NUMBER, 20, 0, UINT64_MAX, (NULL), \
        "number", "a message id; in a THREAD row `0` is none", "422 if not a number") \

@@ -1584,7 +1584,7 @@ zpost_msg_test (bool verbose)
             [ZPOST_F_TO] = "bob", [ZPOST_F_DATE] = "1790000000", [ZPOST_F_SIZE] = "0",
             [ZPOST_F_SEEN] = "1", [ZPOST_F_STAT_NAME] = "inbox-count",
             [ZPOST_F_STAT_VALUE] = "42", [ZPOST_F_DETAIL] = "bob,carol",
-            [ZPOST_F_MARK] = "unflagged", [ZPOST_F_IN_REPLY_TO] = "7",
+            [ZPOST_F_FLAG] = "unflagged", [ZPOST_F_IN_REPLY_TO] = "7",
             [ZPOST_F_THREAD_ID] = "3", [ZPOST_F_FLAGGED] = "1",
         };
         for (size_t index = 0; fields [index] != S_END; index++)

@@ -468,13 +468,13 @@ store_rule_mark (store_ctx_t *ctx)
     store_user_t *user = &ctx->user;
     uint64_t id = zpost_msg_get_number (op->request, ZPOST_F_MESSAGE_ID);
     bool inbox = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "inbox");
-    const char *mark = zpost_msg_get (op->request, ZPOST_F_MARK);
+    const char *mark = zpost_msg_get (op->request, ZPOST_F_FLAG);
     bool seen_mark = streq (mark, "seen") || streq (mark, "unseen");
     if (seen_mark && !inbox) {
         //  What you sent was never unread: the sent folder has no such mark
         store_op_reply (op, ZPOST_INVALID_VALUE,
                         "The sent folder has no unread messages: mark seen or "
-                        "unseen in the inbox only", "mark");
+                        "unseen in the inbox only", "flag");
         return 0;
     }
     store_folder_t folder = inbox? STORE_INBOX: STORE_SENT;

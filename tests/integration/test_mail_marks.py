@@ -9,8 +9,8 @@ through the real broker and store, on the back end ZPOST_TEST_DB names.
   flagged entries only, newest first, paged by `before` like any LIST;
   the row stays 7 fields. READ leaves the flag alone; DELETE drops it;
   the sender's flag on its sent copy is not the recipient's.
-- Bad input: a mark that is no word of the four (422 `mark`), `unseen`
-  in the sent folder (422 `mark`), another user's id and a nonexistent
+- Bad input: a `flag` that is no word of the four (422 `flag`), `unseen`
+  in the sent folder (422 `flag`), another user's id and a nonexistent
   one (404, the same bytes), id 0 (404), a bad folder (422 `folder`), a
   bad filter (422 `filter`), a missing field (400), no session (401).
 - A store of the schema before marks and threads (LMDB schema 1: its
@@ -128,14 +128,14 @@ def test_bad_input(tmp):
     u = _users(broker, "alice", "bob", "eve")
     mid = _send(u["alice"], "bob", "private", "for bob only")
 
-    # words that are not marks: 422, detail mark (the codec's: broker or store)
+    # words that are not marks: 422, detail flag (the codec's: broker or store)
     for word in ("Flagged", "unread", "", "seen "):
         reply = u["bob"].expect(422, "MARK", "inbox", str(mid), word)
-        assert reply.fields == [b"mark"], (word, reply)
+        assert reply.fields == [b"flag"], (word, reply)
     # the sent folder has no unread messages
     for word in ("seen", "unseen"):
         reply = u["alice"].expect(422, "MARK", "sent", str(mid), word)
-        assert reply.fields == [b"mark"], (word, reply)
+        assert reply.fields == [b"flag"], (word, reply)
     # another's message and one that never was: the same bytes, 404
     rid = h.new_request_id()
     other = u["eve"].expect(404, "MARK", "inbox", str(mid), "flagged", request_id=rid)
