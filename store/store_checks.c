@@ -140,9 +140,12 @@ store_check_recorded (store_ctx_t *ctx)
         //  The same request again: the same answer, for this request's
         //  routing, since the broker's routing id changed with the retry
         store_op_reply (op, zpost_msg_status (reply), zpost_msg_reason (reply), NULL);
-        const char *message_id = zpost_msg_get (reply, ZPOST_F_MESSAGE_ID);
-        if (message_id)
-            zpost_msg_set (op->reply, ZPOST_F_MESSAGE_ID, message_id);
+        //  Every field it held (SEND: message-id; ANSWER: and thread-id)
+        for (int field = 0; field < ZPOST_F_COUNT; field++) {
+            const char *value = zpost_msg_get (reply, (zpost_field_t) field);
+            if (value)
+                zpost_msg_set (op->reply, (zpost_field_t) field, value);
+        }
     }
     else
         store_op_reply (op, ZPOST_INVALID_VALUE,

@@ -83,8 +83,10 @@ s_delete_prefixed (store_txn_t *txn, store_db_table_t table,
         rc = mdb_cursor_del (cursor, 0);
         if (rc)
             break;
-        //  After a delete the cursor already stands on the next key
-        rc = mdb_cursor_get (cursor, &key, &value, MDB_GET_CURRENT);
+        //  Every key of the prefix goes: the next is the first left.
+        //  (MDB_GET_CURRENT fails with EINVAL once the last key is gone.)
+        key = s_val (prefix, prefix_size);
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
     }
     mdb_cursor_close (cursor);
     return rc == MDB_NOTFOUND || rc == 0? 0: rc;
@@ -187,7 +189,10 @@ s_session_delete_all (store_txn_t *txn, uint64_t user_id,
         if (key.mv_size != 8 + STORE_DIGEST_SIZE
         ||  s_get_be64 ((const uint8_t *) key.mv_data) != user_id)
             break;
-        const uint8_t *digest = (const uint8_t *) key.mv_data + 8;
+        //  A copy: the key's bytes are the page's, which the deletes change
+        uint8_t found [8 + STORE_DIGEST_SIZE];
+        memcpy (found, key.mv_data, sizeof found);
+        const uint8_t *digest = found + 8;
         if (!keep || memcmp (digest, keep, STORE_DIGEST_SIZE) != 0) {
             MDB_val session_key = s_val (digest, STORE_DIGEST_SIZE);
             rc = mdb_del (S_TXN (txn), S_DBI (txn, STORE_DB_SESSIONS), &session_key, NULL);
@@ -197,8 +202,10 @@ s_session_delete_all (store_txn_t *txn, uint64_t user_id,
             if (rc)
                 break;
             (*ended)++;
-            //  After a delete the cursor already stands on the next key
-            rc = mdb_cursor_get (cursor, &key, &value, MDB_GET_CURRENT);
+            //  On to the first key past the one deleted (MDB_GET_CURRENT
+            //  fails with EINVAL when the deleted one was the table's last)
+            key = s_val (found, sizeof found);
+            rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
         }
         else
             rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);

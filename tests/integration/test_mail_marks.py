@@ -211,7 +211,7 @@ def test_schema_migrated_keeps_marks(tmp):
     h.stop(store.proc)
     store = h.start_store(tmp, broker.back)
     h.wait_store_ready(broker)
-    assert "migrated" not in store.proc.log_text(), store.proc.log_text()
+    assert "migrated the schema" not in store.proc.log_text(), store.proc.log_text()
     assert _ids(u["bob"], filter_="flagged") == [m2]
 
 
