@@ -181,11 +181,11 @@ def test_move_between_back_ends(tmp):
         "truncated": data[:len(data) * 2 // 3],
         "bit-flipped": data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0x10])
         + data[len(data) // 2 + 1:],
-        "version": data[:11] + b"\x02" + data[12:],
+        "version": data[:11] + b"\x03" + data[12:],
         "not a dump": b"PGDMP" + data[5:],
     }
     words = {"truncated": "truncated", "bit-flipped": "damaged",
-             "version": "format version 2", "not a dump": "not a zpost dump"}
+             "version": "format version 3", "not a dump": "not a zpost dump"}
     for kind, content in damaged.items():
         path = os.path.join(tmp, kind.replace(" ", "-") + ".dump")
         with open(path, "wb") as f:
