@@ -108,6 +108,9 @@ int
 #define S_KIND_NEW      1       //  an insert that inserted: none is STORE_EXISTS
 #define S_KIND_RECORD   2       //  a duplicate key is STORE_RETRY (a recorded reply)
 #define S_KIND_COMMIT   3       //  COMMIT that committed
+#define S_KIND_SYNC     4       //  not a command: a Sync sent in the pipeline
+#define S_KIND_UNLOCK   5       //  the writers' lock let go: its answer is no
+                                //  one's code (store_pg.c, S_WRITER_LOCK)
 //  Send a write whose answer is only "done", in a write transaction,
 //  without waiting: its failure is returned by the next command that
 //  waits, at the latest the transaction's commit. Its failure must be the

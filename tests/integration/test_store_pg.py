@@ -23,6 +23,10 @@
   goes to both brokers at once with one request id: both copies get 200
   with the same message-id, the sent folder holds each message once, and
   message ids are distinct across the two stores.
+- Two stores, eight senders among four users (each SEND writes its
+  sender's and its recipient's rows): the stores' groups never deadlock
+  on those rows (one writer at a time: the writers' lock), and nothing is
+  lost or answered 500 (a deadlock would show in the server's log).
 - A store frozen (SIGSTOP) in the middle of a transaction, holding the
   recipient's row lock, does not stop the other store: the database ends
   the frozen store's session (idle_in_transaction_session_timeout), the
@@ -351,6 +355,51 @@ def test_two_stores_same_rows(tmp):
         assert not errors, errors
 
 
+def test_two_stores_many_rows_no_deadlock(tmp):
+    cluster = _pg()
+    os.mkdir(os.path.join(tmp, "b2"), 0o700)
+    b1 = h.start_broker(tmp)
+    b2 = h.start_broker(os.path.join(tmp, "b2"), keys=b1.keys_dir)
+    _pg_store(tmp, b1, "many_rows_test", data=os.path.join(tmp, "d1"))
+    _pg_store(tmp, b2, "many_rows_test", data=os.path.join(tmp, "d2"))
+    h.wait_store_ready(b1)
+    h.wait_store_ready(b2)
+    names = ["ua", "ub", "uc", "ud"]
+    users = {name: _user(b1, name) for name in names}
+    log_before = len(cluster.log_tail(1000000))
+    per_thread = 60
+    statuses = []
+    lock = threading.Lock()
+
+    def run(index):
+        sender = names[index % 4]
+        client = h.Client(b1 if index % 2 else b2, keys=users[sender].keys,
+                          timeout=15.0 * h.TIME_SCALE)
+        client.token = users[sender].token
+        for count in range(per_thread):
+            # each sender writes to the others in turn: groups of both
+            # stores hold the rows of all four users, in every order
+            recipient = names[(index + 1 + count % 3) % 4]
+            _, reply = client.call_as_client("SEND", recipient, "x", "b", tries=10)
+            with lock:
+                statuses.append(reply.status if reply else None)
+        client.close()
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses.count(200) == 8 * per_thread, statuses
+    log = cluster.log_tail(1000000)[log_before:]
+    deadlocks = [line for line in log if "deadlock detected" in line]
+    assert not deadlocks, "%d deadlocks between the stores" % len(deadlocks)
+    total = 0
+    for name in names:
+        stats = dict(h.rows(users[name].expect(200, "STATS", "user"), 2))
+        total += int(stats["inbox-count"])
+    assert total == 8 * per_thread, total
+
+
 def _frozen_holds_row(cluster, dbname, app, user):
     """True if the session named app is idle in a transaction that has
     written, and the row of user is locked: with nobody else writing, by
@@ -653,6 +702,7 @@ if __name__ == "__main__":
         test_database_restart_is_503,
         test_two_stores_one_database,
         test_two_stores_same_rows,
+        test_two_stores_many_rows_no_deadlock,
         test_frozen_store_does_not_stall_others,
         test_errors_on_one_line,
         test_readers_create_nothing,
