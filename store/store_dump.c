@@ -1,9 +1,12 @@
 /*  =========================================================================
     store_dump - a whole store in one file, and back
 
-    The dump format, version 2. Every number is big-endian. (Version 1
-    had no marks but seen, and no threads: a dump of version 1 is refused;
-    export again with the zpost-store that wrote it, after migrating.)
+    The dump format, version 2. Every number is big-endian. Version 1,
+    written before marks and threads, is read too: its 'M' records lack
+    the two thread fields (each message starts its own thread) and its
+    'F' marks are only 0 or 1 (seen). Its trailer's digest covers its
+    own bytes; what the import compares with the target afterwards is
+    the digest of the same records rendered in version 2.
 
         header      "ZPOSTDMP" (8 bytes), version (u32, 2), flags (u32, 0)
         records     type (u8), payload size (u32), payload
@@ -76,6 +79,7 @@
 #define S_MAGIC             "ZPOSTDMP"
 #define S_MAGIC_SIZE        8
 #define S_VERSION           2
+#define S_VERSION_OLDEST    1       //  the oldest format still read
 #define S_HEADER_SIZE       16
 #define S_RECORD_HEAD       5
 #define S_TRAILER_SIZE      (7 * 8 + STORE_DUMP_DIGEST_SIZE)
@@ -583,8 +587,8 @@ typedef struct {
 
 //  Parse one record's payload; 0, or -1 with *why set
 static int
-s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
-         const char **why)
+s_parse (uint8_t type, const uint8_t *payload, size_t size, uint32_t version,
+         s_record_t *record, const char **why)
 {
     zpost_msg_destroy (&record->reply);
     memset (record, 0, sizeof *record);
@@ -638,8 +642,12 @@ s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
             message->id = s_get_number (&in, 8);
             message->date = s_get_number (&in, 8);
             record->refs = (uint32_t) s_get_number (&in, 4);
-            message->thread_id = s_get_number (&in, 8);
-            message->in_reply_to = s_get_number (&in, 8);
+            if (version >= 2) {
+                message->thread_id = s_get_number (&in, 8);
+                message->in_reply_to = s_get_number (&in, 8);
+            }
+            else
+                message->thread_id = message->id;
             message->from_size = (size_t) s_get_number (&in, 2);
             message->to_size = (size_t) s_get_number (&in, 2);
             message->subject_size = (size_t) s_get_number (&in, 2);
@@ -672,8 +680,9 @@ s_parse (uint8_t type, const uint8_t *payload, size_t size, s_record_t *record,
             uint64_t folder = s_get_number (&in, 1);
             record->message_id = s_get_number (&in, 8);
             uint64_t marks = s_get_number (&in, 1);
+            uint64_t known = version >= 2? STORE_MARKS: STORE_MARK_SEEN;
             if (!in.bad && ((folder != STORE_INBOX && folder != STORE_SENT)
-                            || (marks & ~(uint64_t) STORE_MARKS))) {
+                            || (marks & ~known))) {
                 *why = "a folder entry names no folder, or marks it does not know";
                 return -1;
             }
@@ -829,6 +838,8 @@ s_key_compare (const s_key_t *one, const s_key_t *two)
 typedef struct {
     const char *path;
     FILE *file;
+    uint8_t header [S_HEADER_SIZE];     //  as read
+    uint32_t version;                   //  of the format
     uint8_t *payload;                   //  the record read last
     size_t size;                        //  bytes allocated
     uint64_t index;                     //  records read
@@ -845,8 +856,8 @@ s_dump_open (s_dump_t *self, const char *path)
         zsys_error ("store_dump: cannot open %s: %s", path, strerror (errno));
         return -1;
     }
-    uint8_t header [S_HEADER_SIZE];
-    if (fread (header, 1, sizeof header, self->file) != sizeof header
+    uint8_t *header = self->header;
+    if (fread (header, 1, S_HEADER_SIZE, self->file) != S_HEADER_SIZE
     ||  memcmp (header, S_MAGIC, S_MAGIC_SIZE) != 0) {
         zsys_error ("store_dump: %s is not a zpost dump (no ZPOSTDMP header)", path);
         return -1;
@@ -856,13 +867,13 @@ s_dump_open (s_dump_t *self, const char *path)
         version = (version << 8) | header [8 + index];
         flags = (flags << 8) | header [12 + index];
     }
-    uint8_t expected [S_HEADER_SIZE];
-    s_header (expected);
-    if (version != S_VERSION || flags != 0) {
+    if (version < S_VERSION_OLDEST || version > S_VERSION || flags != 0) {
         zsys_error ("store_dump: %s is a dump of format version %u (flags %u); this "
-                    "zpost-store reads version %d", path, version, flags, S_VERSION);
+                    "zpost-store reads versions %d to %d", path, version, flags,
+                    S_VERSION_OLDEST, S_VERSION);
         return -1;
     }
+    self->version = version;
     return 0;
 }
 
@@ -912,7 +923,9 @@ s_dump_next (s_dump_t *self, uint8_t *type, size_t *size)
 }
 
 //  The first pass: the whole dump checked, nothing written. Fills
-//  *summary from the trailer. 0, or -1 after saying why.
+//  *summary from the trailer, but for a dump of an older format its
+//  digest is that of its records rendered in today's (what the target
+//  gives back after the import). 0, or -1 after saying why.
 static int
 s_check (const char *path, store_dump_summary_t *summary)
 {
@@ -924,9 +937,15 @@ s_check (const char *path, store_dump_summary_t *summary)
     }
     crypto_generichash_state hash;
     crypto_generichash_init (&hash, NULL, 0, STORE_DUMP_DIGEST_SIZE);
-    uint8_t header [S_HEADER_SIZE];
-    s_header (header);
-    crypto_generichash_update (&hash, header, sizeof header);
+    crypto_generichash_update (&hash, dump.header, S_HEADER_SIZE);
+    s_writer_t *today = NULL;
+    if (dump.version != S_VERSION) {
+        today = s_writer_new ();
+        crypto_generichash_init (&today->hash, NULL, 0, STORE_DUMP_DIGEST_SIZE);
+        uint8_t header [S_HEADER_SIZE];
+        s_header (header);
+        crypto_generichash_update (&today->hash, header, sizeof header);
+    }
     uint64_t counts [7] = { 0 };
     int last_rank = 0;
     s_key_t last_key, key;
@@ -954,7 +973,7 @@ s_check (const char *path, store_dump_summary_t *summary)
             break;
         }
         const char *why;
-        if (s_parse (type, dump.payload, size, record, &why)) {
+        if (s_parse (type, dump.payload, size, dump.version, record, &why)) {
             zsys_error ("store_dump: %s is damaged: record %" PRIu64 ": %s",
                         path, dump.index, why);
             break;
@@ -991,12 +1010,30 @@ s_check (const char *path, store_dump_summary_t *summary)
                                          (uint8_t) size };
         crypto_generichash_update (&hash, head, sizeof head);
         crypto_generichash_update (&hash, dump.payload, size);
+        if (today && type == 'M')
+            s_visit_message (today, &record->message, record->refs);
+        else
+        if (today && type == 'F')
+            s_visit_entry (today, record->user_id, record->folder, record->message_id,
+                           record->marks);
+        else
+        if (today) {
+            crypto_generichash_update (&today->hash, head, sizeof head);
+            crypto_generichash_update (&today->hash, dump.payload, size);
+        }
     }
     zpost_msg_destroy (&record->reply);
     free (record);
     s_dump_close (&dump);
     uint8_t digest [STORE_DUMP_DIGEST_SIZE];
     crypto_generichash_final (&hash, digest, sizeof digest);
+    uint8_t digest_today [STORE_DUMP_DIGEST_SIZE];
+    memcpy (digest_today, digest, sizeof digest);
+    if (today) {
+        crypto_generichash_final (&today->hash, digest_today, sizeof digest_today);
+        s_writer_free (today);
+        free (today);
+    }
     if (rc)
         return rc;
     uint64_t said [7] = { summary->users, summary->sessions, summary->known_keys,
@@ -1012,6 +1049,7 @@ s_check (const char *path, store_dump_summary_t *summary)
                     "in its trailer", path);
         return -1;
     }
+    memcpy (summary->digest, digest_today, sizeof digest_today);
     return 0;
 }
 
@@ -1098,7 +1136,7 @@ s_write_all (store_db_t *db, const char *path, uint64_t *failed_at)
                 rc = STORE_FAILED;
             break;
         }
-        if (s_parse (type, dump.payload, size, record, &why)) {
+        if (s_parse (type, dump.payload, size, dump.version, record, &why)) {
             zsys_error ("store_dump: %s changed while it was imported: %s", path, why);
             rc = STORE_FAILED;
             break;

@@ -26,8 +26,15 @@ store_dump selftest.)
   the bodies read back as sent; each password still logs in; a SEND
   retried with a request id from before the move gets its recorded reply
   and stores nothing; a new SEND gets an id above every old one.
+- A dump in format 1 (what a zpost-store from before marks and threads
+  wrote: its 'M' records without the two thread fields, marks 0 or 1)
+  imports, and reads back as the same store in today's format: the
+  import's line equals today's export of the source, and a store on the
+  target serves the same folders. A format-1 dump with a mark that
+  format did not have is refused.
 """
 
+import hashlib
 import os
 import re
 import stat
@@ -241,5 +248,75 @@ def test_move_between_back_ends(tmp):
     h.log("moved %s: %s" % (direction, line))
 
 
+def _records(data):
+    """A dump's header and its records as [(type, payload)]."""
+    header, at, records = data[:16], 16, []
+    while at < len(data):
+        size = int.from_bytes(data[at + 1:at + 5], "big")
+        records.append((data[at:at + 1], data[at + 5:at + 5 + size]))
+        at += 5 + size
+    return header, records
+
+
+def _format_1(data, marks=None):
+    """The dump as a zpost-store of format 1 wrote it (its format is in
+    store_dump.c's history): 'M' without thread id and the id it answers,
+    sealed again with its own digest. marks, if given, replaces the first
+    folder entry's marks byte."""
+    header, records = _records(data)
+    assert header[8:12] == (2).to_bytes(4, "big"), header
+    out = [header[:8] + (1).to_bytes(4, "big") + header[12:]]
+    for kind, payload in records[:-1]:
+        if kind == b"M":
+            message_id = payload[:8]
+            thread, answers = payload[20:28], payload[28:36]
+            assert thread == message_id and answers == bytes(8), payload[:36]
+            payload = payload[:20] + payload[36:]
+        if kind == b"F":
+            assert payload[17] in (0, 1), payload      # the traffic flags nothing
+            if marks is not None:
+                payload = payload[:17] + bytes([marks])
+                marks = None
+        out.append(kind + len(payload).to_bytes(4, "big") + payload)
+    body = b"".join(out)
+    trailer = records[-1][1][:56] + hashlib.blake2b(body, digest_size=32).digest()
+    return body + b"Z" + len(trailer).to_bytes(4, "big") + trailer
+
+
+def test_format_1_dump_imports(tmp):
+    source_args, target_args, direction = _places(tmp)
+    broker = h.start_broker(tmp)
+    store = _serve(tmp, broker, source_args)
+    clients = _traffic(broker)[0]
+    before = _folders(clients)
+    h.stop(store)
+    dump = os.path.join(tmp, "today.dump")
+    rc, out, err = _store_cli(tmp, source_args + ["--export", dump])
+    assert rc == 0, (rc, out, err)
+    line = _line(out, "export")
+    with open(dump, "rb") as f:
+        data = f.read()
+
+    # a mark format 1 did not have (flagged) is refused, nothing written
+    wrong = os.path.join(tmp, "wrong-mark.dump")
+    with open(wrong, "wb") as f:
+        f.write(_format_1(data, marks=2))
+    rc, out, err = _store_cli(tmp, target_args + ["--import", wrong])
+    assert rc == 1 and "marks it does not know" in err, (rc, out, err)
+
+    old = os.path.join(tmp, "format-1.dump")
+    with open(old, "wb") as f:
+        f.write(_format_1(data))
+    rc, out, err = _store_cli(tmp, target_args + ["--import", old])
+    assert rc == 0, (rc, out, err)
+    assert _line(out, "import") == line, (out, line)
+    assert "zpost-store import verified" in out, out
+    _serve(tmp, broker, target_args)
+    after = _folders(clients)
+    for key in before:
+        assert after[key] == before[key], (key, before[key], after[key])
+    h.log("format 1 dump imported, %s: %s" % (direction, line))
+
+
 if __name__ == "__main__":
-    h.run_tests([test_move_between_back_ends], timeout=240)
+    h.run_tests([test_move_between_back_ends, test_format_1_dump_imports], timeout=240)
