@@ -241,6 +241,20 @@ s_command (store_pg_t *self, const char *sql, const char *what)
 
 //  Map a failed result to a store_rc_t, marking the connection for a new
 //  one when it is the server's state, not the statement, that failed
+//  A connection that failed is closed at once: its server session ends
+//  with it, and so does the writers' lock it may hold, for the other
+//  stores, without waiting for the server's timeouts
+static void
+s_broke (store_pg_t *self)
+{
+    self->broken = true;
+    self->writer = false;
+    if (self->conn) {
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+}
+
 static int
 s_failure (store_pg_t *self, PGresult *result, const char *what)
 {
@@ -256,7 +270,7 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
         char why [512];
         zsys_warning ("store_pg: %s: the database is unavailable (%s): %s",
                       what, state? state: "no answer", s_why (self, result, why, sizeof why));
-        self->broken = true;
+        s_broke (self);
         return STORE_UNAVAILABLE;
     }
     if (streq (state, "40001") || streq (state, "40P01"))
@@ -681,7 +695,7 @@ s_send_sync (store_pg_t *self)
     if (PQpipelineSync (self->conn) != 1) {
         char why [512];
         zsys_warning ("store_pg: cannot sync: %s", s_why (self, NULL, why, sizeof why));
-        self->broken = true;
+        s_broke (self);
         return STORE_UNAVAILABLE;
     }
     assert (self->pending < S_PENDING_MAX);
@@ -707,7 +721,7 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
         char why [512];
         zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
                       s_why (self, NULL, why, sizeof why));
-        self->broken = true;
+        s_broke (self);
         return STORE_UNAVAILABLE;
     }
     //  What a rollback undoes, the cache must not serve again
@@ -780,7 +794,7 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
     if (PQpipelineSync (self->conn) != 1) {
         char why [512];
         zsys_warning ("store_pg: cannot sync: %s", s_why (self, NULL, why, sizeof why));
-        self->broken = true;
+        s_broke (self);
         return STORE_UNAVAILABLE;
     }
     int index = 0;
@@ -794,7 +808,7 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
                 char why [512];
                 zsys_warning ("store_pg: the answers stopped: %s",
                               s_why (self, NULL, why, sizeof why));
-                self->broken = true;
+                s_broke (self);
                 return STORE_UNAVAILABLE;
             }
             continue;
@@ -853,12 +867,8 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
         PQclear (*last_p);
         *last_p = NULL;
     }
-    if (unlock_failed) {
-        PQfinish (self->conn);
-        self->conn = NULL;
-        self->broken = true;
-        self->writer = false;
-    }
+    if (unlock_failed)
+        s_broke (self);
     return rc;
 }
 
@@ -1249,7 +1259,7 @@ s_call (store_pg_t *self, const char *sql, int params, const char *const *values
             char why [512];
             zsys_warning ("store_pg: cannot send the throttle's call: %s",
                           s_why (self, NULL, why, sizeof why));
-            self->broken = true;
+            s_broke (self);
             return STORE_UNAVAILABLE;
         }
         self->kinds [0] = S_KIND_PLAIN;
