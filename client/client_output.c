@@ -741,13 +741,12 @@ client_output_wrap (const char *text, size_t columns)
         size_t word = strcspn ((const char *) byte + index + spaces, " \n");
         size_t word_width = client_output_width_n ((const char *) byte + index + spaces,
                                                    word);
-        //  A word longer than a line stays where it is, whole: the
+        //  A word longer than a line gets a line of its own, whole: the
         //  terminal wraps it, and no break is put inside an escape
-        if (used == 0 || used + spaces + word_width <= columns || word_width > columns) {
+        if (used == 0 || used + spaces + word_width <= columns) {
             //  A line's own indent is kept; spaces that reach past the
             //  edge are dropped
-            size_t keep = used + spaces <= columns || word_width > columns
-                        ? spaces: columns - used;
+            size_t keep = used + spaces <= columns? spaces: columns - used;
             memset (wrapped + out, ' ', keep);
             out += keep;
             used += keep;
@@ -1201,7 +1200,7 @@ client_output_test (bool verbose)
     assert (streq (wrapped, "  indented\nline\n\nabcdefghijklmnopqrst\nend"));
     free (wrapped);
     wrapped = client_output_wrap ("Subject: \\x1b\\x1b\\x1b\\x1b\\x1b", 10);
-    assert (streq (wrapped, "Subject: \\x1b\\x1b\\x1b\\x1b\\x1b"));
+    assert (streq (wrapped, "Subject:\n\\x1b\\x1b\\x1b\\x1b\\x1b"));
     free (wrapped);
     wrapped = client_output_wrap ("\xe6\x97\xa5\xe6\x9c\xac \xe6\x97\xa5\xe6\x9c\xac"
                                   "\xe6\x97\xa5 ab", 8);

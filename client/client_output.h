@@ -187,8 +187,8 @@ const char *
 
 //  Return a copy of safe text with lines broken at spaces so that none
 //  takes more than columns columns (at least 8); a word longer than a
-//  line is left whole, where it is, for the terminal to wrap (a break
-//  inside it could split an escape). Its own newlines and a line's
+//  line gets a line of its own, whole, for the terminal to wrap (a break
+//  inside it could split an escape or a path). Its own newlines and a line's
 //  leading indent are kept.
 //  The caller frees it.
 char *
