@@ -391,6 +391,18 @@ def test_config_file(tmp):
         pty.close()
     assert b"PAGER-DONE" not in pty.output and b"row 79" in pty.output
 
+    # The config's server is the default; $ZPOST_SERVER and --server win
+    _config(tmp, "server = office\nservers\n    office = \"%s\"\n" % broker.front)
+    rc, out, err, _ = h.run_client(tmp, ["whoami"], server_key=broker.public_key)
+    assert rc == 0 and out.startswith("alice on %s" % broker.front), (rc, out, err)
+    rc, out, err, _ = h.run_client(tmp, ["whoami"], server_key=broker.public_key,
+                                   env={"ZPOST_SERVER": "127.0.0.1:1"})
+    assert rc == 1 and "not logged in to tcp://127.0.0.1:1" in err, (rc, out, err)
+    rc, out, err, _ = h.run_client(tmp, ["whoami"], server="127.0.0.1:2",
+                                   server_key=broker.public_key,
+                                   env={"ZPOST_SERVER": "127.0.0.1:1"})
+    assert rc == 1 and "not logged in to tcp://127.0.0.1:2" in err, (rc, out, err)
+
     # A wrong setting, a wrong value, not ZPL: the file, the line, what is allowed
     for text, line, words in [
             ("user = alice\ncolour = blue\n", 2, "unknown setting 'colour'"),
