@@ -558,9 +558,17 @@ s_say (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vprintf (format, args);
+    char *sentence = zsys_vprintf (format, args);
     va_end (args);
-    printf ("\n");
+    assert (sentence);
+    if (isatty (STDOUT_FILENO)) {
+        //  At word boundaries, to the terminal's width
+        char *wrapped = client_output_wrap (sentence, client_output_columns ());
+        free (sentence);
+        sentence = wrapped;
+    }
+    printf ("%s\n", sentence);
+    free (sentence);
     fflush (stdout);
 }
 
@@ -573,7 +581,15 @@ s_complain (const char *sentence)
     char *safe = client_output_safe_str (sentence, CLIENT_OUTPUT_LINE);
     if (*safe)
         safe [0] = (char) toupper ((unsigned char) safe [0]);
-    fprintf (stderr, "%s.\n", safe);
+    char *said = zsys_sprintf ("%s.", safe);
+    assert (said);
+    if (isatty (STDERR_FILENO)) {
+        char *wrapped = client_output_wrap (said, client_output_columns_of (STDERR_FILENO));
+        free (said);
+        said = wrapped;
+    }
+    fprintf (stderr, "%s\n", said);
+    free (said);
     free (safe);
 }
 

@@ -171,6 +171,8 @@ def test_forty_columns(tmp):
         assert pty.wait() == 0
     finally:
         pty.close()
+    # Every line the session wrote fits, or is one word
+    _rows_fit(_screen(pty.output), 40, "the guided session")
     rows = [l for l in listing.split("\n") if re.match(r"^\*\s+\d\s", l)]
     assert len(rows) == 3, listing
     for row in rows:
