@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import stat
 import struct
 import subprocess
@@ -30,6 +29,12 @@ import termios
 import harness as h
 from test_shell import (Pty, PASSWORD, _session, _menu, _login, _announce,
                         _known_servers)
+
+#  What the person's own environment could change here: the tests that
+#  want a pager, a locale or a size set their own
+for _variable in ("PAGER", "LESS", "VISUAL", "EDITOR", "COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
+os.environ["LC_ALL"] = "C.UTF-8"
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPLETION = os.path.join(SOURCE_DIR, "client", "zpost.bash-completion")
@@ -392,6 +397,29 @@ def test_config_file(tmp):
     finally:
         pty.close()
     assert b"PAGER-DONE" not in pty.output and b"row 79" in pty.output
+
+    # The config's editor for zpost send on a terminal; $VISUAL wins over it
+    editors = []
+    for name in ("config", "visual"):
+        editor = os.path.join(tmp, "editor-%s.sh" % name)
+        with open(editor, "w") as f:
+            f.write("#!/bin/sh\necho 'written in the %s editor' > \"$1\"\n" % name)
+        os.chmod(editor, 0o755)
+        editors.append(editor)
+    _config(tmp, "editor = \"%s\"\nservers\n    office = \"%s\"\n"
+            % (editors[0], broker.front))
+    for env, which in [({"VISUAL": "", "EDITOR": ""}, "config"),
+                       ({"VISUAL": editors[1], "EDITOR": ""}, "visual")]:
+        pty = Pty(tmp, ["--server-key", broker.public_key, "--server", "office", "send",
+                        "--to", "alice", "--subject", "edited"], env=env)
+        try:
+            assert pty.wait() == 0, pty.tail()
+        finally:
+            pty.close()
+        _, reply = c.call("LIST", "inbox", "all", "1", "0")
+        newest = h.rows(reply, 7)[0][0]
+        body = c.expect(200, "READ", newest).fields[5].decode()
+        assert body == "written in the %s editor\n" % which, (which, body)
 
     # The config's server is the default; $ZPOST_SERVER and --server win
     _config(tmp, "server = office\nservers\n    office = \"%s\"\n" % broker.front)
