@@ -19,29 +19,29 @@
 //  --------------------------------------------------------------------------
 //  Failures and refusals
 
-//  Where every sentence for a person starts: after what is on stdout, on
-//  stderr, with the program's name unless the guided session speaks
-static void
-s_say_start (client_app_t *app)
-{
-    fflush (stdout);
-    if (!app->shell)
-        fprintf (stderr, "zpost: ");
-}
-
 //  Say a sentence that is already safe to print: "zpost: a sentence", or
-//  in the guided session, "A sentence."
+//  in the guided session, "A sentence." On a terminal it is wrapped at
+//  word boundaries to the terminal's width: a warning of several hundred
+//  characters stays readable in 40 columns.
 void
 client_api_say (client_app_t *app, const char *sentence)
 {
-    s_say_start (app);
-    if (app->shell && *sentence) {
-        size_t size = strlen (sentence);
-        fprintf (stderr, "%c%s%s\n", toupper ((unsigned char) sentence [0]), sentence + 1,
-                 strchr (".?!", sentence [size - 1])? "": ".");
-    }
+    fflush (stdout);
+    char *text;
+    size_t size = strlen (sentence);
+    if (app->shell && *sentence)
+        text = zsys_sprintf ("%c%s%s", toupper ((unsigned char) sentence [0]),
+                             sentence + 1, strchr (".?!", sentence [size - 1])? "": ".");
     else
-        fprintf (stderr, "%s\n", sentence);
+        text = zsys_sprintf ("%s%s", app->shell? "": "zpost: ", sentence);
+    assert (text);
+    if (isatty (STDERR_FILENO)) {
+        char *wrapped = client_output_wrap (text, client_output_columns_of (STDERR_FILENO));
+        free (text);
+        text = wrapped;
+    }
+    fprintf (stderr, "%s\n", text);
+    free (text);
 }
 
 //  Say what went wrong in one sentence on stderr and, with --json, as an

@@ -174,15 +174,29 @@ const client_command_t client_cmd_ping = {
     "      --password-stdin  read the password from the first line of standard\n" \
     "                        input instead of asking for it on the terminal\n"
 
+//  The USERNAME typed, or for login without one, the config file's user;
+//  NULL if neither
+static const char *
+s_username_operand (client_call_t *call)
+{
+    if (call->argc > 0)
+        return call->argv [0];
+    client_settings_t *settings = client_config_settings (call->app->config);
+    return settings? client_settings_get (settings, "user"): NULL;
+}
+
 //  USERNAME, for register and login
 static int
 s_check_username (client_call_t *call)
 {
-    char *username = client_check_username (call->argv [0]);
+    if (!s_username_operand (call))
+        return client_call_misuse (call, "needs a USERNAME (or user = NAME in the "
+                                   "config file)");
+    char *username = client_check_username (s_username_operand (call));
     if (!username)
         return client_call_misuse (call, "'%.64s' is not a username: use 1 to 32 of "
                                    "a-z 0-9 . _ -, starting with a letter or digit",
-                                   call->argv [0]);
+                                   s_username_operand (call));
     free (username);
     return CLIENT_EXIT_DONE;
 }
@@ -268,7 +282,7 @@ static int
 s_login (client_call_t *call)
 {
     client_app_t *app = call->app;
-    char *username = client_check_username (call->argv [0]);
+    char *username = client_check_username (s_username_operand (call));
     assert (username);          //  checked
     char *password = NULL;
     int status = CLIENT_EXIT_DONE;
@@ -347,7 +361,7 @@ s_login (client_call_t *call)
 }
 
 const client_command_t client_cmd_login = {
-    "login", "USERNAME",
+    "login", "[USERNAME]",
     "Log in, and keep the session for the commands that follow.",
     "\n"
     "The password is asked for on the terminal without echo; or it is the\n"
@@ -356,7 +370,8 @@ const client_command_t client_cmd_login = {
     "${XDG_STATE_HOME:-~/.local/state}/zpost/HOST_PORT.session (0600), until\n"
     "zpost logout, or until the server ends it (idle for too long, or at the\n"
     "latest at the time printed). A login kept for another user of the same\n"
-    "server is ended, and zpost says so.\n"
+    "server is ended, and zpost says so. Without USERNAME, the user the\n"
+    "config file names (user = NAME) logs in.\n"
     "\n"
     "Options:\n"
     S_PASSWORD_HELP
@@ -366,7 +381,7 @@ const client_command_t client_cmd_login = {
     "(the session token goes to the session file only)\n",
     CLIENT_COMMAND_SERVER | CLIENT_COMMAND_JSON,
     { { "password-stdin", 0, false, false } },
-    1, 1, "needs a USERNAME",
+    0, 1, "needs a USERNAME",
     "takes one USERNAME (the password is asked for, never given as an argument)",
     s_check_username, s_login
 };

@@ -33,6 +33,8 @@ struct _client_config_t {
     char *endpoints [CLIENT_CONFIG_SERVERS_MAX];    //  each "tcp://host:port"
     size_t servers;             //  endpoints in use (0 until set)
     char server_key [41];       //  Z85 server public key, "" until set
+    client_settings_t *settings;    //  the config file, or NULL
+    char *alias;                //  the servers name the address was, or NULL
     char error [512];           //  last failure, for a person
 };
 
@@ -96,9 +98,39 @@ client_config_destroy (client_config_t **self_p)
         zstr_free (&self->endpoint);
         for (size_t index = 0; index < self->servers; index++)
             zstr_free (&self->endpoints [index]);
+        client_settings_destroy (&self->settings);
+        zstr_free (&self->alias);
         free (self);
         *self_p = NULL;
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  The config file
+
+void
+client_config_set_settings (client_config_t *self, client_settings_t **settings_p)
+{
+    assert (self);
+    assert (settings_p);
+    client_settings_destroy (&self->settings);
+    self->settings = *settings_p;
+    *settings_p = NULL;
+}
+
+client_settings_t *
+client_config_settings (client_config_t *self)
+{
+    assert (self);
+    return self->settings;
+}
+
+const char *
+client_config_alias (client_config_t *self)
+{
+    assert (self);
+    return self->alias;
 }
 
 
@@ -371,13 +403,33 @@ client_config_set_server (client_config_t *self, const char *address)
 {
     assert (self);
     const char *source = "the server address";
+    char source_text [300];
+    const char *file = self->settings? client_settings_path (self->settings): NULL;
     if (!address) {
         address = getenv ("ZPOST_SERVER");
         source = "$ZPOST_SERVER";
+        if ((!address || !*address) && file
+        &&  client_settings_get (self->settings, "server")) {
+            address = client_settings_get (self->settings, "server");
+            snprintf (source_text, sizeof (source_text), "server in %.200s", file);
+            source = source_text;
+        }
         if (!address || !*address) {
             address = CLIENT_CONFIG_DEFAULT_HOST;
             source = "the server address";
         }
+    }
+    //  A name from the config file's servers section stands for its address
+    const char *alias = self->settings? client_settings_alias (self->settings, address)
+                                      : NULL;
+    zstr_free (&self->alias);
+    if (alias) {
+        self->alias = strdup (address);
+        assert (self->alias);
+        snprintf (source_text, sizeof (source_text), "the server %.64s in %.200s",
+                  address, file);
+        source = source_text;
+        address = alias;
     }
     //  A list of brokers of one deployment: "a:5321,b:5321". Each entry
     //  is read as a single address is; the first bad one is named.

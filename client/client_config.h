@@ -11,7 +11,9 @@
 
     And the server it talks to: an address a person typed ("host",
     "host:port", "[v6addr]:port", "tcp://host:port"; default port 5321,
-    default server $ZPOST_SERVER, else 127.0.0.1) turned into a libzmq
+    default server $ZPOST_SERVER, else the config file's server, else
+    127.0.0.1; a name under the config file's servers stands for its
+    address) turned into a libzmq
     endpoint, and the server's CURVE public key (Z85 text or a key file,
     default $ZPOST_SERVER_KEY). The address may be a list of the brokers
     of one deployment, separated by commas ("a:5321,b:5321", at most
@@ -28,6 +30,7 @@
 #define CLIENT_CONFIG_H_INCLUDED
 
 #include <czmq.h>
+#include "client_settings.h"
 
 #define CLIENT_CONFIG_DEFAULT_HOST  "127.0.0.1"
 #define CLIENT_CONFIG_DEFAULT_PORT  5321
@@ -53,6 +56,21 @@ const char *
 const char *
     client_config_state_dir (client_config_t *self);
 
+//  Take over the settings read from the config file (client_settings):
+//  its server is the default after $ZPOST_SERVER, and the names under its
+//  servers stand for their addresses in client_config_set_server.
+void
+    client_config_set_settings (client_config_t *self, client_settings_t **settings_p);
+
+//  The settings, or NULL if none were given.
+client_settings_t *
+    client_config_settings (client_config_t *self);
+
+//  The config file's name for the server set last, if it was given by
+//  one (zpost work), else NULL.
+const char *
+    client_config_alias (client_config_t *self);
+
 //  Create the state directory (0700) if it is missing. 0 or -1.
 int
     client_config_make_state_dir (client_config_t *self);
@@ -64,8 +82,9 @@ zcert_t *
     client_config_client_cert (client_config_t *self);
 
 //  Set the server from an address a person typed, or a comma-separated
-//  list of them (blanks around an entry are ignored); NULL means
-//  $ZPOST_SERVER, else 127.0.0.1. 0 if every entry is good, else -1 with
+//  list of them (blanks around an entry are ignored), or a name under the
+//  config file's servers; NULL means $ZPOST_SERVER, else the config
+//  file's server, else 127.0.0.1. 0 if every entry is good, else -1 with
 //  an error that names the first bad entry (a repeated server, an empty
 //  entry and more than CLIENT_CONFIG_SERVERS_MAX entries are bad too);
 //  a failed set keeps what was set before.

@@ -23,6 +23,8 @@
 
 //  A descriptor that becomes readable at Ctrl-C, or -1 (client_input_set_interrupt_fd)
 static int s_interrupt_fd = -1;
+//  The editor the config file names, or NULL (client_input_set_editor)
+static char *s_config_editor = NULL;
 
 void
 client_input_set_interrupt_fd (int fd)
@@ -216,8 +218,18 @@ client_input_editor_name (void)
     if (!editor || !*editor)
         editor = getenv ("EDITOR");
     if (!editor || !*editor)
+        editor = s_config_editor;
+    if (!editor || !*editor)
         editor = "vi";
     return editor;
+}
+
+void
+client_input_set_editor (const char *editor)
+{
+    zstr_free (&s_config_editor);
+    if (editor)
+        s_config_editor = strdup (editor);
 }
 
 //  Run command (shell syntax, as git runs $EDITOR) with path as its last

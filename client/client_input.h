@@ -9,7 +9,8 @@
     line. Buffers that held a secret are wiped (client_input_wipe).
 
     A message body comes from standard input (client_input_all) or from
-    the user's editor ($VISUAL, then $EDITOR, then vi) run on an empty
+    the user's editor ($VISUAL, then $EDITOR, then the config file's,
+    then vi) run on an empty
     temporary file (mode 0600, removed afterwards).
 
     Reads stop with CLIENT_INPUT_INTERRUPTED when Ctrl-C arrives (CZMQ's
@@ -57,9 +58,13 @@ client_input_t
     client_input_editor (size_t max, char **text_p, size_t *size_p,
                          char *error, size_t error_size);
 
-//  The editor command that client_input_editor would run.
+//  The editor command that client_input_editor would run: $VISUAL, else
+//  $EDITOR, else the one client_input_set_editor was given (the config
+//  file's editor), else vi.
 const char *
     client_input_editor_name (void);
+void
+    client_input_set_editor (const char *editor);
 
 //  A descriptor that becomes readable when Ctrl-C comes (the guided
 //  session's signal handler writes to a pipe), or -1 for none (the

@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,6 +327,197 @@ client_keys_add_all (client_keys_t *self, const char **servers, size_t count,
     }
     free (text);
     free (dir);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Other names of one server
+
+//  Split "host:port" or "[v6]:port" into a host (brackets off; caller
+//  frees) and a port; NULL if it is neither
+static char *
+s_split (const char *server, const char **port_p)
+{
+    const char *colon = strrchr (server, ':');
+    if (!colon || colon == server || !colon [1])
+        return NULL;
+    *port_p = colon + 1;
+    if (server [0] == '[' && colon [-1] == ']')
+        return strndup (server + 1, (size_t) (colon - server - 2));
+    return strndup (server, (size_t) (colon - server));
+}
+
+//  The addresses host has, as text, one per line with a "\n" after each
+//  (a numeric address is its own); NULL if it has none. Caller frees.
+static char *
+s_addresses (const char *host)
+{
+    struct addrinfo hints;
+    memset (&hints, 0, sizeof (hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo *found = NULL;
+    if (getaddrinfo (host, NULL, &hints, &found) || !found)
+        return NULL;
+    char *text = strdup ("");
+    assert (text);
+    for (struct addrinfo *item = found; item; item = item->ai_next) {
+        char address [NI_MAXHOST];
+        if (getnameinfo (item->ai_addr, item->ai_addrlen, address, sizeof (address),
+                         NULL, 0, NI_NUMERICHOST))
+            continue;
+        char *line = zsys_sprintf ("%s\n", address);
+        if (!strstr (text, line)) {
+            char *longer = zsys_sprintf ("%s%s", text, line);
+            assert (longer);
+            free (text);
+            text = longer;
+        }
+        free (line);
+    }
+    freeaddrinfo (found);
+    return text;
+}
+
+//  Do the addresses a and b (as s_addresses) share one?
+static bool
+s_share (const char *a, const char *b)
+{
+    const char *line = a;
+    while (*line) {
+        size_t size = strcspn (line, "\n");
+        const char *at = b;
+        while (*at) {
+            if (strncmp (at, line, size) == 0 && at [size] == '\n')
+                return true;
+            at += strcspn (at, "\n") + 1;
+        }
+        line += size + 1;
+    }
+    return false;
+}
+
+//  Is other the same host and port as server, by another name? addresses
+//  are server's (s_addresses of its host)
+static bool
+s_same_host (const char *server, const char *addresses, const char *other)
+{
+    const char *port, *other_port;
+    char *host = s_split (server, &port);
+    char *other_host = s_split (other, &other_port);
+    bool same = false;
+    if (host && other_host && streq (port, other_port) && !streq (server, other)) {
+        char *other_addresses = s_addresses (other_host);
+        same = other_addresses && s_share (addresses, other_addresses);
+        free (other_addresses);
+    }
+    free (host);
+    free (other_host);
+    return same;
+}
+
+const char *
+client_keys_same_host (client_keys_t *self, const char *server)
+{
+    assert (self);
+    assert (server);
+    const char *port;
+    char *host = s_split (server, &port);
+    char *addresses = host? s_addresses (host): NULL;
+    free (host);
+    if (!addresses)
+        return NULL;
+    const char *found = NULL;
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
+    for (; entry && !found; entry = (s_entry_t *) zlistx_next (self->entries))
+        if (s_same_host (server, addresses, entry->server))
+            found = entry->server;
+    free (addresses);
+    return found;
+}
+
+const char *
+client_keys_server_with_key (client_keys_t *self, const char *key)
+{
+    assert (self);
+    assert (key);
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (s_entry_t *) zlistx_next (self->entries))
+        if (streq (entry->key, key))
+            return entry->server;
+    return NULL;
+}
+
+int
+client_keys_forget (client_keys_t *self, const char *server, char **forgotten_p)
+{
+    assert (self);
+    assert (server);
+    assert (forgotten_p);
+    *forgotten_p = NULL;
+    self->error [0] = 0;
+    const char *port;
+    char *host = s_split (server, &port);
+    char *addresses = host? s_addresses (host): NULL;
+    free (host);
+    //  The lines to drop, marked by number
+    size_t lines = 1;
+    for (const char *at = self->text; *at; at++)
+        lines += *at == '\n';
+    bool *drop = (bool *) calloc (lines + 1, sizeof (bool));
+    assert (drop);
+    char *forgotten = strdup ("");
+    assert (forgotten);
+    int count = 0;
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (s_entry_t *) zlistx_next (self->entries))
+        if (streq (entry->server, server)
+        ||  (addresses && s_same_host (server, addresses, entry->server))) {
+            drop [entry->line] = true;
+            char *longer = zsys_sprintf ("%s%s%s (line %zu)", forgotten,
+                                         count? ", ": "", entry->server, entry->line);
+            assert (longer);
+            free (forgotten);
+            forgotten = longer;
+            count++;
+        }
+    free (addresses);
+    int rc = count;
+    if (count > 0) {
+        //  Every other line is kept as it was, comments too
+        char *text = (char *) zmalloc (strlen (self->text) + 1);
+        assert (text);
+        size_t out = 0;
+        size_t number = 1;
+        const char *line = self->text;
+        while (*line) {
+            size_t size = strcspn (line, "\n");
+            bool newline = line [size] == '\n';
+            if (!drop [number]) {
+                memcpy (text + out, line, size + newline);
+                out += size + newline;
+            }
+            line += size + newline;
+            number++;
+        }
+        text [out] = 0;
+        if (client_config_write_private (self->path, text, self->error,
+                                         sizeof self->error))
+            rc = -1;
+        else {
+            free (self->text);
+            self->text = text;
+            text = NULL;
+            s_parse (self);
+        }
+        free (text);
+    }
+    free (drop);
+    if (rc > 0)
+        *forgotten_p = forgotten;
+    else
+        free (forgotten);
     return rc;
 }
 
@@ -664,6 +857,35 @@ client_keys_test (bool verbose)
     assert (strstr (error, "no key announcement in 100 ms"));
     close (silent);
     zstr_free (&endpoint);
+
+    //  Other names of one server: by address, by key; forgetting drops
+    //  every name of the host, and keeps the rest of the file
+    keys = client_keys_new (path);
+    assert (client_config_write_private (path, "# mine\n127.0.0.1:7001 " "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"
+                                         "[::1]:7002 Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID\n"
+                                         "localhost:7001 rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n"
+                                         "127.0.0.1:7003 Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID\n",
+                                         error, sizeof (error)) == 0);
+    assert (client_keys_load (keys) == 0);
+    assert (streq (client_keys_same_host (keys, "localhost:7001"), "127.0.0.1:7001"));
+    assert (client_keys_same_host (keys, "localhost:7009") == NULL);
+    assert (client_keys_same_host (keys, "127.0.0.2:7003") == NULL);
+    assert (streq (client_keys_server_with_key (keys, beta), "[::1]:7002"));
+    char *forgotten = NULL;
+    assert (client_keys_forget (keys, "localhost:7001", &forgotten) == 2);
+    if (verbose)
+        zsys_debug ("forgot %s", forgotten);
+    assert (streq (forgotten, "127.0.0.1:7001 (line 2), localhost:7001 (line 4)"));
+    zstr_free (&forgotten);
+    assert (client_keys_lookup (keys, "127.0.0.1:7001") == NULL);
+    assert (client_keys_forget (keys, "127.0.0.1:7001", &forgotten) == 0);
+    assert (forgotten == NULL);
+    client_keys_destroy (&keys);
+    keys = client_keys_new (path);
+    assert (client_keys_load (keys) == 0);
+    assert (streq (client_keys_lookup (keys, "[::1]:7002"), beta));
+    assert (client_keys_line (keys, "127.0.0.1:7003") == 3);
+    client_keys_destroy (&keys);
 
     zdir_t *dir = zdir_new (scratch, NULL);
     assert (dir);

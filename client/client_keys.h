@@ -75,6 +75,24 @@ int
     client_keys_add_all (client_keys_t *self, const char **servers, size_t count,
                          const char *key);
 
+//  A server known under another name that is the same host and port as
+//  server ("localhost:5321" and "127.0.0.1:5321": their names resolve to
+//  a shared address), or NULL. Names are resolved with getaddrinfo.
+const char *
+    client_keys_same_host (client_keys_t *self, const char *server);
+
+//  The first server known with key, or NULL.
+const char *
+    client_keys_server_with_key (client_keys_t *self, const char *key);
+
+//  Remove the lines of server, and of every other name of the same host
+//  and port (client_keys_same_host), and write the file; the other lines
+//  stay as they were. Returns how many were removed (0: none known; the
+//  file is untouched), with "name (line N), ..." in *forgotten_p for the
+//  caller to free; -1 if the file could not be written.
+int
+    client_keys_forget (client_keys_t *self, const char *server, char **forgotten_p);
+
 //  The last failure, as a sentence without the program name; "" if none.
 const char *
     client_keys_error (client_keys_t *self);

@@ -14,15 +14,24 @@
 
 #include "client_output.h"
 
+#include <langinfo.h>
+#include <locale.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 //  Column layout of the LIST table: marker, space, id, then the fixed
 //  columns with two spaces between each.
 #define S_DATE_WIDTH        16
 #define S_WHO_WIDTH         12
 #define S_SIZE_WIDTH        5
-#define S_FIXED_WIDTH       (1 + 1 + 2 + S_DATE_WIDTH + 2 + S_WHO_WIDTH + 2 + 2 + S_SIZE_WIDTH)
 #define S_SUBJECT_MIN       10
+
+//  The terminal, as decided once (client_output_set_columns,
+//  client_output_use_locale)
+static size_t s_columns = 0;        //  0: ask the terminal each time
+static bool s_ascii = false;        //  escape every character past ASCII
 
 //  The -v log shows the first S_LOG_COLUMNS columns of a field, escaped
 //  from at most S_LOG_PREFIX bytes of it
@@ -201,8 +210,15 @@ client_output_safe (const char *text, size_t size, int flags)
         if (s_escaped_point (point) && point <= 0xFFFF)
             out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
         else
-        if (s_escaped_point (point))
+        if (s_escaped_point (point) && point > 0xFFFF)
             //  Past U+FFFF: \U and always eight digits, so \u stays four
+            out += (size_t) sprintf (safe + out, "\\U%08x", (unsigned) point);
+        else
+        if (s_ascii && point <= 0xFFFF && point >= 0x80)
+            //  A terminal that does not take UTF-8 would show mojibake
+            out += (size_t) sprintf (safe + out, "\\u%04x", (unsigned) point);
+        else
+        if (s_ascii && point > 0xFFFF)
             out += (size_t) sprintf (safe + out, "\\U%08x", (unsigned) point);
         else {
             memcpy (safe + out, byte + index, length);
@@ -377,8 +393,14 @@ size_t
 client_output_width (const char *text)
 {
     assert (text);
+    return client_output_width_n (text, strlen (text));
+}
+
+size_t
+client_output_width_n (const char *text, size_t size)
+{
+    assert (text);
     const unsigned char *byte = (const unsigned char *) text;
-    size_t size = strlen (text);
     size_t width = 0;
     size_t index = 0;
     while (index < size) {
@@ -393,7 +415,7 @@ char *
 client_output_fit (const char *text, size_t columns, bool pad)
 {
     assert (text);
-    const char *ellipsis = "\xe2\x80\xa6";     //  U+2026, one column
+    const char *ellipsis = client_output_ellipsis ();      //  one column
     size_t size = strlen (text);
     char *fitted = (char *) malloc (size + columns + 4);
     assert (fitted);
@@ -418,8 +440,8 @@ client_output_fit (const char *text, size_t columns, bool pad)
             used += width;
             index += length;
         }
-        memcpy (fitted + out, ellipsis, 3);
-        out += 3;
+        memcpy (fitted + out, ellipsis, strlen (ellipsis));
+        out += strlen (ellipsis);
         used += 1;
     }
     while (pad && used < columns) {
@@ -477,11 +499,54 @@ client_output_size (uint64_t bytes, char *buffer)
 //  --------------------------------------------------------------------------
 //  The LIST table
 
-static int
-s_subject_width (int id_width)
+//  The columns of the table at a width: a narrower terminal loses the
+//  size column first, then the date's year and time, then some of the
+//  sender, so the subject keeps room; what still does not fit is cut.
+typedef struct {
+    int date_width;             //  16 "YYYY-MM-DD HH:MM", 11 "MM-DD HH:MM", 5 "MM-DD"
+    int who_width;              //  columns of the sender (or recipients)
+    bool size;                  //  the SIZE column is shown
+    int subject_width;          //  what is left for the subject
+    size_t columns;             //  the width to fit
+} s_layout_t;
+
+static s_layout_t
+s_layout (int id_width)
 {
-    int width = CLIENT_OUTPUT_COLUMNS - S_FIXED_WIDTH - id_width;
-    return width < S_SUBJECT_MIN? S_SUBJECT_MIN: width;
+    size_t columns = client_output_columns ();
+    //  marker, space, id, two, date, two, who, two, subject[, two, size]
+    s_layout_t layouts [] = {
+        { S_DATE_WIDTH, S_WHO_WIDTH, true, 20, columns },
+        { S_DATE_WIDTH, S_WHO_WIDTH, false, 15, columns },
+        { 11, 10, false, 10, columns },
+        { 5, 8, false, 8, columns }
+    };
+    size_t count = sizeof (layouts) / sizeof (layouts [0]);
+    for (size_t index = 0; index < count; index++) {
+        s_layout_t *layout = &layouts [index];
+        int fixed = 1 + 1 + id_width + 2 + layout->date_width + 2 + layout->who_width + 2
+                  + (layout->size? 2 + S_SIZE_WIDTH: 0);
+        int left = (int) columns - fixed;
+        if (left >= layout->subject_width || index == count - 1) {
+            //  The narrowest: what is left, however little
+            layout->subject_width = left > 4? left: 4;
+            return *layout;
+        }
+    }
+    assert (false);
+    return layouts [0];
+}
+
+//  A line of the table cut to the layout's width, when even the
+//  narrowest layout does not fit. Takes over line.
+static char *
+s_cut (char *line, s_layout_t *layout)
+{
+    if (client_output_width (line) <= layout->columns)
+        return line;
+    char *cut = client_output_fit (line, layout->columns, false);
+    free (line);
+    return cut;
 }
 
 char *
@@ -496,13 +561,17 @@ client_output_list_header_labelled (int id_width, bool sent, const char *id_labe
     assert (id_label);
     if (id_width < 2)
         id_width = 2;
-    char *subject = client_output_fit ("SUBJECT", (size_t) s_subject_width (id_width), true);
-    char *header = zsys_sprintf ("  %*.*s  %-*s  %-*s  %s  %*s", id_width, id_width, id_label,
-                                 S_DATE_WIDTH, "DATE", S_WHO_WIDTH, sent? "TO": "FROM",
-                                 subject, S_SIZE_WIDTH, "SIZE");
+    s_layout_t layout = s_layout (id_width);
+    char *subject = client_output_fit ("SUBJECT", (size_t) layout.subject_width, true);
+    char *who = client_output_fit (sent? "TO": "FROM", (size_t) layout.who_width, true);
+    char *header = zsys_sprintf ("  %*.*s  %-*s  %s  %s%s%*s", id_width, id_width, id_label,
+                                 layout.date_width, "DATE", who, subject,
+                                 layout.size? "  ": "", layout.size? S_SIZE_WIDTH: 0,
+                                 layout.size? "SIZE": "");
     assert (header);
     free (subject);
-    return header;
+    free (who);
+    return s_cut (header, &layout);
 }
 
 char *
@@ -515,26 +584,185 @@ client_output_list_row (int id_width, bool unseen, const char *id, uint64_t date
         id_width = 2;
     if ((size_t) id_width < strlen (safe_id))
         id_width = (int) strlen (safe_id);
+    s_layout_t layout = s_layout (id_width);
     char date_text [CLIENT_OUTPUT_DATE_SIZE];
     client_output_date (date, false, date_text);
+    if (layout.date_width < S_DATE_WIDTH && date_text [0] != '@') {
+        //  "YYYY-MM-DD HH:MM": from the month on, or the month and day
+        memmove (date_text, date_text + 5, strlen (date_text + 5) + 1);
+        if (layout.date_width == 5)
+            date_text [5] = 0;
+    }
+    char *date_column = client_output_fit (date_text, (size_t) layout.date_width, true);
     char size_text [8];
     client_output_size (size, size_text);
 
     char *safe_who = client_output_safe_str (who, CLIENT_OUTPUT_LINE);
-    char *who_column = client_output_fit (safe_who, S_WHO_WIDTH, true);
+    char *who_column = client_output_fit (safe_who, (size_t) layout.who_width, true);
     char *safe_subject = client_output_safe_str (subject, CLIENT_OUTPUT_LINE);
     char *subject_column = client_output_fit (safe_subject,
-                                              (size_t) s_subject_width (id_width), true);
-    char *row = zsys_sprintf ("%c %*s  %-*s  %s  %s  %*s", unseen? '*': ' ',
-                              id_width, safe_id, S_DATE_WIDTH, date_text,
-                              who_column, subject_column, S_SIZE_WIDTH, size_text);
+                                              (size_t) layout.subject_width, true);
+    char *row = zsys_sprintf ("%c %*s  %s  %s  %s%s%*s", unseen? '*': ' ',
+                              id_width, safe_id, date_column,
+                              who_column, subject_column, layout.size? "  ": "",
+                              layout.size? S_SIZE_WIDTH: 0, layout.size? size_text: "");
     assert (row);
     free (safe_id);
+    free (date_column);
     free (safe_who);
     free (who_column);
     free (safe_subject);
     free (subject_column);
-    return row;
+    return s_cut (row, &layout);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The terminal
+
+//  The size of the terminal on fd: 0 with *columns_p and *rows_p set, or
+//  -1 if fd is not a terminal that knows its size
+static int
+s_window (int fd, size_t *columns_p, size_t *rows_p)
+{
+    struct winsize size;
+    if (!isatty (fd) || ioctl (fd, TIOCGWINSZ, &size) || size.ws_col == 0)
+        return -1;
+    *columns_p = size.ws_col;
+    *rows_p = size.ws_row;
+    return 0;
+}
+
+//  A positive number from the environment, or 0
+static size_t
+s_variable (const char *name)
+{
+    const char *text = getenv (name);
+    if (!text || !*text || strspn (text, "0123456789") != strlen (text) || strlen (text) > 5)
+        return 0;
+    return (size_t) atoi (text);
+}
+
+void
+client_output_set_columns (size_t columns)
+{
+    s_columns = columns;
+}
+
+size_t
+client_output_columns_of (int fd)
+{
+    if (s_columns)
+        return s_columns;
+    size_t columns, rows;
+    if (s_window (fd, &columns, &rows) == 0)
+        return columns;
+    columns = s_variable ("COLUMNS");
+    return columns? columns: CLIENT_OUTPUT_COLUMNS;
+}
+
+size_t
+client_output_columns (void)
+{
+    return client_output_columns_of (STDOUT_FILENO);
+}
+
+size_t
+client_output_rows (void)
+{
+    size_t columns, rows;
+    if (s_window (STDOUT_FILENO, &columns, &rows) == 0 && rows > 0)
+        return rows;
+    rows = s_variable ("LINES");
+    return rows? rows: 24;
+}
+
+void
+client_output_set_ascii (bool ascii)
+{
+    s_ascii = ascii;
+}
+
+bool
+client_output_ascii (void)
+{
+    return s_ascii;
+}
+
+void
+client_output_use_locale (void)
+{
+    //  Only the codeset is wanted; the rest of the client runs in the C
+    //  locale, as it always did
+    char *saved = strdup (setlocale (LC_CTYPE, NULL));
+    assert (saved);
+    bool utf8 = true;
+    if (setlocale (LC_CTYPE, "")) {
+        const char *codeset = nl_langinfo (CODESET);
+        utf8 = codeset && (strcasecmp (codeset, "UTF-8") == 0
+                           || strcasecmp (codeset, "utf8") == 0);
+    }
+    else
+        utf8 = false;           //  a locale that does not exist: plain ASCII is safe
+    setlocale (LC_CTYPE, saved);
+    free (saved);
+    s_ascii = !utf8 && isatty (STDOUT_FILENO);
+}
+
+const char *
+client_output_ellipsis (void)
+{
+    return s_ascii? "~": "\xe2\x80\xa6";
+}
+
+char *
+client_output_wrap (const char *text, size_t columns)
+{
+    assert (text);
+    if (columns < 8)
+        columns = 8;
+    size_t size = strlen (text);
+    //  A break adds one byte, at most one per character
+    char *wrapped = (char *) malloc (size * 2 + 2);
+    assert (wrapped);
+    const unsigned char *byte = (const unsigned char *) text;
+    size_t out = 0;
+    size_t index = 0;
+    size_t used = 0;                //  columns on the output line so far
+    while (index < size) {
+        if (byte [index] == '\n') {
+            wrapped [out++] = '\n';
+            index++;
+            used = 0;
+            continue;
+        }
+        //  The spaces before a word, then the word
+        size_t spaces = strspn ((const char *) byte + index, " ");
+        size_t word = strcspn ((const char *) byte + index + spaces, " \n");
+        size_t word_width = client_output_width_n ((const char *) byte + index + spaces,
+                                                   word);
+        //  A word longer than a line gets a line of its own, whole: the
+        //  terminal wraps it, and no break is put inside an escape
+        if (used == 0 || used + spaces + word_width <= columns) {
+            //  A line's own indent is kept; spaces that reach past the
+            //  edge are dropped
+            size_t keep = used + spaces <= columns? spaces: columns - used;
+            memset (wrapped + out, ' ', keep);
+            out += keep;
+            used += keep;
+        }
+        else
+        if (word > 0) {
+            wrapped [out++] = '\n';
+            used = 0;
+        }
+        memcpy (wrapped + out, byte + index + spaces, word);
+        out += word;
+        used += word_width;
+        index += spaces + word;
+    }
+    wrapped [out] = 0;
+    return wrapped;
 }
 
 
@@ -892,6 +1120,7 @@ client_output_test (bool verbose)
     assert (streq (date, "@18446744073709551615"));
 
     //  The table: every line exactly 80 columns, whatever the subject
+    client_output_set_columns (80);
     char *header = client_output_list_header (3, false);
     if (verbose)
         zsys_debug ("[%s]", header);
@@ -939,6 +1168,60 @@ client_output_test (bool verbose)
     row = client_output_list_row (2, false, "123456", 0, "bob", "x", 1);
     assert (client_output_width (row) == CLIENT_OUTPUT_COLUMNS);
     free (row);
+
+    //  Narrower terminals: the size goes, then the year, then the time;
+    //  every line takes the width exactly, down to 31 columns, and is cut
+    //  to it below
+    size_t widths [] = { 79, 64, 52, 40, 31, 24 };
+    for (size_t index = 0; index < sizeof (widths) / sizeof (widths [0]); index++) {
+        client_output_set_columns (widths [index]);
+        header = client_output_list_header (2, false);
+        row = client_output_list_row (2, true, "7", 1700000000, "alice",
+                                      "a subject of several words", 1536);
+        if (verbose)
+            zsys_debug ("[%s]\n[%s]", header, row);
+        assert (client_output_width (header) == widths [index]);
+        assert (client_output_width (row) == widths [index]);
+        assert ((strstr (row, "1.5K") != NULL) == (widths [index] >= 65));
+        free (header);
+        free (row);
+    }
+    client_output_set_columns (40);
+    row = client_output_list_row (2, true, "7", 1700000000, "alice", "Lunch?", 1536);
+    assert (streq (row, "*  7  11-14  alice     Lunch?           "));
+    free (row);
+    client_output_set_columns (80);
+
+    //  Wrapping at word boundaries
+    char *wrapped = client_output_wrap ("the quick brown fox jumps over the lazy dog", 10);
+    assert (streq (wrapped, "the quick\nbrown fox\njumps over\nthe lazy\ndog"));
+    free (wrapped);
+    wrapped = client_output_wrap ("  indented line\n\nabcdefghijklmnopqrst end", 10);
+    assert (streq (wrapped, "  indented\nline\n\nabcdefghijklmnopqrst\nend"));
+    free (wrapped);
+    wrapped = client_output_wrap ("Subject: \\x1b\\x1b\\x1b\\x1b\\x1b", 10);
+    assert (streq (wrapped, "Subject:\n\\x1b\\x1b\\x1b\\x1b\\x1b"));
+    free (wrapped);
+    wrapped = client_output_wrap ("\xe6\x97\xa5\xe6\x9c\xac \xe6\x97\xa5\xe6\x9c\xac"
+                                  "\xe6\x97\xa5 ab", 8);
+    assert (streq (wrapped, "\xe6\x97\xa5\xe6\x9c\xac\n\xe6\x97\xa5\xe6\x9c\xac"
+                            "\xe6\x97\xa5\nab"));
+    free (wrapped);
+    wrapped = client_output_wrap ("fits", 80);
+    assert (streq (wrapped, "fits"));
+    free (wrapped);
+
+    //  ASCII output: every character past ASCII escaped, the ellipsis too
+    client_output_set_ascii (true);
+    char *ascii = client_output_safe_str ("caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x93\xa8",
+                                          CLIENT_OUTPUT_LINE);
+    assert (streq (ascii, "caf\\u00e9 \\u2615 \\U0001f4e8"));
+    free (ascii);
+    fitted = client_output_fit ("abcdef", 4, false);
+    assert (streq (fitted, "abc~"));
+    free (fitted);
+    client_output_set_ascii (false);
+    client_output_set_columns (0);
 
     if (saved_tz)
         setenv ("TZ", saved_tz, 1);

@@ -55,8 +55,18 @@
     log (client_output_message), and every sentence on stderr that quotes
     a server, a user or a file name.
 
-    The module also lays out the LIST table (80 columns, UTF-8 aware
-    column widths), and formats dates (local time) and sizes.
+    A terminal whose locale does not take UTF-8 (LANG=C, or a Latin-1
+    locale; decided once, by client_output_use_locale, for a stdout that
+    is a terminal) gets every character past ASCII escaped too, as \uHHHH
+    or \UHHHHHHHH, and "~" for the ellipsis: the text stays readable and
+    unambiguous instead of turning into mojibake. Pipes get UTF-8.
+
+    The module also lays out the LIST table to the terminal's width (UTF-8
+    aware column widths: TIOCGWINSZ on stdout, else $COLUMNS, else 80; a
+    narrow terminal drops the size column, then shortens the date and the
+    sender, and cuts what still does not fit), wraps text at word
+    boundaries (client_output_wrap), and formats dates (local time) and
+    sizes.
     =========================================================================
 */
 
@@ -68,7 +78,7 @@
 
 #include "zpost_msg.h"
 
-#define CLIENT_OUTPUT_COLUMNS   80      //  width of the list table
+#define CLIENT_OUTPUT_COLUMNS   80      //  width when nothing says otherwise
 #define CLIENT_OUTPUT_DATE_SIZE 32      //  bytes for a formatted date
 
 //  Flags for client_output_safe
@@ -109,6 +119,10 @@ void
 size_t
     client_output_width (const char *text);
 
+//  The same for the first size bytes of text.
+size_t
+    client_output_width_n (const char *text, size_t size);
+
 //  Return a copy of safe text in at most columns columns: cut at a
 //  character boundary, with "…" in the last column when something was cut,
 //  and padded with spaces to exactly columns when pad is true.
@@ -128,7 +142,7 @@ void
 
 //  The LIST table. Columns: unread marker, id (right-aligned, id_width
 //  wide, at least 2), date, from (or to), subject, size. A line fits
-//  CLIENT_OUTPUT_COLUMNS; the subject takes what the others leave, and
+//  client_output_columns (); the subject takes what the others leave, and
 //  every text field goes through client_output_safe (one line). The
 //  results have no newline; the caller frees them.
 char *
@@ -141,6 +155,44 @@ char *
     client_output_list_row (int id_width, bool unseen, const char *id,
                             uint64_t date, const char *who, const char *subject,
                             uint64_t size);
+
+//  The width of the terminal on stdout (or fd): what TIOCGWINSZ says,
+//  else $COLUMNS, else CLIENT_OUTPUT_COLUMNS; or what
+//  client_output_set_columns set (0 asks again).
+size_t
+    client_output_columns (void);
+size_t
+    client_output_columns_of (int fd);
+void
+    client_output_set_columns (size_t columns);
+
+//  The height of the terminal on stdout: TIOCGWINSZ, else $LINES, else 24.
+size_t
+    client_output_rows (void);
+
+//  Decide once whether characters past ASCII are escaped: when stdout is
+//  a terminal and the locale's codeset (LC_ALL, LC_CTYPE, LANG) is not
+//  UTF-8. Leaves the process's locale as it was.
+void
+    client_output_use_locale (void);
+//  Set it, or ask it, directly (tests).
+void
+    client_output_set_ascii (bool ascii);
+bool
+    client_output_ascii (void);
+
+//  What stands for cut text: "…", or "~" when output is ASCII.
+const char *
+    client_output_ellipsis (void);
+
+//  Return a copy of safe text with lines broken at spaces so that none
+//  takes more than columns columns (at least 8); a word longer than a
+//  line gets a line of its own, whole, for the terminal to wrap (a break
+//  inside it could split an escape or a path). Its own newlines and a line's
+//  leading indent are kept.
+//  The caller frees it.
+char *
+    client_output_wrap (const char *text, size_t columns);
 
 //  Selftest
 void

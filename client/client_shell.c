@@ -62,9 +62,13 @@ typedef struct {
     int input;                  //  descriptor the person types on
     bool terminal;              //  input is a terminal: libedit reads it
     EditLine *editline;         //  the line editor, on a terminal
-    History *history;           //  its history
+    zhashx_t *histories;        //  a History per kind of prompt (s_history_key)
     const char *prompt;         //  what the editor shows before a line
     bool cancelled;             //  a read stopped at Ctrl-C
+    unsigned char pending [8];  //  bytes read but not yet a character
+    size_t pending_size;        //  their number
+    int bad_byte;               //  the first byte of the line that is not
+                                //  UTF-8, or -1
     char *username;             //  logged in as, or NULL
     char *server;               //  "host:port", for titles
     uint64_t *ids;              //  message ids of the last inbox list
@@ -157,21 +161,48 @@ s_prompt (EditLine *editline)
 
 //  libedit's reader retries a read that a signal interrupted; this one
 //  gives up at Ctrl-C, so that el_gets returns. UTF-8 is decoded here, as
-//  libedit would.
+//  libedit would, with one difference: a byte that cannot start or
+//  continue a character (Latin-1's é, typed on a terminal set to
+//  Latin-1) is only that byte. It stands as U+FFFD on the screen and is
+//  noted, so that s_read_line refuses the line; the bytes after it are
+//  decoded afresh, so the Enter that follows it is an Enter.
 static int
 s_getc (EditLine *editline, wchar_t *character)
 {
     s_shell_t *self = NULL;
     el_get (editline, EL_CLIENTDATA, &self);
     assert (self);
-    char bytes [8];
-    size_t size = 0;
     while (true) {
+        if (self->pending_size > 0) {
+            mbstate_t state;
+            memset (&state, 0, sizeof (state));
+            wchar_t decoded;
+            size_t rc = mbrtowc (&decoded, (const char *) self->pending,
+                                 self->pending_size, &state);
+            size_t used = 0;
+            if (rc == (size_t) -2 && self->pending_size < 4)
+                ;                   //  more bytes of this character to come
+            else
+            if (rc == (size_t) -1 || rc == (size_t) -2) {
+                if (self->bad_byte == -1)
+                    self->bad_byte = self->pending [0];
+                decoded = 0xFFFD;
+                used = 1;
+            }
+            else
+                used = rc == 0? 1: rc;
+            if (used) {
+                self->pending_size -= used;
+                memmove (self->pending, self->pending + used, self->pending_size);
+                *character = decoded;
+                return 1;
+            }
+        }
         if (client_input_wait (self->input)) {
             self->cancelled = true;
             return -1;
         }
-        ssize_t got = read (self->input, bytes + size, 1);
+        ssize_t got = read (self->input, self->pending + self->pending_size, 1);
         if (got == -1 && errno == EINTR) {
             if (zsys_interrupted) {
                 self->cancelled = true;
@@ -179,20 +210,72 @@ s_getc (EditLine *editline, wchar_t *character)
             }
             continue;
         }
-        if (got <= 0)
+        if (got <= 0) {
+            //  A character cut short by the end: its bytes are bad
+            if (self->pending_size > 0 && self->bad_byte == -1)
+                self->bad_byte = self->pending [0];
+            self->pending_size = 0;
             return got == 0? 0: -1;
-        size++;
-        mbstate_t state;
-        memset (&state, 0, sizeof (state));
-        wchar_t decoded;
-        size_t rc = mbrtowc (&decoded, bytes, size, &state);
-        if (rc == (size_t) -2 && size < sizeof (bytes))
-            continue;           //  more bytes of this character to come
-        if (rc == (size_t) -1 || rc == (size_t) -2)
-            decoded = 0xFFFD;   //  not UTF-8: the replacement character
-        *character = decoded;
-        return 1;
+        }
+        self->pending_size++;
     }
+}
+
+//  The history a prompt uses: its words up to the first of " (:?>", so
+//  that "To (names, separated by commas): " and "Subject: " each keep
+//  their own, and "Read which? (1-7, ...)" one whatever the count; the
+//  menus' digits stay with the menus.
+static char *
+s_history_key (const char *prompt)
+{
+    size_t size = strcspn (prompt, "(:?>");
+    while (size > 0 && prompt [size - 1] == ' ')
+        size--;
+    char *key = strndup (prompt, size);
+    assert (key);
+    return key;
+}
+
+static void
+s_history_destroy (void **item_p)
+{
+    if (*item_p) {
+        history_end ((History *) *item_p);
+        *item_p = NULL;
+    }
+}
+
+//  The history for prompt, made when first needed
+static History *
+s_history (s_shell_t *self, const char *prompt)
+{
+    char *key = s_history_key (prompt);
+    History *kept = (History *) zhashx_lookup (self->histories, key);
+    if (!kept) {
+        kept = history_init ();
+        assert (kept);
+        HistEvent event;
+        history (kept, &event, H_SETSIZE, S_HISTORY_SIZE);
+        history (kept, &event, H_SETUNIQUE, 1);
+        zhashx_insert (self->histories, key, kept);
+    }
+    free (key);
+    return kept;
+}
+
+//  Say that a line was not UTF-8, naming its first bad byte, and what it
+//  would be in Latin-1 (the usual cause: a terminal set to it)
+static void
+s_not_utf8 (int byte)
+{
+    fflush (stdout);
+    char guess [64] = "";
+    if (byte >= 0xA0 && !client_output_ascii ())
+        snprintf (guess, sizeof (guess), ", which is %c%c in Latin-1",
+                  (char) (0xC0 | (byte >> 6)), (char) (0x80 | (byte & 0x3F)));
+    fprintf (stderr, "That line is not UTF-8 text: it holds the byte \\x%02x%s, so it "
+             "was not taken. Set your terminal to UTF-8, and type it again.\n",
+             (unsigned) byte, guess);
 }
 
 static void
@@ -204,12 +287,10 @@ s_editor_start (s_shell_t *self)
     el_set (self->editline, EL_PROMPT, s_prompt);
     el_set (self->editline, EL_EDITOR, "emacs");
     el_set (self->editline, EL_GETCFN, s_getc);
-    self->history = history_init ();
-    assert (self->history);
-    HistEvent event;
-    history (self->history, &event, H_SETSIZE, S_HISTORY_SIZE);
-    history (self->history, &event, H_SETUNIQUE, 1);
-    el_set (self->editline, EL_HIST, history, self->history);
+    self->histories = zhashx_new ();
+    assert (self->histories);
+    zhashx_set_destructor (self->histories, s_history_destroy);
+    el_set (self->editline, EL_HIST, history, s_history (self, ""));
     //  The person's ~/.editrc, as every libedit program reads it
     el_source (self->editline, NULL);
 }
@@ -225,6 +306,7 @@ s_shell_new (client_app_t *app, int input)
     assert (self);
     self->app = app;
     self->input = input;
+    self->bad_byte = -1;
     self->terminal = isatty (input) && isatty (STDOUT_FILENO);
     if (self->terminal)
         s_editor_start (self);
@@ -249,8 +331,7 @@ s_shell_destroy (s_shell_t **self_p)
         zstr_free (&self->server);
         if (self->editline)
             el_end (self->editline);
-        if (self->history)
-            history_end (self->history);
+        zhashx_destroy (&self->histories);
         free (self->ids);
         free (self);
         *self_p = NULL;
@@ -272,45 +353,69 @@ s_read_line (s_shell_t *self, const char *prompt, bool remember, char **line_p)
     s_clear_interrupt (self);
     fflush (stdout);
     if (!self->terminal) {
-        fputs (prompt, stdout);
-        fflush (stdout);
-        client_input_t result = client_input_line (self->input, S_LINE_MAX, line_p);
-        if (result == CLIENT_INPUT_INTERRUPTED)
-            return s_leave? S_READ_EOF: S_READ_CANCEL;
-        if (result == CLIENT_INPUT_TOO_LONG) {
-            fprintf (stderr, "That line is longer than %d bytes, so it was dropped.\n",
-                     S_LINE_MAX);
-            return S_READ_CANCEL;
+        while (true) {
+            fputs (prompt, stdout);
+            fflush (stdout);
+            client_input_t result = client_input_line (self->input, S_LINE_MAX, line_p);
+            if (result == CLIENT_INPUT_INTERRUPTED)
+                return s_leave? S_READ_EOF: S_READ_CANCEL;
+            if (result == CLIENT_INPUT_TOO_LONG) {
+                fprintf (stderr, "That line is longer than %d bytes, so it was dropped.\n",
+                         S_LINE_MAX);
+                return S_READ_CANCEL;
+            }
+            if (result != CLIENT_INPUT_OK)
+                return S_READ_EOF;
+            //  Never stored as something else: said, and asked again
+            if (zpost_msg_valid_utf8 (*line_p, strlen (*line_p)))
+                return S_READ_LINE;
+            const unsigned char *byte = (const unsigned char *) *line_p;
+            size_t index = 0;
+            while (byte [index] && byte [index] < 0x80)
+                index++;
+            s_not_utf8 (byte [index]);
+            zstr_free (line_p);
         }
-        return result == CLIENT_INPUT_OK? S_READ_LINE: S_READ_EOF;
     }
-    self->prompt = prompt;
-    //  libedit writes the prompt first and makes the terminal raw only
-    //  when it reads: keys typed in between would meet the cooked line
-    //  discipline (a Ctrl-D there is lost). Raw first, then the prompt.
-    el_set (self->editline, EL_PREP_TERM, 1);
-    int count = 0;
-    const char *line = el_gets (self->editline, &count);
-    self->prompt = NULL;
-    if (self->cancelled || s_leave) {
-        //  The terminal echoed nothing; end the abandoned line
-        printf ("\n");
-        return s_leave? S_READ_EOF: S_READ_CANCEL;
+    //  Each kind of prompt has its own history: Up at To: brings back
+    //  recipients, never a menu's digits
+    el_set (self->editline, EL_HIST, history, s_history (self, prompt));
+    while (true) {
+        self->prompt = prompt;
+        self->bad_byte = -1;
+        self->pending_size = 0;
+        //  libedit writes the prompt first and makes the terminal raw only
+        //  when it reads: keys typed in between would meet the cooked line
+        //  discipline (a Ctrl-D there is lost). Raw first, then the prompt.
+        el_set (self->editline, EL_PREP_TERM, 1);
+        int count = 0;
+        const char *line = el_gets (self->editline, &count);
+        self->prompt = NULL;
+        if (self->cancelled || s_leave) {
+            //  The terminal echoed nothing; end the abandoned line
+            printf ("\n");
+            return s_leave? S_READ_EOF: S_READ_CANCEL;
+        }
+        if (!line || count <= 0) {
+            printf ("\n");
+            return S_READ_EOF;
+        }
+        if (self->bad_byte != -1) {
+            s_not_utf8 (self->bad_byte);
+            continue;
+        }
+        size_t size = strlen (line);
+        while (size > 0 && (line [size - 1] == '\n' || line [size - 1] == '\r'))
+            size--;
+        *line_p = strndup (line, size);
+        assert (*line_p);
+        if (remember && size > 0) {
+            HistEvent event;
+            History *kept = s_history (self, prompt);
+            history (kept, &event, H_ENTER, *line_p);
+        }
+        return S_READ_LINE;
     }
-    if (!line || count <= 0) {
-        printf ("\n");
-        return S_READ_EOF;
-    }
-    size_t size = strlen (line);
-    while (size > 0 && (line [size - 1] == '\n' || line [size - 1] == '\r'))
-        size--;
-    *line_p = strndup (line, size);
-    assert (*line_p);
-    if (remember && size > 0) {
-        HistEvent event;
-        history (self->history, &event, H_ENTER, *line_p);
-    }
-    return S_READ_LINE;
 }
 
 //  Read a password: without echo on a terminal, a plain line otherwise.
@@ -453,9 +558,17 @@ s_say (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vprintf (format, args);
+    char *sentence = zsys_vprintf (format, args);
     va_end (args);
-    printf ("\n");
+    assert (sentence);
+    if (isatty (STDOUT_FILENO)) {
+        //  At word boundaries, to the terminal's width
+        char *wrapped = client_output_wrap (sentence, client_output_columns ());
+        free (sentence);
+        sentence = wrapped;
+    }
+    printf ("%s\n", sentence);
+    free (sentence);
     fflush (stdout);
 }
 
@@ -468,7 +581,15 @@ s_complain (const char *sentence)
     char *safe = client_output_safe_str (sentence, CLIENT_OUTPUT_LINE);
     if (*safe)
         safe [0] = (char) toupper ((unsigned char) safe [0]);
-    fprintf (stderr, "%s.\n", safe);
+    char *said = zsys_sprintf ("%s.", safe);
+    assert (said);
+    if (isatty (STDERR_FILENO)) {
+        char *wrapped = client_output_wrap (said, client_output_columns_of (STDERR_FILENO));
+        free (said);
+        said = wrapped;
+    }
+    fprintf (stderr, "%s\n", said);
+    free (said);
     free (safe);
 }
 
@@ -511,11 +632,21 @@ static char *
 s_ask_username (s_shell_t *self)
 {
     char *typed = NULL;
-    s_read_t result = s_read_line (self, "Username: ", true, &typed);
+    //  The config file's user is the answer to an empty line
+    client_settings_t *settings = client_config_settings (self->app->config);
+    const char *usual = settings? client_settings_get (settings, "user"): NULL;
+    char *prompt = usual? zsys_sprintf ("Username (Enter for %s): ", usual)
+                        : strdup ("Username: ");
+    s_read_t result = s_read_line (self, prompt, true, &typed);
+    free (prompt);
     if (result != S_READ_LINE) {
         if (result == S_READ_CANCEL)
             s_cancelled ();
         return NULL;
+    }
+    if (usual && !*typed) {
+        free (typed);
+        typed = strdup (usual);
     }
     char *name = client_check_username (typed);
     if (!name && *typed) {

@@ -16,8 +16,10 @@
     the session, logging out first. SIGTERM and SIGHUP leave the same way.
 
     On a terminal, lines are read with libedit: editing, and a history of
-    what was typed at menus and prompts (never passwords or message
-    bodies). Passwords are read without echo (client_input). When standard
+    what was typed, one per kind of prompt (Up at To: brings back
+    recipients, at a menu its digits; never passwords or message bodies).
+    A line that is not UTF-8 is refused with a sentence and asked again,
+    on a terminal and through a pipe alike. Passwords are read without echo (client_input). When standard
     input is not a terminal, the session reads it line by line instead, so
     a script or a test can drive it through a pipe; prompts are still
     written, and passwords are plain lines.

@@ -65,6 +65,10 @@ client_trust_check_known (void *arg, const char *endpoint, char *error, size_t e
         line = client_keys_line (app->keys, name);
         free (name);
     }
+    //  Or through another name of the same host
+    const char *same = line? NULL: client_keys_same_host (app->keys, server);
+    if (same)
+        line = client_keys_line (app->keys, same);
     char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
     zpost_announce_fingerprint (announced, fingerprint);
     snprintf (error, error_size,
@@ -237,6 +241,29 @@ s_first_contact (client_app_t *app)
         free (names);
         return status;
     }
+    //  A key already trusted for another name: in CurveZMQ the key is the
+    //  server (only it can answer to it), so this is that server by
+    //  another name, and the person was asked when it was first met. The
+    //  session's PING proves it before the name is added.
+    const char *trusted = client_keys_server_with_key (app->keys, key);
+    if (trusted) {
+        char *path = client_output_safe_str (client_keys_path (app->keys),
+                                             CLIENT_OUTPUT_LINE);
+        char *sentence = zsys_sprintf ("%s announces the key you trust for %s (line "
+                                       "%zu of %s): the same server by another name, "
+                                       "so it is trusted too", server, trusted,
+                                       client_keys_line (app->keys, trusted), path);
+        client_api_say (app, sentence);
+        free (sentence);
+        free (path);
+        free (others);
+        free (server);
+        free (announce);
+        free (names);
+        int rc = client_config_set_server_key (app->config, key);
+        assert (rc == 0);
+        return CLIENT_EXIT_DONE;
+    }
     fflush (stdout);
     if (servers == 1)
         fprintf (stderr, "%sThe server %s is new to this client. It announces (on %s) "
@@ -324,6 +351,19 @@ client_trust_server_key (client_app_t *app, bool *pin_p)
     for (size_t index = 0; index < client_config_servers (app->config); index++) {
         char *server = s_server_name (app, index);
         const char *key = client_keys_lookup (app->keys, server);
+        //  Another name of the same host and port (localhost and
+        //  127.0.0.1) is the same server: its key is this one's, and this
+        //  name is added once the server proves it holds it
+        const char *same = key? NULL: client_keys_same_host (app->keys, server);
+        if (same) {
+            key = client_keys_lookup (app->keys, same);
+            missing = true;
+            if (!known) {
+                known = key;
+                known_server = strdup (same);
+                assert (known_server);
+            }
+        }
         if (!key)
             missing = true;
         else

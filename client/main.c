@@ -32,8 +32,10 @@
 */
 
 #include "client_commands.h"
+#include "client_input.h"
 #include "client_output.h"
 #include "client_shell.h"
+#include "client_show.h"
 
 #include <getopt.h>
 
@@ -105,7 +107,8 @@ s_help (void)
         "as JSON on stdout, or on failure\n"
         "{\"status\": N, \"error\": \"NAME\", \"reason\": \"...\", \"detail\": ...}\n"
         "(status 0 when no server status applies: NOT_LOGGED_IN, NO_ANSWER,\n"
-        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED, NO_SUCH_MESSAGE).\n"
+        "BAD_REPLY, INTERRUPTED, LOCAL_ERROR, KEY_CHANGED, NO_SUCH_MESSAGE,\n"
+        "NOT_KNOWN).\n"
         "\n"
         "Files:\n"
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/client.key, client.key_secret\n"
@@ -113,7 +116,11 @@ s_help (void)
         "  ${XDG_CONFIG_HOME:-~/.config}/zpost/known_servers\n"
         "                        \"host:port KEY\" per server you trusted (0600;\n"
         "                        a list's brokers: one line each, one key);\n"
-        "                        remove a line to trust a server's new key\n"
+        "                        zpost forget-key HOST forgets a server's key\n"
+        "  ${XDG_CONFIG_HOME:-~/.config}/zpost/config\n"
+        "                        settings in ZPL: server, user, editor, pager,\n"
+        "                        and names for servers (servers / NAME = ADDR);\n"
+        "                        options and environment variables win over it\n"
         "  ${XDG_STATE_HOME:-~/.local/state}/zpost/HOST_PORT.session\n"
         "                        the session zpost login keeps per server (0600)\n"
         "\n"
@@ -123,6 +130,9 @@ s_help (void)
         "                        passwords for register, login and passwd, when\n"
         "                        not asked for on the terminal\n"
         "  VISUAL, EDITOR        the editor for zpost send (default vi)\n"
+        "  PAGER                 the pager for a message taller than the\n"
+        "                        terminal (default less; empty for none)\n"
+        "  COLUMNS, LINES        the terminal's size, when it cannot be asked\n"
         "\n"
         "Text that other users wrote is printed with control characters and\n"
         "bidi controls shown as escapes (\\x1b, \\u009b, \\u202e), and a\n"
@@ -143,11 +153,37 @@ s_help (void)
 }
 
 //  A word that can only be a server: the commands have neither dots nor
-//  colons, host names and addresses nearly always do
+//  colons, host names and addresses nearly always do; and the names the
+//  config file gives servers
 static bool
-s_looks_like_address (const char *word)
+s_looks_like_address (const char *word, client_settings_t *settings)
 {
-    return strchr (word, '.') || strchr (word, ':') || streq (word, "localhost");
+    return strchr (word, '.') || strchr (word, ':') || streq (word, "localhost")
+        || (settings && client_settings_alias (settings, word));
+}
+
+//  Read the config file into config. 0, or -1 after saying why not.
+static int
+s_load_settings (client_config_t *config)
+{
+    client_settings_t *settings = client_settings_new ();
+    const char *dir = client_config_dir (config);
+    char *path = dir? zsys_sprintf ("%s/" CLIENT_SETTINGS_FILE, dir): NULL;
+    int rc = client_settings_load (settings, path);
+    free (path);
+    if (rc) {
+        char *safe = client_output_safe_str (client_settings_error (settings),
+                                             CLIENT_OUTPUT_LINE);
+        fprintf (stderr, "zpost: %s\n", safe);
+        free (safe);
+        client_settings_destroy (&settings);
+        return -1;
+    }
+    //  The environment wins over the file: each reader asks it first
+    client_input_set_editor (client_settings_get (settings, "editor"));
+    client_show_set_pager (client_settings_get (settings, "pager"));
+    client_config_set_settings (config, &settings);
+    return 0;
 }
 
 //  Say what is wrong (unless already said), then how to get it right.
@@ -175,6 +211,8 @@ main (int argc, char *argv [])
     //  default, which is where our results go.
     zsys_set_logstream (NULL);
     zsys_set_logident ("zpost");
+    //  Whether the terminal takes UTF-8, or gets escapes past ASCII
+    client_output_use_locale ();
 
     client_app_t app = {
         .timeout = CLIENT_SESSION_TIMEOUT,
@@ -250,47 +288,57 @@ main (int argc, char *argv [])
                 return s_misuse (NULL, NULL);
         }
     }
+    //  The config file, before the words: it may name the server
+    if (app.verbose)
+        zsys_set_logstream (stderr);
+    zsys_init ();
+    app.config = client_config_new (NULL, NULL);
+    assert (app.config);
+    if (s_load_settings (app.config)) {
+        client_api_finish (&app);
+        return CLIENT_EXIT_USAGE;
+    }
+    client_settings_t *settings = client_config_settings (app.config);
+    int status = CLIENT_EXIT_DONE;
     const client_command_t *command = NULL;
     if (optind < argc) {
         const char *name = argv [optind];
         command = client_commands_find (name);
-        if (!command && !app.server && s_looks_like_address (name)) {
+        if (!command && !app.server && s_looks_like_address (name, settings)) {
             app.server = name;
             if (optind + 1 < argc)
-                return s_misuse ("after the server comes no more; for one command, "
-                                 "write zpost --server ADDR COMMAND, not", argv [optind + 1]);
+                status = s_misuse ("after the server comes no more; for one command, "
+                                   "write zpost --server ADDR COMMAND, not",
+                                   argv [optind + 1]);
         }
         else
         if (!command) {
             char *printable = zsys_sprintf ("'%.64s'%s", name,
                 app.server? "": " (for a guided session with a server of that "
                 "name, write zpost --server NAME)");
-            int status = s_misuse ("unknown command", printable);
+            status = s_misuse ("unknown command", printable);
             zstr_free (&printable);
-            return status;
         }
     }
     else
-    if (!app.server && !(getenv ("ZPOST_SERVER") && *getenv ("ZPOST_SERVER")))
-        return s_misuse ("no command given (and no server for a guided session: "
-                         "give one, or set ZPOST_SERVER)", NULL);
-    if (!command && app.json)
-        return s_misuse ("--json goes with a command; the guided session has none", NULL);
-
-    if (app.verbose)
-        zsys_set_logstream (stderr);
-    zsys_init ();
-    app.config = client_config_new (NULL, NULL);
-    assert (app.config);
-
-    if (!command) {
-        int status = client_shell_run (&app);
+    if (!app.server && !(getenv ("ZPOST_SERVER") && *getenv ("ZPOST_SERVER"))
+    &&  !client_settings_get (settings, "server"))
+        status = s_misuse ("no command given (and no server for a guided session: "
+                           "give one, set ZPOST_SERVER, or server in the config "
+                           "file)", NULL);
+    if (!status && !command && app.json)
+        status = s_misuse ("--json goes with a command; the guided session has none",
+                           NULL);
+    if (status) {
         client_api_finish (&app);
         return status;
     }
 
-    //  The command sees its name as argv [0]
-    int status = client_commands_run (&app, command, argc - optind, argv + optind);
+    if (!command)
+        status = client_shell_run (&app);
+    else
+        //  The command sees its name as argv [0]
+        status = client_commands_run (&app, command, argc - optind, argv + optind);
     client_api_finish (&app);
     return status;
 }
