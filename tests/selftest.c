@@ -34,6 +34,7 @@
 #include "client_check.h"
 #include "client_json.h"
 #include "client_commands.h"
+#include "client_draft.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -68,6 +69,7 @@ static const s_selftest_t s_selftests [] = {
     { "client_check", client_check_test },
     { "client_json", client_json_test },
     { "client_commands", client_commands_test },
+    { "client_draft", client_draft_test },
 };
 
 int
