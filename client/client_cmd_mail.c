@@ -757,7 +757,10 @@ s_stats (client_call_t *call)
             json_decref (object);
         }
         else
+        if (client_call_flag (call, "server"))
             client_show_stats (reply);
+        else
+            client_show_stats_words (reply);
         status = CLIENT_EXIT_DONE;
     }
     zpost_msg_destroy (&reply);
@@ -768,7 +771,10 @@ const client_command_t client_cmd_stats = {
     "stats", "[--server]",
     "Show how many messages you have and their size.",
     "\n"
-    "Prints one figure per line: name and value (sizes in bytes).\n"
+    "Says how many messages your inbox and sent folder hold, how many are\n"
+    "unread, their size, and how much of your quota is used, in words;\n"
+    "with --server, one figure per line: name and value (sizes in bytes).\n"
+    "--json gives every figure by its name.\n"
     "\n"
     "Options:\n"
     "      --server          figures for the whole server instead\n"
