@@ -197,21 +197,23 @@ def test_guided_delete_asks_first(tmp):
     pty = shell._session(tmp, broker)
     try:
         shell._login(pty, "alice")
+        oldest = h.rows(client.expect(200, "LIST", "inbox", "all", "10", "0"), 7)[-1][0]
         shell._menu(pty)
         pty.line("3")
         pty.expect(b"Delete which?")
-        pty.line("3")
-        pty.expect(b"Delete #3? It cannot be undone. [y/N] ")
+        pty.line(oldest)
+        pty.expect(b"Delete message %s? It cannot be undone. [y/N] " % oldest.encode())
         pty.line("3")
         pty.expect(b"Nothing was deleted.")
         assert len(h.rows(client.expect(200, "LIST", "inbox", "all", "10", "0"), 7)) == 3
         shell._menu(pty)
         pty.line("3")
         pty.expect(b"Delete which?")
-        pty.line("3")
+        pty.line(oldest)
         pty.expect(b"[y/N] ")
         pty.line("y")
-        pty.expect(b"Deleted message 3 from your inbox.")
+        # The id it deleted, as the list shows it (issue 14, item 8)
+        pty.expect(b"Deleted message %s from your inbox." % oldest.encode())
         shell._menu(pty)
         pty.send(b"\x04")
         pty.expect(b"Goodbye.")
@@ -221,7 +223,7 @@ def test_guided_delete_asks_first(tmp):
     subjects = [row[3] for row in h.rows(client.expect(200, "LIST", "inbox", "all",
                                                        "10", "0"), 7)]
     client.close()
-    assert subjects == ["note 2", "note 1"], subjects     # #3 was the oldest
+    assert subjects == ["note 2", "note 1"], subjects     # note 0 was the oldest
 
 
 def _fake_server(replies):
