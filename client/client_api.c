@@ -207,8 +207,8 @@ client_api_open (client_app_t *app)
     //  A person at a terminal is told why nothing seems to happen
     if (isatty (STDERR_FILENO))
         client_session_set_notify (app->session, s_notice, app);
-    if (app->key_known)
-        client_session_set_check (app->session, client_trust_check_known, app);
+    //  Whatever the key's source, a silent server is asked what it holds
+    client_session_set_check (app->session, client_trust_check_known, app);
     if (pin) {
         status = client_trust_pin (app);
         if (status)
