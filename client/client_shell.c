@@ -908,7 +908,8 @@ s_inbox (s_shell_t *self)
     s_page_t page;
     int shown = s_show_page (self, 0, 1, &page);
     uint64_t current = 0;               //  the message last read
-    while (shown >= 0 && self->username) {
+    //  An empty inbox has nothing to ask about: back to the menu
+    while (shown >= 0 && self->username && (shown > 0 || page_index > 0)) {
         char *line = NULL;
         s_read_t result = s_read_line (self, "Read which? (an id, n or p for pages, "
                                        "Enter for the menu) ", true, &line);

@@ -256,8 +256,7 @@ def test_message_actions(tmp):
         pty.line("y")
         pty.expect(b"Deleted message %s from your inbox." % first.encode())
         pty.expect(b"Your inbox is empty.")
-        pty.line("")
-        # Statistics in words
+        # Nothing left to read: back at the menu. Statistics in words
         shell._menu(pty)
         pty.line("4")
         stats = pty.expect(b"zpost> ")
