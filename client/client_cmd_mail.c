@@ -769,7 +769,7 @@ s_stats (client_call_t *call)
 
 const client_command_t client_cmd_stats = {
     "stats", "[--server]",
-    "Show how many messages you have and their size.",
+    "Say how many messages you have, unread, their size, the quota.",
     "\n"
     "Says how many messages your inbox and sent folder hold, how many are\n"
     "unread, their size, and how much of your quota is used, in words;\n"
