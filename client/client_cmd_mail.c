@@ -552,6 +552,20 @@ s_list (client_call_t *call)
                     sent? "sent folder": "inbox", client_state_username (call->state));
         else
         if (more && !all) {
+            //  How many there are in all: the folder's count, from STATS
+            //  (a flagged count it has not)
+            int stats_status;
+            zpost_msg_t *stats = only_flagged? NULL
+                               : client_api_stats (app, false, &stats_status);
+            int64_t in_all = -1;
+            if (stats && zpost_msg_status (stats) == ZPOST_OK)
+                in_all = client_show_stat (stats, sent? "sent-count"
+                                                      : unread? "inbox-unread"
+                                                      : "inbox-count");
+            zpost_msg_destroy (&stats);
+            if (in_all > 0)
+                printf ("%zu of %" PRId64 " %smessages shown; ", total, in_all,
+                        unread? "unread ": "");
             printf ("more: zpost list%s%s%s", sent? " --sent": "", unread? " --unread": "",
                     only_flagged? " --flagged": "");
             if (limit != S_LIST_LIMIT)
@@ -580,6 +594,9 @@ const client_command_t client_cmd_list = {
     "                        --all, the page size, default 1000)\n"
     "      --before ID       only messages older than ID (the next page)\n"
     "      --all             every message, page after page\n"
+    "\n"
+    "A full page ends with how many there are in all and the command for\n"
+    "the next page: \"50 of 120 messages shown; more: zpost list --before 71\".\n"
     CLIENT_COMMAND_JSON_HELP
     "\n"
     "JSON: [{\"id\": 42, \"from\": \"alice\", \"to\": [\"bob\"], \"subject\": \"...\",\n"

@@ -13,6 +13,7 @@
   the original quoted), zpost thread;
 - zpost mark (seen, unseen, flagged, unflagged), zpost list --flagged and
   the ! of a flagged row;
+- zpost list past 50: the folder's total and the next page's command;
 - zpost unregister: asks for --yes without a terminal, a wrong password
   deletes nothing, the right one deletes the account and forgets the login.
 """
@@ -311,6 +312,29 @@ def test_mark_and_flagged(tmp):
     _zpost(tmp, broker, ["list", "--unread", "--flagged"], expect_rc=2)
 
 
+def test_list_pages_with_totals(tmp):
+    broker, _ = _service_with_users(tmp, "alice")
+    alice = h.Client(broker, timeout=10)
+    alice.login("alice", PASSWORD)
+    ids = [int(alice.expect(200, "SEND", "alice", "n%d" % n, "x").fields[0])
+           for n in range(120)]
+    alice.close()
+    _login(tmp, broker, "alice")
+    out, _ = _zpost(tmp, broker, ["list"])
+    lines = out.splitlines()
+    assert len(lines) == 1 + 50 + 1, lines[-3:]
+    assert lines[-1] == "50 of 120 messages shown; more: zpost list --before %d" \
+        % ids[70], lines[-1]
+    out, _ = _zpost(tmp, broker, ["list", "--before", str(ids[70])])
+    listed = [int(re.match(r"..\s*(\d+)", line).group(1)) for line in out.splitlines()[1:51]]
+    assert listed == list(reversed(ids[20:70])), listed
+    out, _ = _zpost(tmp, broker, ["list", "--all"])
+    assert len(out.splitlines()) == 121 and "more:" not in out, out[-200:]
+    out, _ = _zpost(tmp, broker, ["list", "--unread", "-n", "10"])
+    assert out.splitlines()[-1].startswith("10 of 120 unread messages shown; more: "
+                                           "zpost list --unread --limit 10 --before "), out
+
+
 def test_unregister(tmp):
     broker, store = _service_with_users(tmp, "alice", "bob")
     _login(tmp, broker, "alice")
@@ -353,5 +377,6 @@ if __name__ == "__main__":
         test_reply_forward_thread,
         test_reply_in_the_editor_quotes,
         test_mark_and_flagged,
+        test_list_pages_with_totals,
         test_unregister,
     ])
