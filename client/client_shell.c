@@ -1051,7 +1051,15 @@ static void
 s_deliver (s_shell_t *self, client_draft_t *draft)
 {
     while (true) {
-        if (self->username) {
+        //  A draft goes out as the one who wrote it, or not at all
+        bool writer = self->username
+                   && (!*client_draft_user (draft)
+                       || streq (client_draft_user (draft), self->username));
+        if (self->username && !writer)
+            s_say ("Draft %u was written by %s; log in as %s to send it.",
+                   client_draft_number (draft), client_draft_user (draft),
+                   client_draft_user (draft));
+        if (writer) {
             int status;
             zpost_msg_t *reply = client_compose_deliver (self->app, draft, &status);
             char *sentence = zsys_sprintf ("the message it answers (%" PRIu64 ") is no "
@@ -1075,6 +1083,8 @@ s_deliver (s_shell_t *self, client_draft_t *draft)
         }
         else
             s_say ("Your message is kept as draft %u.", client_draft_number (draft));
+        if (self->username && !writer)
+            return;
         char *answer = NULL;
         s_read_t result = s_read_line (self, self->username
             ? "r send again, t change the recipients, e edit it in your editor, "
