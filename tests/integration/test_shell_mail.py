@@ -5,6 +5,8 @@
 - a login that ends while the body is typed (PASSWD from elsewhere ends
   the session) keeps the message as a draft, and "l" logs in again and
   sends it; the draft is gone once sent;
+- a recipient gone between the check and the send (430): t changes the
+  recipients, e edits the body in $EDITOR, and it goes;
 - Ctrl-C in the middle of a body keeps what was typed as a draft, which
   the drafts entry (7) sends;
 - 120 messages: the totals are the folder's (not "50 messages"), n and p
@@ -111,6 +113,52 @@ def test_draft_kept_when_the_login_ends(tmp):
     reply = bob.expect(200, "READ", rows[0][0])
     assert reply.fields[5] == b"Dear Bob,\nmany words.\n", reply
     bob.close()
+
+
+def test_recipient_gone_change_and_edit(tmp):
+    """bob deletes his account while alice writes to him: the SEND's 430
+    keeps the draft; t changes the recipients, e edits the body in the
+    editor, and the message goes to carol as edited."""
+    broker, _ = _service_with_users(tmp, "alice", "bob", "carol")
+    editor = os.path.join(tmp, "editor.sh")
+    with open(editor, "w") as f:
+        f.write("#!/bin/sh\necho 'P.S. edited' >> \"$1\"\n")
+    os.chmod(editor, 0o700)
+    pty = shell._session(tmp, broker, env={"EDITOR": editor})
+    try:
+        shell._login(pty, "alice")
+        shell._menu(pty)
+        pty.line("2")
+        pty.expect(b"To (names, separated by commas): ")
+        pty.line("bob")
+        pty.expect(b"Subject: ")
+        pty.line("Plans")
+        pty.expect(b"Ctrl-D.")
+        pty.line("See you.")
+        bob = _user(broker, "bob")
+        bob.expect(200, "UNREGISTER", PASSWORD)
+        bob.close()
+        pty.line(".")
+        pty.expect(b"No such user: bob")
+        pty.expect(b"Your message is kept as draft 1.")
+        pty.expect(b"t change the recipients")
+        pty.line("e")
+        # Still refused (bob is gone), and still kept
+        pty.expect(b"No such user: bob")
+        pty.expect(b"t change the recipients")
+        pty.line("t")
+        pty.expect(b"To (names, separated by commas): ")
+        pty.line("carol")
+        pty.expect(re.compile(rb"Sent to carol \(message \d+\)\."))
+        assert _drafts(tmp) == [], _drafts(tmp)
+        _leave(pty)
+    finally:
+        pty.close()
+    carol = _user(broker, "carol")
+    rows = h.rows(carol.expect(200, "LIST", "inbox", "all", "10", "0"), 7)
+    reply = carol.expect(200, "READ", rows[0][0])
+    assert reply.fields[5] == b"See you.\nP.S. edited\n", reply
+    carol.close()
 
 
 def test_ctrl_c_keeps_what_was_typed(tmp):
@@ -321,6 +369,7 @@ if __name__ == "__main__":
     h.run_tests([
         test_unknown_recipient_before_the_subject,
         test_draft_kept_when_the_login_ends,
+        test_recipient_gone_change_and_edit,
         test_ctrl_c_keeps_what_was_typed,
         test_pages_and_totals,
         test_message_actions,
