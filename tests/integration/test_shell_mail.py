@@ -102,7 +102,8 @@ def test_draft_kept_when_the_login_ends(tmp):
         pty.expect(b"Password: ")
         pty.line("another password")
         pty.expect(b"Logged in as alice.")
-        pty.expect(re.compile(rb"Sent to bob \(message \d+\)\."))
+        sent = pty.expect(re.compile(rb"Sent to bob \(message \d+\)\."))
+        sent_id = re.search(rb"message (\d+)", sent).group(1).decode()
         assert _drafts(tmp) == [], _drafts(tmp)
         _leave(pty)
     finally:
@@ -110,6 +111,8 @@ def test_draft_kept_when_the_login_ends(tmp):
     bob = _user(broker, "bob")
     rows = h.rows(bob.expect(200, "LIST", "inbox", "all", "10", "0"), 7)
     assert [r[3] for r in rows] == ["Long letter"], rows
+    # "Sent to bob (message N)": N is the id bob's inbox shows (item 8)
+    assert rows[0][0] == sent_id, (rows, sent_id)
     reply = bob.expect(200, "READ", rows[0][0])
     assert reply.fields[5] == b"Dear Bob,\nmany words.\n", reply
     bob.close()
