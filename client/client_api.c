@@ -207,8 +207,8 @@ client_api_open (client_app_t *app)
     //  A person at a terminal is told why nothing seems to happen
     if (isatty (STDERR_FILENO))
         client_session_set_notify (app->session, s_notice, app);
-    if (app->key_known)
-        client_session_set_check (app->session, client_trust_check_known, app);
+    //  Whatever the key's source, a silent server is asked what it holds
+    client_session_set_check (app->session, client_trust_check_known, app);
     if (pin) {
         status = client_trust_pin (app);
         if (status)
@@ -516,6 +516,70 @@ client_api_list (client_app_t *app, bool sent, bool unread, int limit,
     zpost_msg_set (request, ZPOST_F_FILTER, unread? "unread": "all");
     zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
     zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_list_filtered (client_app_t *app, bool sent, const char *filter,
+                          int limit, uint64_t before, int *status_p)
+{
+    assert (limit >= 1 && limit <= ZPOST_LIST_MAX);
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_LIST);
+    zpost_msg_set (request, ZPOST_F_FOLDER, sent? "sent": "inbox");
+    zpost_msg_set (request, ZPOST_F_FILTER, filter);
+    zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
+    zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_lookup (client_app_t *app, const char *recipients, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_LOOKUP);
+    zpost_msg_set (request, ZPOST_F_RECIPIENTS, recipients);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_answer (client_app_t *app, uint64_t in_reply_to, const char *recipients,
+                   const char *subject, const char *body, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_ANSWER);
+    zpost_msg_set_number (request, ZPOST_F_IN_REPLY_TO, in_reply_to);
+    zpost_msg_set (request, ZPOST_F_RECIPIENTS, recipients);
+    zpost_msg_set (request, ZPOST_F_SUBJECT, subject);
+    zpost_msg_set (request, ZPOST_F_BODY, body);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_thread (client_app_t *app, uint64_t id, int limit, uint64_t before,
+                   int *status_p)
+{
+    assert (limit >= 1 && limit <= ZPOST_LIST_MAX);
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_THREAD);
+    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
+    zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
+    zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_mark (client_app_t *app, bool sent, uint64_t id, const char *flag,
+                 int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_MARK);
+    zpost_msg_set (request, ZPOST_F_FOLDER, sent? "sent": "inbox");
+    zpost_msg_set_number (request, ZPOST_F_MESSAGE_ID, id);
+    zpost_msg_set (request, ZPOST_F_FLAG, flag);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
+client_api_unregister (client_app_t *app, const char *password, int *status_p)
+{
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_UNREGISTER);
+    zpost_msg_set (request, ZPOST_F_PASSWORD, password);
     return s_send (app, &request, status_p);
 }
 

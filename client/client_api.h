@@ -141,6 +141,28 @@ zpost_msg_t *
 zpost_msg_t *
     client_api_stats (client_app_t *app, bool server, int *status_p);
 
+//  LIST with a filter: "all", "unread" or "flagged"
+zpost_msg_t *
+    client_api_list_filtered (client_app_t *app, bool sent, const char *filter,
+                              int limit, uint64_t before, int *status_p);
+//  LOOKUP: are the session and every recipient there? (430 names who is not)
+zpost_msg_t *
+    client_api_lookup (client_app_t *app, const char *recipients, int *status_p);
+//  ANSWER: a SEND that answers message in_reply_to, in its thread
+zpost_msg_t *
+    client_api_answer (client_app_t *app, uint64_t in_reply_to,
+                       const char *recipients, const char *subject,
+                       const char *body, int *status_p);
+zpost_msg_t *
+    client_api_thread (client_app_t *app, uint64_t id, int limit,
+                       uint64_t before, int *status_p);
+//  MARK: flag is "seen", "unseen", "flagged" or "unflagged"
+zpost_msg_t *
+    client_api_mark (client_app_t *app, bool sent, uint64_t id,
+                     const char *flag, int *status_p);
+zpost_msg_t *
+    client_api_unregister (client_app_t *app, const char *password, int *status_p);
+
 //  Whether the inbox (or the sent folder) holds message id, asked with a
 //  LIST of one row below id + 1, which changes nothing: DELETE answers
 //  200 either way, as the protocol makes it idempotent. 1 it does, 0 it

@@ -609,3 +609,106 @@ const client_command_t client_cmd_whoami = {
     { { NULL, 0, false, false } },
     0, 0, NULL, NULL, NULL, s_whoami
 };
+
+
+//  --------------------------------------------------------------------------
+//  unregister
+
+//  Ask on the terminal to type the account's name; true if it was typed
+static bool
+s_confirmed (const char *username, const char *server)
+{
+    fprintf (stderr, "This deletes the account %s on %s, with all its mail and "
+             "sessions; it cannot be undone.\nType the name %s to go on: ",
+             username, server, username);
+    fflush (stderr);
+    char *typed = NULL;
+    bool yes = client_input_line (STDIN_FILENO, 256, &typed) == CLIENT_INPUT_OK
+            && streq (typed, username);
+    client_input_wipe (&typed);
+    return yes;
+}
+
+static int
+s_unregister (client_call_t *call)
+{
+    client_app_t *app = call->app;
+    bool from_stdin = client_call_flag (call, "password-stdin");
+    const char *username = client_state_username (call->state);
+    char *username_copy = strdup (username);
+    const char *server = client_config_endpoint (app->config);
+    //  A typed name, or --yes from a script: never a deletion by accident
+    if (!client_call_flag (call, "yes")) {
+        if (from_stdin || !isatty (STDIN_FILENO)) {
+            free (username_copy);
+            return client_api_fail (app, CLIENT_EXIT_USAGE, 0, "LOCAL_ERROR",
+                                    "deleting the account %s needs --yes when standard "
+                                    "input is not a terminal; nothing was deleted",
+                                    username);
+        }
+        if (!s_confirmed (username, server)) {
+            free (username_copy);
+            return client_api_fail (app, CLIENT_EXIT_REFUSED, 0, "LOCAL_ERROR",
+                                    "the name was not typed; nothing was deleted");
+        }
+    }
+    char *password = NULL;
+    int status = s_password (app, from_stdin, "ZPOST_PASSWORD", "Password: ",
+                             false, S_PASSWORD_CURRENT, &password);
+    if (status) {
+        free (username_copy);
+        return status;
+    }
+    zpost_msg_t *reply = client_api_unregister (app, password, &status);
+    client_input_wipe (&password);
+    if (!reply)
+        client_api_say (app, "the account may or may not have been deleted: a "
+                        "request sent again after a lost answer gets 401, so run "
+                        "zpost login to see whether it is still there");
+    else
+    if (zpost_msg_status (reply) != ZPOST_OK)
+        status = client_api_refusal (app, reply, call->state, ZPOST_LOGIN_FAILED,
+                                     "the password is wrong; the account was not "
+                                     "deleted");
+    else {
+        //  The session went with the account: forget the login here
+        client_state_remove (call->state);
+        if (app->json) {
+            json_t *object = json_pack ("{s:s, s:b}", "username", username_copy,
+                                        "deleted", true);
+            client_json_emit (object);
+            json_decref (object);
+        }
+        else
+            printf ("deleted the account %s on %s, with its mail and sessions; the "
+                    "name is free again\n", username_copy, server);
+        status = CLIENT_EXIT_DONE;
+    }
+    zpost_msg_destroy (&reply);
+    free (username_copy);
+    return status;
+}
+
+const client_command_t client_cmd_unregister = {
+    "unregister", "[--yes] [--password-stdin]",
+    "Delete your account, with its mail and sessions.",
+    "\n"
+    "Deletes the account you are logged in as: your inbox and sent folder\n"
+    "(messages others hold stay theirs), every session, and the name, which\n"
+    "anyone may register again. It cannot be undone. On a terminal it asks\n"
+    "you to type the account's name, then its password (without echo);\n"
+    "scripts give --yes, and the password with --password-stdin or\n"
+    "$ZPOST_PASSWORD.\n"
+    "\n"
+    "Options:\n"
+    "      --yes             do not ask for the name (needed without a terminal)\n"
+    "      --password-stdin  read the password from standard input\n"
+    CLIENT_COMMAND_JSON_HELP
+    "\n"
+    "JSON: {\"username\": \"alice\", \"deleted\": true}\n",
+    CLIENT_COMMAND_LOGIN | CLIENT_COMMAND_JSON,
+    { { "yes", 0, false, false }, { "password-stdin", 0, false, false } },
+    0, 0, NULL,
+    "takes no arguments (the password is asked for, never given as an argument)",
+    NULL, s_unregister
+};

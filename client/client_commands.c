@@ -28,7 +28,13 @@ static const client_command_t *s_commands [] = {
     &client_cmd_read,
     &client_cmd_delete,
     &client_cmd_stats,
-    &client_cmd_forget_key
+    &client_cmd_forget_key,
+    &client_cmd_reply,
+    &client_cmd_forward,
+    &client_cmd_thread,
+    &client_cmd_mark,
+    &client_cmd_drafts,
+    &client_cmd_unregister
 };
 
 #define S_COMMAND_COUNT (sizeof (s_commands) / sizeof (s_commands [0]))

@@ -2,7 +2,8 @@
     client_commands - the one-shot commands of the zpost client: the table
 
         ping, register, login, logout, passwd, whoami,
-        send, list, read, delete, stats, forget-key
+        send, list, read, delete, stats, forget-key,
+        reply, forward, thread, mark, drafts, unregister
 
     Each command is one row (client_command_t): its name, usage, help,
     what it needs (CLIENT_COMMAND_SERVER, _LOGIN, _JSON), its options and
@@ -138,6 +139,12 @@ extern const client_command_t client_cmd_read;
 extern const client_command_t client_cmd_delete;
 extern const client_command_t client_cmd_stats;
 extern const client_command_t client_cmd_forget_key;    //  client_cmd_keys.c
+extern const client_command_t client_cmd_reply;
+extern const client_command_t client_cmd_forward;
+extern const client_command_t client_cmd_thread;
+extern const client_command_t client_cmd_mark;
+extern const client_command_t client_cmd_drafts;
+extern const client_command_t client_cmd_unregister;    //  client_cmd_account.c
 
 //  Selftest
 void

@@ -257,6 +257,27 @@ s_run_editor (const char *editor, const char *path)
 }
 
 client_input_t
+client_input_edit_file (const char *path, char *error, size_t error_size)
+{
+    assert (path && error);
+    error [0] = 0;
+    const char *editor = client_input_editor_name ();
+    int status = s_run_editor (editor, path);
+    if (status == -1) {
+        snprintf (error, error_size, "cannot run the editor '%s': %s", editor,
+                  strerror (errno));
+        return CLIENT_INPUT_FAILED;
+    }
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        snprintf (error, error_size, "the editor '%s' failed (%s %d); set VISUAL "
+                  "or EDITOR", editor, WIFEXITED (status)? "exit status": "signal",
+                  WIFEXITED (status)? WEXITSTATUS (status): WTERMSIG (status));
+        return CLIENT_INPUT_FAILED;
+    }
+    return CLIENT_INPUT_OK;
+}
+
+client_input_t
 client_input_editor (size_t max, char **text_p, size_t *size_p, char *error,
                      size_t error_size)
 {

@@ -58,6 +58,12 @@ client_input_t
     client_input_editor (size_t max, char **text_p, size_t *size_p,
                          char *error, size_t error_size);
 
+//  Run the user's editor on the file at path, which stays where it is
+//  whatever happens (a draft: client_draft). CLIENT_INPUT_OK when the
+//  editor exited 0; else CLIENT_INPUT_FAILED with error saying why.
+client_input_t
+    client_input_edit_file (const char *path, char *error, size_t error_size);
+
 //  The editor command that client_input_editor would run: $VISUAL, else
 //  $EDITOR, else the one client_input_set_editor was given (the config
 //  file's editor), else vi.

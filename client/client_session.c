@@ -82,6 +82,7 @@ typedef struct {
     char *endpoint;             //  "tcp://host:port"
     bool answered;              //  a reply has come from it on this session
     bool checked;               //  the check has run for it
+    bool refused;               //  and refused it: it holds another key
 } s_broker_t;
 
 struct _client_session_t {
@@ -104,6 +105,7 @@ struct _client_session_t {
     char *token;                //  session token new requests carry, or NULL
     client_session_failure_t failure;   //  why the last request failed
     char error [1024];          //  the same, for a person
+    char refused_error [1024];  //  the first check that refused a broker
     int tries;                  //  tries the last request took
     int64_t rtt;                //  usecs of the last successful try
     client_session_check_fn *check;     //  run once per broker with no answer
@@ -589,6 +591,16 @@ s_next_broker (client_session_t *self)
     self->current = (self->current + 1) % self->broker_count;
 }
 
+//  Whether every broker of the list has been found to hold another key
+static bool
+s_all_refused (client_session_t *self)
+{
+    for (size_t index = 0; index < self->broker_count; index++)
+        if (!self->brokers [index].refused)
+            return false;
+    return true;
+}
+
 //  Wait msecs before a retry, or stop at Ctrl-C: 0, or -1 if interrupted
 static int
 s_pause (client_session_t *self, int msecs)
@@ -670,15 +682,35 @@ client_session_request (client_session_t *self, zpost_msg_t *request)
             broker->checked = true;
             char error [sizeof (self->error)];
             if (self->check (self->check_arg, broker->endpoint, error, sizeof (error))) {
-                s_fail (self, CLIENT_SESSION_REFUSED, "%s", error);
-                return NULL;
+                //  Another key at this address is a reason to move on, not
+                //  to stop: the next broker of the list may hold ours (a
+                //  dead broker's port + 1 may be another program's
+                //  announcer). Said only if no broker answers at all.
+                broker->refused = true;
+                if (!*self->refused_error)
+                    snprintf (self->refused_error, sizeof (self->refused_error), "%s",
+                              error);
+                if (s_all_refused (self)) {
+                    s_fail (self, CLIENT_SESSION_REFUSED, "%s", self->refused_error);
+                    return NULL;
+                }
             }
         }
         s_next_broker (self);
+        //  A broker known to hold another key gets no more tries while
+        //  another may answer
+        while (self->brokers [self->current].refused && !s_all_refused (self))
+            s_next_broker (self);
         if (self->notify && self->tries < tries)
             self->notify (self->notify_arg, self->miss, broker->endpoint,
                           self->brokers [self->current].endpoint,
                           self->tries + 1, tries);
+    }
+    if (*self->refused_error) {
+        //  No broker answered, and one announced another key: that is
+        //  the likeliest reason, so it is the one said
+        s_fail (self, CLIENT_SESSION_REFUSED, "%s", self->refused_error);
+        return NULL;
     }
     const char *plural = self->tries == 1? "try": "tries";
     char how [64];
@@ -989,6 +1021,7 @@ typedef struct {
     char checked [4][64];       //  endpoints the check ran for
     int checks;
     const char *refuse;         //  the endpoint the check refuses, or NULL
+    const char *refuse_too;     //  and another, or NULL
 } s_failover_log_t;
 
 static void
@@ -1007,7 +1040,8 @@ s_log_check (void *arg, const char *endpoint, char *error, size_t error_size)
     s_failover_log_t *log = (s_failover_log_t *) arg;
     assert (log->checks < 4);
     snprintf (log->checked [log->checks++], 64, "%s", endpoint);
-    if (log->refuse && streq (endpoint, log->refuse)) {
+    if ((log->refuse && streq (endpoint, log->refuse))
+    ||  (log->refuse_too && streq (endpoint, log->refuse_too))) {
         snprintf (error, error_size, "not that key at %s", endpoint);
         return -1;
     }
@@ -1200,24 +1234,47 @@ s_failover_test (zcert_t *server_cert, zcert_t *client_cert, bool verbose)
     close (gone_too_fd);
 
     //  B holds another key: its handshake fails, the check runs for B and
-    //  refuses it, and the request stops there
+    //  refuses it; that is a reason to go on with A, not to stop (B's
+    //  address may be a dead broker's, its port + 1 another program's
+    //  announcer), and A, silent once, answers the next try. B gets no
+    //  more tries.
     zcert_t *impostor = zcert_new ();
     s_stand_in_start (&a, server_cert, "D");
     s_stand_in_start (&b, impostor, "");
     session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
     assert (client_session_add_endpoint (session, b.endpoint) == 0);
     client_session_set_timeout (session, S_TEST_TIMEOUT);
+    client_session_set_retries (session, 3);
     memset (&log, 0, sizeof log);
     log.refuse = b.endpoint;
+    client_session_set_check (session, s_log_check, &log);
+    reply = s_ping_pair (session, id);
+    assert (reply && zpost_msg_status (reply) == ZPOST_OK);
+    zpost_msg_destroy (&reply);
+    assert (client_session_tries (session) == 3);
+    assert (log.checks == 2);
+    assert (streq (log.checked [0], a.endpoint));
+    assert (streq (log.checked [1], b.endpoint));
+    s_stand_in_saw (&a, id);
+    client_session_destroy (&session);
+    s_stand_in_stop (&a);
+
+    //  When every broker of the list holds another key, the first refusal
+    //  is said at once (a changed key, not a timeout after every try)
+    s_stand_in_start (&a, impostor, "");
+    session = client_session_new (a.endpoint, zcert_public_txt (server_cert), client_cert);
+    assert (client_session_add_endpoint (session, b.endpoint) == 0);
+    client_session_set_timeout (session, S_TEST_TIMEOUT);
+    client_session_set_retries (session, 3);
+    memset (&log, 0, sizeof log);
+    log.refuse = b.endpoint;
+    log.refuse_too = a.endpoint;
     client_session_set_check (session, s_log_check, &log);
     assert (s_ping_pair (session, id) == NULL);
     assert (client_session_failure (session) == CLIENT_SESSION_REFUSED);
     assert (client_session_tries (session) == 2);
     assert (log.checks == 2);
-    assert (streq (log.checked [0], a.endpoint));
-    assert (streq (log.checked [1], b.endpoint));
-    assert (strstr (client_session_error (session), b.endpoint));
-    s_stand_in_saw (&a, id);
+    assert (strstr (client_session_error (session), a.endpoint));
     client_session_destroy (&session);
     s_stand_in_stop (&a);
     s_stand_in_stop (&b);

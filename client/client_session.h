@@ -79,8 +79,13 @@ typedef void (client_session_notify_fn) (void *arg, client_session_miss_t miss,
 //  no reply has ever come from that broker on this session (a reply proves
 //  the broker holds the key we expect); endpoint names the broker. Returns
 //  0 to go on trying; or -1, after writing a sentence to error (error_size
-//  bytes), to give up at once with CLIENT_SESSION_REFUSED. It runs at most
-//  once per broker per session.
+//  bytes), when the broker holds another key: it gets no more tries, the
+//  request moves on to the next broker of the list, and fails with
+//  CLIENT_SESSION_REFUSED and the first such sentence only when every
+//  broker of the list was refused (at once) or no broker answered (after
+//  the tries). A dead broker whose port + 1 is another program's announcer
+//  must not stop a list that has a working broker. It runs at most once
+//  per broker per session.
 typedef int (client_session_check_fn) (void *arg, const char *endpoint,
                                        char *error, size_t error_size);
 

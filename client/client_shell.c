@@ -28,6 +28,8 @@
 */
 
 #include "client_shell.h"
+#include "client_compose.h"
+#include "client_draft.h"
 #include "client_input.h"
 #include "client_output.h"
 #include "client_show.h"
@@ -35,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <histedit.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <signal.h>
 #include <strings.h>
@@ -71,9 +74,16 @@ typedef struct {
                                 //  UTF-8, or -1
     char *username;             //  logged in as, or NULL
     char *server;               //  "host:port", for titles
-    uint64_t *ids;              //  message ids of the last inbox list
-    size_t id_count;            //  their number
+    zhashx_t *flagged;          //  ids flagged on the inbox page shown
 } s_shell_t;
+
+//  One page of the inbox, as shown
+typedef struct {
+    uint64_t before;            //  its cursor (0: from the newest)
+    uint64_t smallest;          //  the smallest id on it
+    size_t rows;                //  rows shown
+    bool more;                  //  a full page: another may follow
+} s_page_t;
 
 //  Set by SIGTERM or SIGHUP: log out and leave
 static volatile sig_atomic_t s_leave = 0;
@@ -332,7 +342,7 @@ s_shell_destroy (s_shell_t **self_p)
         if (self->editline)
             el_end (self->editline);
         zhashx_destroy (&self->histories);
-        free (self->ids);
+        zhashx_destroy (&self->flagged);
         free (self);
         *self_p = NULL;
     }
@@ -449,7 +459,8 @@ s_read_secret (s_shell_t *self, const char *prompt, char **secret_p)
 
 //  Read a message body: lines up to one holding only ".", or the end of
 //  the input (Ctrl-D). Returns S_READ_LINE with the body (each line ended
-//  by "\n") in *body_p, or S_READ_CANCEL, with nothing.
+//  by "\n") in *body_p, or S_READ_CANCEL with what was typed before the
+//  Ctrl-C in *body_p (the caller frees it; it may be "").
 static s_read_t
 s_read_body (s_shell_t *self, char **body_p)
 {
@@ -463,7 +474,8 @@ s_read_body (s_shell_t *self, char **body_p)
         char *line = NULL;
         s_read_t result = s_read_line (self, "", false, &line);
         if (result == S_READ_CANCEL || (result == S_READ_EOF && s_leave)) {
-            free (body);
+            //  What was typed so far is the caller's to keep (a draft)
+            *body_p = body;
             return S_READ_CANCEL;
         }
         if (result == S_READ_EOF)
@@ -771,86 +783,381 @@ s_login_menu (s_shell_t *self)
 //  --------------------------------------------------------------------------
 //  The main menu
 
-//  List the inbox, numbered from 1; keeps the ids for s_pick. Returns the
-//  number of messages, or -1 if there is no list (said why).
-static int
-s_list_inbox (s_shell_t *self)
+static void s_reply (s_shell_t *self, uint64_t id, bool all);
+static void s_forward (s_shell_t *self, uint64_t id);
+
+//  --------------------------------------------------------------------------
+//  The inbox, a page at a time, by message id (the id a message has in
+//  every folder, and the one the one-shot commands take)
+
+//  Ask for STATS user; NULL if there is none (nothing said: the figures
+//  are a nicety of the list, which has been shown or refused already)
+static zpost_msg_t *
+s_user_stats (s_shell_t *self)
 {
     int status;
+    zpost_msg_t *reply = client_api_stats (self->app, false, &status);
+    if (reply && zpost_msg_status (reply) != ZPOST_OK)
+        zpost_msg_destroy (&reply);
+    s_clear_interrupt (self);
+    return reply;
+}
+
+//  Show the page of the inbox below before (0: from the newest), page
+//  page_number (from 1), with the folder's totals. Fills *page; returns
+//  the rows shown, or -1 if there is no list (said why).
+static int
+s_show_page (s_shell_t *self, uint64_t before, size_t page_number, s_page_t *page)
+{
+    memset (page, 0, sizeof (*page));
+    page->before = before;
+    int status;
     zpost_msg_t *reply = client_api_list (self->app, false, false, S_INBOX_LIMIT,
-                                          0, &status);
+                                          before, &status);
     reply = s_ok (self, reply, 0, NULL);
     if (!reply)
         return -1;
     size_t rows = zpost_msg_rows (reply);
-    free (self->ids);
-    self->ids = rows? (uint64_t *) calloc (rows, sizeof (uint64_t)): NULL;
-    self->id_count = rows;
-    if (rows == 0)
-        s_say ("Your inbox is empty.");
-    else {
-        char *header = client_output_list_header_labelled (2, false, "#");
+    zhashx_destroy (&self->flagged);
+    self->flagged = zhashx_new ();
+    assert (self->flagged);
+    if (rows) {
+        zpost_msg_t *marks = client_api_list_filtered (self->app, false, "flagged",
+                                                       S_INBOX_LIMIT, before, &status);
+        if (marks && zpost_msg_status (marks) == ZPOST_OK)
+            for (size_t row = 0; row < zpost_msg_rows (marks); row++)
+                zhashx_insert (self->flagged,
+                               zpost_msg_row_get (marks, row, ZPOST_F_MESSAGE_ID),
+                               (void *) 1);
+        zpost_msg_destroy (&marks);
+        s_clear_interrupt (self);
+    }
+    int id_width = rows? (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID)): 2;
+    if (rows) {
+        char *header = client_output_list_header (id_width, false);
         printf ("%s\n", header);
         free (header);
     }
     size_t unread = 0;
     for (size_t row = 0; row < rows; row++) {
         const char *id = zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID);
-        self->ids [row] = strtoull (id, NULL, 10);
+        uint64_t value = strtoull (id, NULL, 10);
+        if (page->smallest == 0 || value < page->smallest)
+            page->smallest = value;
         bool unseen = streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0");
         unread += unseen;
-        char number [24];
-        snprintf (number, sizeof (number), "%zu", row + 1);
         char *line = client_output_list_row (
-            2, unseen, number,
+            id_width, unseen, id,
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
             zpost_msg_row_get (reply, row, ZPOST_F_FROM),
             client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
             strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+        if (zhashx_lookup (self->flagged, id))
+            line [1] = '!';
         printf ("%s\n", line);
         free (line);
     }
-    if (rows)
-        s_say ("%zu message%s, %zu unread (*)%s.", rows, rows == 1? "": "s", unread,
-               rows == S_INBOX_LIMIT? "; the newest are shown, zpost list --all "
-               "shows every one": "");
+    page->rows = rows;
+    page->more = rows == S_INBOX_LIMIT && page->smallest > 1;
     zpost_msg_destroy (&reply);
+
+    //  The totals are the folder's, not the page's
+    zpost_msg_t *stats = s_user_stats (self);
+    int64_t count = stats? client_show_stat (stats, "inbox-count"): -1;
+    int64_t unread_all = stats? client_show_stat (stats, "inbox-unread"): -1;
+    zpost_msg_destroy (&stats);
+    if (count < 0) {
+        count = (int64_t) rows;
+        unread_all = (int64_t) unread;
+    }
+    if (rows == 0 && page_number == 1)
+        s_say ("Your inbox is empty.");
+    else {
+        size_t pages = (size_t) ((count + S_INBOX_LIMIT - 1) / S_INBOX_LIMIT);
+        pages = pages < page_number? page_number: pages;
+        char flags [48] = "";
+        if (zhashx_size (self->flagged))
+            snprintf (flags, sizeof (flags), ", %zu flagged here (!)",
+                      zhashx_size (self->flagged));
+        if (pages > 1)
+            s_say ("%" PRId64 " message%s, %" PRId64 " unread (*)%s; page %zu of %zu "
+                   "(n next, p previous).", count, count == 1? "": "s", unread_all, flags,
+                   page_number, pages);
+        else
+            s_say ("%" PRId64 " message%s, %" PRId64 " unread (*)%s.", count,
+                   count == 1? "": "s", unread_all, flags);
+    }
     return (int) rows;
+}
+
+//  A message id as typed; 0 if it is not one
+static uint64_t
+s_parse_id (const char *text)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    char *copy = strdup (text);
+    assert (copy);
+    size_t size = strlen (copy);
+    while (size > 0 && (copy [size - 1] == ' ' || copy [size - 1] == '\t'))
+        copy [--size] = 0;
+    if (*copy == '#')
+        memmove (copy, copy + 1, size);
+    uint64_t id = 0;
+    if (client_check_id (copy, &id))
+        id = 0;
+    free (copy);
+    return id;
+}
+
+//  Read message id and show it. true if it was shown.
+static bool
+s_read_message (s_shell_t *self, uint64_t id)
+{
+    int status;
+    zpost_msg_t *reply = client_api_read (self->app, id, &status);
+    char *sentence = zsys_sprintf ("there is no message %" PRIu64 " in your folders; "
+                                   "the list shows the ids", id);
+    reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE, sentence);
+    free (sentence);
+    if (!reply)
+        return false;
+    printf ("\n");
+    client_show_message (reply);
+    printf ("\n");
+    s_say ("Message %" PRIu64 ": r reply, a reply to all, f forward, t thread, "
+           "d delete, s flag or unflag, u mark unread.", id);
+    zpost_msg_destroy (&reply);
+    return true;
+}
+
+//  Ask y or yes; anything else is no
+static bool
+s_yes (s_shell_t *self, const char *question)
+{
+    char *answer = NULL;
+    s_read_t result = s_read_line (self, question, false, &answer);
+    bool yes = result == S_READ_LINE
+            && (strcasecmp (answer, "y") == 0 || strcasecmp (answer, "yes") == 0);
+    free (answer);
+    return yes;
+}
+
+//  Delete message id from the inbox, once asked. true if it went.
+static bool
+s_delete_id (s_shell_t *self, uint64_t id)
+{
+    int status;
+    int held = client_api_holds (self->app, false, id, NULL, &status);
+    if (held == -1) {
+        s_clear_interrupt (self);
+        return false;
+    }
+    if (held == 0) {
+        s_say ("There is no message %" PRIu64 " in your inbox; nothing was deleted.", id);
+        return false;
+    }
+    //  A digit typed once too often (3 is also quit at the login menu) must
+    //  not delete: only y or yes does
+    char *question = zsys_sprintf ("Delete message %" PRIu64 "? It cannot be undone. "
+                                   "[y/N] ", id);
+    bool yes = s_yes (self, question);
+    free (question);
+    if (!yes) {
+        s_say ("Nothing was deleted.");
+        return false;
+    }
+    zpost_msg_t *reply = client_api_delete (self->app, false, id, &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (reply)
+        s_say ("Deleted message %" PRIu64 " from your inbox.", id);
+    bool deleted = reply != NULL;
+    zpost_msg_destroy (&reply);
+    return deleted;
+}
+
+//  MARK id with flag, and say so
+static void
+s_mark (s_shell_t *self, uint64_t id, const char *flag, const char *said)
+{
+    int status;
+    zpost_msg_t *reply = client_api_mark (self->app, false, id, flag, &status);
+    char *sentence = zsys_sprintf ("message %" PRIu64 " is not in your inbox", id);
+    reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE, sentence);
+    free (sentence);
+    if (reply)
+        s_say ("Message %" PRIu64 " %s.", id, said);
+    zpost_msg_destroy (&reply);
+}
+
+//  The thread of message id, one page, newest first
+static void
+s_thread_view (s_shell_t *self, uint64_t id)
+{
+    int status;
+    zpost_msg_t *reply = client_api_thread (self->app, id, S_INBOX_LIMIT, 0, &status);
+    char *sentence = zsys_sprintf ("there is no message %" PRIu64 " in your folders", id);
+    reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE, sentence);
+    free (sentence);
+    if (!reply)
+        return;
+    size_t rows = zpost_msg_rows (reply);
+    s_say ("\nThread %" PRIu64 ", newest first (type an id to read one):",
+           zpost_msg_get_number (reply, ZPOST_F_THREAD_ID));
+    int id_width = rows? (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID)): 2;
+    for (size_t row = 0; row < rows; row++) {
+        uint64_t answers = strtoull (zpost_msg_row_get (reply, row, ZPOST_F_IN_REPLY_TO),
+                                     NULL, 10);
+        const char *subject = client_show_subject (zpost_msg_row_get (reply, row,
+                                                                      ZPOST_F_SUBJECT));
+        char *shown = answers? zsys_sprintf ("[re %" PRIu64 "] %s", answers, subject)
+                             : strdup (subject);
+        char *line = client_output_list_row (
+            id_width, streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
+            zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
+            zpost_msg_row_get (reply, row, ZPOST_F_FROM), shown,
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+        if (streq (zpost_msg_row_get (reply, row, ZPOST_F_FLAGGED), "1"))
+            line [1] = '!';
+        printf ("%s\n", line);
+        free (line);
+        free (shown);
+    }
+    if (rows == S_INBOX_LIMIT)
+        s_say ("The newest %d are shown; zpost thread %" PRIu64 " lists every one.",
+               S_INBOX_LIMIT, id);
+    zpost_msg_destroy (&reply);
 }
 
 static void
 s_inbox (s_shell_t *self)
 {
-    int count = s_list_inbox (self);
-    while (count > 0 && self->username) {
-        char *prompt = zsys_sprintf ("Read which? (1-%d, Enter for the menu) ", count);
-        int choice = s_read_number (self, prompt, (size_t) count);
-        free (prompt);
-        if (choice <= 0)
+    //  The cursors of the pages before this one, for p
+    uint64_t befores [1024] = { 0 };
+    size_t page_index = 0;
+    s_page_t page;
+    int shown = s_show_page (self, 0, 1, &page);
+    uint64_t current = 0;               //  the message last read
+    //  An empty inbox has nothing to ask about: back to the menu
+    while (shown >= 0 && self->username && (shown > 0 || page_index > 0)) {
+        char *line = NULL;
+        //  A prompt is one line: the short form where the long one would wrap
+        s_read_t result = s_read_line (self, client_output_columns () >= 60
+                                       ? "Read which? (an id, n or p for pages, "
+                                         "Enter for the menu) "
+                                       : "Read which? (id, n, p, Enter) ", true, &line);
+        if (result != S_READ_LINE)
             break;
-        int status;
-        zpost_msg_t *reply = client_api_read (self->app, self->ids [choice - 1],
-                                              &status);
-        reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE,
-                      "that message is no longer there; it was deleted");
-        if (reply) {
-            printf ("\n");
-            client_show_message (reply);
-            printf ("\n");
+        char *command = line + strspn (line, " \t");
+        size_t size = strlen (command);
+        while (size > 0 && (command [size - 1] == ' ' || command [size - 1] == '\t'))
+            command [--size] = 0;
+        if (*command == 0) {
+            free (line);
+            break;
         }
-        zpost_msg_destroy (&reply);
+        uint64_t id = s_parse_id (command);
+        bool refresh = false;
+        if (id) {
+            if (s_read_message (self, id))
+                current = id;
+        }
+        else
+        if (streq (command, "n")) {
+            if (!page.more)
+                s_say ("This is the last page.");
+            else
+            if (page_index + 1 < sizeof (befores) / sizeof (befores [0])) {
+                befores [++page_index] = page.smallest;
+                refresh = true;
+            }
+        }
+        else
+        if (streq (command, "p")) {
+            if (page_index == 0)
+                s_say ("This is the first page.");
+            else {
+                page_index--;
+                refresh = true;
+            }
+        }
+        else
+        if (strlen (command) == 1 && strchr ("raftdsu", *command)) {
+            if (!current)
+                s_say ("Read a message first (type its id); then %s acts on it.", command);
+            else
+            if (*command == 'r' || *command == 'a')
+                s_reply (self, current, *command == 'a');
+            else
+            if (*command == 'f')
+                s_forward (self, current);
+            else
+            if (*command == 't')
+                s_thread_view (self, current);
+            else
+            if (*command == 'd') {
+                if (s_delete_id (self, current)) {
+                    current = 0;
+                    refresh = true;
+                }
+            }
+            else
+            if (*command == 's') {
+                char key [24];
+                snprintf (key, sizeof (key), "%" PRIu64, current);
+                bool flagged = self->flagged && zhashx_lookup (self->flagged, key);
+                s_mark (self, current, flagged? "unflagged": "flagged",
+                        flagged? "is no longer flagged": "is flagged (!)");
+                refresh = true;
+            }
+            else {
+                s_mark (self, current, "unseen", "is marked unread (*)");
+                refresh = true;
+            }
+        }
+        else
+            s_complain ("type a message id to read it, n or p for another page, a "
+                        "letter for the message just read, or just Enter for the menu");
+        free (line);
+        if (refresh && self->username) {
+            printf ("\n");
+            shown = s_show_page (self, befores [page_index], page_index + 1, &page);
+        }
     }
 }
 
-static void
-s_send (s_shell_t *self)
+
+//  --------------------------------------------------------------------------
+//  Writing: the names and the login are checked before the body, the body
+//  is a draft as soon as it is typed, and a failed send offers what to do
+
+//  LOOKUP the recipients. true to go on (a store without LOOKUP too).
+static bool
+s_check_recipients (s_shell_t *self, const char *recipients)
+{
+    int status;
+    zpost_msg_t *reply = client_api_lookup (self->app, recipients, &status);
+    if (reply && zpost_msg_status (reply) == ZPOST_UNKNOWN_COMMAND) {
+        zpost_msg_destroy (&reply);
+        return true;
+    }
+    reply = s_ok (self, reply, 0, NULL);
+    bool ok = reply != NULL;
+    zpost_msg_destroy (&reply);
+    return ok;
+}
+
+//  Ask for recipients, checked and looked up; NULL if none (said why)
+static char *
+s_ask_recipients (s_shell_t *self, const char *prompt)
 {
     char *typed = NULL;
-    s_read_t result = s_read_line (self, "To (names, separated by commas): ", true, &typed);
+    s_read_t result = s_read_line (self, prompt, true, &typed);
     if (result != S_READ_LINE) {
         if (result == S_READ_CANCEL)
             s_cancelled ();
-        return;
+        return NULL;
     }
     char *recipients = NULL;
     size_t count = 0;
@@ -864,11 +1171,163 @@ s_send (s_shell_t *self)
     if (fault) {
         s_complain (fault);
         free (fault);
-        free (recipients);
+        zstr_free (&recipients);
+        return NULL;
+    }
+    //  Before a word of the body: are the names and the login right?
+    if (!s_check_recipients (self, recipients))
+        zstr_free (&recipients);
+    return recipients;
+}
+
+//  Send the draft; on failure it stays, and the person chooses what next
+static void
+s_deliver (s_shell_t *self, client_draft_t *draft)
+{
+    while (true) {
+        //  A draft goes out as the one who wrote it, or not at all
+        bool writer = self->username
+                   && (!*client_draft_user (draft)
+                       || streq (client_draft_user (draft), self->username));
+        if (self->username && !writer)
+            s_say ("Draft %u was written by %s; log in as %s to send it.",
+                   client_draft_number (draft), client_draft_user (draft),
+                   client_draft_user (draft));
+        if (writer) {
+            int status;
+            zpost_msg_t *reply = client_compose_deliver (self->app, draft, &status);
+            char *sentence = zsys_sprintf ("the message it answers (%" PRIu64 ") is no "
+                                           "longer in your folders",
+                                           client_draft_in_reply_to (draft));
+            reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE, sentence);
+            free (sentence);
+            if (reply) {
+                char *spaced = client_api_spaced (client_draft_to (draft));
+                s_say ("Sent to %s (message %s).",
+                       spaced, zpost_msg_get (reply, ZPOST_F_MESSAGE_ID));
+                free (spaced);
+                zpost_msg_destroy (&reply);
+                return;
+            }
+        }
+        if (client_draft_number (draft) == 0) {
+            s_complain (client_draft_error (draft));
+            s_say ("The message could not be kept as a draft; it is lost if you leave "
+                   "this question.");
+        }
+        else
+            s_say ("Your message is kept as draft %u.", client_draft_number (draft));
+        if (self->username && !writer)
+            return;
+        char *answer = NULL;
+        s_read_t result = s_read_line (self, self->username
+            ? "r send again, t change the recipients, e edit it in your editor, "
+              "Enter to keep it as a draft: "
+            : "l log in again and send, e edit it in your editor, Enter to keep it "
+              "as a draft: ", false, &answer);
+        char choice = result == S_READ_LINE && strlen (answer) == 1? answer [0]: 0;
+        free (answer);
+        if (choice == 'r' && self->username)
+            continue;
+        if (choice == 'l' || (choice == 'r' && !self->username)) {
+            s_login (self);
+            continue;
+        }
+        if (choice == 't' && self->username) {
+            char *recipients = s_ask_recipients (self, "To (names, separated by commas): ");
+            if (recipients) {
+                client_draft_set_to (draft, recipients);
+                client_draft_save (draft);
+            }
+            free (recipients);
+            continue;
+        }
+        if (choice == 'e' && client_draft_number (draft)) {
+            char error [512];
+            if (client_input_edit_file (client_draft_body_path (draft), error,
+                                        sizeof (error)) != CLIENT_INPUT_OK)
+                s_complain (error);
+            else
+            if (client_draft_reload_body (draft, ZPOST_BODY_MAX))
+                s_complain (client_draft_error (draft));
+            s_clear_interrupt (self);
+            continue;
+        }
+        if (client_draft_number (draft))
+            s_say ("Draft %u is kept; drafts (7 on the menu) sends it later, as does "
+                   "zpost send --draft %u.", client_draft_number (draft),
+                   client_draft_number (draft));
         return;
     }
+}
+
+//  A new draft of this session's user
+static client_draft_t *
+s_new_draft (s_shell_t *self, const char *recipients, const char *subject,
+             uint64_t in_reply_to)
+{
+    const char *state_dir = client_config_state_dir (self->app->config);
+    client_draft_t *draft = client_draft_new (state_dir? state_dir: "/nonexistent");
+    client_draft_set (draft, self->username, client_config_endpoint (self->app->config),
+                      recipients, subject, in_reply_to);
+    return draft;
+}
+
+//  Read the body, keep it as a draft at once, and send it. after is put
+//  below what was typed (a forwarded message), or NULL.
+static void
+s_write_and_send (s_shell_t *self, const char *recipients, const char *subject,
+                  uint64_t in_reply_to, const char *after)
+{
+    s_say (after? "Type a note above the forwarded message (or nothing). End it with "
+                  "a line holding only \".\", or with Ctrl-D."
+                : "Type the message. End it with a line holding only \".\", or with "
+                  "Ctrl-D.");
+    char *body = NULL;
+    s_read_t result = s_read_body (self, &body);
+    client_draft_t *draft = s_new_draft (self, recipients, subject, in_reply_to);
+    if (result != S_READ_LINE) {
+        //  What was typed before Ctrl-C is the person's: it is kept
+        if (body && *body) {
+            client_draft_set_body (draft, body, strlen (body));
+            if (client_draft_save (draft) == 0)
+                s_say ("Cancelled; nothing was sent. What you typed is kept as draft "
+                       "%u (7 on the menu).", client_draft_number (draft));
+            else
+                s_say ("Cancelled; nothing was sent.");
+        }
+        else
+            s_say ("Cancelled; nothing was sent.");
+    }
+    else
+    if (client_check_body (body, strlen (body)))
+        s_complain (client_check_body (body, strlen (body)));
+    else
+    if (!*body && !after)
+        s_complain ("the message is empty, so it was not sent");
+    else {
+        char *whole = after? zsys_sprintf ("%s%s%s", body, *body? "\n": "", after)
+                           : strdup (body);
+        client_draft_set_body (draft, whole, strlen (whole));
+        free (whole);
+        //  On disk before it is sent: a crash, a kill or a Ctrl-C during
+        //  the send leaves the draft
+        if (client_draft_save (draft))
+            s_complain (client_draft_error (draft));
+        s_deliver (self, draft);
+    }
+    client_draft_destroy (&draft);
+    free (body);
+}
+
+static void
+s_send (s_shell_t *self)
+{
+    char *recipients = s_ask_recipients (self, "To (names, separated by commas): ");
+    if (!recipients)
+        return;
     char *subject = NULL;
-    result = s_read_line (self, "Subject: ", true, &subject);
+    s_read_t result = s_read_line (self, "Subject: ", true, &subject);
     const char *subject_fault = result == S_READ_LINE
                               ? client_check_subject (subject): NULL;
     if (result != S_READ_LINE || subject_fault) {
@@ -876,70 +1335,86 @@ s_send (s_shell_t *self)
             s_cancelled ();
         if (subject_fault)
             s_complain (subject_fault);
-        free (subject);
-        free (recipients);
+    }
+    else
+        s_write_and_send (self, recipients, subject, 0, NULL);
+    free (subject);
+    free (recipients);
+}
+
+//  READ message id for a reply or a forward; NULL if it is not there
+static zpost_msg_t *
+s_original (s_shell_t *self, uint64_t id)
+{
+    int status;
+    zpost_msg_t *reply = client_api_read (self->app, id, &status);
+    char *sentence = zsys_sprintf ("there is no message %" PRIu64 " in your folders", id);
+    reply = s_ok (self, reply, ZPOST_NO_SUCH_MESSAGE, sentence);
+    free (sentence);
+    return reply;
+}
+
+static void
+s_reply (s_shell_t *self, uint64_t id, bool all)
+{
+    zpost_msg_t *original = s_original (self, id);
+    if (!original)
         return;
-    }
-    s_say ("Type the message. End it with a line holding only \".\", or with Ctrl-D.");
-    char *body = NULL;
-    result = s_read_body (self, &body);
-    if (result != S_READ_LINE)
-        s_say ("Cancelled; nothing was sent.");
-    else
-    if (client_check_body (body, strlen (body)))
-        s_complain (client_check_body (body, strlen (body)));
-    else
-    if (!*body)
-        s_complain ("the message is empty, so it was not sent");
-    else {
-        int status;
-        zpost_msg_t *reply = client_api_send (self->app, recipients, subject, body,
-                                              &status);
-        reply = s_ok (self, reply, 0, NULL);
-        if (reply) {
-            char *spaced = client_api_spaced (recipients);
-            s_say ("Sent to %s (message %s).", spaced,
-                   zpost_msg_get (reply, ZPOST_F_MESSAGE_ID));
-            free (spaced);
-        }
-        zpost_msg_destroy (&reply);
-    }
-    free (body);
+    char *recipients = client_compose_reply_recipients (original, self->username, all);
+    char *subject = client_compose_reply_subject (zpost_msg_get (original,
+                                                                 ZPOST_F_SUBJECT));
+    zpost_msg_destroy (&original);
+    char *spaced = client_api_spaced (recipients);
+    char *safe = client_output_safe_str (subject, CLIENT_OUTPUT_LINE);
+    s_say ("Reply to %s, subject: %s", spaced, safe);
+    free (safe);
+    free (spaced);
+    if (s_check_recipients (self, recipients))
+        s_write_and_send (self, recipients, subject, id, NULL);
     free (subject);
     free (recipients);
 }
 
 static void
+s_forward (s_shell_t *self, uint64_t id)
+{
+    zpost_msg_t *original = s_original (self, id);
+    if (!original)
+        return;
+    char *recipients = s_ask_recipients (self, "Forward to (names, separated by "
+                                         "commas): ");
+    if (recipients) {
+        char *subject = client_compose_forward_subject (zpost_msg_get (original,
+                                                                       ZPOST_F_SUBJECT));
+        char *forwarded = client_compose_forwarded (original, NULL);
+        s_write_and_send (self, recipients, subject, 0, forwarded);
+        free (forwarded);
+        free (subject);
+    }
+    free (recipients);
+    zpost_msg_destroy (&original);
+}
+
+static void
 s_delete (s_shell_t *self)
 {
-    int count = s_list_inbox (self);
+    s_page_t page;
+    int count = s_show_page (self, 0, 1, &page);
     if (count <= 0)
         return;
-    char *prompt = zsys_sprintf ("Delete which? (1-%d, Enter for the menu) ", count);
-    int choice = s_read_number (self, prompt, (size_t) count);
-    free (prompt);
-    if (choice <= 0)
-        return;
-    //  A digit typed once too often (3 is also quit at the login menu) must
-    //  not delete: only y or yes does
-    char *question = zsys_sprintf ("Delete #%d? It cannot be undone. [y/N] ", choice);
-    char *answer = NULL;
-    s_read_t result = s_read_line (self, question, false, &answer);
-    free (question);
-    bool yes = result == S_READ_LINE
-            && (strcasecmp (answer, "y") == 0 || strcasecmp (answer, "yes") == 0);
-    free (answer);
-    if (!yes) {
-        s_say ("Nothing was deleted.");
+    char *line = NULL;
+    s_read_t result = s_read_line (self, "Delete which? (an id, Enter for the menu) ",
+                                   true, &line);
+    if (result != S_READ_LINE || !line [strspn (line, " \t")]) {
+        free (line);
         return;
     }
-    int status;
-    zpost_msg_t *reply = client_api_delete (self->app, false, self->ids [choice - 1],
-                                            &status);
-    reply = s_ok (self, reply, 0, NULL);
-    if (reply)
-        s_say ("Deleted message %d from your inbox.", choice);
-    zpost_msg_destroy (&reply);
+    uint64_t id = s_parse_id (line);
+    free (line);
+    if (!id)
+        s_complain ("that is not a message id; nothing was deleted");
+    else
+        s_delete_id (self, id);
 }
 
 static void
@@ -950,7 +1425,7 @@ s_statistics (s_shell_t *self)
     reply = s_ok (self, reply, 0, NULL);
     if (reply) {
         printf ("\n");
-        client_show_stats (reply);
+        client_show_stats_words (reply);
     }
     zpost_msg_destroy (&reply);
 }
@@ -999,14 +1474,91 @@ s_logout (s_shell_t *self)
     free (username);
 }
 
+//  The drafts of this user: pick one to send
+static void
+s_drafts (s_shell_t *self)
+{
+    const char *state_dir = client_config_state_dir (self->app->config);
+    zlistx_t *numbers = state_dir? client_draft_numbers (state_dir): NULL;
+    size_t shown = 0;
+    for (const char *number = numbers? (const char *) zlistx_first (numbers): NULL;
+         number; number = (const char *) zlistx_next (numbers)) {
+        client_draft_t *draft = client_draft_load (state_dir,
+                                                   (unsigned) strtoul (number, NULL, 10));
+        if (draft && streq (client_draft_user (draft), self->username)) {
+            char *spaced = client_api_spaced (client_draft_to (draft));
+            char *line = zsys_sprintf ("  %u  to %s: %s", client_draft_number (draft),
+                                       *spaced? spaced: "(no one yet)",
+                                       client_show_subject (client_draft_subject (draft)));
+            client_output_print (stdout, line, CLIENT_OUTPUT_LINE);
+            printf ("\n");
+            free (line);
+            free (spaced);
+            shown++;
+        }
+        client_draft_destroy (&draft);
+    }
+    zlistx_destroy (&numbers);
+    if (shown == 0) {
+        s_say ("No drafts: everything you wrote has been sent.");
+        return;
+    }
+    char *line = NULL;
+    s_read_t result = s_read_line (self, "Send which? (a draft number, Enter for the "
+                                   "menu) ", true, &line);
+    uint64_t number = result == S_READ_LINE? s_parse_id (line): 0;
+    free (line);
+    if (!number)
+        return;
+    client_draft_t *draft = number <= 999999
+                          ? client_draft_load (state_dir, (unsigned) number): NULL;
+    if (!draft || !streq (client_draft_user (draft), self->username))
+        s_say ("There is no draft %" PRIu64 " of yours.", number);
+    else
+        s_deliver (self, draft);
+    client_draft_destroy (&draft);
+}
+
+//  Delete the account, once its name is typed and its password checked
+static void
+s_unregister (s_shell_t *self)
+{
+    s_say ("This deletes the account %s on %s, with all its mail and sessions; it "
+           "cannot be undone.", self->username, self->server);
+    char *question = zsys_sprintf ("Type the name %s to go on: ", self->username);
+    char *typed = NULL;
+    s_read_t result = s_read_line (self, question, false, &typed);
+    free (question);
+    bool confirmed = result == S_READ_LINE && streq (typed, self->username);
+    free (typed);
+    if (!confirmed) {
+        s_say ("Nothing was deleted.");
+        return;
+    }
+    char *password = s_ask_password (self, "Password: ", false, false);
+    if (!password)
+        return;
+    int status;
+    zpost_msg_t *reply = client_api_unregister (self->app, password, &status);
+    client_input_wipe (&password);
+    reply = s_ok (self, reply, ZPOST_LOGIN_FAILED,
+                  "the password is wrong; the account was not deleted");
+    if (reply) {
+        s_say ("Deleted the account %s, with its mail and sessions.", self->username);
+        s_forget_login (self);
+    }
+    zpost_msg_destroy (&reply);
+}
+
 //  Returns false when the person leaves
 static bool
 s_main_menu (s_shell_t *self)
 {
     const char *items [] = { "inbox", "send a message", "delete a message",
-                             "statistics", "change password", "log out" };
+                             "statistics", "change password", "log out",
+                             "drafts", "delete this account" };
     char *title = zsys_sprintf ("%s on %s", self->username, self->server);
-    int choice = s_menu (self, title, items, 6);
+    int choice = s_menu (self, title, items, 8);
     free (title);
     switch (choice) {
         case 1: s_inbox (self); break;
@@ -1015,6 +1567,8 @@ s_main_menu (s_shell_t *self)
         case 4: s_statistics (self); break;
         case 5: s_passwd (self); break;
         case 6: s_logout (self); break;
+        case 7: s_drafts (self); break;
+        case 8: s_unregister (self); break;
         default: break;
     }
     return choice != S_CHOICE_LEAVE;

@@ -20,6 +20,7 @@
 #include "client_output.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,6 +173,71 @@ client_show_stats (zpost_msg_t *reply)
             zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE), CLIENT_OUTPUT_LINE);
         printf ("%-*s  %s\n", width, name, value);
         free (name);
+        free (value);
+    }
+}
+
+int64_t
+client_show_stat (zpost_msg_t *reply, const char *name)
+{
+    for (size_t row = 0; row < zpost_msg_rows (reply); row++)
+        if (streq (zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME), name))
+            return (int64_t) strtoull (zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE),
+                                       NULL, 10);
+    return -1;
+}
+
+static const char *
+s_plural (int64_t count)
+{
+    return count == 1? "": "s";
+}
+
+void
+client_show_stats_words (zpost_msg_t *reply)
+{
+    assert (reply);
+    int64_t count = client_show_stat (reply, "inbox-count");
+    int64_t unread = client_show_stat (reply, "inbox-unread");
+    int64_t bytes = client_show_stat (reply, "inbox-bytes");
+    char size [8];
+    if (count >= 0) {
+        client_output_size ((uint64_t) (bytes > 0? bytes: 0), size);
+        printf ("Inbox: %" PRId64 " message%s, %" PRId64 " unread, %s%s\n", count,
+                s_plural (count), unread > 0? unread: 0, size,
+                bytes >= 0 && bytes < 1024? " bytes": "");
+    }
+    int64_t sent = client_show_stat (reply, "sent-count");
+    int64_t sent_bytes = client_show_stat (reply, "sent-bytes");
+    if (sent >= 0) {
+        client_output_size ((uint64_t) (sent_bytes > 0? sent_bytes: 0), size);
+        printf ("Sent folder: %" PRId64 " message%s, %s%s\n", sent, s_plural (sent), size,
+                sent_bytes >= 0 && sent_bytes < 1024? " bytes": "");
+    }
+    int64_t used = client_show_stat (reply, "quota-used");
+    int64_t limit = client_show_stat (reply, "quota-limit");
+    if (used >= 0 && limit > 0) {
+        char limit_text [8];
+        client_output_size ((uint64_t) used, size);
+        client_output_size ((uint64_t) limit, limit_text);
+        printf ("Quota: %s of %s used (%d%%); mail that would pass it is refused\n",
+                size, limit_text, (int) (used * 100 / limit));
+    }
+    //  Figures of a later server: as they come
+    const char *known [] = { "inbox-count", "inbox-unread", "inbox-bytes", "sent-count",
+                             "sent-bytes", "quota-used", "quota-limit", NULL };
+    for (size_t row = 0; row < zpost_msg_rows (reply); row++) {
+        const char *name = zpost_msg_row_get (reply, row, ZPOST_F_STAT_NAME);
+        bool is_known = false;
+        for (size_t index = 0; known [index]; index++)
+            is_known |= streq (known [index], name);
+        if (is_known)
+            continue;
+        char *safe_name = client_output_safe_str (name, CLIENT_OUTPUT_LINE);
+        char *value = client_output_safe_str (
+            zpost_msg_row_get (reply, row, ZPOST_F_STAT_VALUE), CLIENT_OUTPUT_LINE);
+        printf ("%s  %s\n", safe_name, value);
+        free (safe_name);
         free (value);
     }
 }

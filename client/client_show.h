@@ -45,4 +45,14 @@ void
 void
     client_show_stats (zpost_msg_t *reply);
 
+//  Print a STATS reply of scope user in words: "Inbox: 3 messages, 1
+//  unread, 1.5K", "Sent folder: ...", "Quota: 1.5K of 100M used (1%)";
+//  figures it does not know follow as "name  value".
+void
+    client_show_stats_words (zpost_msg_t *reply);
+
+//  The value of STATS figure name in reply, or -1 if it is not there.
+int64_t
+    client_show_stat (zpost_msg_t *reply, const char *name);
+
 #endif

@@ -35,9 +35,10 @@ s_server_name (client_app_t *app, size_t index)
     return client_keys_server_name (client_config_server_endpoint (app->config, index));
 }
 
-//  The session's check, for a key from the known-servers file: a broker
-//  does not answer; does it announce another key than the one we know?
-//  Every broker of a list must hold the one key the list is trusted with.
+//  The session's check: a broker does not answer; does it announce another
+//  key than the one we use? Every broker of a list must hold the one key
+//  the list is trusted with. A key from the known-servers file is said to
+//  have changed; a given key to be outdated or wrong.
 int
 client_trust_check_known (void *arg, const char *endpoint, char *error, size_t error_size)
 {
@@ -54,6 +55,28 @@ client_trust_check_known (void *arg, const char *endpoint, char *error, size_t e
     if (rc || streq (announced, known))
         return 0;           //  no news, or not the key: silence has another cause
 
+    char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+    zpost_announce_fingerprint (announced, fingerprint);
+    if (!app->key_known) {
+        //  A key given (or met a moment ago): said now, not after every try
+        char given_print [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
+        zpost_announce_fingerprint (known, given_print);
+        const char *variable = getenv ("ZPOST_SERVER_KEY");
+        char *server = client_keys_server_name (endpoint);
+        snprintf (error, error_size,
+                  "WARNING: the server %s announces a different key (fingerprint %s) "
+                  "from the one %s (fingerprint %s), and does not answer to that "
+                  "one: the key given is outdated or wrong, or someone may be "
+                  "posing as the server; nothing was sent. Ask the operator which "
+                  "fingerprint is right, and give that key",
+                  server, fingerprint,
+                  app->server_key? "given with --server-key"
+                  : variable && *variable? "in $ZPOST_SERVER_KEY"
+                  : "it announced a moment ago", given_print);
+        free (server);
+        return -1;
+    }
+
     //  The line that trusts this broker; a broker of the list that was
     //  not in the file yet was trusted through the first known one
     char *server = client_keys_server_name (endpoint);
@@ -69,16 +92,14 @@ client_trust_check_known (void *arg, const char *endpoint, char *error, size_t e
     const char *same = line? NULL: client_keys_same_host (app->keys, server);
     if (same)
         line = client_keys_line (app->keys, same);
-    char fingerprint [ZPOST_ANNOUNCE_FINGERPRINT_SIZE];
-    zpost_announce_fingerprint (announced, fingerprint);
     snprintf (error, error_size,
               "WARNING: the server %s now announces a different key from the one "
               "you trusted (line %zu of %s), and does not answer to the known "
               "one: someone may be posing as the server, or its operator changed "
               "its key; nothing was sent. If the change is expected (ask the "
-              "operator), remove line %zu from %s and connect again to trust the "
-              "new key, whose fingerprint is %s",
-              server, line, path, line, path, fingerprint);
+              "operator), run 'zpost forget-key %s' (or remove line %zu from %s) "
+              "and connect again to trust the new key, whose fingerprint is %s",
+              server, line, path, server, line, path, fingerprint);
     free (server);
     return -1;
 }

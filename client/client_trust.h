@@ -9,11 +9,13 @@
     ones must agree, every broker of the list that announces must announce
     that same key, and the new ones are added together.
 
-    A known key is checked against the announcement only when the server
-    does not answer (client_trust_check_known, the session's check): a
+    A key, known or given, is checked against the announcement only when
+    the server does not answer (client_trust_check_known, the session's
+    check), after one try rather than after every try: a
     CURVE client with the wrong server key gets silence, never a reply, so
     silence is the moment to ask, and asking costs nothing the rest of the
-    time.
+    time. Another key announced moves the request on to the next broker of
+    a list; it is said (exit 4, KEY_CHANGED) only when no broker answers.
 
     Only client_api uses this module, while it opens the session.
     =========================================================================
@@ -32,9 +34,9 @@
 int
     client_trust_server_key (client_app_t *app, bool *pin_p);
 
-//  The session's check (client_session_check_fn, arg the app), for a key
-//  from the known-servers file: a broker does not answer; does it
-//  announce another key than the one we know?
+//  The session's check (client_session_check_fn, arg the app): a broker
+//  does not answer; does it announce another key than the one we use
+//  (known, given with --server-key or $ZPOST_SERVER_KEY, or met now)?
 int
     client_trust_check_known (void *arg, const char *endpoint, char *error,
                               size_t error_size);

@@ -127,7 +127,12 @@ typedef enum {
        (ZPOST_F_THREAD_ID,), \
        (ZPOST_F_MESSAGE_ID, ZPOST_F_IN_REPLY_TO, ZPOST_F_FROM, ZPOST_F_TO, \
         ZPOST_F_SUBJECT, ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN, ZPOST_F_FLAGGED,), \
-       ZPOST_LIST_MAX)
+       ZPOST_LIST_MAX) \
+    X (LOOKUP,   lookup,   "LOOKUP", \
+       ZPOST_CMD_SESSION, \
+       (ZPOST_F_RECIPIENTS,), \
+       (), \
+       (), 0)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
 #define ZPOST_ERROR_FIELDS (ZPOST_F_DETAIL,)

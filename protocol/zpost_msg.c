@@ -641,7 +641,7 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
                         "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK, UNREGISTER, "
-                        "ANSWER or THREAD"));
+                        "ANSWER, THREAD or LOOKUP"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {

@@ -1,5 +1,6 @@
 /*  =========================================================================
-    store_mail - messages: SEND, ANSWER, LIST, THREAD, READ, DELETE, STATS, MARK
+    store_mail - messages: SEND, ANSWER, LIST, THREAD, READ, DELETE, STATS, MARK,
+    LOOKUP
 
     The engine has resolved the session before a rule runs: no token, no
     mail. A rule only ever reaches the folders of the user its session
@@ -558,4 +559,42 @@ store_rule_stats (store_ctx_t *ctx)
         return rc;
     s_stat (op, "sessions", count);
     return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  LOOKUP: SEND's first check, alone, so that a client can ask before a
+//  person writes the body; its 430 is SEND's, byte for byte
+
+int
+store_rule_lookup (store_ctx_t *ctx)
+{
+    store_op_t *op = ctx->op;
+    zlistx_t *recipients = s_recipients (zpost_msg_get (op->request, ZPOST_F_RECIPIENTS));
+    zlistx_t *unknown = zlistx_new ();
+    assert (unknown);
+    int rc = 0;
+    for (char *name = (char *) zlistx_first (recipients); name && rc == 0;
+         name = (char *) zlistx_next (recipients)) {
+        store_user_t user;
+        rc = store_user_get (ctx->txn, name, &user);
+        if (rc == STORE_NOTFOUND) {
+            zlistx_add_end (unknown, name);
+            rc = 0;
+        }
+    }
+    if (rc == 0 && zlistx_size (unknown)) {
+        char *names = s_join (unknown);
+        char *reason = zsys_sprintf ("No such user: %s; nothing was sent", names);
+        store_op_reply (op, ZPOST_UNKNOWN_RECIPIENT, reason, names);
+        zstr_free (&reason);
+        zstr_free (&names);
+        rc = STORE_UNDO;
+    }
+    else
+    if (rc == 0)
+        store_op_reply (op, ZPOST_OK, NULL, NULL);
+    zlistx_destroy (&unknown);
+    zlistx_destroy (&recipients);
+    return rc;
 }

@@ -35,6 +35,8 @@
 #include "client_json.h"
 #include "client_commands.h"
 #include "client_settings.h"
+#include "client_draft.h"
+#include "client_compose.h"
 
 typedef struct {
     const char *name;               //  class name as given on the command line
@@ -70,6 +72,8 @@ static const s_selftest_t s_selftests [] = {
     { "client_json", client_json_test },
     { "client_commands", client_commands_test },
     { "client_settings", client_settings_test },
+    { "client_draft", client_draft_test },
+    { "client_compose", client_compose_test },
 };
 
 int

@@ -365,19 +365,36 @@ def restartable_front():
     raise AssertionError("no two free ports in 20000-32767 after 100 tries")
 
 
-def start_broker(tmp, back=None, extra=(), front="tcp://127.0.0.1:*",
-                 keys=None, wait=True):
-    """Start zpost-broker with an ephemeral loopback front and an ipc back
-    in tmp; return a Broker once it printed "zpost-broker ready"."""
+def start_broker(tmp, back=None, extra=(), front=None, keys=None, wait=True):
+    """Start zpost-broker with a loopback front and an ipc back in tmp;
+    return a Broker once it printed "zpost-broker ready".
+
+    With no front given: a free port from restartable_front, not
+    "tcp://127.0.0.1:*". A wildcard bind takes the lowest free port from
+    49152 up, so a broker a test kills leaves its front and announce ports
+    to the next test beside it that starts one; a client trying the dead
+    broker then meets another broker's key announcement there and says,
+    rightly, that the key changed. If the port is taken between the probe
+    and the bind, another one is tried."""
     back = back or "ipc://%s/back.ipc" % tmp
     keys = keys or os.path.join(tmp, "broker-keys")
-    argv = WRAP + [binary("zpost-broker"), "--front", front, "--back", back,
-                   "--keys", keys] + list(extra)
-    proc = Proc("broker", argv, tmp)
-    if not wait:
-        return proc
-    proc.wait_line(r"^zpost-broker ready$")
-    return broker_of(proc, front, keys)
+    for attempt in range(5):
+        chosen = front or restartable_front()
+        argv = WRAP + [binary("zpost-broker"), "--front", chosen, "--back", back,
+                       "--keys", keys] + list(extra)
+        proc = Proc("broker", argv, tmp)
+        if not wait:
+            return proc
+        try:
+            proc.wait_line(r"^zpost-broker ready$")
+        except AssertionError as e:
+            if front or attempt == 4 or "exited" not in str(e) \
+                    or "in use" not in proc.log_text():
+                raise
+            proc.expected_exit = True
+            log("port of %s taken before the broker bound it: another" % chosen)
+            continue
+        return broker_of(proc, chosen, keys)
 
 
 def broker_of(proc, front, keys):

@@ -39,7 +39,7 @@ from test_client_failover_fast import Pty
 PASSWORD = "correct horse"
 
 
-def _deployment(tmp, fronts=("tcp://127.0.0.1:*", "tcp://127.0.0.1:*"),
+def _deployment(tmp, fronts=(None, None),
                 broker_extra=(), other_key=False):
     """Brokers A and B with one key pair (B's key directory a copy of A's,
     or a fresh one if other_key), each with its own store on one shared

@@ -15,6 +15,11 @@ a person cannot misread (issue 14, "Small defects found on the way").
 - a 429's wait reads "1 second", not "1 seconds" (a fake CURVE server
   gives the 429, so no timing is involved);
 - with no store running, the text gives the broker's reason, as --json does;
+- an outdated --server-key is named from the broker's announcement, as a
+  changed pinned key is (exit 4, KEY_CHANGED), after one silent try; but a
+  broker of a --server list that announces another key (a dead broker
+  whose port + 1 is another program's announcer) only moves the request
+  on to the next broker of the list;
 - man/zpost.1 keeps the quotes of its JSON example.
 """
 
@@ -197,21 +202,23 @@ def test_guided_delete_asks_first(tmp):
     pty = shell._session(tmp, broker)
     try:
         shell._login(pty, "alice")
+        oldest = h.rows(client.expect(200, "LIST", "inbox", "all", "10", "0"), 7)[-1][0]
         shell._menu(pty)
         pty.line("3")
         pty.expect(b"Delete which?")
-        pty.line("3")
-        pty.expect(b"Delete #3? It cannot be undone. [y/N] ")
+        pty.line(oldest)
+        pty.expect(b"Delete message %s? It cannot be undone. [y/N] " % oldest.encode())
         pty.line("3")
         pty.expect(b"Nothing was deleted.")
         assert len(h.rows(client.expect(200, "LIST", "inbox", "all", "10", "0"), 7)) == 3
         shell._menu(pty)
         pty.line("3")
         pty.expect(b"Delete which?")
-        pty.line("3")
+        pty.line(oldest)
         pty.expect(b"[y/N] ")
         pty.line("y")
-        pty.expect(b"Deleted message 3 from your inbox.")
+        # The id it deleted, as the list shows it (issue 14, item 8)
+        pty.expect(b"Deleted message %s from your inbox." % oldest.encode())
         shell._menu(pty)
         pty.send(b"\x04")
         pty.expect(b"Goodbye.")
@@ -221,7 +228,7 @@ def test_guided_delete_asks_first(tmp):
     subjects = [row[3] for row in h.rows(client.expect(200, "LIST", "inbox", "all",
                                                        "10", "0"), 7)]
     client.close()
-    assert subjects == ["note 2", "note 1"], subjects     # #3 was the oldest
+    assert subjects == ["note 2", "note 1"], subjects     # note 0 was the oldest
 
 
 def _fake_server(replies):
@@ -293,6 +300,63 @@ def test_no_store_running_says_so(tmp):
     assert "no store is running" in text and "did not answer in time" not in text, text
 
 
+def test_outdated_server_key_is_named(tmp):
+    """A --server-key the broker does not hold: the broker is silent (CURVE),
+    and its announcement says why, as for a pinned key that changed: exit 4,
+    KEY_CHANGED, rather than every try timing out and NO_ANSWER."""
+    broker, _ = h.start_service(tmp)
+    outdated = zmq.curve_keypair()[0].decode()
+    rc, out, err, took = h.run_client(tmp, ["--retries", "3", "ping", "--json"],
+                                      broker=broker, server_key=outdated)
+    assert rc == 4, (rc, out, err)
+    assert json.loads(out)["error"] == "KEY_CHANGED", out
+    assert "announces a different key" in err and "given with --server-key" in err, err
+    # The same key from the environment is named as such
+    rc, out, err, _ = h.run_client(tmp, ["ping"], broker=broker, server_key="",
+                                   env={"ZPOST_SERVER_KEY": outdated})
+    assert rc == 4 and "in $ZPOST_SERVER_KEY" in err, (rc, err)
+    # The right key still works
+    _zpost(tmp, broker, ["ping"])
+
+
+def test_another_key_in_a_list_moves_on(tmp):
+    """The reverted first try (fbf3b6b) stopped a --server list with
+    KEY_CHANGED when its first address was silent and its port + 1
+    announced another key: here the first address is another deployment's
+    broker (its own keys), the second ours. The request must move on and
+    be answered; only a list where no broker answers says the key
+    changed."""
+    ours, _ = h.start_service(tmp)
+    other_tmp = os.path.join(tmp, "other")
+    os.makedirs(other_tmp)
+    other = h.start_broker(other_tmp)
+    assert other.public_key != ours.public_key
+    servers = "%s,%s" % (other.front[len("tcp://"):], ours.front[len("tcp://"):])
+    out, err = None, None
+    rc, out, err, _ = h.run_client(tmp, ["ping", "--json"], server=servers,
+                                   server_key=ours.public_key)
+    assert rc == 0, (rc, out, err)
+    assert json.loads(out)["answered_by"] == "store", out
+    # A pinned key, the revert's case: a list pinned while its first
+    # broker was down; then that address's port + 1 announces another key
+    # (here another deployment's broker took the address)
+    spare = h.restartable_front()
+    pinned = "%s,%s" % (spare[len("tcp://"):], ours.front[len("tcp://"):])
+    rc, out, err, _ = h.run_client(tmp, ["--accept-new-key", "--retries", "1", "ping"],
+                                   server=pinned, server_key="")
+    assert rc == 0, (rc, out, err)
+    squatter_tmp = os.path.join(tmp, "squatter")
+    os.makedirs(squatter_tmp)
+    h.start_broker(squatter_tmp, front=spare)
+    rc, out, err, _ = h.run_client(tmp, ["ping", "--json"], server=pinned, server_key="")
+    assert rc == 0, (rc, out, err)
+    assert json.loads(out)["answered_by"] == "store", out
+    # The other deployment alone, with our key: named, not timed out
+    rc, out, err, _ = h.run_client(tmp, ["ping", "--json"], server=other.front,
+                                   server_key=ours.public_key)
+    assert rc == 4 and json.loads(out)["error"] == "KEY_CHANGED", (rc, out, err)
+
+
 def test_man_page_json_example_keeps_its_quotes(tmp):
     page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                         "man", "zpost.1")
@@ -322,5 +386,7 @@ if __name__ == "__main__":
         test_guided_delete_asks_first,
         test_throttle_wait_in_good_grammar,
         test_no_store_running_says_so,
+        test_outdated_server_key_is_named,
+        test_another_key_in_a_list_moves_on,
         test_man_page_json_example_keeps_its_quotes,
     ])

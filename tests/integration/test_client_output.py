@@ -257,7 +257,7 @@ def test_guided_session(tmp):
         _menu(pty)
         pty.line("1")
         pty.expect(b"Read which?")
-        pty.line("1")               # the newest: the one with everything
+        pty.line(ids[SUBJECT])      # the newest, by its id: the one with everything
         pty.expect(b"Read which?")
         pty.line("")
         _menu(pty)

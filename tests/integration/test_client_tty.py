@@ -75,7 +75,8 @@ def test_long_message_goes_through_the_pager(tmp):
     broker, store = h.start_service(tmp)
     users = _users(broker, "alice", "bob")
     long_body = "".join("line %d of a long message\n" % n for n in range(1, 61))
-    users["alice"].expect(200, "SEND", "bob", "short one", "just a line\n")
+    short_id = users["alice"].expect(200, "SEND", "bob", "short one",
+                                     "just a line\n").fields[0].decode()
     reply = users["alice"].expect(200, "SEND", "bob", "long one", long_body)
     long_id = reply.fields[0].decode()
     script, record = _pager(tmp)
@@ -86,11 +87,11 @@ def test_long_message_goes_through_the_pager(tmp):
         _menu(pty)
         pty.line("1")
         pty.expect(b"Read which?")
-        pty.line("2")                       # the older one: short
+        pty.line(short_id)                  # the older one: short
         shown = pty.expect(b"Read which?")
         assert b"just a line" in shown and b"PAGER-DONE" not in shown, shown
         assert not os.path.exists(record), "a message that fits went to the pager"
-        pty.line("1")                       # the newest: long
+        pty.line(long_id)                   # the newest: long
         shown = pty.expect(b"PAGER-DONE LESS=FRX")
         pty.expect(b"Read which?")
         pty.line("")
