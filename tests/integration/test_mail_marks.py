@@ -21,7 +21,6 @@ through the real broker and store, on the back end ZPOST_TEST_DB names.
   ANSWER can join.
 """
 
-import os
 import subprocess
 
 import harness as h
