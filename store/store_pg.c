@@ -55,6 +55,22 @@
 //  brokers' 3 s of silence before they give a waiting store up. Readers
 //  take no row locks and are left alone: an export may pause to write.
 #define S_IDLE_IN_TXN       "2s"
+//  The writers' lock is waited for this long at most (lock_timeout, set
+//  for the session: the operator's value would change the store's
+//  meaning). Then the group is answered the retryable 503, so that a
+//  store waiting on a stuck one goes on answering its brokers.
+#define S_TURN_WAIT         "1s"
+//  A holder of the writers' lock that has been in its transaction (or
+//  statement) this long is stuck: frozen while the server writes it a
+//  large result, or waiting for a standby that is gone. The idle timeouts
+//  cannot reach an active session, so the next store that waited in vain
+//  ends it (pg_terminate_backend: a role may end its own sessions), and
+//  its uncommitted group rolls back. Longer than the brokers' 3 s of
+//  silence, after which they have given that store up anyway.
+#define S_TURN_STUCK        "4s"
+//  pg_locks names a bigint advisory key by its two halves
+#define S_WRITER_LOCK_HIGH  "1"             //  7420533014 >> 32
+#define S_WRITER_LOCK_LOW   "3125565718"    //  7420533014 & 0xffffffff
 
 struct _store_pg_t {
     char *conninfo;             //  as given
@@ -71,6 +87,7 @@ struct _store_pg_t {
     int pending;                //  commands sent, answers not yet read
     bool clean;                 //  no answer failed since the last SAVEPOINT
     bool writer;                //  holds the writers' lock (S_WRITER_LOCK)
+    bool turn_waited;           //  the last wait for it timed out
     int kinds [S_PENDING_MAX];  //  what each answer must be (S_KIND_)
     const char *whats [S_PENDING_MAX];  //  and its name, for the log
     store_pg_cache_t cache;     //  store_pg_records.c's, for this transaction
@@ -271,6 +288,15 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
         zsys_warning ("store_pg: %s: the database is unavailable (%s): %s",
                       what, state? state: "no answer", s_why (self, result, why, sizeof why));
         s_broke (self);
+        return STORE_UNAVAILABLE;
+    }
+    if (streq (state, "55P03")) {
+        //  The writers' lock not granted within S_TURN_WAIT: the
+        //  connection is sound, the next try first looks for a stuck
+        //  holder (s_begin)
+        zsys_warning ("store_pg: %s: another store has held the database's write "
+                      "turn for %s; the group is answered 503", what, S_TURN_WAIT);
+        self->turn_waited = true;
         return STORE_UNAVAILABLE;
     }
     if (streq (state, "40001") || streq (state, "40P01"))
@@ -557,6 +583,16 @@ s_connect (store_pg_t *self)
 
     if (self->read_only? s_schema_check (self): s_schema (self))
         return -1;
+    if (!self->read_only) {
+        //  After the schema, whose lock may be held a while by another
+        //  store migrating it
+        result = s_command (self, "SET lock_timeout = '" S_TURN_WAIT "'; "
+                                  "SET statement_timeout = 0",
+                            "set lock_timeout");
+        if (!result)
+            return -1;
+        PQclear (result);
+    }
     for (int index = 0; index < store_pg_statement_count; index++) {
         result = PQprepare (self->conn, store_pg_statements [index].name,
                             store_pg_statements [index].sql, 0, NULL);
@@ -765,6 +801,29 @@ s_answer (store_pg_t *self, PGresult *result, int kind, const char *what)
     return STORE_OK;
 }
 
+//  Whether the answers read so far reach the unlock that follows a
+//  COMMIT or ROLLBACK (s_unlock_and_sync): what fails from there on
+//  changes nothing that was done
+static bool
+s_past_commit (store_pg_t *self, int index, int count)
+{
+    for (int at = 0; at < count; at++)
+        if (self->kinds [at] == S_KIND_UNLOCK)
+            return index >= at;
+    return false;
+}
+
+//  rc as the pipeline's code, *last_p let go unless all went well
+static int
+s_kept (int rc, PGresult **last_p)
+{
+    if (rc != STORE_OK && last_p) {
+        PQclear (*last_p);
+        *last_p = NULL;
+    }
+    return rc;
+}
+
 //  Sync, and read every answer. The first failure is the code; *last_p,
 //  if given, gets the last command's result when all went well.
 static int
@@ -776,7 +835,6 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
     }
     int rc = STORE_OK;
     int count = self->pending;
-    bool unlock_failed = false;
     self->pending = 0;
     self->trips++;
     if (self->trace) {
@@ -809,6 +867,8 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
                 zsys_warning ("store_pg: the answers stopped: %s",
                               s_why (self, NULL, why, sizeof why));
                 s_broke (self);
+                if (s_past_commit (self, index, count))
+                    return s_kept (rc, last_p);
                 return STORE_UNAVAILABLE;
             }
             continue;
@@ -827,16 +887,18 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
             //  Its failure is no one's: the COMMIT before it stands. A
             //  session that may still hold the lock is dropped, which
             //  lets it go.
-            if (status == PGRES_TUPLES_OK)
-                self->writer = false;
-            else {
-                zsys_warning ("store_pg: the writers' lock could not be let go: "
-                              "the connection is closed");
-                unlock_failed = true;
-            }
             PQclear (result);
-            index++;
-            continue;
+            if (status == PGRES_TUPLES_OK) {
+                self->writer = false;
+                index++;
+                continue;
+            }
+            //  Nothing more is read on it: a failure now (the final
+            //  Sync's) would be taken for the COMMIT's
+            zsys_warning ("store_pg: the writers' lock could not be let go: "
+                          "the connection is closed");
+            s_broke (self);
+            return s_kept (rc, last_p);
         }
         if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
             self->clean = false;
@@ -863,13 +925,7 @@ s_sync_answers (store_pg_t *self, PGresult **last_p)
             return STORE_UNAVAILABLE;
         }
     }
-    if (rc != STORE_OK && last_p) {
-        PQclear (*last_p);
-        *last_p = NULL;
-    }
-    if (unlock_failed)
-        s_broke (self);
-    return rc;
+    return s_kept (rc, last_p);
 }
 
 //  s_sync_answers, and a commit among them that the synchronous standby
@@ -929,8 +985,12 @@ s_unlock_and_sync (store_pg_t *self)
     if (self->writer) {
         int rc = s_send_sync (self);
         if (rc == STORE_OK)
+            //  idle_session_timeout back to what the server, database or
+            //  role set for the session, not to a value of ours
             rc = s_send (self, S_KIND_UNLOCK, NULL, "SELECT pg_advisory_unlock_all (),"
-                         " set_config ('idle_session_timeout', '0', false)", 0, NULL, NULL);
+                         " set_config ('idle_session_timeout', reset_val, false)"
+                         " FROM pg_settings WHERE name = 'idle_session_timeout'",
+                         0, NULL, NULL);
         if (rc != STORE_OK) {
             self->pending = 0;
             return rc;
@@ -1066,10 +1126,27 @@ s_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
             //  does not reach: a store frozen there would hold every
             //  store's writes. idle_session_timeout does, while it holds
             //  the lock (PostgreSQL 14 and later).
-            rc = s_send (self, S_KIND_PLAIN, NULL,
-                         "SELECT pg_advisory_lock (" S_WRITER_LOCK "),"
-                         " set_config ('idle_session_timeout', '" S_IDLE_IN_TXN "', false)",
-                         0, NULL, NULL);
+            if (self->turn_waited) {
+                //  The wait before timed out: a holder stuck past
+                //  S_TURN_STUCK is ended first. Its own store finds its
+                //  connection gone and answers its group 503.
+                rc = s_send (self, S_KIND_PLAIN, NULL,
+                             "SELECT pg_terminate_backend (l.pid)"
+                             " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                             " WHERE l.locktype = 'advisory' AND l.granted"
+                             " AND l.classid = " S_WRITER_LOCK_HIGH
+                             " AND l.objid = " S_WRITER_LOCK_LOW " AND l.objsubid = 1"
+                             " AND l.pid <> pg_backend_pid ()"
+                             " AND clock_timestamp () - coalesce (a.xact_start, a.query_start)"
+                             " > interval '" S_TURN_STUCK "'",
+                             0, NULL, NULL);
+                self->turn_waited = false;
+            }
+            if (rc == STORE_OK)
+                rc = s_send (self, S_KIND_PLAIN, NULL,
+                             "SELECT pg_advisory_lock (" S_WRITER_LOCK "),"
+                             " set_config ('idle_session_timeout', '" S_IDLE_IN_TXN "', false)",
+                             0, NULL, NULL);
             if (rc == STORE_OK)
                 rc = s_send_sync (self);
             if (rc == STORE_OK)

@@ -497,8 +497,8 @@ def stats(topo, repeat=4):
     load's first recipient: {server: [{name: value}]}."""
     path = os.path.join(topo.tmp, "acks-%d.json" % hosts._load_counter)
     return topo.client.loadgen_run(topo.tmp, [
-        "stats", "--servers", topo.server_list(), "--server-key",
-        topo.server_key, "--acks", path, "--repeat", str(repeat),
+        "stats", "--servers", topo.server_list(), "--server-key=" + topo.server_key,
+        "--acks", path, "--repeat", str(repeat),
         "--deadline", "60"], timeout=90.0)
 
 
@@ -506,8 +506,8 @@ def check_again(topo):
     """loadgen check of the last load's acknowledgements, now."""
     path = os.path.join(topo.tmp, "acks-%d.json" % hosts._load_counter)
     got = topo.client.loadgen_run(topo.tmp, [
-        "check", "--servers", topo.server_list(), "--server-key",
-        topo.server_key, "--acks", path, "--timeout", "5", "--deadline", "120"],
+        "check", "--servers", topo.server_list(), "--server-key=" + topo.server_key,
+        "--acks", path, "--timeout", "5", "--deadline", "120"],
         timeout=150.0)
     h.log("check again: %s" % json.dumps(got, sort_keys=True))
     return got

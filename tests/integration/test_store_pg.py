@@ -693,6 +693,64 @@ def test_round_trips(tmp):
     assert user["inbox-count"] == "48" and user["inbox-unread"] == "48", user
 
 
+def test_stuck_writer_is_ended(tmp):
+    """A session that holds the writers' lock while it is active (a store
+    frozen while the server writes it a large result, or one waiting for a
+    standby that is gone) is out of the idle timeouts' reach. A store waits
+    for the lock 1 s at most and answers the retryable 503 (never silence:
+    its broker keeps it), and once the holder has been in its transaction
+    4 s, the next store whose wait timed out ends that session; the sends
+    then go through. Stood in for by a session of the store's own role
+    that takes the lock and sleeps in a transaction. (Without the bound the
+    store waited for as long as the holder stayed.)"""
+    cluster = _pg()
+    dbname = "stuck_test"
+    broker = h.start_broker(tmp)
+    store = _pg_store(tmp, broker, dbname)
+    h.wait_store_ready(broker)
+    sender = _user(broker, "fay")
+    holder = subprocess.Popen(
+        [os.path.join(pg.PG_BIN, "psql"), "-X", "-q", "-d", cluster.conninfo(dbname),
+         "-c", "SELECT pg_advisory_lock (7420533014)", "-c", "BEGIN",
+         "-c", "SELECT pg_sleep (600)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60.0 * h.TIME_SCALE
+        while time.monotonic() < deadline:
+            held = cluster.sql(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 3125565718"
+                " AND a.query LIKE '%pg_sleep%'", dbname).strip()
+            if held == "1":
+                break
+            assert holder.poll() is None, holder.stderr.read()
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the stand-in never held the writers' lock")
+        statuses = []
+        deadline = time.monotonic() + 120.0 * h.TIME_SCALE
+        while time.monotonic() < deadline:
+            _, reply = sender.call_as_client("SEND", "fay", "past the stuck one", "b",
+                                             tries=1)
+            statuses.append(reply.status if reply else None)
+            if reply is not None and reply.status == 200:
+                break
+            assert reply is not None, "no answer while the lock was held: %r" % statuses
+            assert reply.status == 503, reply
+        assert statuses[-1] == 200, "the stuck holder was never ended: %r" % statuses
+        # the stand-in's session was ended by the store, not by a timeout
+        rc = holder.wait(timeout=30.0 * h.TIME_SCALE)
+        said = holder.stderr.read().decode(errors="replace")
+        assert rc != 0 and "terminating connection due to administrator command" in said, \
+            (rc, said)
+        assert "write turn" in store.log_text(), store.log_text()[-2000:]
+        h.log("sends while a stuck session held the lock: %r" % statuses)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_selftests_on_postgresql,
@@ -704,6 +762,7 @@ if __name__ == "__main__":
         test_two_stores_same_rows,
         test_two_stores_many_rows_no_deadlock,
         test_frozen_store_does_not_stall_others,
+        test_stuck_writer_is_ended,
         test_errors_on_one_line,
         test_readers_create_nothing,
         test_read_only_server,
