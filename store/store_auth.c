@@ -311,53 +311,19 @@ store_hashed_unregister (store_engine_t *engine, store_op_t *op, bool ok,
     return false;
 }
 
-//  The ids of one folder, collected before anything is deleted: a walk
-//  must not see its own table change under it
-typedef struct {
-    uint64_t *ids;
-    size_t count;
-    size_t max;
-} s_ids_t;
-
-static bool
-s_collect_id (void *arg, uint64_t message_id, unsigned marks)
-{
-    (void) marks;
-    s_ids_t *ids = (s_ids_t *) arg;
-    if (ids->count == ids->max) {
-        ids->max = ids->max? ids->max * 2: 256;
-        ids->ids = (uint64_t *) realloc (ids->ids, ids->max * sizeof (uint64_t));
-        assert (ids->ids);
-    }
-    ids->ids [ids->count++] = message_id;
-    return true;
-}
-
-//  Drop every entry of one folder; a message no folder holds any more is
-//  freed, and the server's counters follow. *freed counts them.
+//  Drop every entry of one folder; the server's counters follow the
+//  messages freed. *freed counts them.
 static int
 s_empty_folder (store_ctx_t *ctx, store_folder_t folder, size_t *freed)
 {
-    s_ids_t ids = { NULL, 0, 0 };
-    int rc = store_folder_walk (ctx->txn, ctx->user.id, folder, 0, s_collect_id, &ids);
-    for (size_t index = 0; rc == STORE_OK && index < ids.count; index++) {
-        uint64_t id = ids.ids [index];
-        store_message_t message;
-        rc = store_message_get (ctx->txn, id, &message);
-        uint64_t size = rc == STORE_OK? message.body_size: 0;
+    uint64_t count = 0, bytes = 0;
+    int rc = store_folder_empty (ctx->txn, ctx->user.id, folder, &count, &bytes);
+    if (rc == STORE_OK && count) {
+        *freed += count;
+        rc = store_counter_add (ctx->txn, "messages", -(int64_t) count);
         if (rc == STORE_OK)
-            rc = store_folder_delete (ctx->txn, ctx->user.id, folder, id);
-        bool gone = false;
-        if (rc == STORE_OK)
-            rc = store_message_unref (ctx->txn, id, &gone);
-        if (rc == STORE_OK && gone) {
-            (*freed)++;
-            rc = store_counter_add (ctx->txn, "messages", -1);
-            if (rc == STORE_OK)
-                rc = store_counter_add (ctx->txn, "bytes", -(int64_t) size);
-        }
+            rc = store_counter_add (ctx->txn, "bytes", -(int64_t) bytes);
     }
-    free (ids.ids);
     return rc;
 }
 

@@ -413,6 +413,58 @@ store_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder, 
     return store_lmdb_rc (s_folder_delete (txn, user_id, folder, message_id), "store_folder_delete");
 }
 
+//  The ids of one folder, collected before anything is deleted: a walk
+//  must not see its own table change under it
+typedef struct {
+    uint64_t *ids;
+    size_t count;
+    size_t max;
+} s_ids_t;
+
+static bool
+s_collect_id (void *arg, uint64_t message_id, unsigned marks)
+{
+    (void) marks;
+    s_ids_t *ids = (s_ids_t *) arg;
+    if (ids->count == ids->max) {
+        ids->max = ids->max? ids->max * 2: 256;
+        ids->ids = (uint64_t *) realloc (ids->ids, ids->max * sizeof (uint64_t));
+        assert (ids->ids);
+    }
+    ids->ids [ids->count++] = message_id;
+    return true;
+}
+
+int
+store_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                    uint64_t *freed, uint64_t *freed_bytes)
+{
+    *freed = 0;
+    *freed_bytes = 0;
+    if (txn->pg)
+        return store_pg_folder_empty (txn, user_id, folder, freed, freed_bytes);
+    //  LMDB: entry by entry, in one write transaction of microseconds each
+    s_ids_t ids = { NULL, 0, 0 };
+    int rc = store_folder_walk (txn, user_id, folder, 0, s_collect_id, &ids);
+    for (size_t index = 0; rc == STORE_OK && index < ids.count; index++) {
+        uint64_t id = ids.ids [index];
+        store_message_t message;
+        rc = store_message_get (txn, id, &message);
+        uint64_t size = rc == STORE_OK? message.body_size: 0;
+        if (rc == STORE_OK)
+            rc = store_folder_delete (txn, user_id, folder, id);
+        bool gone = false;
+        if (rc == STORE_OK)
+            rc = store_message_unref (txn, id, &gone);
+        if (rc == STORE_OK && gone) {
+            (*freed)++;
+            *freed_bytes += size;
+        }
+    }
+    free (ids.ids);
+    return rc;
+}
+
 int
 store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t before, store_folder_visit_fn *visit, void *arg)
 {

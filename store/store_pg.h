@@ -217,6 +217,8 @@ int store_pg_folder_put (store_txn_t *txn, uint64_t user_id, store_folder_t fold
                          uint64_t message_id, unsigned marks);
 int store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                          uint64_t message_id, unsigned *marks);
+int store_pg_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                           uint64_t *freed, uint64_t *freed_bytes);
 int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                             uint64_t message_id);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,

@@ -59,6 +59,7 @@ enum {
     S_KNOWN_KEY_GET, S_KNOWN_KEY_PUT,
     S_MESSAGE_PUT, S_MESSAGE_GET, S_MESSAGE_UNREF, S_MESSAGE_DECREF, S_MESSAGE_DELETE,
     S_FOLDER_PUT, S_FOLDER_GET, S_FOLDER_DELETE, S_FOLDER_WALK, S_THREAD_WALK,
+    S_FOLDER_EMPTY,
     S_COUNTER_ADD, S_NEXT_USER_ID, S_NEXT_MESSAGE_ID,
     S_REPLY_GET, S_REPLY_PUT, S_REPLY_EXPIRE,
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
@@ -148,6 +149,17 @@ const store_pg_statement_t store_pg_statements [] = {
     [S_FOLDER_DELETE] = { "z_folder_delete",
         "DELETE FROM zpost_folders WHERE user_id = $1::int8 AND folder = $2::int2"
         " AND message_id = $3::int8" },
+    //  A whole folder gone (store_folder_empty): the messages it held
+    //  the last reference of are deleted, the others lose one; the two
+    //  parts touch other rows, as a statement's parts must
+    [S_FOLDER_EMPTY] = { "z_folder_empty",
+        "WITH gone AS (DELETE FROM zpost_folders WHERE user_id = $1::int8"
+        "   AND folder = $2::int2 RETURNING message_id),"
+        " freed AS (DELETE FROM zpost_messages m USING gone g"
+        "   WHERE m.id = g.message_id AND m.refs <= 1 RETURNING length (m.body) AS size),"
+        " kept AS (UPDATE zpost_messages m SET refs = m.refs - 1 FROM gone g"
+        "   WHERE m.id = g.message_id AND m.refs > 1)"
+        " SELECT count (*), coalesce (sum (size), 0) FROM freed" },
     //  A page of a folder with its messages, in the columns of
     //  z_folder_get: LIST reads each message as it visits its entry
     [S_FOLDER_WALK] = { "z_folder_walk",
@@ -924,6 +936,25 @@ store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
         cache->entry_message = message_id;
     }
     return rc;
+}
+
+int
+store_pg_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                       uint64_t *freed, uint64_t *freed_bytes)
+{
+    s_params_t params = { 0 };
+    s_int64 (&params, user_id);
+    s_int16 (&params, (uint16_t) folder);
+    //  What a page held of the folder is gone with it
+    s_page_drop (store_pg_cache (txn->pg));
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_FOLDER_EMPTY, &params, &result), &result);
+    if (rc)
+        return rc;
+    *freed = (uint64_t) s_get_int (result, 0, 0);
+    *freed_bytes = (uint64_t) s_get_int (result, 0, 1);
+    PQclear (result);
+    return STORE_OK;
 }
 
 int

@@ -164,6 +164,14 @@ int
 int
     store_folder_delete (store_txn_t *txn, uint64_t user_id,
                          store_folder_t folder, uint64_t message_id);
+//  Every entry of one folder gone, each message one reference less and
+//  freed with its last; *freed and *freed_bytes (body sizes) count the
+//  messages freed. On PostgreSQL one statement whatever the folder's
+//  size: a long transaction holds the writers' lock, and every store
+//  waits for it (UNREGISTER of 50,000 messages took 13 s one by one).
+int
+    store_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                        uint64_t *freed, uint64_t *freed_bytes);
 
 //  Walk a folder newest first, starting below `before` (0: the newest).
 //  Calls visit for each entry until it returns false or the folder ends.
