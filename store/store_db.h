@@ -188,6 +188,11 @@ bool
 const char *
     store_db_kind (store_db_t *self);
 
+//  PostgreSQL: the connection string as given (WATCH's listener connects
+//  with it); LMDB: NULL
+const char *
+    store_db_conninfo (store_db_t *self);
+
 //  Close the environment; sets *self_p to NULL. No transaction may be
 //  open.
 void

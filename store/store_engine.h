@@ -144,6 +144,22 @@ void
 bool
     store_engine_sweep (store_engine_t *self);
 
+//  WATCH (store_watch.h): answer the waits past their deadline, and on
+//  LMDB check them all if another process has committed since; call
+//  often (the store: every 25 ms).
+void
+    store_engine_watch_tick (store_engine_t *self);
+//  Check the waits of user (NULL: all) again: another store's commit
+//  named it (PostgreSQL's NOTIFY), or nothing can be heard (NULL).
+void
+    store_engine_watch_wake (store_engine_t *self, const char *user);
+//  Forget, unanswered, the waits that came on link origin (reset).
+void
+    store_engine_watch_drop (store_engine_t *self, uint64_t origin);
+//  WATCHes waiting
+size_t
+    store_engine_watching (store_engine_t *self);
+
 //  For rules and STATS
 const store_config_t *
     store_engine_config (store_engine_t *self);

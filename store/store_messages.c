@@ -414,6 +414,14 @@ store_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder, 
 }
 
 int
+store_notify_users (store_txn_t *txn, const char *names)
+{
+    if (txn->pg)
+        return store_pg_notify_users (txn, names);
+    return STORE_OK;
+}
+
+int
 store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t before, store_folder_visit_fn *visit, void *arg)
 {
     if (txn->pg)

@@ -64,6 +64,7 @@ enum {
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
     S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
     S_META_ALL, S_SWEEP,
+    S_NOTIFY_USERS,
     S_STATEMENTS
 };
 
@@ -234,6 +235,11 @@ const store_pg_statement_t store_pg_statements [] = {
         " SELECT (SELECT count (*) FROM gone),"
         "   (SELECT digest FROM walk WHERE n = $2::int8 + 1),"
         "   (SELECT count (*) FROM replies)" },
+    //  WATCH: tell every store's listener (store_pg_listen.c) whose inbox
+    //  this transaction changes; delivered on its commit, and only then
+    [S_NOTIFY_USERS] = { "z_notify_users",
+        "SELECT pg_notify ('zpost_inbox', u)"
+        " FROM unnest (string_to_array ($1::text, ',')) u" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
@@ -1425,6 +1431,18 @@ store_pg_counter_set (store_txn_t *txn, const char *name, uint64_t value)
     s_int64 (&params, value);
     PGresult *result;
     int rc = s_exec (txn, statement, &params, &result);
+    PQclear (result);
+    return rc;
+}
+
+
+int
+store_pg_notify_users (store_txn_t *txn, const char *names)
+{
+    s_params_t params = { 0 };
+    s_text (&params, names);
+    PGresult *result;
+    int rc = s_exec (txn, S_NOTIFY_USERS, &params, &result);
     PQclear (result);
     return rc;
 }

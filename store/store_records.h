@@ -269,6 +269,14 @@ int
 int
     store_counter_set (store_txn_t *txn, const char *name, uint64_t value);
 
+//  WATCH: tell the other stores on this database that the inboxes of
+//  names (comma-separated) change in this transaction. PostgreSQL: a
+//  NOTIFY each, delivered when txn commits (store_pg_listen.h); LMDB:
+//  nothing (other processes on the environment see its transaction id
+//  move: store_db_generation).
+int
+    store_notify_users (store_txn_t *txn, const char *names);
+
 void
     store_records_test (bool verbose);
 void
