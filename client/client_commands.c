@@ -27,7 +27,8 @@ static const client_command_t *s_commands [] = {
     &client_cmd_list,
     &client_cmd_read,
     &client_cmd_delete,
-    &client_cmd_stats
+    &client_cmd_stats,
+    &client_cmd_watch
 };
 
 #define S_COMMAND_COUNT (sizeof (s_commands) / sizeof (s_commands [0]))

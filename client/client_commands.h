@@ -2,7 +2,7 @@
     client_commands - the one-shot commands of the zpost client: the table
 
         ping, register, login, logout, passwd, whoami,
-        send, list, read, delete, stats
+        send, list, read, delete, stats, watch
 
     Each command is one row (client_command_t): its name, usage, help,
     what it needs (CLIENT_COMMAND_SERVER, _LOGIN, _JSON), its options and
@@ -137,6 +137,7 @@ extern const client_command_t client_cmd_list;
 extern const client_command_t client_cmd_read;
 extern const client_command_t client_cmd_delete;
 extern const client_command_t client_cmd_stats;
+extern const client_command_t client_cmd_watch;         //  client_cmd_watch.c
 
 //  Selftest
 void

@@ -27,7 +27,9 @@ the SEND that ends it) or lower bounds that load cannot break (a wait
 that must not end early).
 """
 
+import json
 import os
+import subprocess
 import time
 
 import harness as h
@@ -300,6 +302,59 @@ def test_broker_killed(tmp):
         h.check_alive(s.proc)
 
 
+def _zpost_watch(tmp, broker, args):
+    """Start `zpost watch ARGS` logged in as bob; returns it once it says
+    it is watching (its first WATCH, timeout 0, has been answered)."""
+    argv = [h.binary("zpost"), "--server", broker.front, "--server-key",
+            broker.public_key, "watch"] + list(args)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp, env=h.client_env(tmp))
+    line = proc.stderr.readline().decode()
+    assert line.startswith("zpost: watching the inbox of bob"), line
+    return proc
+
+
+def test_zpost_watch(tmp):
+    broker, store = h.start_service(tmp)
+    u = _users(broker, "alice", "bob")
+    rc, out, err, _ = h.run_client(tmp, ["login", "bob"], broker=broker,
+                                   env={"ZPOST_PASSWORD": PASSWORD})
+    assert rc == 0, (out, err)
+    old = _send(u["alice"], "bob", "old news")
+    # two new messages, then it stops (--count); what was there is not shown
+    proc = _zpost_watch(tmp, broker, ["--count", "2"])
+    m1 = _send(u["alice"], "bob", "first \x1b[31m")
+    m2 = _send(u["alice"], "bob", "second")
+    out, err = proc.communicate(timeout=WAKE + 5)
+    assert proc.returncode == 0, (out, err)
+    lines = out.decode().splitlines()
+    assert len(lines) == 2, lines
+    assert str(m1) in lines[0] and "first" in lines[0] and "alice" in lines[0], lines
+    assert "\x1b" not in lines[0] and "\\x1b" in lines[0], lines     # escaped
+    assert str(m2) in lines[1] and "second" in lines[1], lines
+    assert "old news" not in out.decode() and str(old) not in [l.split()[1] for l in lines]
+    # --json: one object a line
+    proc = _zpost_watch(tmp, broker, ["--json", "-n", "1"])
+    m3 = _send(u["alice"], "bob", "third")
+    out, err = proc.communicate(timeout=WAKE + 5)
+    assert proc.returncode == 0, (out, err)
+    entries = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(entries) == 1 and entries[0]["id"] == m3, entries
+    assert entries[0]["from"] == "alice" and entries[0]["subject"] == "third"
+    assert entries[0]["seen"] is False and entries[0]["to"] == ["bob"], entries
+    # --timeout: nothing comes, it ends by itself, exit 0, nothing printed
+    started = time.monotonic()
+    proc = _zpost_watch(tmp, broker, ["--timeout", "1"])
+    out, err = proc.communicate(timeout=30 * SCALE)
+    assert proc.returncode == 0 and out == b"", (out, err)
+    assert time.monotonic() - started >= 0.9
+    # bad options
+    for args in (["--timeout", "0"], ["--count", "x"], ["extra"]):
+        rc, out, err, _ = h.run_client(tmp, ["watch"] + args, broker=broker)
+        assert rc == 2, (args, rc, out, err)
+    h.check_alive(store.proc)
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_wakes_and_times_out,
@@ -308,4 +363,5 @@ if __name__ == "__main__":
         test_store_killed,
         test_other_store_commits,
         test_broker_killed,
+        test_zpost_watch,
     ])
