@@ -154,13 +154,18 @@ s_fail (store_engine_t *self, store_op_t **op_p, int status, const char *reason,
 //  Note the users whose inbox a request that succeeded has changed:
 //  SEND's and ANSWER's recipients; the session user for READ, MARK,
 //  DELETE and UNREGISTER. More than changed is fine (a check that finds
-//  nothing new costs a read); fewer is not.
-static void
-s_touch (store_engine_t *self, store_op_t *op, const char *session_user)
+//  nothing new costs a read); fewer is not. On PostgreSQL the names go
+//  to the other stores too, as a NOTIFY in the request's own nested
+//  transaction: pipelined with its writes (no round trip of its own),
+//  undone with them, and delivered only when the group commits.
+static int
+s_touch (store_engine_t *self, store_txn_t *txn, store_op_t *op, const char *session_user)
 {
     zpost_command_t command = zpost_msg_command (op->request);
+    const char *notify = NULL;
     if (command == ZPOST_CMD_SEND || command == ZPOST_CMD_ANSWER) {
         const char *names = zpost_msg_get (op->request, ZPOST_F_RECIPIENTS);
+        notify = names;
         while (names && *names) {
             size_t size = strcspn (names, ",");
             char name [ZPOST_NAME_MAX + 1];
@@ -175,8 +180,11 @@ s_touch (store_engine_t *self, store_op_t *op, const char *session_user)
     else
     if ((command == ZPOST_CMD_READ || command == ZPOST_CMD_MARK
     ||   command == ZPOST_CMD_DELETE || command == ZPOST_CMD_UNREGISTER)
-    &&  session_user && *session_user)
+    &&  session_user && *session_user) {
         zhashx_update (self->touched, session_user, (void *) 1);
+        notify = session_user;
+    }
+    return notify && *notify? store_notify_users (txn, notify): STORE_OK;
 }
 
 //  WATCH's reply: the inbox now
@@ -454,7 +462,7 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
     &&  zpost_msg_status (op->reply) == ZPOST_OK)
         rc = store_check_record (&ctx);
     if (rc == STORE_OK && op->reply && zpost_msg_status (op->reply) == ZPOST_OK)
-        s_touch (self, op, ctx.session.username);
+        rc = s_touch (self, txn, op, ctx.session.username);
 done:
     sodium_memzero (&ctx.user, sizeof ctx.user);
     return rc;
@@ -925,36 +933,7 @@ s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
 static void
 s_sweep_tail (void *arg, store_txn_t *txn, size_t kept)
 {
-    store_engine_t *self = (store_engine_t *) arg;
-    //  The other stores' waits (PostgreSQL): the names go out with the
-    //  commit, and only with it. The sweep after it runs in a savepoint of
-    //  its own, so that its failure cannot take the notice with it.
-    if (store_db_conninfo (self->db) && zhashx_size (self->touched) > 0) {
-        zlistx_t *names = zhashx_keys (self->touched);
-        assert (names);
-        size_t size = 1;
-        for (const char *name = (const char *) zlistx_first (names); name;
-             name = (const char *) zlistx_next (names))
-            size += strlen (name) + 1;
-        char *joined = (char *) zmalloc (size);
-        assert (joined);
-        for (const char *name = (const char *) zlistx_first (names); name;
-             name = (const char *) zlistx_next (names)) {
-            if (*joined)
-                strcat (joined, ",");
-            strcat (joined, name);
-        }
-        if (store_notify_users (txn, joined) != STORE_OK)
-            zsys_warning ("store_engine: other stores were not told of new mail "
-                          "(their waits end at their timeouts)");
-        free (joined);
-        zlistx_destroy (&names);
-    }
-    store_txn_t *sweep;
-    if (store_txn_begin (self->db, txn, true, &sweep) == STORE_OK) {
-        s_sweep (self, sweep, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
-        store_txn_commit (&sweep);
-    }
+    s_sweep ((store_engine_t *) arg, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
 }
 
 bool

@@ -64,12 +64,15 @@ store_pg_listen_connect (store_pg_listen_t *self)
     assert (self);
     if (self->conn)
         return 0;
+    //  The connection string's settings win over our defaults, but not
+    //  over our name: sessions of the store's own name are its writers
+    //  (an operator, a test, may look for them in pg_stat_activity)
     const char *keywords [] = {
         "connect_timeout", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "application_name", "dbname", NULL
+        "keepalives_count", "dbname", "application_name", NULL
     };
     const char *values [] = {
-        "2", "5", "2", "3", "zpost-store-listen", self->conninfo, NULL
+        "2", "5", "2", "3", self->conninfo, "zpost-store-listen", NULL
     };
     self->conn = PQconnectdbParams (keywords, values, 1);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {

@@ -1439,10 +1439,9 @@ store_pg_counter_set (store_txn_t *txn, const char *name, uint64_t value)
 int
 store_pg_notify_users (store_txn_t *txn, const char *names)
 {
+    //  Deferred: sent with the transaction's other writes, its failure
+    //  (none is expected) met at the next command that waits
     s_params_t params = { 0 };
     s_text (&params, names);
-    PGresult *result;
-    int rc = s_exec (txn, S_NOTIFY_USERS, &params, &result);
-    PQclear (result);
-    return rc;
+    return s_write (txn, S_NOTIFY_USERS, S_KIND_PLAIN, &params);
 }
