@@ -256,6 +256,11 @@ s_watch_wake_touched (store_engine_t *self)
     zhashx_purge (self->touched);
 }
 
+static void
+    s_watch_park (store_engine_t *self, store_op_t **op_p, const char *user);
+static void
+    s_queue (store_engine_t *self, store_op_t **op_p);
+
 //  A WATCH from a broker: answered now if its inbox already differs from
 //  what it knew, or if it waits 0 s; else it waits (ZPOST.md, WATCH)
 static void
@@ -265,13 +270,14 @@ s_watch_admit (store_engine_t *self, store_op_t **op_p)
     store_ctx_t ctx = {
         .engine = self, .config = &self->config, .op = op
     };
-    uint64_t newest = 0, unread = 0;
+    uint64_t newest = 0, unread = 0, last_used = 0;
     char user [ZPOST_NAME_MAX + 1] = "";
     int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
     if (rc == STORE_OK)
         rc = store_check_session (&ctx, false);
     if (rc == STORE_OK) {
         snprintf (user, sizeof user, "%s", ctx.session.username);
+        last_used = ctx.session.last_used;
         rc = store_watch_state (ctx.txn, user, &newest, &unread);
     }
     store_txn_abort (&ctx.txn);
@@ -300,10 +306,31 @@ s_watch_admit (store_engine_t *self, store_op_t **op_p)
         s_answer (self, op_p);
         return;
     }
+    //  A wait is a use of the session, or `zpost watch` would see its
+    //  session end idle while it watches. The last use is written as
+    //  store_check_session writes it, at most once a quarter of the idle
+    //  time (a minute at most): then the WATCH goes through the group,
+    //  whose act step writes it, and is parked after the commit (s_done).
+    uint64_t interval = (uint64_t) self->config.session_idle / 4;
+    interval = interval > 60? 60: interval < 1? 1: interval;
+    if (op->now >= last_used + interval) {
+        snprintf (op->watcher, sizeof op->watcher, "%s", user);
+        s_queue (self, op_p);
+        return;
+    }
+    s_watch_park (self, op_p, user);
+}
+
+//  Let a WATCH wait, or answer why it cannot
+static void
+s_watch_park (store_engine_t *self, store_op_t **op_p, const char *user)
+{
+    store_op_t *op = *op_p;
+    uint64_t timeout = strtoull (zpost_msg_get (op->request, ZPOST_F_TIMEOUT), NULL, 10);
     if (timeout > ZPOST_WATCH_TIMEOUT_MAX)
         timeout = ZPOST_WATCH_TIMEOUT_MAX;      //  the codec checked it
     int64_t deadline = zclock_mono () + (int64_t) timeout * 1000;
-    rc = store_watch_park (self->watch, op_p, user, deadline);
+    int rc = store_watch_park (self->watch, op_p, user, deadline);
     if (rc == STORE_WATCH_USER_FULL) {
         char *reason = zsys_sprintf ("This account has %d requests waiting for new mail "
                                      "at this store already: wait for their answers",
@@ -482,6 +509,22 @@ s_done (void *arg, store_op_t **op_p)
 {
     store_engine_t *self = (store_engine_t *) arg;
     store_op_t *op = *op_p;
+    //  A WATCH that went through the group to write its session's last
+    //  use: it waits now, unless the inbox changed meanwhile (its rule's
+    //  reply then stands)
+    if (op->reply && zpost_msg_command (op->request) == ZPOST_CMD_WATCH
+    &&  zpost_msg_status (op->reply) == ZPOST_OK && *op->watcher) {
+        uint64_t newest = strtoull (zpost_msg_get (op->reply, ZPOST_F_MESSAGE_ID), NULL, 10);
+        uint64_t unread = strtoull (zpost_msg_get (op->reply, ZPOST_F_UNREAD), NULL, 10);
+        if (!s_watch_changed (op, newest, unread)) {
+            char user [ZPOST_NAME_MAX + 1];
+            snprintf (user, sizeof user, "%s", op->watcher);
+            zpost_msg_destroy (&op->reply);
+            s_watch_park (self, op_p, user);
+            return;
+        }
+        s_watch_reply (op, newest, unread);
+    }
     if (op->reply) {
         s_answer (self, op_p);
         return;

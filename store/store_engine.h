@@ -71,6 +71,9 @@ typedef struct {
     char *key_jobs;             //  the client key holding a job slot, or NULL
     char *charged [2];          //  throttle keys charged for this attempt
                                 //  until its password is checked, or NULL
+    //  WATCH through the group (to write its session's last use): whose
+    //  inbox it waits on once committed; "" otherwise
+    char watcher [ZPOST_NAME_MAX + 1];
 } store_op_t;
 
 //  What a rule gets, inside the transaction that acts

@@ -302,6 +302,29 @@ def test_broker_killed(tmp):
         h.check_alive(s.proc)
 
 
+def test_waiting_keeps_the_session(tmp):
+    """A WATCH is a use of the session: a client that only waits (as zpost
+    watch does for hours) keeps it past the idle expiry; and a WATCH that
+    writes that use still waits its time, and still wakes on mail."""
+    broker, store = h.start_service(tmp, store_extra=["--session-idle", "3"])
+    u = _users(broker, "alice", "bob")
+    bob = u["bob"]
+    started = time.monotonic()
+    for _ in range(4):          # 4 waits of 2 s: past the 3 s idle expiry
+        rid = _start(bob, 0, 0, 2)
+        assert _state(_finish(bob, rid, 10 * SCALE)) == (0, 0)
+    assert time.monotonic() - started >= 7.5, "the waits ended early"
+    # alice did nothing meanwhile: her session has ended; bob's has not
+    u["alice"].expect(401, "STATS", "user")
+    u["alice"].login("alice", PASSWORD)
+    rid = _start(bob, 0, 0, 30)
+    _parked(bob, rid)
+    m1 = _send(u["alice"], "bob")
+    assert _state(_finish(bob, rid, WAKE)) == (m1, 1)
+    bob.expect(200, "STATS", "user")
+    h.check_alive(store.proc)
+
+
 def _zpost_watch(tmp, broker, args):
     """Start `zpost watch ARGS` logged in as bob; returns it once it says
     it is watching (its first WATCH, timeout 0, has been answered)."""
@@ -364,4 +387,5 @@ if __name__ == "__main__":
         test_other_store_commits,
         test_broker_killed,
         test_zpost_watch,
+        test_waiting_keeps_the_session,
     ])
