@@ -615,6 +615,13 @@ store_txn_lmdb (store_txn_t *txn)
 }
 
 uint64_t
+store_txn_id (store_txn_t *txn)
+{
+    assert (txn);
+    return txn->handle? (uint64_t) mdb_txn_id (txn->handle): 0;
+}
+
+uint64_t
 store_db_generation (store_db_t *self)
 {
     assert (self);

@@ -160,6 +160,11 @@ const char *
 uint64_t
     store_db_generation (store_db_t *self);
 
+//  LMDB: the id of a write transaction, the generation its commit makes
+//  (a nested one has its parent's); PostgreSQL: 0.
+uint64_t
+    store_txn_id (store_txn_t *txn);
+
 //  Open (creating if needed) the environment in dir, with a map of
 //  map_size bytes (LMDB rounds it to pages, and never maps less than the
 //  data file already holds). Creates dir (0700) if missing. Returns NULL,

@@ -85,6 +85,7 @@ struct _store_engine_t {
     zhashx_t *touched;          //  names whose inbox the group changes
     uint64_t generation;        //  LMDB: the environment's last transaction
                                 //  as the waits were last checked against
+    uint64_t own_txn;           //  LMDB: the group's write transaction's id
     uint8_t session_resume [STORE_DIGEST_SIZE];     //  where the session sweep goes on
 };
 
@@ -390,9 +391,10 @@ store_engine_watch_tick (store_engine_t *self)
         }
     }
     //  LMDB: another process on the environment has committed (on
-    //  PostgreSQL the number moves only with this store's commits: the
-    //  others' come as NOTIFY, store_engine_watch_wake)
-    if (store_watch_size (self->watch) > 0) {
+    //  PostgreSQL the number moves only with this store's commits, whose
+    //  waits are checked after each; the others' come as NOTIFY,
+    //  store_engine_watch_wake)
+    if (!store_db_conninfo (self->db) && store_watch_size (self->watch) > 0) {
         uint64_t generation = store_db_generation (self->db);
         if (generation != self->generation) {
             self->generation = generation;
@@ -423,13 +425,17 @@ store_engine_watching (store_engine_t *self)
     return store_watch_size (self->watch);
 }
 
-//  Our own commits move LMDB's transaction id too: when this one alone
-//  moved it (before + 1), the waits need no check for other processes
+//  Our own commits move LMDB's transaction id too: when the only commit
+//  since the waits were last checked is our own (own, the id of our
+//  write transaction, is the next after the one checked, and the last),
+//  they need no check for other processes' commits. Anything else (a
+//  commit that wrote nothing, another process's in between) leaves the
+//  number to the next tick, which checks them all.
 static void
-s_generation_after (store_engine_t *self, uint64_t before)
+s_generation_after (store_engine_t *self, uint64_t own)
 {
     uint64_t after = store_db_generation (self->db);
-    if (self->generation == before && after <= before + 1)
+    if (own && self->generation + 1 == own && after == own)
         self->generation = after;
 }
 
@@ -548,10 +554,10 @@ void
 store_engine_commit (store_engine_t *self)
 {
     assert (self);
-    uint64_t before = store_db_generation (self->db);
+    self->own_txn = 0;
     if (store_group_commit (self->group, s_act, s_sweep_tail, s_done, self))
         self->commits++;
-    s_generation_after (self, before);
+    s_generation_after (self, self->own_txn);
     s_watch_wake_touched (self);
 }
 
@@ -976,7 +982,9 @@ s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
 static void
 s_sweep_tail (void *arg, store_txn_t *txn, size_t kept)
 {
-    s_sweep ((store_engine_t *) arg, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
+    store_engine_t *self = (store_engine_t *) arg;
+    self->own_txn = store_txn_id (txn);     //  the group's (a nested one's is its parent's)
+    s_sweep (self, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
 }
 
 bool
@@ -984,12 +992,12 @@ store_engine_sweep (store_engine_t *self)
 {
     assert (self);
     store_txn_t *txn;
-    uint64_t before = store_db_generation (self->db);
     if (store_txn_begin (self->db, NULL, true, &txn) != STORE_OK)
         return false;
+    uint64_t own = store_txn_id (txn);
     bool more = s_sweep (self, txn, S_SWEEP_BATCH);
     int rc = store_txn_commit (&txn);
-    s_generation_after (self, before);
+    s_generation_after (self, own);
     //  The database's throttle forgets on the same timer (after the
     //  commit: its statement runs outside any transaction)
     if (store_db_throttle_shared (self->db)

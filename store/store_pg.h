@@ -223,6 +223,8 @@ int store_pg_folder_get (store_txn_t *txn, uint64_t user_id, store_folder_t fold
 int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                             uint64_t message_id);
 int store_pg_notify_users (store_txn_t *txn, const char *names);
+int store_pg_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                          uint64_t *unread);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                           uint64_t before, store_folder_visit_fn *visit, void *arg);
 int store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value);

@@ -277,6 +277,12 @@ int
 int
     store_notify_users (store_txn_t *txn, const char *names);
 
+//  WATCH: the newest message id in name's inbox (0 if it is empty) and
+//  its unread count. STORE_NOTFOUND if there is no such user.
+int
+    store_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                       uint64_t *unread);
+
 void
     store_records_test (bool verbose);
 void

@@ -206,28 +206,12 @@ store_watch_user_size (store_watch_t *self, const char *user)
 //  --------------------------------------------------------------------------
 //  The inbox as WATCH sees it
 
-static bool
-s_newest (void *arg, uint64_t message_id, unsigned marks)
-{
-    (void) marks;
-    *(uint64_t *) arg = message_id;
-    return false;               //  the first is the newest: enough
-}
-
 int
 store_watch_state (store_txn_t *txn, const char *user, uint64_t *newest,
                    uint64_t *unread)
 {
     assert (txn && user && newest && unread);
-    store_user_t record;
-    int rc = store_user_get (txn, user, &record);
-    if (rc)
-        return rc;
-    *unread = record.inbox_unread;
-    *newest = 0;
-    rc = store_folder_walk (txn, record.id, STORE_INBOX, 0, s_newest, newest);
-    memset (&record, 0, sizeof record);
-    return rc;
+    return store_inbox_state (txn, user, newest, unread);
 }
 
 
