@@ -25,6 +25,16 @@
     a list in ticket order is also in deadline order: expiring requests
     costs only the expired ones.
 
+    A WATCH is the exception: it waits at the store until the user's inbox
+    changes or its own timeout (0..60 s) passes. Its deadline is that
+    timeout plus ours, kept in a second list sorted by deadline (a new one
+    is put in from the end, where most go, as most clients wait as long as
+    each other). Once sent it is released from its worker's count of
+    requests in flight: a store holding thousands of waits must not look
+    busy, and the wait costs the store nothing until it ends. Everything
+    else is as for any request: the reply is relayed by ticket, a dead
+    worker's waits get 503 at once, and so do waits past their deadline.
+
     The back ROUTER is mandatory-routing with no send timeout, so a send to
     a worker that has gone fails at once (EHOSTUNREACH): the worker is
     dropped there and then, instead of after three silent heartbeats. The
@@ -72,6 +82,7 @@ typedef struct {
     size_t bytes;               //  its body bytes, counted against the worker
     int64_t deadline;           //  monotonic msec when it fails
     void *handle;               //  its place in the deadline list
+    bool waiting;               //  a WATCH: in waits, not counted in flight
 } s_pending_t;
 
 typedef struct {
@@ -93,6 +104,8 @@ typedef struct {
     zhashx_t *pending;          //  ticket key -> s_pending_t (not owned)
     zlistx_t *deadlines;        //  s_pending_t in deadline order (owns them,
                                 //  through s_pending_remove)
+    zlistx_t *waits;            //  WATCHes, s_pending_t in deadline order
+                                //  (owned as deadlines' are)
     uint64_t next_ticket;       //  next ticket to give out
 } s_server_t;
 
@@ -120,11 +133,31 @@ s_pending_remove (s_server_t *self, s_pending_t **entry_p)
 {
     s_pending_t *entry = *entry_p;
     zhashx_delete (self->pending, entry->key);
-    zlistx_delete (self->deadlines, entry->handle);
+    zlistx_delete (entry->waiting? self->waits: self->deadlines, entry->handle);
     zpost_msg_destroy (&entry->failure);
     zframe_destroy (&entry->worker);
     free (entry);
     *entry_p = NULL;
+}
+
+//  Sorts the waits by deadline
+static int
+s_deadline_compare (const void *item1, const void *item2)
+{
+    int64_t one = ((const s_pending_t *) item1)->deadline;
+    int64_t two = ((const s_pending_t *) item2)->deadline;
+    return one < two? -1: one > two? 1: 0;
+}
+
+//  A WATCH's deadline: its own timeout, then ours, from now
+static int64_t
+s_watch_deadline (s_server_t *self, zpost_msg_t *request)
+{
+    const char *timeout = zpost_msg_get (request, ZPOST_F_TIMEOUT);
+    int64_t seconds = timeout? (int64_t) strtoull (timeout, NULL, 10): 0;
+    if (seconds < 0 || seconds > ZPOST_WATCH_TIMEOUT_MAX)
+        seconds = ZPOST_WATCH_TIMEOUT_MAX;      //  the codec checked it
+    return zclock_mono () + seconds * 1000 + self->timeout;
 }
 
 static void
@@ -140,8 +173,15 @@ s_pending_add (s_server_t *self, uint64_t ticket, zpost_msg_t *request,
     entry->worker = zframe_dup (worker);
     entry->bytes = bytes;
     assert (entry->failure && entry->worker);
-    entry->deadline = zclock_mono () + self->timeout;
-    entry->handle = zlistx_add_end (self->deadlines, entry);
+    entry->waiting = zpost_msg_command (request) == ZPOST_CMD_WATCH;
+    if (entry->waiting) {
+        entry->deadline = s_watch_deadline (self, request);
+        entry->handle = zlistx_insert (self->waits, entry, false);
+    }
+    else {
+        entry->deadline = zclock_mono () + self->timeout;
+        entry->handle = zlistx_add_end (self->deadlines, entry);
+    }
     assert (entry->handle);
     int rc = zhashx_insert (self->pending, entry->key, entry);
     assert (rc == 0);           //  tickets are never reused
@@ -167,7 +207,8 @@ s_pending_fail (s_server_t *self, s_pending_t **entry_p, const char *why)
     if (zpost_msg_send (entry->failure, self->front) != 0 && self->verbose)
         zsys_info ("zpost-broker: reply 503 to a client lost: %s",
                    zmq_strerror (zmq_errno ()));
-    broker_workers_release (self->workers, entry->worker, entry->bytes);
+    if (!entry->waiting)
+        broker_workers_release (self->workers, entry->worker, entry->bytes);
     s_pending_remove (self, entry_p);
 }
 
@@ -179,11 +220,15 @@ s_pending_fail_worker (s_server_t *self, zframe_t *worker, const char *why)
 {
     zlistx_t *doomed = zlistx_new ();
     assert (doomed);
-    s_pending_t *entry = (s_pending_t *) zlistx_first (self->deadlines);
-    while (entry) {
-        if (zframe_eq (entry->worker, worker))
-            zlistx_add_end (doomed, entry);
-        entry = (s_pending_t *) zlistx_next (self->deadlines);
+    zlistx_t *lists [2] = { self->deadlines, self->waits };
+    s_pending_t *entry;
+    for (int index = 0; index < 2; index++) {
+        entry = (s_pending_t *) zlistx_first (lists [index]);
+        while (entry) {
+            if (zframe_eq (entry->worker, worker))
+                zlistx_add_end (doomed, entry);
+            entry = (s_pending_t *) zlistx_next (lists [index]);
+        }
     }
     entry = (s_pending_t *) zlistx_first (doomed);
     while (entry) {
@@ -314,6 +359,10 @@ s_forward (s_server_t *self, zpost_msg_t *request)
         zpost_link_destroy (&link);
         if (rc == 0) {
             s_pending_add (self, ticket, request, worker, bytes);
+            //  A WATCH waits at the store without working there: it
+            //  holds no place in the worker's count (see the top)
+            if (command == ZPOST_CMD_WATCH)
+                broker_workers_release (self->workers, worker, bytes);
             if (self->verbose)
                 zsys_info ("zpost-broker: %s %s from %s -> ticket %" PRIu64
                            " to store %s",
@@ -445,7 +494,8 @@ s_relay_reply (s_server_t *self, zpost_link_t *link, zframe_t *worker)
         zpost_msg_send (entry->failure, self->front);
     if (self->verbose)
         zsys_info ("zpost-broker: ticket %" PRIu64 " answered", ticket);
-    broker_workers_release (self->workers, worker, entry->bytes);
+    if (!entry->waiting)
+        broker_workers_release (self->workers, worker, entry->bytes);
     s_pending_remove (self, &entry);
 }
 
@@ -591,6 +641,11 @@ s_deadline_timer (zloop_t *loop, int timer_id, void *arg)
     while (entry && entry->deadline <= now) {
         s_pending_fail (self, &entry, "timed out");
         entry = (s_pending_t *) zlistx_first (self->deadlines);
+    }
+    entry = (s_pending_t *) zlistx_first (self->waits);
+    while (entry && entry->deadline <= now) {
+        s_pending_fail (self, &entry, "timed out (WATCH)");
+        entry = (s_pending_t *) zlistx_first (self->waits);
     }
     return 0;
 }
@@ -812,8 +867,10 @@ s_server_new (zsock_t *pipe, broker_server_config_t *config)
     self->workers = broker_workers_new (WORKERS_MAX);
     self->pending = zhashx_new ();
     self->deadlines = zlistx_new ();
+    self->waits = zlistx_new ();
     self->loop = zloop_new ();
-    assert (self->workers && self->pending && self->deadlines && self->loop);
+    assert (self->workers && self->pending && self->deadlines && self->waits && self->loop);
+    zlistx_set_comparator (self->waits, s_deadline_compare);
     //  Only $TERM stops us: main decides when, after a signal
     zloop_set_nonstop (self->loop, true);
     zloop_reader (self->loop, self->pipe, s_handle_pipe, self);
@@ -840,6 +897,11 @@ s_server_destroy (s_server_t **self_p)
             s_pending_fail (self, &entry, "abandoned (broker stopping)");
             entry = (s_pending_t *) zlistx_first (self->deadlines);
         }
+        entry = (s_pending_t *) zlistx_first (self->waits);
+        while (entry) {
+            s_pending_fail (self, &entry, "abandoned (broker stopping)");
+            entry = (s_pending_t *) zlistx_first (self->waits);
+        }
         zloop_destroy (&self->loop);
         //  Tell the stores, so that they look for a broker again at once
         //  rather than after three silent heartbeats
@@ -862,6 +924,7 @@ s_server_destroy (s_server_t **self_p)
             zstr_free (&self->back_file);
         }
         zlistx_destroy (&self->deadlines);
+        zlistx_destroy (&self->waits);
         zhashx_destroy (&self->pending);
         broker_workers_destroy (&self->workers);
         zcert_destroy (&self->cert);

@@ -132,6 +132,11 @@ typedef enum {
        ZPOST_CMD_SESSION, \
        (ZPOST_F_RECIPIENTS,), \
        (), \
+       (), 0) \
+    X (WATCH,    watch,    "WATCH", \
+       ZPOST_CMD_SESSION, \
+       (ZPOST_F_SINCE, ZPOST_F_UNREAD, ZPOST_F_TIMEOUT,), \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_UNREAD,), \
        (), 0)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
@@ -200,7 +205,13 @@ typedef enum {
     X (THREAD_ID, "thread-id", NUMBER, 20, 0, UINT64_MAX, (NULL), \
        "number (the id of the thread's first message)", "", "") \
     X (FLAGGED, "flagged", NUMBER, 1, 0, 1, (NULL), \
-       "`0` or `1`", "", "")
+       "`0` or `1`", "", "") \
+    X (SINCE, "since", NUMBER, 20, 0, UINT64_MAX, (NULL), \
+       "number (the newest inbox message id the client knows)", "", "422") \
+    X (UNREAD, "unread", NUMBER, 20, 0, UINT64_MAX, (NULL), \
+       "number (unread messages in the inbox)", "", "422") \
+    X (TIMEOUT, "timeout", NUMBER, 20, 0, ZPOST_WATCH_TIMEOUT_MAX, (NULL), \
+       "number (seconds)", "0..60", "422")
 
 //  The enums, generated. ZPOST_CMD_NONE (0) is "not known": malformed
 //  input; ZPOST_CMD_COUNT and ZPOST_F_COUNT are one past the last.

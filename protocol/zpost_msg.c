@@ -641,7 +641,7 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
                         "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK, UNREGISTER, "
-                        "ANSWER, THREAD or LOOKUP"));
+                        "ANSWER, THREAD, LOOKUP or WATCH"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {
@@ -1586,6 +1586,7 @@ zpost_msg_test (bool verbose)
             [ZPOST_F_STAT_VALUE] = "42", [ZPOST_F_DETAIL] = "bob,carol",
             [ZPOST_F_FLAG] = "unflagged", [ZPOST_F_IN_REPLY_TO] = "7",
             [ZPOST_F_THREAD_ID] = "3", [ZPOST_F_FLAGGED] = "1",
+            [ZPOST_F_SINCE] = "41", [ZPOST_F_UNREAD] = "2", [ZPOST_F_TIMEOUT] = "60",
         };
         for (size_t index = 0; fields [index] != S_END; index++)
             zpost_msg_set (request, fields [index], samples [fields [index]]);

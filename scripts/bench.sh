@@ -18,7 +18,9 @@
 #  cluster of its own in a temporary directory (initdb as the postgres
 #  user when run as root, Unix socket only, fsync and synchronous_commit
 #  on), a store on it (--db), the same send, list and read rows as on
-#  LMDB, and a table of both side by side with the ratio PG/LMDB.
+#  LMDB, and a table of both side by side with the ratio PG/LMDB. The
+#  notify rows time new mail reaching a waiting WATCH (zpost-bench --op
+#  notify: from the SEND's 200 to the WATCH's answer; target 100 ms).
 #  Everything it started is stopped when it exits, whatever happens; the
 #  cluster also if the script is killed (a watcher process removes it).
 #
@@ -723,6 +725,10 @@ storage_rows () {
     run_row "list 50 newest of $prefill" --op list --clients 1 --setup --prefill "$prefill"
     run_row "list 1000 (one page)" --op list --clients 1 --limit 1000
     run_row "read" --op read --clients 1
+    #  New mail reaching a waiting WATCH (issue 14: within 100 ms of the
+    #  commit): from the SEND's 200 to the WATCH's answer
+    run_row "notify: SEND 200 -> WATCH" --op notify --clients 1 --setup
+    run_row "notify: SEND 200 -> WATCH" --op notify --clients "$many" --setup
 }
 storage_rows
 #  Argon2id memory is counted while a hash runs: take the store's figure
@@ -914,6 +920,16 @@ done
 # ---------------------------------------------------------------------------
 #  The table
 
+#  The notify rows against their target (p99 at most 100 ms)
+notify_verdict=""
+for row in "${rows[@]}"; do
+    [ "${row%%|*}" = "notify: SEND 200 -> WATCH" ] || continue
+    json=${row#*|}
+    [ -n "$json" ] || continue
+    notify_verdict+=$(awk -v p="$(field "$json" p99_ms)" -v c="$(field "$json" clients)" \
+        'BEGIN { printf "%s clients p99 %.3f ms (%s); ", c, p, (p <= 100 ? "met" : "MISSED") }')
+done
+
 #  Throughput of the PINGs, by op and clients, for the ratios
 declare -A baseline
 for row in "${rows[@]}"; do
@@ -983,6 +999,7 @@ if [ -n "$send_p99" ] && [ -n "$burst_p99" ]; then
         printf "login burst: send p99 at %s clients %.3f ms alone, %.3f ms during the burst (x%.2f)\n",
                c, b, a, (b > 0 ? a / b : 0) }'
 fi
+[ -z "$notify_verdict" ] || echo "notify, target p99 <= 100 ms from the SEND's 200 to the WATCH's answer: $notify_verdict"
 echo "memory (VmRSS/RssAnon KiB): broker $broker_start -> $broker_end;" \
      "store $store_start -> $store_mid -> (logins) $store_end; store --no-group-commit $store2_start -> $store2_end"
 echo

@@ -71,7 +71,8 @@ enum {
     S_OPT_DB,
     S_OPT_EXPORT,
     S_OPT_IMPORT,
-    S_OPT_DIGEST
+    S_OPT_DIGEST,
+    S_OPT_WATCH_MAX
 };
 
 static const struct option s_options [] = {
@@ -97,6 +98,7 @@ static const struct option s_options [] = {
     { "export",     required_argument, NULL, S_OPT_EXPORT },
     { "import",     required_argument, NULL, S_OPT_IMPORT },
     { "digest",     no_argument,       NULL, S_OPT_DIGEST },
+    { "watch-max",  required_argument, NULL, S_OPT_WATCH_MAX },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { "version",    no_argument,       NULL, 'V' },
@@ -115,7 +117,7 @@ s_usage (FILE *stream)
         "                   [--session-idle S] [--session-max S] [--hashers N]\n"
         "                   [--pwhash-ops N] [--pwhash-mem BYTES] [--no-group-commit]\n"
         "                   [--reply-keep S] [--sweep-interval MS] [--throttle-delay MS]\n"
-        "                   [-v] [-h|--help] [-V|--version]\n"
+        "                   [--watch-max N] [-v] [-h|--help] [-V|--version]\n"
         "       " S_PROGRAM " [-d DIR] [--db ...] --export FILE | --import FILE | --digest\n"
         "\n"
         "The zpost storage worker: keeps users and messages in LMDB (the default)\n"
@@ -162,6 +164,8 @@ s_usage (FILE *stream)
         "      --throttle-delay MS  the login throttle's first delay, after the\n"
         "                        5th failure (default 1000); each later one\n"
         "                        doubles, up to 15 min (for tests)\n"
+        "      --watch-max N     WATCH requests (waiting for new mail) this store\n"
+        "                        holds at once (default 10000); one more is 503\n"
         "      --name NAME       name the broker logs, 1-%d visible ASCII\n"
         "                        characters (default hostname:pid)\n"
         "      --heartbeat MS    heartbeat interval (default %d); a broker is\n"
@@ -458,6 +462,7 @@ main (int argc, char *argv [])
     unsigned long long map_max_mib = 0, body_limit = 0, quota = 0;
     unsigned long long session_idle = 0, session_max = 0, hashers = 0;
     unsigned long long reply_keep = 0, sweep_interval = 0, throttle_delay = 0;
+    unsigned long long watch_max = 0;
     unsigned long long pwhash_ops = 0, pwhash_mem = 0;
     bool no_group_commit = false;
     const char *export_path = NULL, *import_path = NULL;
@@ -556,6 +561,11 @@ main (int argc, char *argv [])
                 if (s_parse_number (optarg, 10, 3600000, &sweep_interval))
                     return s_usage_error ("--sweep-interval: '%s' is not a number of "
                                           "milliseconds from 10 to 3600000", optarg);
+                break;
+            case S_OPT_WATCH_MAX:
+                if (s_parse_number (optarg, 1, 1000000, &watch_max))
+                    return s_usage_error ("--watch-max: '%s' is not a number from 1 "
+                                          "to 1000000", optarg);
                 break;
             case S_OPT_THROTTLE_DELAY:
                 if (s_parse_number (optarg, 1, 900000, &throttle_delay))
@@ -706,6 +716,7 @@ main (int argc, char *argv [])
         .reply_keep = reply_keep,
         .sweep_interval = (int) sweep_interval,
         .throttle_delay = (int) throttle_delay,
+        .watch_max = (size_t) watch_max,
         .hashers = (size_t) hashers,
         .pwhash_ops = pwhash_ops,
         .pwhash_mem = (size_t) pwhash_mem,

@@ -54,6 +54,7 @@ typedef struct {
     int sweep_interval;         //  msecs between idle sweeps; 0 = 1000
     int hash_wait_max;          //  msecs of password work a request may wait; 0 = 2500
     int throttle_delay;         //  msecs of the first login delay; 0 = 1000
+    size_t watch_max;           //  WATCHes waiting at once; 0 = STORE_WATCH_MAX
 } store_config_t;
 
 //  Fill in every zero with its default. map_current is the map's size now:

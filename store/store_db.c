@@ -340,6 +340,13 @@ store_db_kind (store_db_t *self)
     return self->pg? "postgresql": "lmdb";
 }
 
+const char *
+store_db_conninfo (store_db_t *self)
+{
+    assert (self);
+    return self->pg? store_pg_conninfo (self->pg): NULL;
+}
+
 store_pg_t *
 store_db_pg (store_db_t *self)
 {
@@ -605,6 +612,13 @@ store_txn_lmdb (store_txn_t *txn)
 {
     assert (txn);
     return txn->handle;
+}
+
+uint64_t
+store_txn_id (store_txn_t *txn)
+{
+    assert (txn);
+    return txn->handle? (uint64_t) mdb_txn_id (txn->handle): 0;
 }
 
 uint64_t

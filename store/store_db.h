@@ -160,6 +160,11 @@ const char *
 uint64_t
     store_db_generation (store_db_t *self);
 
+//  LMDB: the id of a write transaction, the generation its commit makes
+//  (a nested one has its parent's); PostgreSQL: 0.
+uint64_t
+    store_txn_id (store_txn_t *txn);
+
 //  Open (creating if needed) the environment in dir, with a map of
 //  map_size bytes (LMDB rounds it to pages, and never maps less than the
 //  data file already holds). Creates dir (0700) if missing. Returns NULL,
@@ -187,6 +192,11 @@ bool
 //  "lmdb" or "postgresql", for logs
 const char *
     store_db_kind (store_db_t *self);
+
+//  PostgreSQL: the connection string as given (WATCH's listener connects
+//  with it); LMDB: NULL
+const char *
+    store_db_conninfo (store_db_t *self);
 
 //  Close the environment; sets *self_p to NULL. No transaction may be
 //  open.

@@ -14,6 +14,14 @@
                     that the stored hash is still the one checked
         WRITES      the group commit (read-only commands run there too,
                     so they see what the group before them committed)
+
+    WATCH is the one command that does not go to the group: it reads its
+    user's inbox at once, outside any write, and either answers or waits
+    in the watch table (store_watch). Whatever can end a wait is noted as
+    the group acts (the users whose inboxes its requests change), and
+    after the commit those users' waits are checked again, before the
+    next group is read; on PostgreSQL the same names go out as a NOTIFY
+    inside the group's transaction, for the other stores.
     =========================================================================
 */
 
@@ -24,6 +32,7 @@
 #include "store_mail.h"
 #include "store_hasher.h"
 #include "store_throttle.h"
+#include "store_watch.h"
 #include "zpost_status.h"
 #include <sodium.h>
 #include <time.h>
@@ -72,6 +81,11 @@ struct _store_engine_t {
     store_throttle_t *throttle; //  failed password attempts
     zhashx_t *key_jobs;         //  client key (string) -> jobs queued (uintptr_t)
     uint64_t commits;           //  commits that reached the disk
+    store_watch_t *watch;       //  WATCHes waiting
+    zhashx_t *touched;          //  names whose inbox the group changes
+    uint64_t generation;        //  LMDB: the environment's last transaction
+                                //  as the waits were last checked against
+    uint64_t own_txn;           //  LMDB: the group's write transaction's id
     uint8_t session_resume [STORE_DIGEST_SIZE];     //  where the session sweep goes on
 };
 
@@ -136,6 +150,297 @@ s_fail (store_engine_t *self, store_op_t **op_p, int status, const char *reason,
 
 
 //  --------------------------------------------------------------------------
+//  WATCH: the waits, and what ends them
+
+//  Note the users whose inbox a request that succeeded has changed:
+//  SEND's and ANSWER's recipients; the session user for READ, MARK,
+//  DELETE and UNREGISTER. More than changed is fine (a check that finds
+//  nothing new costs a read); fewer is not. On PostgreSQL the names go
+//  to the other stores too, as a NOTIFY in the request's own nested
+//  transaction: pipelined with its writes (no round trip of its own),
+//  undone with them, and delivered only when the group commits.
+static int
+s_touch (store_engine_t *self, store_txn_t *txn, store_op_t *op, const char *session_user)
+{
+    zpost_command_t command = zpost_msg_command (op->request);
+    const char *notify = NULL;
+    if (command == ZPOST_CMD_SEND || command == ZPOST_CMD_ANSWER) {
+        const char *names = zpost_msg_get (op->request, ZPOST_F_RECIPIENTS);
+        notify = names;
+        while (names && *names) {
+            size_t size = strcspn (names, ",");
+            char name [ZPOST_NAME_MAX + 1];
+            if (size > 0 && size <= ZPOST_NAME_MAX) {
+                memcpy (name, names, size);
+                name [size] = 0;
+                zhashx_update (self->touched, name, (void *) 1);
+            }
+            names += size + (names [size] == ',');
+        }
+    }
+    else
+    if ((command == ZPOST_CMD_READ || command == ZPOST_CMD_MARK
+    ||   command == ZPOST_CMD_DELETE || command == ZPOST_CMD_UNREGISTER)
+    &&  session_user && *session_user) {
+        zhashx_update (self->touched, session_user, (void *) 1);
+        notify = session_user;
+    }
+    return notify && *notify? store_notify_users (txn, notify): STORE_OK;
+}
+
+//  WATCH's reply: the inbox now
+static void
+s_watch_reply (store_op_t *op, uint64_t newest, uint64_t unread)
+{
+    uint64_t since = strtoull (zpost_msg_get (op->request, ZPOST_F_SINCE), NULL, 10);
+    uint64_t known = strtoull (zpost_msg_get (op->request, ZPOST_F_UNREAD), NULL, 10);
+    store_op_reply (op, ZPOST_OK, newest > since? "New mail"
+                               : unread != known? "The inbox changed"
+                               : "No change", NULL);
+    zpost_msg_set_number (op->reply, ZPOST_F_MESSAGE_ID, newest);
+    zpost_msg_set_number (op->reply, ZPOST_F_UNREAD, unread);
+}
+
+//  Has the inbox changed from what the request says it knew?
+static bool
+s_watch_changed (store_op_t *op, uint64_t newest, uint64_t unread)
+{
+    uint64_t since = strtoull (zpost_msg_get (op->request, ZPOST_F_SINCE), NULL, 10);
+    uint64_t known = strtoull (zpost_msg_get (op->request, ZPOST_F_UNREAD), NULL, 10);
+    return newest > since || unread != known;
+}
+
+//  Read user's inbox as WATCH sees it, in a read transaction of its own
+static int
+s_watch_state (store_engine_t *self, const char *user, uint64_t *newest, uint64_t *unread)
+{
+    store_txn_t *txn;
+    int rc = store_txn_begin (self->db, NULL, false, &txn);
+    if (rc == STORE_OK)
+        rc = store_watch_state (txn, user, newest, unread);
+    store_txn_abort (&txn);
+    return rc;
+}
+
+//  A waiting WATCH, checked again: answered if its inbox has changed,
+//  or its user has gone (401); else it goes on waiting. A database that
+//  cannot be read now leaves it waiting: its deadline answers it.
+static bool
+s_watch_check (void *arg, store_op_t **op_p, const char *user)
+{
+    store_engine_t *self = (store_engine_t *) arg;
+    uint64_t newest = 0, unread = 0;
+    int rc = s_watch_state (self, user, &newest, &unread);
+    if (rc == STORE_NOTFOUND) {
+        store_engine_not_logged_in (*op_p);
+        s_answer (self, op_p);
+        return true;
+    }
+    if (rc || !s_watch_changed (*op_p, newest, unread))
+        return false;
+    s_watch_reply (*op_p, newest, unread);
+    s_answer (self, op_p);
+    return true;
+}
+
+//  Check the waits of every user the group noted, and forget the names
+static void
+s_watch_wake_touched (store_engine_t *self)
+{
+    if (zhashx_size (self->touched) == 0)
+        return;
+    if (store_watch_size (self->watch) > 0)
+        for (void *item = zhashx_first (self->touched); item;
+             item = zhashx_next (self->touched))
+            store_watch_check (self->watch, (const char *) zhashx_cursor (self->touched),
+                               s_watch_check, self);
+    zhashx_purge (self->touched);
+}
+
+static void
+    s_watch_park (store_engine_t *self, store_op_t **op_p, const char *user);
+static void
+    s_queue (store_engine_t *self, store_op_t **op_p);
+
+//  A WATCH from a broker: answered now if its inbox already differs from
+//  what it knew, or if it waits 0 s; else it waits (ZPOST.md, WATCH)
+static void
+s_watch_admit (store_engine_t *self, store_op_t **op_p)
+{
+    store_op_t *op = *op_p;
+    store_ctx_t ctx = {
+        .engine = self, .config = &self->config, .op = op
+    };
+    uint64_t newest = 0, unread = 0, last_used = 0;
+    char user [ZPOST_NAME_MAX + 1] = "";
+    int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
+    if (rc == STORE_OK)
+        rc = store_check_session (&ctx, false);
+    if (rc == STORE_OK) {
+        snprintf (user, sizeof user, "%s", ctx.session.username);
+        last_used = ctx.session.last_used;
+        rc = store_watch_state (ctx.txn, user, &newest, &unread);
+    }
+    store_txn_abort (&ctx.txn);
+    sodium_memzero (&ctx.user, sizeof ctx.user);
+    if (rc == STORE_UNDO) {
+        s_answer (self, op_p);
+        return;
+    }
+    if (rc == STORE_NOTFOUND) {
+        store_engine_not_logged_in (op);
+        s_answer (self, op_p);
+        return;
+    }
+    if (rc == STORE_UNAVAILABLE) {
+        s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
+                "The store's database is unavailable: try again", "1");
+        return;
+    }
+    if (rc) {
+        s_fail (self, op_p, ZPOST_INTERNAL_ERROR, NULL, NULL);
+        return;
+    }
+    uint64_t timeout = strtoull (zpost_msg_get (op->request, ZPOST_F_TIMEOUT), NULL, 10);
+    if (timeout == 0 || s_watch_changed (op, newest, unread)) {
+        s_watch_reply (op, newest, unread);
+        s_answer (self, op_p);
+        return;
+    }
+    //  A wait is a use of the session, or `zpost watch` would see its
+    //  session end idle while it watches. The last use is written as
+    //  store_check_session writes it, at most once a quarter of the idle
+    //  time (a minute at most): then the WATCH goes through the group,
+    //  whose act step writes it, and is parked after the commit (s_done).
+    uint64_t interval = (uint64_t) self->config.session_idle / 4;
+    interval = interval > 60? 60: interval < 1? 1: interval;
+    if (op->now >= last_used + interval) {
+        snprintf (op->watcher, sizeof op->watcher, "%s", user);
+        s_queue (self, op_p);
+        return;
+    }
+    s_watch_park (self, op_p, user);
+}
+
+//  Let a WATCH wait, or answer why it cannot
+static void
+s_watch_park (store_engine_t *self, store_op_t **op_p, const char *user)
+{
+    store_op_t *op = *op_p;
+    uint64_t timeout = strtoull (zpost_msg_get (op->request, ZPOST_F_TIMEOUT), NULL, 10);
+    if (timeout > ZPOST_WATCH_TIMEOUT_MAX)
+        timeout = ZPOST_WATCH_TIMEOUT_MAX;      //  the codec checked it
+    int64_t deadline = zclock_mono () + (int64_t) timeout * 1000;
+    int rc = store_watch_park (self->watch, op_p, user, deadline);
+    if (rc == STORE_WATCH_USER_FULL) {
+        char *reason = zsys_sprintf ("This account has %d requests waiting for new mail "
+                                     "at this store already: wait for their answers",
+                                     STORE_WATCH_USER_MAX);
+        s_fail (self, op_p, ZPOST_THROTTLED, reason, "1");
+        zstr_free (&reason);
+    }
+    else
+    if (rc == STORE_WATCH_FULL)
+        s_fail (self, op_p, ZPOST_STORE_UNAVAILABLE,
+                "This store has as many requests waiting for new mail as it holds: "
+                "try again", "1");
+}
+
+void
+store_engine_watch_tick (store_engine_t *self)
+{
+    assert (self);
+    if (store_watch_size (self->watch) == 0)
+        return;
+    //  Deadlines: the answer is the inbox as it is now, changed or not
+    int64_t now = zclock_mono ();
+    store_op_t *op;
+    while ((op = store_watch_expired (self->watch, now))) {
+        uint64_t newest = 0, unread = 0;
+        char user [ZPOST_NAME_MAX + 1];
+        //  The user is the session's, read when it began to wait; read
+        //  again now: the session may have gone since, which is the next
+        //  WATCH's 401 to say
+        store_ctx_t ctx = {
+            .engine = self, .config = &self->config, .op = op
+        };
+        int rc = store_txn_begin (self->db, NULL, false, &ctx.txn);
+        if (rc == STORE_OK) {
+            rc = store_check_session (&ctx, false);
+            if (rc == STORE_OK) {
+                snprintf (user, sizeof user, "%s", ctx.session.username);
+                rc = store_watch_state (ctx.txn, user, &newest, &unread);
+            }
+        }
+        store_txn_abort (&ctx.txn);
+        sodium_memzero (&ctx.user, sizeof ctx.user);
+        if (rc == STORE_UNDO)
+            s_answer (self, &op);
+        else
+        if (rc == STORE_NOTFOUND) {
+            store_engine_not_logged_in (op);
+            s_answer (self, &op);
+        }
+        else
+        if (rc)
+            s_fail (self, &op, ZPOST_STORE_UNAVAILABLE,
+                    "The store's database is unavailable: try again", "1");
+        else {
+            s_watch_reply (op, newest, unread);
+            s_answer (self, &op);
+        }
+    }
+    //  LMDB: another process on the environment has committed (on
+    //  PostgreSQL the number moves only with this store's commits, whose
+    //  waits are checked after each; the others' come as NOTIFY,
+    //  store_engine_watch_wake)
+    if (!store_db_conninfo (self->db) && store_watch_size (self->watch) > 0) {
+        uint64_t generation = store_db_generation (self->db);
+        if (generation != self->generation) {
+            self->generation = generation;
+            store_watch_check (self->watch, NULL, s_watch_check, self);
+        }
+    }
+}
+
+void
+store_engine_watch_wake (store_engine_t *self, const char *user)
+{
+    assert (self);
+    if (store_watch_size (self->watch) > 0)
+        store_watch_check (self->watch, user, s_watch_check, self);
+}
+
+void
+store_engine_watch_drop (store_engine_t *self, uint64_t origin)
+{
+    assert (self);
+    store_watch_drop_origin (self->watch, origin);
+}
+
+size_t
+store_engine_watching (store_engine_t *self)
+{
+    assert (self);
+    return store_watch_size (self->watch);
+}
+
+//  Our own commits move LMDB's transaction id too: when the only commit
+//  since the waits were last checked is our own (own, the id of our
+//  write transaction, is the next after the one checked, and the last),
+//  they need no check for other processes' commits. Anything else (a
+//  commit that wrote nothing, another process's in between) leaves the
+//  number to the next tick, which checks them all.
+static void
+s_generation_after (store_engine_t *self, uint64_t own)
+{
+    uint64_t after = store_db_generation (self->db);
+    if (own && self->generation + 1 == own && after == own)
+        self->generation = after;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Act: one request, inside its nested transaction of the group commit
 
 static int
@@ -189,6 +494,8 @@ s_act (void *arg, store_txn_t *txn, store_op_t *op)
     if (rc == STORE_OK && (flags & ZPOST_CMD_RECORDED)
     &&  zpost_msg_status (op->reply) == ZPOST_OK)
         rc = store_check_record (&ctx);
+    if (rc == STORE_OK && op->reply && zpost_msg_status (op->reply) == ZPOST_OK)
+        rc = s_touch (self, txn, op, ctx.session.username);
 done:
     sodium_memzero (&ctx.user, sizeof ctx.user);
     return rc;
@@ -208,6 +515,22 @@ s_done (void *arg, store_op_t **op_p)
 {
     store_engine_t *self = (store_engine_t *) arg;
     store_op_t *op = *op_p;
+    //  A WATCH that went through the group to write its session's last
+    //  use: it waits now, unless the inbox changed meanwhile (its rule's
+    //  reply then stands)
+    if (op->reply && zpost_msg_command (op->request) == ZPOST_CMD_WATCH
+    &&  zpost_msg_status (op->reply) == ZPOST_OK && *op->watcher) {
+        uint64_t newest = strtoull (zpost_msg_get (op->reply, ZPOST_F_MESSAGE_ID), NULL, 10);
+        uint64_t unread = strtoull (zpost_msg_get (op->reply, ZPOST_F_UNREAD), NULL, 10);
+        if (!s_watch_changed (op, newest, unread)) {
+            char user [ZPOST_NAME_MAX + 1];
+            snprintf (user, sizeof user, "%s", op->watcher);
+            zpost_msg_destroy (&op->reply);
+            s_watch_park (self, op_p, user);
+            return;
+        }
+        s_watch_reply (op, newest, unread);
+    }
     if (op->reply) {
         s_answer (self, op_p);
         return;
@@ -231,8 +554,11 @@ void
 store_engine_commit (store_engine_t *self)
 {
     assert (self);
+    self->own_txn = 0;
     if (store_group_commit (self->group, s_act, s_sweep_tail, s_done, self))
         self->commits++;
+    s_generation_after (self, self->own_txn);
+    s_watch_wake_touched (self);
 }
 
 bool
@@ -578,6 +904,10 @@ store_engine_request (store_engine_t *self, uint64_t origin, uint64_t ticket,
     zpost_command_t command = zpost_msg_command (op->request);
     unsigned flags = zpost_command_flags (command);
 
+    if (command == ZPOST_CMD_WATCH) {
+        s_watch_admit (self, &op);
+        return;
+    }
     if (command == ZPOST_CMD_PING) {
         //  Through the store, not touching the database: the benchmarks'
         //  baseline, and proof that the link works end to end
@@ -652,7 +982,9 @@ s_sweep (store_engine_t *self, store_txn_t *txn, size_t batch)
 static void
 s_sweep_tail (void *arg, store_txn_t *txn, size_t kept)
 {
-    s_sweep ((store_engine_t *) arg, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
+    store_engine_t *self = (store_engine_t *) arg;
+    self->own_txn = store_txn_id (txn);     //  the group's (a nested one's is its parent's)
+    s_sweep (self, txn, kept * S_SWEEP_PER_WRITE + S_SWEEP_MIN);
 }
 
 bool
@@ -662,8 +994,10 @@ store_engine_sweep (store_engine_t *self)
     store_txn_t *txn;
     if (store_txn_begin (self->db, NULL, true, &txn) != STORE_OK)
         return false;
+    uint64_t own = store_txn_id (txn);
     bool more = s_sweep (self, txn, S_SWEEP_BATCH);
     int rc = store_txn_commit (&txn);
+    s_generation_after (self, own);
     //  The database's throttle forgets on the same timer (after the
     //  commit: its statement runs outside any transaction)
     if (store_db_throttle_shared (self->db)
@@ -705,6 +1039,12 @@ store_engine_new (const store_config_t *config, store_db_t *db, store_send_fn *s
     //  Keys are client keys, as C strings: zhashx's own default
     self->key_jobs = zhashx_new ();
     assert (self->key_jobs);
+    self->watch = store_watch_new (self->config.watch_max? self->config.watch_max
+                                                         : STORE_WATCH_MAX,
+                                   STORE_WATCH_USER_MAX);
+    self->touched = zhashx_new ();
+    assert (self->touched);
+    self->generation = store_db_generation (db);
     return self;
 }
 
@@ -734,6 +1074,8 @@ store_engine_destroy (store_engine_t **self_p)
         store_engine_t *self = *self_p;
         store_hasher_destroy (&self->hasher);
         store_group_destroy (&self->group);
+        store_watch_destroy (&self->watch);
+        zhashx_destroy (&self->touched);
         store_throttle_destroy (&self->throttle);
         zhashx_destroy (&self->key_jobs);
         free (self);

@@ -71,6 +71,9 @@ typedef struct {
     char *key_jobs;             //  the client key holding a job slot, or NULL
     char *charged [2];          //  throttle keys charged for this attempt
                                 //  until its password is checked, or NULL
+    //  WATCH through the group (to write its session's last use): whose
+    //  inbox it waits on once committed; "" otherwise
+    char watcher [ZPOST_NAME_MAX + 1];
 } store_op_t;
 
 //  What a rule gets, inside the transaction that acts
@@ -143,6 +146,22 @@ void
 //  time. Returns true if a batch was full (more may be waiting).
 bool
     store_engine_sweep (store_engine_t *self);
+
+//  WATCH (store_watch.h): answer the waits past their deadline, and on
+//  LMDB check them all if another process has committed since; call
+//  often (the store: every 25 ms).
+void
+    store_engine_watch_tick (store_engine_t *self);
+//  Check the waits of user (NULL: all) again: another store's commit
+//  named it (PostgreSQL's NOTIFY), or nothing can be heard (NULL).
+void
+    store_engine_watch_wake (store_engine_t *self, const char *user);
+//  Forget, unanswered, the waits that came on link origin (reset).
+void
+    store_engine_watch_drop (store_engine_t *self, uint64_t origin);
+//  WATCHes waiting
+size_t
+    store_engine_watching (store_engine_t *self);
 
 //  For rules and STATS
 const store_config_t *

@@ -465,6 +465,39 @@ store_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
     return rc;
 }
 
+static bool
+s_inbox_newest (void *arg, uint64_t message_id, unsigned marks)
+{
+    (void) marks;
+    *(uint64_t *) arg = message_id;
+    return false;               //  the first is the newest: enough
+}
+
+int
+store_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                   uint64_t *unread)
+{
+    if (txn->pg)
+        return store_pg_inbox_state (txn, name, newest, unread);
+    store_user_t user;
+    int rc = store_user_get (txn, name, &user);
+    if (rc)
+        return rc;
+    *unread = user.inbox_unread;
+    *newest = 0;
+    rc = store_folder_walk (txn, user.id, STORE_INBOX, 0, s_inbox_newest, newest);
+    memset (&user, 0, sizeof user);
+    return rc;
+}
+
+int
+store_notify_users (store_txn_t *txn, const char *names)
+{
+    if (txn->pg)
+        return store_pg_notify_users (txn, names);
+    return STORE_OK;
+}
+
 int
 store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, uint64_t before, store_folder_visit_fn *visit, void *arg)
 {

@@ -669,6 +669,13 @@ store_pg_schema (store_pg_t *self)
     return self->schema;
 }
 
+const char *
+store_pg_conninfo (store_pg_t *self)
+{
+    assert (self);
+    return self->conninfo;
+}
+
 uint64_t
 store_pg_generation (store_pg_t *self)
 {

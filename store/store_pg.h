@@ -58,6 +58,9 @@ unsigned int
     store_pg_schema (store_pg_t *self);
 uint64_t
     store_pg_generation (store_pg_t *self);
+//  The connection string as given (WATCH's listener connects with it)
+const char *
+    store_pg_conninfo (store_pg_t *self);
 //  Bytes the database uses on disk (pg_database_size), 0 if unknown
 uint64_t
     store_pg_database_size (store_pg_t *self);
@@ -221,6 +224,9 @@ int store_pg_folder_empty (store_txn_t *txn, uint64_t user_id, store_folder_t fo
                            uint64_t *freed, uint64_t *freed_bytes);
 int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                             uint64_t message_id);
+int store_pg_notify_users (store_txn_t *txn, const char *names);
+int store_pg_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                          uint64_t *unread);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                           uint64_t before, store_folder_visit_fn *visit, void *arg);
 int store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value);

@@ -65,6 +65,7 @@ enum {
     S_USER_WALK, S_SESSION_WALK, S_KNOWN_KEY_WALK, S_MESSAGE_WALK, S_FOLDER_WALK_ALL,
     S_REPLY_WALK, S_COUNTER_WALK, S_COUNTER_SET, S_SET_USER_ID, S_SET_MESSAGE_ID,
     S_META_ALL, S_SWEEP,
+    S_NOTIFY_USERS, S_INBOX_STATE,
     S_STATEMENTS
 };
 
@@ -246,6 +247,17 @@ const store_pg_statement_t store_pg_statements [] = {
         " SELECT (SELECT count (*) FROM gone),"
         "   (SELECT digest FROM walk WHERE n = $2::int8 + 1),"
         "   (SELECT count (*) FROM replies)" },
+    //  WATCH: tell every store's listener (store_pg_listen.c) whose inbox
+    //  this transaction changes; delivered on its commit, and only then
+    [S_NOTIFY_USERS] = { "z_notify_users",
+        "SELECT pg_notify ('zpost_inbox', u)"
+        " FROM unnest (string_to_array ($1::text, ',')) u" },
+    //  WATCH: the inbox's unread count and newest id, in one round trip
+    //  (the newest from the folders' primary key, backwards)
+    [S_INBOX_STATE] = { "z_inbox_state",
+        "SELECT u.inbox_unread, coalesce ((SELECT max (f.message_id) FROM zpost_folders f"
+        " WHERE f.user_id = u.id AND f.folder = $2::int2), 0)::int8"
+        " FROM zpost_users u WHERE u.name = $1::text" },
 };
 const int store_pg_statement_count = S_STATEMENTS;
 
@@ -1458,4 +1470,32 @@ store_pg_counter_set (store_txn_t *txn, const char *name, uint64_t value)
     int rc = s_exec (txn, statement, &params, &result);
     PQclear (result);
     return rc;
+}
+
+
+int
+store_pg_notify_users (store_txn_t *txn, const char *names)
+{
+    //  Deferred: sent with the transaction's other writes, its failure
+    //  (none is expected) met at the next command that waits
+    s_params_t params = { 0 };
+    s_text (&params, names);
+    return s_write (txn, S_NOTIFY_USERS, S_KIND_PLAIN, &params);
+}
+
+int
+store_pg_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                      uint64_t *unread)
+{
+    s_params_t params = { 0 };
+    s_text (&params, name);
+    s_int16 (&params, (uint16_t) STORE_INBOX);
+    PGresult *result;
+    int rc = s_one_row (s_exec (txn, S_INBOX_STATE, &params, &result), &result);
+    if (rc)
+        return rc;
+    *unread = s_get_int (result, 0, 0);
+    *newest = s_get_int (result, 0, 1);
+    PQclear (result);
+    return STORE_OK;
 }

@@ -277,6 +277,20 @@ int
 int
     store_counter_set (store_txn_t *txn, const char *name, uint64_t value);
 
+//  WATCH: tell the other stores on this database that the inboxes of
+//  names (comma-separated) change in this transaction. PostgreSQL: a
+//  NOTIFY each, delivered when txn commits (store_pg_listen.h); LMDB:
+//  nothing (other processes on the environment see its transaction id
+//  move: store_db_generation).
+int
+    store_notify_users (store_txn_t *txn, const char *names);
+
+//  WATCH: the newest message id in name's inbox (0 if it is empty) and
+//  its unread count. STORE_NOTFOUND if there is no such user.
+int
+    store_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
+                       uint64_t *unread);
+
 void
     store_records_test (bool verbose);
 void

@@ -24,11 +24,19 @@
     so a restarted broker does not give out the old ones again).
 
     The actor alone uses the LMDB environment (store_db) while it runs.
+
+    WATCHes that wait (store_watch, through the engine) are looked at on
+    a timer of their own, every S_WATCH_TICK msecs, for their deadlines
+    and, on LMDB, for commits of other processes on the environment; on
+    PostgreSQL a second connection LISTENs for other stores' commits
+    (store_pg_listen), its socket in this loop. A link that is reset
+    drops the waits that came on it: its broker has answered them.
     =========================================================================
 */
 
 #include "store_server.h"
 #include "store_engine.h"
+#include "store_pg_listen.h"
 #include "zpost_link.h"
 #include "zpost_keys.h"
 #include "zpost_status.h"
@@ -52,6 +60,10 @@
 
 //  A sweep that found a full batch runs again this soon, until it catches up
 #define S_SWEEP_AGAIN       10
+
+//  msecs between looks at the waiting WATCHes: deadlines, and LMDB
+//  commits of other processes (the spec promises 100 ms)
+#define S_WATCH_TICK        25
 
 typedef struct _store_server_t store_server_t;
 
@@ -88,6 +100,8 @@ struct _store_server_t {
     size_t link_count;
     size_t next_read;           //  the link a drain starts at, in turn
     store_engine_t *engine;     //  the request flow; answers through s_send_reply
+    store_pg_listen_t *listen;  //  PostgreSQL: other stores' commits; or NULL
+    int listen_fd;              //  its socket in the loop, or -1
 };
 
 static void
@@ -163,6 +177,7 @@ s_server_new (zsock_t *pipe, store_server_config_t *config)
     self->heartbeat = config->heartbeat? config->heartbeat: STORE_SERVER_HEARTBEAT;
     self->verbose = config->verbose;
     self->timer_id = -1;
+    self->listen_fd = -1;
     self->queue = S_QUEUE_MAX / (int) self->link_count;
     if (self->queue < S_QUEUE_MIN)
         self->queue = S_QUEUE_MIN;
@@ -199,6 +214,7 @@ s_server_destroy (store_server_t **self_p)
         //  Requests still waiting get no reply: the broker answers them
         //  503 when their deadline passes, and clients retry.
         store_engine_destroy (&self->engine);
+        store_pg_listen_destroy (&self->listen);
         for (size_t index = 0; index < self->link_count; index++)
             s_link_destroy (&self->links [index]);
         zcert_destroy (&self->cert);
@@ -254,6 +270,8 @@ s_send_ready (s_link_t *self)
 static void
 s_ready_again (s_link_t *self)
 {
+    //  The broker does not know us: it waits for nothing we hold
+    store_engine_watch_drop (self->server->engine, (uint64_t) self->index);
     if (zclock_mono () - self->ready_at >= self->server->heartbeat)
         s_send_ready (self);
     else
@@ -552,6 +570,8 @@ s_disconnect (s_link_t *self, bool goodbye)
     }
     zloop_reader_end (self->server->loop, self->dealer);
     zsock_destroy (&self->dealer);
+    //  That broker no longer waits for the WATCHes it sent us
+    store_engine_watch_drop (self->server->engine, (uint64_t) self->index);
 }
 
 
@@ -588,6 +608,68 @@ s_tick_link (s_link_t *self)
         s_send_command (self, ZPOST_LINK_HEARTBEAT);
 }
 
+//  --------------------------------------------------------------------------
+//  WATCH: the waits' timer, and PostgreSQL's listener
+
+static int
+s_watch_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    store_server_t *self = (store_server_t *) arg;
+    store_engine_watch_tick (self->engine);
+    return 0;
+}
+
+static void
+s_heard (void *arg, const char *user)
+{
+    store_server_t *self = (store_server_t *) arg;
+    store_engine_watch_wake (self->engine, user);
+}
+
+static void
+s_listen_unpoll (store_server_t *self)
+{
+    if (self->listen_fd == -1)
+        return;
+    zmq_pollitem_t item = { NULL, self->listen_fd, ZMQ_POLLIN, 0 };
+    zloop_poller_end (self->loop, &item);
+    self->listen_fd = -1;
+}
+
+static int
+s_recv_listen (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    store_server_t *self = (store_server_t *) arg;
+    if (store_pg_listen_drain (self->listen, s_heard, self)) {
+        //  Deaf until the heartbeat tick connects again: check all now
+        s_listen_unpoll (self);
+        store_engine_watch_wake (self->engine, NULL);
+    }
+    return 0;
+}
+
+//  Connect the listener if it is down, and watch its socket. Every
+//  wait is checked while it is down, and once when it is back (what was
+//  said meanwhile was not heard).
+static void
+s_listen_up (store_server_t *self)
+{
+    if (!self->listen || self->listen_fd != -1)
+        return;
+    if (store_pg_listen_connect (self->listen) == 0) {
+        zmq_pollitem_t item = { NULL, store_pg_listen_fd (self->listen), ZMQ_POLLIN, 0 };
+        if (zloop_poller (self->loop, &item, s_recv_listen, self) == 0) {
+            zloop_poller_set_tolerant (self->loop, &item);
+            self->listen_fd = item.fd;
+        }
+    }
+    store_engine_watch_wake (self->engine, NULL);
+}
+
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -596,6 +678,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     store_server_t *self = (store_server_t *) arg;
     for (size_t index = 0; index < self->link_count; index++)
         s_tick_link (self->links [index]);
+    s_listen_up (self);
     return 0;
 }
 
@@ -623,6 +706,11 @@ s_start (store_server_t *self)
     zloop_reader (self->loop, store_engine_hasher_socket (self->engine), s_recv_hashed, self);
     zloop_timer (self->loop,
         (size_t) store_engine_config (self->engine)->sweep_interval, 1, s_sweep, self);
+    zloop_timer (self->loop, S_WATCH_TICK, 0, s_watch_tick, self);
+    if (store_db_conninfo (self->db)) {
+        self->listen = store_pg_listen_new (store_db_conninfo (self->db));
+        s_listen_up (self);
+    }
     for (size_t index = 0; index < self->link_count; index++)
         if (s_connect (self->links [index]))
             return -1;

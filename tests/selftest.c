@@ -24,6 +24,7 @@
 #include "store_hasher.h"
 #include "store_throttle.h"
 #include "store_dump.h"
+#include "store_watch.h"
 #include "client_config.h"
 #include "client_session.h"
 #include "client_output.h"
@@ -61,6 +62,7 @@ static const s_selftest_t s_selftests [] = {
     { "store_hasher", store_hasher_test },
     { "store_throttle", store_throttle_test },
     { "store_dump", store_dump_test },
+    { "store_watch", store_watch_test },
     { "client_config", client_config_test },
     { "client_session", client_session_test },
     { "client_output", client_output_test },

@@ -40,6 +40,13 @@
     at the end and once the retention has passed: the proof that expiry
     keeps pace with the write rate (issue 10, defect 3).
 
+    With --op notify each client measures how soon new mail reaches a
+    waiting WATCH: on a second socket with its keys it sends a WATCH that
+    knows its inbox (timeout 30 s), waits BENCH_PARK msecs so that the
+    WATCH is parked at the store, SENDs a message to itself, and times
+    from the SEND's 200 to the WATCH's answer. That is the delay a
+    `zpost watch` adds to the commit (issue 14: at most 100 ms).
+
     This is a test tool, not part of the service: it is built with the
     project and never installed.
     =========================================================================
@@ -75,6 +82,8 @@
 #define BENCH_SOAK_TRIES    50      //  LOGINs a soak client tries in a row
 #define BENCH_SOAK_PAUSE    200     //  msecs between those tries
 #define BENCH_SETUP_TRIES   10      //  tries of a setup request that gets 503
+#define BENCH_PARK          10      //  notify: msecs a WATCH has to park
+#define BENCH_WATCH_WAIT    30      //  notify: seconds a WATCH waits
 //  A reply bigger than this is no reply of ours; it bounds our memory.
 #define BENCH_MAXMSGSIZE    (2 * ZPOST_BODY_MAX)
 
@@ -85,11 +94,12 @@ typedef enum {
     BENCH_LIST,
     BENCH_READ,
     BENCH_LOGIN,
+    BENCH_NOTIFY,
     BENCH_OP_COUNT
 } bench_op_t;
 
 static const char *s_op_names [BENCH_OP_COUNT] = {
-    "ping-broker", "ping-store", "send", "list", "read", "login"
+    "ping-broker", "ping-store", "send", "list", "read", "login", "notify"
 };
 
 //  What the soak's clients count together; the main thread reads it.
@@ -645,10 +655,135 @@ s_client_next (bench_client_t *self)
             zpost_msg_set (request, ZPOST_F_USERNAME, self->username);
             zpost_msg_set (request, ZPOST_F_PASSWORD, BENCH_PASSWORD);
             break;
+        case BENCH_NOTIFY:          //  s_notify_run's own loop
+            break;
         case BENCH_OP_COUNT:
             assert (false);
     }
     return request;
+}
+
+//  --------------------------------------------------------------------------
+//  The notify loop: from a SEND's 200 to the waiting WATCH's answer
+
+static int64_t
+    s_run_deadline (const bench_config_t *config);
+
+//  A WATCH on the watch socket, sent and not waited for. 0 or -1.
+static int
+s_notify_watch (bench_client_t *self, zsock_t *watch, uint64_t since, uint64_t unread,
+                int timeout, zpost_msg_t **request_p)
+{
+    zpost_msg_t *request = s_client_request (self, ZPOST_CMD_WATCH);
+    zpost_msg_set_number (request, ZPOST_F_SINCE, since);
+    zpost_msg_set_number (request, ZPOST_F_UNREAD, unread);
+    zpost_msg_set_number (request, ZPOST_F_TIMEOUT, (uint64_t) timeout);
+    *request_p = request;
+    return zpost_msg_send (request, watch);
+}
+
+//  The WATCH's reply within msecs: 200 with the inbox in *since, *unread;
+//  NULL if none came. The caller destroys it.
+static zpost_msg_t *
+s_notify_reply (zsock_t *watch, zpost_msg_t *request, int msecs, uint64_t *since,
+                uint64_t *unread)
+{
+    zmq_pollitem_t item = { zsock_resolve (watch), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, msecs) != 1)
+        return NULL;
+    zpost_msg_t *reply = zpost_msg_new ();
+    assert (reply);
+    if (zpost_msg_recv_reply (reply, watch) != 0 || !s_reply_matches (reply, request)) {
+        zpost_msg_destroy (&reply);
+        return NULL;
+    }
+    if (zpost_msg_status (reply) == ZPOST_OK) {
+        uint64_t newest = strtoull (zpost_msg_get (reply, ZPOST_F_MESSAGE_ID), NULL, 10);
+        *since = newest > *since? newest: *since;
+        *unread = strtoull (zpost_msg_get (reply, ZPOST_F_UNREAD), NULL, 10);
+    }
+    return reply;
+}
+
+static void
+s_notify_run (bench_client_t *self, uint64_t quota)
+{
+    const bench_config_t *config = self->config;
+    bench_result_t *result = self->result;
+    int64_t deadline = s_run_deadline (config);
+    zsock_t *watch = s_client_socket (self);
+    if (!watch) {
+        result->errors [BENCH_SEND_FAILED]++;
+        return;
+    }
+    uint64_t since = 0, unread = 0;
+    zpost_msg_t *request = NULL;
+    zpost_msg_t *reply = NULL;
+    //  Where the inbox stands
+    if (s_notify_watch (self, watch, 0, 0, 0, &request) == 0)
+        reply = s_notify_reply (watch, request, config->timeout, &since, &unread);
+    if (!reply || zpost_msg_status (reply) != ZPOST_OK) {
+        result->errors [reply? zpost_msg_status (reply): BENCH_TIMEOUTS]++;
+        zpost_msg_destroy (&reply);
+        zpost_msg_destroy (&request);
+        zsock_destroy (&watch);
+        return;
+    }
+    zpost_msg_destroy (&reply);
+    zpost_msg_destroy (&request);
+    uint64_t done = 0;
+    int timeout = config->timeout + BENCH_WATCH_WAIT * 1000;
+    while (done < quota && !zsys_interrupted && !self->terminated
+        && zclock_usecs () < deadline) {
+        if (s_notify_watch (self, watch, since, unread, BENCH_WATCH_WAIT, &request)) {
+            result->errors [BENCH_SEND_FAILED]++;
+            zpost_msg_destroy (&request);
+            break;
+        }
+        //  Answered already: the inbox was not as we knew it; again
+        reply = s_notify_reply (watch, request, BENCH_PARK, &since, &unread);
+        if (reply) {
+            zpost_msg_destroy (&reply);
+            zpost_msg_destroy (&request);
+            continue;
+        }
+        if (done == 0)
+            result->started = zclock_usecs ();
+        zpost_msg_t *send = s_send_request (self, self->username);
+        int failure;
+        zpost_msg_t *sent = s_client_call (self, send, &failure);
+        int64_t committed = zclock_usecs ();
+        bool ok = sent && zpost_msg_status (sent) == ZPOST_OK;
+        if (!ok) {
+            if (sent)
+                result->errors [zpost_msg_status (sent) % BENCH_STATUS_SLOTS]++;
+            else
+            if (!zsys_interrupted && !self->terminated)
+                result->errors [failure]++;
+        }
+        zpost_msg_destroy (&sent);
+        zpost_msg_destroy (&send);
+        reply = s_notify_reply (watch, request, timeout, &since, &unread);
+        int64_t woken = zclock_usecs ();
+        if (reply && zpost_msg_status (reply) == ZPOST_OK && ok)
+            s_result_sample (result, woken - committed);
+        else
+        if (reply && zpost_msg_status (reply) != ZPOST_OK)
+            result->errors [zpost_msg_status (reply) % BENCH_STATUS_SLOTS]++;
+        else
+        if (!reply) {
+            result->errors [BENCH_TIMEOUTS]++;
+            zsock_destroy (&watch);         //  a REQ socket owes a reply: a new one
+            watch = s_client_socket (self);
+        }
+        zpost_msg_destroy (&reply);
+        zpost_msg_destroy (&request);
+        result->finished = woken;
+        done++;
+        if (!watch)
+            break;
+    }
+    zsock_destroy (&watch);
 }
 
 //  When a client's run must end: --seconds from now, or never
@@ -851,6 +986,9 @@ s_client_actor (zsock_t *pipe, void *args)
         if (streq (command, "GO") && rc == 0 && argument) {
             if (self->config->soak)
                 s_soak_run (self, strtoull (argument, NULL, 10));
+            else
+            if (self->op == BENCH_NOTIFY)
+                s_notify_run (self, strtoull (argument, NULL, 10));
             else
                 s_client_run (self, strtoull (argument, NULL, 10));
             zsock_send (pipe, "sp", "DONE", self->result);
@@ -1354,8 +1492,9 @@ s_usage (FILE *out)
 "                        and only that one (no failover)\n"
 "  -k, --server-key KEY  the broker's public key: 40 Z85 characters or a file\n"
 "  -c, --clients N       concurrent clients (default 1, at most %d)\n"
-"  -o, --op OP           ping-broker, ping-store, send, list, read or login\n"
-"                        (default ping-store)\n"
+"  -o, --op OP           ping-broker, ping-store, send, list, read, login or\n"
+"                        notify (the time from a SEND's 200 to the WATCH it\n"
+"                        ends; default ping-store)\n"
 "  -n, --count N         stop after N operations in all\n"
 "  -t, --seconds S       stop after S seconds (default %g if no --count)\n"
 "      --body BYTES      body of each send (default 1024)\n"
