@@ -17,14 +17,11 @@
 - localhost and 127.0.0.1 are one pin; forget-key removes both names.
 """
 
-import fcntl
 import json
 import os
 import re
 import stat
-import struct
 import subprocess
-import termios
 
 import harness as h
 from test_shell import (Pty, PASSWORD, _session, _menu, _login, _announce,
@@ -38,10 +35,6 @@ os.environ["LC_ALL"] = "C.UTF-8"
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPLETION = os.path.join(SOURCE_DIR, "client", "zpost.bash-completion")
-
-
-def _resize(pty, rows, columns):
-    fcntl.ioctl(pty.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
 def _users(broker, *names):
@@ -163,8 +156,7 @@ def test_forty_columns(tmp):
     for n in range(3):
         users["alice"].expect(200, "SEND", "bob",
                               "a subject with several words, number %d" % n, "hi\n")
-    pty = _session(tmp, broker)
-    _resize(pty, 24, 40)
+    pty = _session(tmp, broker, size=(24, 40))
     try:
         _login(pty, "bob")
         _menu(pty)
@@ -196,8 +188,7 @@ def test_forty_columns(tmp):
         f.write("%s %s\n" % (broker.front[len("tcp://"):], fake))
     os.chmod(path, 0o600)
     pty = Pty(tmp, ["--server", broker.front, "--announce", _announce(broker),
-                    "--timeout", "1000", "--retries", "1"])
-    _resize(pty, 24, 40)
+                    "--timeout", "1000", "--retries", "1"], size=(24, 40))
     try:
         pty.expect(b"fingerprint is")
         assert pty.wait() == 4

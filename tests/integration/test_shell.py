@@ -58,9 +58,11 @@ class Pty:
     discipline, as for a person. Output is read with deadlines; everything
     read is kept."""
 
-    def __init__(self, tmp, args, env=None, program=None):
+    def __init__(self, tmp, args, env=None, program=None, size=(24, 80)):
         self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        # the size before the program starts: one resized after may have
+        # printed already on a busy machine
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
         def controlling_terminal():
             os.setsid()
@@ -151,10 +153,10 @@ class Pty:
         os.close(self.master)
 
 
-def _session(tmp, broker, extra=(), env=None):
+def _session(tmp, broker, extra=(), env=None, size=(24, 80)):
     """The guided session against broker, its key given."""
     return Pty(tmp, ["--server", broker.front, "--server-key", broker.public_key]
-               + list(extra), env)
+               + list(extra), env, size=size)
 
 
 def _menu(pty):

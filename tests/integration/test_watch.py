@@ -264,8 +264,9 @@ def test_other_store_commits(tmp):
     alice = _users(brokers[1], "alice", keys=keys["alice"])["alice"]
     bob = _users(brokers[0], "bob", keys=keys["bob"])["bob"]
     waiter = _twin(bob)
+    last = 0
     for n in range(3):
-        rid = _start(waiter, 0 if n == 0 else last, n, 30)
+        rid = _start(waiter, last, n, 30)
         _parked(waiter, rid)
         # committed by the other store, behind the other broker
         last = _send(alice, "bob", "n%d" % n)
