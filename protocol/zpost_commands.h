@@ -33,8 +33,9 @@
            "syntax", "limit", "fault gives")
 
     TYPE is the codec's type without its prefix (ENUM, NAME, NAMES, SECRET,
-    LINE, TEXT, NUMBER, TOKEN, WORD); choices are the words of an ENUM, or
-    (NULL). The last three columns are the spec's words for the field, as
+    LINE, TEXT, NUMBER, TOKEN, WORD, QUERY); choices are the words of an
+    ENUM, or (NULL). min_value is a NUMBER's least value, and a QUERY's
+    fewest bytes. The last three columns are the spec's words for the field, as
     its "Fields" table prints them.
     =========================================================================
 */
@@ -127,6 +128,13 @@ typedef enum {
        (ZPOST_F_THREAD_ID,), \
        (ZPOST_F_MESSAGE_ID, ZPOST_F_IN_REPLY_TO, ZPOST_F_FROM, ZPOST_F_TO, \
         ZPOST_F_SUBJECT, ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN, ZPOST_F_FLAGGED,), \
+       ZPOST_LIST_MAX) \
+    X (SEARCH,   search,   "SEARCH", \
+       ZPOST_CMD_SESSION, \
+       (ZPOST_F_FOLDER, ZPOST_F_WITHIN, ZPOST_F_QUERY, ZPOST_F_LIMIT, ZPOST_F_BEFORE,), \
+       (), \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_FROM, ZPOST_F_TO, ZPOST_F_SUBJECT, \
+        ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN,), \
        ZPOST_LIST_MAX)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
@@ -195,7 +203,11 @@ typedef enum {
     X (THREAD_ID, "thread-id", NUMBER, 20, 0, UINT64_MAX, (NULL), \
        "number (the id of the thread's first message)", "", "") \
     X (FLAGGED, "flagged", NUMBER, 1, 0, 1, (NULL), \
-       "`0` or `1`", "", "")
+       "`0` or `1`", "", "") \
+    X (WITHIN, "within", ENUM, 7, 0, 0, ("any", "from", "subject", "body"), \
+       "`any`, `from`, `subject` or `body`", "", "422") \
+    X (QUERY, "query", QUERY, ZPOST_QUERY_MAX, ZPOST_QUERY_MIN, 0, (NULL), \
+       "UTF-8, no control characters", "3..128 bytes", "413 if longer, else 422")
 
 //  The enums, generated. ZPOST_CMD_NONE (0) is "not known": malformed
 //  input; ZPOST_CMD_COUNT and ZPOST_F_COUNT are one past the last.

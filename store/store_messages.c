@@ -13,6 +13,9 @@
 #include "store_pg.h"
 #include <assert.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define S_MESSAGE_HEADER    20      //  date 8, body size 4, three sizes of 2, kind 2
 //  Kind 0: no more header (schema 1, and every first message of a
@@ -298,6 +301,130 @@ s_folder_walk (store_txn_t *txn, uint64_t user_id,
 }
 
 //  --------------------------------------------------------------------------
+//  SEARCH: a walk of the folder that reads each message and matches it.
+//  No index: an index would cost every SEND a write per word or trigram
+//  of the body, per recipient, and the scan is fast enough (ZPOST.md,
+//  SEARCH; docs/PERFORMANCE.md)
+
+void
+store_search_fold (char *text)
+{
+    for (; *text; text++)
+        if (*text >= 'A' && *text <= 'Z')
+            *text = (char) (*text - 'A' + 'a');
+}
+
+static inline uint8_t
+s_fold (uint8_t byte)
+{
+    return byte >= 'A' && byte <= 'Z'? (uint8_t) (byte + 32): byte;
+}
+
+static inline bool
+s_equal_folded (const uint8_t *text, const uint8_t *folded, size_t size)
+{
+    for (size_t index = 0; index < size; index++)
+        if (s_fold (text [index]) != folded [index])
+            return false;
+    return true;
+}
+
+//  Every place where the query's first and last bytes both match is a
+//  candidate, checked whole; with SSE2, 16 places at a time. A lower-case
+//  letter of the query matches a byte b when (b | 0x20) equals it, which
+//  holds for that letter and its capital only; any other byte must be
+//  equal as it is.
+bool
+store_search_match (const char *text, size_t size, const char *folded, size_t folded_size)
+{
+    if (folded_size == 0)
+        return true;
+    if (size < folded_size)
+        return false;
+    const uint8_t *hay = (const uint8_t *) text;
+    const uint8_t *query = (const uint8_t *) folded;
+    uint8_t first = query [0];
+    uint8_t last = query [folded_size - 1];
+    size_t end = size - folded_size + 1;    //  candidates are 0 .. end - 1
+    size_t at = 0;
+#ifdef __SSE2__
+    uint8_t first_case = first >= 'a' && first <= 'z'? 0x20: 0;
+    uint8_t last_case = last >= 'a' && last <= 'z'? 0x20: 0;
+    __m128i want_first = _mm_set1_epi8 ((char) first);
+    __m128i want_last = _mm_set1_epi8 ((char) last);
+    __m128i or_first = _mm_set1_epi8 ((char) first_case);
+    __m128i or_last = _mm_set1_epi8 ((char) last_case);
+    //  Both loads end at or before byte size - 1: at + 15 < end
+    for (; at + 16 <= end; at += 16) {
+        __m128i head = _mm_loadu_si128 ((const __m128i *) (hay + at));
+        __m128i tail = _mm_loadu_si128 ((const __m128i *) (hay + at + folded_size - 1));
+        __m128i both = _mm_and_si128 (
+            _mm_cmpeq_epi8 (_mm_or_si128 (head, or_first), want_first),
+            _mm_cmpeq_epi8 (_mm_or_si128 (tail, or_last), want_last));
+        unsigned bits = (unsigned) _mm_movemask_epi8 (both);
+        while (bits) {
+            unsigned offset = (unsigned) __builtin_ctz (bits);
+            if (s_equal_folded (hay + at + offset, query, folded_size))
+                return true;
+            bits &= bits - 1;
+        }
+    }
+#endif
+    for (; at < end; at++)
+        if (s_fold (hay [at]) == first && s_equal_folded (hay + at, query, folded_size))
+            return true;
+    return false;
+}
+
+bool
+store_search_message (const store_message_t *message, unsigned within,
+                      const char *folded, size_t folded_size)
+{
+    return ((within & STORE_WITHIN_FROM)
+            && store_search_match (message->from, message->from_size, folded, folded_size))
+        || ((within & STORE_WITHIN_SUBJECT)
+            && store_search_match (message->subject, message->subject_size,
+                                   folded, folded_size))
+        || ((within & STORE_WITHIN_BODY)
+            && store_search_match (message->body, message->body_size, folded, folded_size));
+}
+
+typedef struct {
+    store_txn_t *txn;
+    const char *folded;         //  the query, folded
+    size_t folded_size;
+    unsigned within;            //  STORE_WITHIN_ bits
+    store_folder_visit_fn *visit;   //  the caller's
+    void *arg;
+    int rc;                     //  first LMDB error met
+} s_search_t;
+
+static bool
+s_search_visit (void *arg, uint64_t message_id, unsigned marks)
+{
+    s_search_t *search = (s_search_t *) arg;
+    store_message_t message;
+    search->rc = s_message_get (search->txn, message_id, &message);
+    if (search->rc)
+        return false;
+    if (!store_search_message (&message, search->within, search->folded,
+                               search->folded_size))
+        return true;
+    return search->visit (search->arg, message_id, marks);
+}
+
+static int
+s_folder_search (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                 uint64_t before, const char *folded, unsigned within,
+                 store_folder_visit_fn *visit, void *arg)
+{
+    s_search_t search = { .txn = txn, .folded = folded, .folded_size = strlen (folded),
+                          .within = within, .visit = visit, .arg = arg };
+    int rc = s_folder_walk (txn, user_id, folder, before, s_search_visit, &search);
+    return rc? rc: search.rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Walks of the whole tables, for the dump
 
 static int
@@ -419,6 +546,18 @@ store_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder, ui
     if (txn->pg)
         return store_pg_folder_walk (txn, user_id, folder, before, visit, arg);
     return store_lmdb_rc (s_folder_walk (txn, user_id, folder, before, visit, arg), "store_folder_walk");
+}
+
+int
+store_folder_search (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                     uint64_t before, const char *folded, unsigned within,
+                     store_folder_visit_fn *visit, void *arg)
+{
+    if (txn->pg)
+        return store_pg_folder_search (txn, user_id, folder, before, folded, within,
+                                       visit, arg);
+    return store_lmdb_rc (s_folder_search (txn, user_id, folder, before, folded, within,
+                                           visit, arg), "store_folder_search");
 }
 
 int

@@ -41,7 +41,18 @@
 
 //  The schema this code reads and writes, in table zpost_meta under
 //  "schema-version". A newer one is refused.
-#define STORE_PG_SCHEMA_VERSION     3
+#define STORE_PG_SCHEMA_VERSION     4
+
+//  SEARCH's text of a message (columns prefixed by p, "m." or ""): its
+//  sender, subject and body, each as encode's 'escape' gives it (plain
+//  ASCII: a byte from 0x80 as \ooo, so it is text in any database
+//  encoding), joined by line feeds (a query holds none, so it matches
+//  within one field), A-Z folded to a-z (translate: no locale). Schema 4
+//  indexes it with pg_trgm; z_folder_search asks the same expression.
+#define STORE_PG_SEARCH_TEXT(p) \
+    "translate (encode (" p "sender, 'escape') || chr (10) || encode (" p "subject," \
+    " 'escape') || chr (10) || encode (" p "body, 'escape')," \
+    " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 
 //  Connect (conninfo: a URI or key=value string, several hosts allowed),
 //  create or check the schema, prepare the statements. NULL, after a
@@ -221,6 +232,9 @@ int store_pg_folder_delete (store_txn_t *txn, uint64_t user_id, store_folder_t f
                             uint64_t message_id);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                           uint64_t before, store_folder_visit_fn *visit, void *arg);
+int store_pg_folder_search (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                            uint64_t before, const char *folded, unsigned within,
+                            store_folder_visit_fn *visit, void *arg);
 int store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value);
 int store_pg_counter_add (store_txn_t *txn, const char *name, int64_t delta);
 int store_pg_counter_next (store_txn_t *txn, const char *name, uint64_t *value);
