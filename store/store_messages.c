@@ -448,6 +448,9 @@ store_search_message (const store_message_t *message, unsigned within,
             && store_search_match (message->body, message->body_size, folded, folded_size));
 }
 
+//  Steps back the search's cursor takes before it searches instead
+#define S_SEARCH_STEPS      4
+
 typedef struct {
     store_txn_t *txn;
     const char *folded;         //  the query, folded
@@ -456,6 +459,7 @@ typedef struct {
     store_folder_visit_fn *visit;   //  the caller's
     void *arg;
     MDB_cursor *signatures;     //  on table search
+    bool positioned;            //  the cursor stands on the last id found
     unsigned bits [ZPOST_QUERY_MAX];    //  the query's trigrams' bits
     size_t bit_count;
     int rc;                     //  first LMDB error met
@@ -469,9 +473,26 @@ s_search_visit (void *arg, uint64_t message_id, unsigned marks)
     s_put_be64 (id, message_id);
     MDB_val key = s_val (id, 8);
     MDB_val value;
-    //  A cursor, not mdb_get: the next id asked is most often on the
-    //  same page, which the cursor then searches without a descent
-    int rc = mdb_cursor_get (search->signatures, &key, &value, MDB_SET_KEY);
+    //  The ids come in decreasing order, and often one right below the
+    //  other (a user's mail among few others'): a step or two back from
+    //  the last signature finds the next without a search; else the
+    //  cursor searches, from the page it is on when the id is there
+    int rc = MDB_NOTFOUND;
+    if (search->positioned)
+        for (int step = 0; step < S_SEARCH_STEPS; step++) {
+            MDB_val here;
+            if (mdb_cursor_get (search->signatures, &here, &value, MDB_PREV)
+            ||  here.mv_size != 8)
+                break;
+            uint64_t here_id = s_get_be64 ((const uint8_t *) here.mv_data);
+            if (here_id == message_id)
+                rc = 0;
+            if (here_id <= message_id)
+                break;
+        }
+    if (rc)
+        rc = mdb_cursor_get (search->signatures, &key, &value, MDB_SET_KEY);
+    search->positioned = rc == 0;
     if (rc == 0 && value.mv_size == S_SIGNATURE) {
         const uint8_t *signature = (const uint8_t *) value.mv_data;
         for (size_t index = 0; index < search->bit_count; index++) {
