@@ -83,12 +83,6 @@ struct _store_pg_t {
     char unreplicated_why [256];    //  the server's words for it
 };
 
-//  The schema, one step a version: a new database runs every step, one
-//  written by an older store the steps after its version, all in the
-//  transaction that holds the advisory lock. Strings that come from the
-//  network and are not names (message fields, request ids) are bytea:
-//  stored as received, whatever the database's encoding. Numbers are
-//  bigint; the C side's uint64_t values stay far below 2^63.
 //  SEARCH's trigram index of each message's search text (store_pg.h),
 //  with pg_trgm, a trusted extension that the database's owner may
 //  create (PostgreSQL 13 and later). Where it cannot be had there is no
@@ -105,6 +99,12 @@ struct _store_pg_t {
     "  END IF;" \
     "END $$;"
 
+//  The schema, one step a version: a new database runs every step, one
+//  written by an older store the steps after its version, all in the
+//  transaction that holds the advisory lock. Strings that come from the
+//  network and are not names (message fields, request ids) are bytea:
+//  stored as received, whatever the database's encoding. Numbers are
+//  bigint; the C side's uint64_t values stay far below 2^63.
 static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     //  1: the records
     "CREATE TABLE zpost_users (name text PRIMARY KEY, id bigint NOT NULL UNIQUE,"
@@ -759,9 +759,12 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
     assert (count <= 16);
     for (int index = 0; index < count; index++)
         formats [index] = 1;
-    int sent = name
+    //  A name alone is a prepared statement; sql is sent as text, with
+    //  the name (if any) for the log
+    int sent = name && !sql
         ? PQsendQueryPrepared (self->conn, name, count, values, lengths, formats, 1)
-        : PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+        : PQsendQueryParams (self->conn, sql, count, NULL, count? values: NULL,
+                             count? lengths: NULL, count? formats: NULL, 1);
     if (!sent) {
         char why [512];
         zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
@@ -1000,7 +1003,8 @@ store_pg_exec (store_txn_t *txn, int statement, int count,
     assert (statement >= 0 && statement < store_pg_statement_count);
     store_pg_t *self = txn->pg;
     *result_p = NULL;
-    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
+    const store_pg_statement_t *spec = &store_pg_statements [statement];
+    int rc = s_send (self, S_KIND_PLAIN, spec->name, spec->custom? spec->sql: NULL,
                      count, values, lengths);
     int synced = s_sync (self, result_p);
     return rc? rc: synced;
