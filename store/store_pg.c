@@ -1003,9 +1003,22 @@ store_pg_exec (store_txn_t *txn, int statement, int count,
     assert (statement >= 0 && statement < store_pg_statement_count);
     store_pg_t *self = txn->pg;
     *result_p = NULL;
-    const store_pg_statement_t *spec = &store_pg_statements [statement];
-    int rc = s_send (self, S_KIND_PLAIN, spec->name, spec->custom? spec->sql: NULL,
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
                      count, values, lengths);
+    int synced = s_sync (self, result_p);
+    return rc? rc: synced;
+}
+
+int
+store_pg_exec_custom (store_txn_t *txn, int statement, int count,
+                      const char *const *values, const int *lengths, PGresult **result_p)
+{
+    assert (txn && txn->pg);
+    assert (statement >= 0 && statement < store_pg_statement_count);
+    store_pg_t *self = txn->pg;
+    *result_p = NULL;
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name,
+                     store_pg_statements [statement].sql, count, values, lengths);
     int synced = s_sync (self, result_p);
     return rc? rc: synced;
 }

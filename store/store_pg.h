@@ -115,6 +115,14 @@ int
     store_pg_exec (store_txn_t *txn, int statement, int count,
                    const char *const *values, const int *lengths,
                    PGresult **result_p);
+//  As store_pg_exec, but the statement's text is sent instead of its
+//  prepared name, so that the server plans it for these parameters each
+//  time: a prepared statement may keep a generic plan after five runs,
+//  which for a LIKE pattern (z_folder_search) knows nothing of it
+int
+    store_pg_exec_custom (store_txn_t *txn, int statement, int count,
+                          const char *const *values, const int *lengths,
+                          PGresult **result_p);
 //  What a command's answer must be
 #define S_KIND_PLAIN    0       //  done
 #define S_KIND_NEW      1       //  an insert that inserted: none is STORE_EXISTS
@@ -198,9 +206,6 @@ uint64_t
 typedef struct {
     const char *name;
     const char *sql;
-    bool custom;                //  sent as text each time, so planned for
-                                //  its parameters (prepared at connect too,
-                                //  to check it); see z_folder_search
 } store_pg_statement_t;
 extern const store_pg_statement_t store_pg_statements [];
 extern const int store_pg_statement_count;

@@ -165,11 +165,12 @@ const store_pg_statement_t store_pg_statements [] = {
         " ORDER BY id DESC LIMIT $3::int8" },
     //  A batch of SEARCH's candidates: z_folder_walk's rows whose message's
     //  search text (store_pg.h) is LIKE $5, which the trigram index of
-    //  schema 4 answers; each is checked again in C. Custom: planned for
-    //  its pattern each time. Prepared, after five runs PostgreSQL may
-    //  keep a generic plan, which knows no pattern and walks the folder,
-    //  every message's search text made on the way: 100,000 messages took
-    //  more than the broker's 5 s (bench.sh, 503)
+    //  schema 4 answers; each is checked again in C. Run with
+    //  store_pg_exec_custom, planned for its pattern each time: prepared,
+    //  after five runs PostgreSQL may keep a generic plan, which knows no
+    //  pattern and walks the folder, every message's search text made on
+    //  the way: 100,000 messages took more than the broker's 5 s (bench.sh,
+    //  503)
     [S_FOLDER_SEARCH] = { "z_folder_search",
         "SELECT f.seen, f.message_id, m.id, m.date, m.sender, m.recipients, m.subject,"
         " CASE WHEN length (m.body) <= 32768 THEN m.body END, m.refs, f.flagged,"
@@ -177,7 +178,7 @@ const store_pg_statement_t store_pg_statements [] = {
         " FROM zpost_folders f JOIN zpost_messages m ON m.id = f.message_id"
         " WHERE f.user_id = $1::int8 AND f.folder = $2::int2 AND f.message_id < $3::int8"
         " AND " STORE_PG_SEARCH_TEXT ("m.") " LIKE $5::text"
-        " ORDER BY f.message_id DESC LIMIT $4::int8", true },
+        " ORDER BY f.message_id DESC LIMIT $4::int8" },
     [S_COUNTER_ADD] = { "z_counter_add",
         "INSERT INTO zpost_meta VALUES ($1::text, $2::int8) ON CONFLICT (name)"
         " DO UPDATE SET value = zpost_meta.value + EXCLUDED.value RETURNING value" },
@@ -1060,8 +1061,11 @@ store_pg_folder_search (store_txn_t *txn, uint64_t user_id, store_folder_t folde
         s_int64 (&params, batch);
         s_text (&params, pattern);
         s_page_drop (cache);
+        PQclear (cache->meta);
+        cache->meta = NULL;
         PGresult *result;
-        rc = s_exec (txn, S_FOLDER_SEARCH, &params, &result);
+        rc = store_pg_exec_custom (txn, S_FOLDER_SEARCH, params.count, params.values,
+                                   params.lengths, &result);
         if (rc)
             break;
         cache->page = result;
