@@ -33,8 +33,9 @@
            "syntax", "limit", "fault gives")
 
     TYPE is the codec's type without its prefix (ENUM, NAME, NAMES, SECRET,
-    LINE, TEXT, NUMBER, TOKEN, WORD); choices are the words of an ENUM, or
-    (NULL). The last three columns are the spec's words for the field, as
+    LINE, TEXT, NUMBER, TOKEN, WORD, QUERY); choices are the words of an
+    ENUM, or (NULL). min_value is a NUMBER's least value, and a QUERY's
+    fewest bytes. The last three columns are the spec's words for the field, as
     its "Fields" table prints them.
     =========================================================================
 */
@@ -137,7 +138,14 @@ typedef enum {
        ZPOST_CMD_SESSION, \
        (ZPOST_F_SINCE, ZPOST_F_UNREAD, ZPOST_F_TIMEOUT,), \
        (ZPOST_F_MESSAGE_ID, ZPOST_F_UNREAD,), \
-       (), 0)
+       (), 0) \
+    X (SEARCH,   search,   "SEARCH", \
+       ZPOST_CMD_SESSION, \
+       (ZPOST_F_FOLDER, ZPOST_F_WITHIN, ZPOST_F_QUERY, ZPOST_F_LIMIT, ZPOST_F_BEFORE,), \
+       (), \
+       (ZPOST_F_MESSAGE_ID, ZPOST_F_FROM, ZPOST_F_TO, ZPOST_F_SUBJECT, \
+        ZPOST_F_DATE, ZPOST_F_SIZE, ZPOST_F_SEEN,), \
+       ZPOST_LIST_MAX)
 
 //  The fields an error reply (any status but 200) may carry, all optional.
 #define ZPOST_ERROR_FIELDS (ZPOST_F_DETAIL,)
@@ -211,7 +219,11 @@ typedef enum {
     X (UNREAD, "unread", NUMBER, 20, 0, UINT64_MAX, (NULL), \
        "number (unread messages in the inbox)", "", "422") \
     X (TIMEOUT, "timeout", NUMBER, 20, 0, ZPOST_WATCH_TIMEOUT_MAX, (NULL), \
-       "number (seconds)", "0..60", "422")
+       "number (seconds)", "0..60", "422") \
+    X (WITHIN, "within", ENUM, 7, 0, 0, ("any", "from", "subject", "body"), \
+       "`any`, `from`, `subject` or `body`", "", "422") \
+    X (QUERY, "query", QUERY, ZPOST_QUERY_MAX, ZPOST_QUERY_MIN, 0, (NULL), \
+       "UTF-8, no control characters", "3..128 bytes", "413 if longer, else 422")
 
 //  The enums, generated. ZPOST_CMD_NONE (0) is "not known": malformed
 //  input; ZPOST_CMD_COUNT and ZPOST_F_COUNT are one past the last.

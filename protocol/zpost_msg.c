@@ -30,14 +30,16 @@ typedef enum {
     S_TYPE_TEXT,                //  UTF-8
     S_TYPE_NUMBER,              //  decimal unsigned 64-bit, within min..max
     S_TYPE_TOKEN,               //  64 lowercase hex digits
-    S_TYPE_WORD                 //  [a-z0-9-], for STATS names
+    S_TYPE_WORD,                //  [a-z0-9-], for STATS names
+    S_TYPE_QUERY                //  UTF-8 without control characters, at
+                                //  least min_value bytes (SEARCH)
 } s_type_t;
 
 typedef struct {
     const char *name;           //  name as the spec writes it
     s_type_t type;              //  what the bytes must be
     size_t max_size;            //  most bytes allowed
-    uint64_t min_value;         //  S_TYPE_NUMBER: least value
+    uint64_t min_value;         //  S_TYPE_NUMBER: least value; S_TYPE_QUERY: fewest bytes
     uint64_t max_value;         //  S_TYPE_NUMBER: greatest value
     const char *choices [5];    //  S_TYPE_ENUM: the words, NULL-terminated
 } s_field_spec_t;
@@ -539,6 +541,17 @@ s_check_field (zpost_field_t field, const char *data, size_t size, int *status_p
                 return zsys_sprintf ("%s must be %d lowercase hex digits",
                                      spec->name, ZPOST_TOKEN_SIZE);
             return NULL;
+        case S_TYPE_QUERY:
+            //  Searched for as given: a control character (a tab, a line
+            //  end, an escape) could only match by accident, or not at all
+            for (size_t index = 0; index < size; index++)
+                if ((unsigned char) data [index] < 0x20 || data [index] == 0x7F)
+                    return zsys_sprintf ("%s must not hold control characters",
+                                         spec->name);
+            if (size < spec->min_value)
+                return zsys_sprintf ("%s must be at least %" PRIu64 " bytes",
+                                     spec->name, spec->min_value);
+            return NULL;
         case S_TYPE_WORD:
             for (size_t index = 0; index < size; index++)
                 if (!((data [index] >= 'a' && data [index] <= 'z')
@@ -641,7 +654,7 @@ s_decode_head (zpost_msg_t *self, zframe_t **frames, size_t count, size_t head)
         s_fail (self, ZPOST_UNKNOWN_COMMAND,
                 strdup ("unknown command: expected PING, REGISTER, LOGIN, LOGOUT, "
                         "SEND, LIST, READ, DELETE, STATS, PASSWD, MARK, UNREGISTER, "
-                        "ANSWER, THREAD, LOOKUP or WATCH"));
+                        "ANSWER, THREAD, LOOKUP, WATCH or SEARCH"));
         return -2;
     }
     if (count < 3 || (self->request_id [0] == 0 && !(reply && zframe_size (frames [2]) == 0))) {
@@ -1587,6 +1600,7 @@ zpost_msg_test (bool verbose)
             [ZPOST_F_FLAG] = "unflagged", [ZPOST_F_IN_REPLY_TO] = "7",
             [ZPOST_F_THREAD_ID] = "3", [ZPOST_F_FLAGGED] = "1",
             [ZPOST_F_SINCE] = "41", [ZPOST_F_UNREAD] = "2", [ZPOST_F_TIMEOUT] = "60",
+            [ZPOST_F_WITHIN] = "subject", [ZPOST_F_QUERY] = "H\xc3\xa9llo w%_",
         };
         for (size_t index = 0; fields [index] != S_END; index++)
             zpost_msg_set (request, fields [index], samples [fields [index]]);
@@ -1736,6 +1750,37 @@ zpost_msg_test (bool verbose)
     s_expect_request_error (s_frames ("ZPOST1", "SEND", "r", "", names, "s", "b", NULL),
                             ZPOST_TOO_LARGE, "SEND", "r");
     free (names);
+
+    //  SEARCH's query: 3..128 bytes, no control characters; its words
+    char query [ZPOST_QUERY_MAX + 2];
+    memset (query, 'q', sizeof query - 1);
+    query [sizeof query - 1] = 0;
+    s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "inbox", "any", query,
+                                      "50", "0", NULL), ZPOST_TOO_LARGE, "SEARCH", "r");
+    query [ZPOST_QUERY_MAX] = 0;
+    msg = zpost_msg_new ();
+    assert (s_decode_request_frames (msg, s_frames ("ZPOST1", "SEARCH", "r", "", "inbox",
+                                     "any", query, "50", "0", NULL)) == 0);
+    assert (strlen (zpost_msg_get (msg, ZPOST_F_QUERY)) == ZPOST_QUERY_MAX);
+    zpost_msg_destroy (&msg);
+    msg = zpost_msg_new ();
+    assert (s_decode_request_frames (msg, s_frames ("ZPOST1", "SEARCH", "r", "", "sent",
+                                     "body", "\xc3\xa9t\xc3\xa9", "1", "7", NULL)) == 0);
+    zpost_msg_destroy (&msg);
+    const char *bad_queries [] = { "", "ab", "a\tb", "two\nlines", "esc\x1b[", "del\x7f",
+                                   "\xc3\x28xx", NULL };
+    for (size_t index = 0; bad_queries [index]; index++)
+        s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "inbox", "any",
+                                          bad_queries [index], "50", "0", NULL),
+                                ZPOST_INVALID_VALUE, "SEARCH", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "inbox", "to", "abc",
+                                      "50", "0", NULL), ZPOST_INVALID_VALUE, "SEARCH", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "both", "any", "abc",
+                                      "50", "0", NULL), ZPOST_INVALID_VALUE, "SEARCH", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "inbox", "any", "abc",
+                                      "0", "0", NULL), ZPOST_INVALID_VALUE, "SEARCH", "r");
+    s_expect_request_error (s_frames ("ZPOST1", "SEARCH", "r", "", "inbox", "any", "abc",
+                                      "50", NULL), ZPOST_MALFORMED, "SEARCH", "r");
 
     //  Too many frames: refused without walking them all
     frames = s_frames ("ZPOST1", "PING", "r", "", NULL);

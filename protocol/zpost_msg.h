@@ -56,6 +56,8 @@
 #define ZPOST_VERSION_MAX       64          //  bytes of a server version string
 #define ZPOST_KEY_TEXT_SIZE     40          //  Z85 characters of a CURVE public key
 #define ZPOST_WATCH_TIMEOUT_MAX 60          //  seconds a WATCH may wait
+#define ZPOST_QUERY_MIN         3           //  SEARCH query bytes, at least
+#define ZPOST_QUERY_MAX         128         //  SEARCH query bytes, at most
 
 //  The commands (zpost_command_t, ZPOST_CMD_PING ...), the fields
 //  (zpost_field_t, ZPOST_F_TARGET ...) and what each command does

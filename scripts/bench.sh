@@ -17,7 +17,7 @@
 #  ratio printed. Then the PostgreSQL rows (issue 13): a PostgreSQL 15
 #  cluster of its own in a temporary directory (initdb as the postgres
 #  user when run as root, Unix socket only, fsync and synchronous_commit
-#  on), a store on it (--db), the same send, list and read rows as on
+#  on), a store on it (--db), the same send, list, read and search rows as on
 #  LMDB, and a table of both side by side with the ratio PG/LMDB. The
 #  notify rows time new mail reaching a waiting WATCH (zpost-bench --op
 #  notify: from the SEND's 200 to the WATCH's answer; target 100 ms).
@@ -55,8 +55,8 @@
 #      BUILD_DIR        else build them here (default build/ in the source)
 #      BENCH_SECONDS    length of each row (default 3)
 #      BENCH_CLIENTS    the "many clients" column (default 16)
-#      BENCH_PREFILL    messages in the inbox that list and read use
-#                       (default 100000)
+#      BENCH_PREFILL    messages in the inbox that list and read use, and
+#                       in the search row's (default 100000)
 #      BENCH_MOST       the "most clients" send row (default 64)
 #      ZPOST_PG_BIN     PostgreSQL's programs (default /usr/lib/postgresql/15/bin)
 #      SOAK_SECONDS     the soak stops here even if N is not reached
@@ -729,6 +729,12 @@ storage_rows () {
     #  commit): from the SEND's 200 to the WATCH's answer
     run_row "notify: SEND 200 -> WATCH" --op notify --clients 1 --setup
     run_row "notify: SEND 200 -> WATCH" --op notify --clients "$many" --setup
+    #  SEARCH's worst case (issue 14, item 4; target p50 and p99 at most
+    #  50 ms): an inbox of its own user filled with $prefill messages of
+    #  1 KiB of English words, and a query that none holds, so every
+    #  message of the inbox is looked at (zpost-bench --op search)
+    run_row "search $prefill inbox, no match" --op search --clients 1 --setup \
+        --prefill "$prefill" --prefix search
 }
 storage_rows
 #  Argon2id memory is counted while a hash runs: take the store's figure

@@ -64,6 +64,7 @@ static const struct {
     [STORE_DB_REPLIES] = { "replies", 0 },
     [STORE_DB_REPLY_TIMES] = { "reply-times", 0 },
     [STORE_DB_THREADS] = { "threads", 0 },
+    [STORE_DB_SEARCH] = { "search", 0 },
 };
 
 #define S_SCHEMA_KEY    "schema-version"
@@ -206,12 +207,25 @@ s_open_tables (store_db_t *self, const char **what)
             //  and the threads table, created above, is empty.
             //  Nothing is rewritten; only the version, so that an older
             //  zpost-store, which would misread the new marks, refuses it.
+            //  Schema 2 to 3: the search table, created above, gets the
+            //  signature of every message (SEARCH reads one it lacks
+            //  whole, so this is for speed: an older zpost-store, which
+            //  writes none, is refused only so that none is missing).
+            store_txn_t wrapper = { .db = self, .handle = txn };
+            size_t written = 0;
+            *what = "indexing the messages for SEARCH";
+            rc = store_lmdb_search_index (&wrapper, &written);
+            if (rc == 0 && written)
+                zsys_info ("store_db: %s: indexed %zu messages for SEARCH", self->dir,
+                           written);
             char text [S_SCHEMA_DIGITS + 1];
             snprintf (text, sizeof (text), "%u", STORE_DB_SCHEMA_VERSION);
             value.mv_size = strlen (text);
             value.mv_data = text;
-            *what = "migrating the schema";
-            rc = mdb_put (txn, self->dbi [STORE_DB_META], &key, &value, 0);
+            if (rc == 0) {
+                *what = "migrating the schema";
+                rc = mdb_put (txn, self->dbi [STORE_DB_META], &key, &value, 0);
+            }
             if (rc == 0)
                 zsys_info ("store_db: %s: migrated the schema from version %u to %u",
                            self->dir, self->schema, STORE_DB_SCHEMA_VERSION);

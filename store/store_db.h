@@ -50,7 +50,9 @@
 //  Schema 2 (issue 14): folder entries hold marks (seen, flagged), and
 //  answers their thread; an environment of schema 1 is migrated when it
 //  is opened.
-#define STORE_DB_SCHEMA_VERSION     2
+//  Schema 3 (issue 14, SEARCH): table search, each message's trigram
+//  signature; an environment of schema 2 gets them when it is opened.
+#define STORE_DB_SCHEMA_VERSION     3
 
 //  Room for every table the later issues plan (users, sessions, messages,
 //  inbox, sent, idempotency, ...) and some to spare; LMDB fixes the

@@ -27,6 +27,7 @@ typedef enum {
     STORE_DB_REPLIES,           //  scope + request id -> recorded reply
     STORE_DB_REPLY_TIMES,       //  time + scope + request id -> "" (for expiry)
     STORE_DB_THREADS,           //  thread id + message id -> "" (answers; schema 2)
+    STORE_DB_SEARCH,            //  message id -> trigram signature (SEARCH; schema 3)
     STORE_DB_TABLES             //  one past the last
 } store_db_table_t;
 
@@ -46,6 +47,11 @@ MDB_txn *
 //  with what, so the words are not lost.
 int
     store_lmdb_rc (int rc, const char *what);
+
+//  Write the search signature of every message that has none (the
+//  migration to schema 3; store_messages.c). 0 or an LMDB code.
+int
+    store_lmdb_search_index (store_txn_t *txn, size_t *written);
 
 //  The transaction and table handles, for mdb_* calls
 #define S_TXN(txn)          store_txn_lmdb (txn)

@@ -1,6 +1,7 @@
 /*  =========================================================================
     store_mail - messages: SEND, ANSWER, LIST, THREAD, READ, DELETE, STATS, MARK,
     LOOKUP
+    SEARCH
 
     The engine has resolved the session before a rule runs: no token, no
     mail. A rule only ever reaches the folders of the user its session
@@ -265,6 +266,34 @@ store_rule_list (store_ctx_t *ctx)
                             sent? STORE_SENT: STORE_INBOX,
                             zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
                             s_list_visit, &list);
+    return rc? rc: list.rc;
+}
+
+//  --------------------------------------------------------------------------
+//  SEARCH: LIST's page and rows, of the entries whose message holds the
+//  query (the codec has checked its length and characters)
+
+int
+store_rule_search (store_ctx_t *ctx)
+{
+    store_op_t *op = ctx->op;
+    bool sent = streq (zpost_msg_get (op->request, ZPOST_F_FOLDER), "sent");
+    const char *within = zpost_msg_get (op->request, ZPOST_F_WITHIN);
+    unsigned fields = streq (within, "from")? STORE_WITHIN_FROM
+                    : streq (within, "subject")? STORE_WITHIN_SUBJECT
+                    : streq (within, "body")? STORE_WITHIN_BODY: STORE_WITHIN_ANY;
+    char *folded = strdup (zpost_msg_get (op->request, ZPOST_F_QUERY));
+    assert (folded);
+    store_search_fold (folded);
+    store_op_reply (op, ZPOST_OK, NULL, NULL);
+    s_list_t list = {
+        .txn = ctx->txn, .op = op,
+        .limit = (size_t) zpost_msg_get_number (op->request, ZPOST_F_LIMIT),
+    };
+    int rc = store_folder_search (ctx->txn, ctx->user.id, sent? STORE_SENT: STORE_INBOX,
+                                  zpost_msg_get_number (op->request, ZPOST_F_BEFORE),
+                                  folded, fields, s_list_visit, &list);
+    zstr_free (&folded);
     return rc? rc: list.rc;
 }
 

@@ -1,6 +1,7 @@
 /*  =========================================================================
     store_mail - messages: SEND, ANSWER, LIST, THREAD, READ, DELETE, STATS, MARK,
     LOOKUP
+    SEARCH
 
     A message is stored once and referenced from each recipient's inbox
     and from the sender's sent folder; it is freed when the last folder
@@ -34,6 +35,7 @@ int store_rule_mark (store_ctx_t *ctx);
 int store_rule_answer (store_ctx_t *ctx);
 int store_rule_thread (store_ctx_t *ctx);
 int store_rule_lookup (store_ctx_t *ctx);
+int store_rule_search (store_ctx_t *ctx);
 
 //  No password steps; PING is answered before any rule. The engine's
 //  table is built from the protocol's list by name, so these names
@@ -59,5 +61,7 @@ int store_rule_lookup (store_ctx_t *ctx);
 #define store_hashed_thread     NULL
 #define store_prepare_lookup    NULL
 #define store_hashed_lookup     NULL
+#define store_prepare_search    NULL
+#define store_hashed_search     NULL
 
 #endif

@@ -100,6 +100,22 @@ struct _store_pg_t {
     char unreplicated_why [256];    //  the server's words for it
 };
 
+//  SEARCH's trigram index of each message's search text (store_pg.h),
+//  with pg_trgm, a trusted extension that the database's owner may
+//  create (PostgreSQL 13 and later). Where it cannot be had there is no
+//  index: SEARCH gives the same rows, reading every message of the
+//  folder; each start tries again, and says so (s_search_index).
+#define S_SEARCH_INDEX \
+    "DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm;" \
+    "  EXCEPTION WHEN OTHERS THEN NULL;" \
+    "END $$;" \
+    "DO $$ BEGIN" \
+    "  IF EXISTS (SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops') THEN" \
+    "    CREATE INDEX IF NOT EXISTS zpost_messages_search ON zpost_messages USING gin" \
+    "      ((" STORE_PG_SEARCH_TEXT ("") ") gin_trgm_ops);" \
+    "  END IF;" \
+    "END $$;"
+
 //  The schema, one step a version: a new database runs every step, one
 //  written by an older store the steps after its version, all in the
 //  transaction that holds the advisory lock. Strings that come from the
@@ -202,7 +218,10 @@ static const char *s_schema_steps [STORE_PG_SCHEMA_VERSION] = {
     "ALTER TABLE zpost_messages ADD COLUMN thread_id bigint,"
     "  ADD COLUMN in_reply_to bigint NOT NULL DEFAULT 0;"
     "CREATE INDEX zpost_messages_thread ON zpost_messages (thread_id, id)"
-    "  WHERE thread_id IS NOT NULL;"
+    "  WHERE thread_id IS NOT NULL;",
+
+    //  4: SEARCH's trigram index (S_SEARCH_INDEX)
+    S_SEARCH_INDEX
 };
 
 
@@ -321,6 +340,44 @@ s_failure (store_pg_t *self, PGresult *result, const char *what)
 
 
 //  --------------------------------------------------------------------------
+//  SEARCH's index, once the schema is there: made now if a start before
+//  could not make it (pg_trgm was not available then); if it still
+//  cannot be, a warning, since SEARCH then reads every message of a
+//  folder. 0, or -1 after saying why.
+
+static bool
+s_search_indexed (store_pg_t *self, int *rc)
+{
+    PGresult *result = s_command (self, "SELECT to_regclass ('zpost_messages_search')"
+                                  " IS NOT NULL", "look for the search index");
+    if (!result) {
+        *rc = -1;
+        return false;
+    }
+    bool indexed = PQntuples (result) == 1 && streq (PQgetvalue (result, 0, 0), "t");
+    PQclear (result);
+    return indexed;
+}
+
+static int
+s_search_index (store_pg_t *self)
+{
+    int rc = 0;
+    if (s_search_indexed (self, &rc) || rc)
+        return rc;
+    PGresult *result = s_command (self, S_SEARCH_INDEX, "make the search index");
+    if (!result)
+        return -1;
+    PQclear (result);
+    if (s_search_indexed (self, &rc) || rc)
+        return rc;
+    zsys_warning ("store_pg: no trigram index for SEARCH (the extension pg_trgm is not "
+                  "available, or this role may not create it): SEARCH reads every "
+                  "message of the folder searched");
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  The schema: created, checked, migrated, in one transaction under the
 //  advisory lock. 0, or -1 after saying why.
 
@@ -379,6 +436,8 @@ s_schema (store_pg_t *self)
             zsys_info ("store_pg: migrated the schema from version %lld to %d",
                        version, STORE_PG_SCHEMA_VERSION);
     }
+    if (s_search_index (self))
+        goto failed;
     self->schema = STORE_PG_SCHEMA_VERSION;
     result = s_command (self, "COMMIT", "commit the schema");
     if (!result)
@@ -757,9 +816,12 @@ s_send (store_pg_t *self, int kind, const char *name, const char *sql, int count
     assert (count <= 16);
     for (int index = 0; index < count; index++)
         formats [index] = 1;
-    int sent = name
+    //  A name alone is a prepared statement; sql is sent as text, with
+    //  the name (if any) for the log
+    int sent = name && !sql
         ? PQsendQueryPrepared (self->conn, name, count, values, lengths, formats, 1)
-        : PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+        : PQsendQueryParams (self->conn, sql, count, NULL, count? values: NULL,
+                             count? lengths: NULL, count? formats: NULL, 1);
     if (!sent) {
         char why [512];
         zsys_warning ("store_pg: cannot send %s: %s", name? name: sql,
@@ -1020,6 +1082,20 @@ store_pg_exec (store_txn_t *txn, int statement, int count,
     *result_p = NULL;
     int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name, NULL,
                      count, values, lengths);
+    int synced = s_sync (self, result_p);
+    return rc? rc: synced;
+}
+
+int
+store_pg_exec_custom (store_txn_t *txn, int statement, int count,
+                      const char *const *values, const int *lengths, PGresult **result_p)
+{
+    assert (txn && txn->pg);
+    assert (statement >= 0 && statement < store_pg_statement_count);
+    store_pg_t *self = txn->pg;
+    *result_p = NULL;
+    int rc = s_send (self, S_KIND_PLAIN, store_pg_statements [statement].name,
+                     store_pg_statements [statement].sql, count, values, lengths);
     int synced = s_sync (self, result_p);
     return rc? rc: synced;
 }

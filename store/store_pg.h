@@ -41,7 +41,19 @@
 
 //  The schema this code reads and writes, in table zpost_meta under
 //  "schema-version". A newer one is refused.
-#define STORE_PG_SCHEMA_VERSION     3
+#define STORE_PG_SCHEMA_VERSION     4
+
+//  SEARCH's text of a message (columns prefixed by p, "m." or ""): its
+//  sender, subject and body, each as encode's 'escape' gives it (plain
+//  ASCII: a byte from 0x80 as \ooo, so it is text in any database
+//  encoding), joined by line feeds (a query holds none, so it matches
+//  within one field), A-Z folded to a-z (lower in collation "C": ASCII
+//  only, whatever the database's locale; 40 times faster than translate,
+//  which made a walk of 20,000 messages take 5 s). Schema 4 indexes it
+//  with pg_trgm; z_folder_search asks the same expression.
+#define STORE_PG_SEARCH_TEXT(p) \
+    "lower ((encode (" p "sender, 'escape') || chr (10) || encode (" p "subject," \
+    " 'escape') || chr (10) || encode (" p "body, 'escape')) COLLATE \"C\")"
 
 //  Connect (conninfo: a URI or key=value string, several hosts allowed),
 //  create or check the schema, prepare the statements. NULL, after a
@@ -106,6 +118,14 @@ int
     store_pg_exec (store_txn_t *txn, int statement, int count,
                    const char *const *values, const int *lengths,
                    PGresult **result_p);
+//  As store_pg_exec, but the statement's text is sent instead of its
+//  prepared name, so that the server plans it for these parameters each
+//  time: a prepared statement may keep a generic plan after five runs,
+//  which for a LIKE pattern (z_folder_search) knows nothing of it
+int
+    store_pg_exec_custom (store_txn_t *txn, int statement, int count,
+                          const char *const *values, const int *lengths,
+                          PGresult **result_p);
 //  What a command's answer must be
 #define S_KIND_PLAIN    0       //  done
 #define S_KIND_NEW      1       //  an insert that inserted: none is STORE_EXISTS
@@ -229,6 +249,9 @@ int store_pg_inbox_state (store_txn_t *txn, const char *name, uint64_t *newest,
                           uint64_t *unread);
 int store_pg_folder_walk (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
                           uint64_t before, store_folder_visit_fn *visit, void *arg);
+int store_pg_folder_search (store_txn_t *txn, uint64_t user_id, store_folder_t folder,
+                            uint64_t before, const char *folded, unsigned within,
+                            store_folder_visit_fn *visit, void *arg);
 int store_pg_counter_get (store_txn_t *txn, const char *name, uint64_t *value);
 int store_pg_counter_add (store_txn_t *txn, const char *name, int64_t delta);
 int store_pg_counter_next (store_txn_t *txn, const char *name, uint64_t *value);

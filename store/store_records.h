@@ -189,6 +189,43 @@ int
     store_thread_walk (store_txn_t *txn, uint64_t thread_id, uint64_t before,
                        store_folder_visit_fn *visit, void *arg);
 
+//  SEARCH: the fields a query looks in (STORE_WITHIN_ bits)
+#define STORE_WITHIN_FROM       1
+#define STORE_WITHIN_SUBJECT    2
+#define STORE_WITHIN_BODY       4
+#define STORE_WITHIN_ANY        7
+
+//  Walk the entries of a folder as store_folder_walk does (newest first,
+//  below `before`), visiting only those whose message holds `folded` in
+//  one of the `within` fields (store_search_match). folded is the query
+//  with A-Z folded to a-z (store_search_fold), 1..ZPOST_QUERY_MAX bytes
+//  without control characters. LMDB reads every message of the folder;
+//  PostgreSQL asks its trigram index first, and checks each candidate
+//  with store_search_match too, so both give the same rows.
+int
+    store_folder_search (store_txn_t *txn, uint64_t user_id,
+                         store_folder_t folder, uint64_t before,
+                         const char *folded, unsigned within,
+                         store_folder_visit_fn *visit, void *arg);
+
+//  Fold ASCII A-Z of text to a-z, in place; every other byte is kept.
+void
+    store_search_fold (char *text);
+
+//  Does the message hold folded (of size folded_size) in one of the
+//  `within` fields? ASCII letters match either case; every other byte
+//  only itself.
+bool
+    store_search_message (const store_message_t *message, unsigned within,
+                          const char *folded, size_t folded_size);
+
+//  Does text hold folded? ASCII letters of text match either case; every
+//  other byte only itself. Since both are UTF-8, a match is always of
+//  whole characters.
+bool
+    store_search_match (const char *text, size_t size,
+                        const char *folded, size_t folded_size);
+
 //  Server-wide counters in "meta"
 int
     store_counter_get (store_txn_t *txn, const char *name, uint64_t *value);

@@ -95,12 +95,19 @@ typedef enum {
     BENCH_READ,
     BENCH_LOGIN,
     BENCH_NOTIFY,
+    BENCH_SEARCH,
     BENCH_OP_COUNT
 } bench_op_t;
 
 static const char *s_op_names [BENCH_OP_COUNT] = {
-    "ping-broker", "ping-store", "send", "list", "read", "login", "notify"
+    "ping-broker", "ping-store", "send", "list", "read", "login", "notify", "search"
 };
+
+//  The search op's default query: a worst case, matching nothing in the
+//  search op's bodies (s_search_body), yet beginning and ending with
+//  letters that are everywhere in them, so every message is looked at
+//  and its bytes are candidates all along
+#define BENCH_QUERY         "the end"
 
 //  What the soak's clients count together; the main thread reads it.
 typedef struct {
@@ -137,6 +144,7 @@ typedef struct {
     double reply_keep;          //  soak: the store's --reply-keep, secs
     char *data_dir;             //  soak: the store's data directory, or NULL
     bench_soak_t *counters;     //  soak: shared counters (atomic)
+    const char *query;          //  search: the query (--query)
 } bench_config_t;
 
 //  What a client hands back when it is done; the main thread owns it then.
@@ -611,7 +619,7 @@ s_client_setup (bench_client_t *self)
         return 0;
     if (s_setup_login (self))
         return -1;
-    if ((self->op == BENCH_LIST || self->op == BENCH_READ)
+    if ((self->op == BENCH_LIST || self->op == BENCH_READ || self->op == BENCH_SEARCH)
     &&  config->setup && s_setup_prefill (self))
         return -1;
     if (self->op == BENCH_READ && s_setup_read_ids (self))
@@ -654,6 +662,14 @@ s_client_next (bench_client_t *self)
             request = s_client_request (self, ZPOST_CMD_LOGIN);
             zpost_msg_set (request, ZPOST_F_USERNAME, self->username);
             zpost_msg_set (request, ZPOST_F_PASSWORD, BENCH_PASSWORD);
+            break;
+        case BENCH_SEARCH:
+            request = s_client_request (self, ZPOST_CMD_SEARCH);
+            zpost_msg_set (request, ZPOST_F_FOLDER, "inbox");
+            zpost_msg_set (request, ZPOST_F_WITHIN, "any");
+            zpost_msg_set (request, ZPOST_F_QUERY, config->query);
+            zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) config->limit);
+            zpost_msg_set_number (request, ZPOST_F_BEFORE, 0);
             break;
         case BENCH_NOTIFY:          //  s_notify_run's own loop
             break;
@@ -1160,6 +1176,8 @@ s_report (const bench_config_t *config, bench_result_t **results)
                     config->recipients, config->recipients == 1? "": "s");
         if (config->op == BENCH_LIST)
             printf (", limit %d", config->limit);
+        if (config->op == BENCH_SEARCH)
+            printf (", limit %d, query \"%s\"", config->limit, config->query);
         printf ("\n");
         s_print_text (&main);
         if (config->burst) {
@@ -1494,14 +1512,18 @@ s_usage (FILE *out)
 "  -c, --clients N       concurrent clients (default 1, at most %d)\n"
 "  -o, --op OP           ping-broker, ping-store, send, list, read, login or\n"
 "                        notify (the time from a SEND's 200 to the WATCH it\n"
-"                        ends; default ping-store)\n"
+"                        ends), search (default ping-store)\n"
 "  -n, --count N         stop after N operations in all\n"
 "  -t, --seconds S       stop after S seconds (default %g if no --count)\n"
 "      --body BYTES      body of each send (default 1024)\n"
 "      --recipients N    recipients of each send (default 1)\n"
-"      --limit N         rows of each list (default 50)\n"
+"      --limit N         rows of each list or search (default 50)\n"
+"      --query TEXT      search: the query, in any field of the inbox\n"
+"                        (default \"" BENCH_QUERY "\", which the search op's\n"
+"                        bodies, English words, never hold)\n"
 "      --setup           register the users PREFIX<clients>-<i> (an existing\n"
-"                        one is fine), and for list and read fill each inbox\n"
+"                        one is fine), and for list, read and search fill\n"
+"                        each inbox\n"
 "                        up to --prefill messages\n"
 "      --prefill N       messages per inbox with --setup (default %d)\n"
 "      --prefix TEXT     username prefix (default \"bench\")\n"
@@ -1602,7 +1624,7 @@ s_endpoints_free (bench_config_t *config)
 static int
 s_parse (bench_config_t *config, int argc, char *argv [])
 {
-    enum { O_BODY = 256, O_RECIPIENTS, O_LIMIT, O_SETUP, O_PREFILL, O_PREFIX,
+    enum { O_QUERY = 200, O_BODY = 256, O_RECIPIENTS, O_LIMIT, O_SETUP, O_PREFILL, O_PREFIX,
            O_TIMEOUT, O_JSON, O_BURST, O_SOAK, O_ORPHAN, O_RETENTION,
            O_REPLY_KEEP, O_DATA };
     static const struct option options [] = {
@@ -1617,6 +1639,7 @@ s_parse (bench_config_t *config, int argc, char *argv [])
         { "limit",      required_argument, NULL, O_LIMIT },
         { "setup",      no_argument,       NULL, O_SETUP },
         { "prefill",    required_argument, NULL, O_PREFILL },
+        { "query",      required_argument, NULL, O_QUERY },
         { "prefix",     required_argument, NULL, O_PREFIX },
         { "timeout",    required_argument, NULL, O_TIMEOUT },
         { "json",       no_argument,       NULL, O_JSON },
@@ -1699,6 +1722,9 @@ s_parse (bench_config_t *config, int argc, char *argv [])
                 break;
             case O_PREFIX:
                 config->prefix = optarg;
+                break;
+            case O_QUERY:
+                config->query = optarg;
                 break;
             case O_TIMEOUT:
                 if (s_parse_number (optarg, "--timeout", 1, 3600000, &value))
@@ -1791,6 +1817,47 @@ s_parse (bench_config_t *config, int argc, char *argv [])
 
 
 //  --------------------------------------------------------------------------
+//  The search op's body: English words in lines, the same for every
+//  message, so that a query has something like mail to look through
+//  (a body of one letter repeated would be no test of a search). No word
+//  begins with "end", so BENCH_QUERY is in no body.
+static void
+s_search_body (char *body, size_t size)
+{
+    static const char *words [] = {
+        "the", "mail", "store", "of", "and", "to", "a", "in", "is", "it", "you",
+        "that", "he", "was", "for", "on", "are", "with", "as", "his", "they",
+        "at", "be", "this", "from", "have", "or", "by", "one", "had", "not",
+        "but", "what", "all", "were", "when", "we", "there", "can", "an",
+        "your", "which", "their", "said", "if", "do", "will", "each", "about",
+        "how", "up", "out", "them", "then", "she", "many", "some", "so",
+        "these", "would", "other", "into", "has", "more", "her", "two", "like",
+        "him", "see", "time", "could", "no", "make", "than", "first", "been",
+        "its", "who", "now", "people", "my", "made", "over", "did", "down",
+        "only", "way", "find", "use", "may", "water", "long", "little", "very",
+        "after", "words", "called", "just", "where", "most", "know", "Thursday",
+        "Lunch", "meeting", "report", "\xc3\xa9t\xc3\xa9", "caf\xc3\xa9",
+    };
+    size_t count = sizeof words / sizeof words [0];
+    uint32_t state = 12345;
+    size_t used = 0, line = 0;
+    while (used < size) {
+        state = state * 1103515245u + 12345u;
+        const char *word = words [(state >> 16) % count];
+        size_t length = strlen (word);
+        char gap = line + length + 1 > 72? '\n': ' ';
+        if (used + length + 1 > size) {
+            memset (body + used, 'x', size - used);     //  the last bytes
+            break;
+        }
+        memcpy (body + used, word, length);
+        used += length;
+        body [used++] = gap;
+        line = gap == '\n'? 0: line + length + 1;
+    }
+    body [size] = 0;
+}
+
 //  Main: start the clients, wait until all are set up, GO, collect, report
 
 int
@@ -1799,7 +1866,7 @@ main (int argc, char *argv [])
     bench_config_t config = {
         .clients = 1, .op = BENCH_PING_STORE, .body = 1024, .recipients = 1,
         .limit = 50, .prefill = BENCH_PREFILL, .timeout = BENCH_TIMEOUT,
-        .prefix = "bench", .orphan_every = BENCH_ORPHAN_EVERY
+        .prefix = "bench", .orphan_every = BENCH_ORPHAN_EVERY, .query = BENCH_QUERY
     };
     if (s_parse (&config, argc, argv)) {
         s_endpoints_free (&config);
@@ -1818,6 +1885,8 @@ main (int argc, char *argv [])
     assert (config.body_text);
     memset (config.body_text, 'x', config.body);
     config.body_text [config.body] = 0;
+    if (config.op == BENCH_SEARCH)
+        s_search_body (config.body_text, config.body);
     zsys_init ();
     bench_soak_t counters;
     atomic_init (&counters.sends, 0);

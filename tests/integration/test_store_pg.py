@@ -111,7 +111,7 @@ def test_newer_schema_refused(tmp):
     h.stop(store)
     cluster = _pg()
     assert cluster.sql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
-                        "schema_test").strip() == "3"
+                        "schema_test").strip() == "4"
     cluster.sql("UPDATE zpost_meta SET value = 99 WHERE name = 'schema-version'",
                  "schema_test")
     store = _pg_store(tmp, broker, "schema_test", wait=False)
@@ -124,8 +124,8 @@ def test_newer_schema_refused(tmp):
 
 def test_schema_1_migrated(tmp):
     """A database as a schema-1 store left it (no throttle table, no
-    flagged mark, version 1) is brought to schema 3 by the next store,
-    its mail kept."""
+    flagged mark, version 1) is brought to schema 4 by the next store,
+    its mail kept, and found by SEARCH."""
     broker = h.start_broker(tmp)
     store = _pg_store(tmp, broker, "migrate_test")
     h.wait_store_ready(broker)
@@ -149,10 +149,12 @@ def test_schema_1_migrated(tmp):
                        "migrate_test").strip() == "1"
     store = _pg_store(tmp, broker, "migrate_test")
     h.wait_store_ready(broker)
-    assert "migrated the schema from version 1 to 3" in store.log_text(), \
+    assert "migrated the schema from version 1 to 4" in store.log_text(), \
         store.log_text()
     assert cluster.sql("SELECT value FROM zpost_meta WHERE name = 'schema-version'",
-                        "migrate_test").strip() == "3"
+                        "migrate_test").strip() == "4"
+    found = alice.expect(200, "SEARCH", "inbox", "subject", "KEPT", "10", "0")
+    assert [row[3] for row in h.rows(found, 7)] == ["kept"], found
     listing = alice.expect(200, "LIST", "inbox", "all", "10", "0")
     assert [row[3] for row in h.rows(listing, 7)] == ["kept"], listing
     # and the throttle's table is there and used
