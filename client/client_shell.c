@@ -75,6 +75,8 @@ typedef struct {
     char *username;             //  logged in as, or NULL
     char *server;               //  "host:port", for titles
     zhashx_t *flagged;          //  ids flagged on the inbox page shown
+    uint64_t newest;            //  the inbox's newest id at the last menu
+    bool newest_known;          //  newest holds something
 } s_shell_t;
 
 //  One page of the inbox, as shown
@@ -327,6 +329,7 @@ static void
 s_forget_login (s_shell_t *self)
 {
     zstr_free (&self->username);
+    self->newest_known = false;
     if (self->app->session)
         client_session_set_token (self->app->session, NULL);
 }
@@ -1550,6 +1553,28 @@ s_unregister (s_shell_t *self)
     zpost_msg_destroy (&reply);
 }
 
+//  The inbox's newest id and unread count, by a WATCH that does not wait
+//  (ZPOST.md, WATCH): one quick try, and silence on any failure (a store
+//  that predates WATCH says 405): the menu then goes without them.
+static bool
+s_inbox_state (s_shell_t *self, uint64_t *newest, uint64_t *unread)
+{
+    client_session_t *session = self->app->session;
+    zpost_msg_t *request = client_session_new_request (session, ZPOST_CMD_WATCH);
+    zpost_msg_set_number (request, ZPOST_F_SINCE, 0);
+    zpost_msg_set_number (request, ZPOST_F_UNREAD, 0);
+    zpost_msg_set_number (request, ZPOST_F_TIMEOUT, 0);
+    zpost_msg_t *reply = client_session_request_quick (session, request);
+    zpost_msg_destroy (&request);
+    bool known = reply && zpost_msg_status (reply) == ZPOST_OK;
+    if (known) {
+        *newest = zpost_msg_get_number (reply, ZPOST_F_MESSAGE_ID);
+        *unread = zpost_msg_get_number (reply, ZPOST_F_UNREAD);
+    }
+    zpost_msg_destroy (&reply);
+    return known;
+}
+
 //  Returns false when the person leaves
 static bool
 s_main_menu (s_shell_t *self)
@@ -1557,7 +1582,20 @@ s_main_menu (s_shell_t *self)
     const char *items [] = { "inbox", "send a message", "delete a message",
                              "statistics", "change password", "log out",
                              "drafts", "delete this account" };
-    char *title = zsys_sprintf ("%s on %s", self->username, self->server);
+    //  The unread count in the title, and new mail said at the prompt
+    //  where the person waits
+    uint64_t newest = 0, unread = 0;
+    char *title;
+    if (s_inbox_state (self, &newest, &unread)) {
+        if (self->newest_known && newest > self->newest)
+            s_say ("New mail has arrived (message %" PRIu64 " is the newest).", newest);
+        self->newest = newest;
+        self->newest_known = true;
+        title = zsys_sprintf ("%s on %s, %" PRIu64 " unread", self->username,
+                              self->server, unread);
+    }
+    else
+        title = zsys_sprintf ("%s on %s", self->username, self->server);
     int choice = s_menu (self, title, items, 8);
     free (title);
     switch (choice) {

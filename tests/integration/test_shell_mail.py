@@ -368,6 +368,36 @@ def test_delete_the_account(tmp):
     client.close()
 
 
+def test_unread_count_and_new_mail_at_the_menu(tmp):
+    """The logged-in menu's title says how many messages are unread, and
+    mail that came while the person was elsewhere is announced when the
+    menu comes back (issue 14, item 6: a WATCH that does not wait)."""
+    broker, _ = _service_with_users(tmp, "alice", "bob")
+    alice = _user(broker, "alice")
+    alice.expect(200, "SEND", "bob", "first", "1")
+    pty = shell._session(tmp, broker)
+    try:
+        shell._login(pty, "bob")
+        title = pty.expect(b"zpost> ")
+        assert b"bob on " in title and b", 1 unread" in title, title
+        assert b"New mail" not in title, title
+        sent = alice.expect(200, "SEND", "bob", "second", "2").fields[0].decode()
+        pty.line("")                        # the menu again
+        shown = pty.expect(b"zpost> ")
+        assert ("New mail has arrived (message %s is the newest)." % sent).encode() \
+            in shown, shown
+        assert b", 2 unread" in shown, shown
+        pty.line("")                        # nothing new: nothing said
+        shown = pty.expect(b"zpost> ")
+        assert b"New mail" not in shown and b", 2 unread" in shown, shown
+        pty.send(b"\x04")
+        pty.expect(b"Goodbye.")
+        assert pty.wait() == 0
+    finally:
+        pty.close()
+    alice.close()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_unknown_recipient_before_the_subject,
@@ -377,4 +407,5 @@ if __name__ == "__main__":
         test_pages_and_totals,
         test_message_actions,
         test_delete_the_account,
+        test_unread_count_and_new_mail_at_the_menu,
     ])
