@@ -533,6 +533,20 @@ client_api_list_filtered (client_app_t *app, bool sent, const char *filter,
 }
 
 zpost_msg_t *
+client_api_search (client_app_t *app, bool sent, const char *within, const char *query,
+                   int limit, uint64_t before, int *status_p)
+{
+    assert (limit >= 1 && limit <= ZPOST_LIST_MAX);
+    zpost_msg_t *request = s_request (app, ZPOST_CMD_SEARCH);
+    zpost_msg_set (request, ZPOST_F_FOLDER, sent? "sent": "inbox");
+    zpost_msg_set (request, ZPOST_F_WITHIN, within);
+    zpost_msg_set (request, ZPOST_F_QUERY, query);
+    zpost_msg_set_number (request, ZPOST_F_LIMIT, (uint64_t) limit);
+    zpost_msg_set_number (request, ZPOST_F_BEFORE, before);
+    return s_send (app, &request, status_p);
+}
+
+zpost_msg_t *
 client_api_lookup (client_app_t *app, const char *recipients, int *status_p)
 {
     zpost_msg_t *request = s_request (app, ZPOST_CMD_LOOKUP);

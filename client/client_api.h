@@ -145,6 +145,11 @@ zpost_msg_t *
 zpost_msg_t *
     client_api_list_filtered (client_app_t *app, bool sent, const char *filter,
                               int limit, uint64_t before, int *status_p);
+//  SEARCH: a page of the folder's messages whose within (any, from,
+//  subject, body) holds query; LIST's rows
+zpost_msg_t *
+    client_api_search (client_app_t *app, bool sent, const char *within,
+                       const char *query, int limit, uint64_t before, int *status_p);
 //  LOOKUP: are the session and every recipient there? (430 names who is not)
 zpost_msg_t *
     client_api_lookup (client_app_t *app, const char *recipients, int *status_p);

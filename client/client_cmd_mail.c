@@ -611,6 +611,126 @@ const client_command_t client_cmd_list = {
 
 
 //  --------------------------------------------------------------------------
+//  search
+
+static const char *s_withins [] = { "any", "from", "subject", "body", NULL };
+
+static int
+s_check_search (client_call_t *call)
+{
+    const char *within = client_call_value (call, "in");
+    bool known = !within;
+    for (size_t index = 0; within && s_withins [index]; index++)
+        known = known || streq (within, s_withins [index]);
+    if (!known)
+        return client_call_misuse (call, "--in wants any, from, subject or body, "
+                                   "not '%.64s'", within);
+    size_t size = strlen (call->argv [0]);
+    if (size < ZPOST_QUERY_MIN || size > ZPOST_QUERY_MAX)
+        return client_call_misuse (call, "the text to look for is %d to %d bytes, "
+                                   "not %zu", ZPOST_QUERY_MIN, ZPOST_QUERY_MAX, size);
+    int limit;
+    uint64_t before;
+    return s_list_options (call, &limit, &before);
+}
+
+static int
+s_search (client_call_t *call)
+{
+    client_app_t *app = call->app;
+    bool sent = client_call_flag (call, "sent");
+    const char *within = client_call_value (call, "in");
+    const char *query = call->argv [0];
+    int limit;
+    uint64_t before;
+    int status = s_list_options (call, &limit, &before);
+    assert (status == CLIENT_EXIT_DONE);        //  checked
+    zpost_msg_t *reply = client_api_search (app, sent, within? within: "any", query,
+                                            limit, before, &status);
+    if (!reply)
+        return status;
+    if (zpost_msg_status (reply) != ZPOST_OK) {
+        status = client_api_refusal (app, reply, call->state, 0, NULL);
+        zpost_msg_destroy (&reply);
+        return status;
+    }
+    size_t rows = zpost_msg_rows (reply);
+    json_t *entries = app->json? json_array (): NULL;
+    int id_width = 0;
+    uint64_t smallest = 0;
+    for (size_t row = 0; row < rows; row++) {
+        uint64_t id = s_row_number (reply, row, ZPOST_F_MESSAGE_ID);
+        if (smallest == 0 || id < smallest)
+            smallest = id;
+        if (entries) {
+            json_array_append_new (entries, s_list_entry (reply, row));
+            continue;
+        }
+        const char *id_text = zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID);
+        if (id_width == 0) {
+            id_width = (int) strlen (id_text);
+            char *header = client_output_list_header (id_width, sent);
+            printf ("%s\n", header);
+            free (header);
+        }
+        char *line = client_output_list_row (
+            id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
+            id_text, s_row_number (reply, row, ZPOST_F_DATE),
+            zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
+            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
+            s_row_number (reply, row, ZPOST_F_SIZE));
+        printf ("%s\n", line);
+        free (line);
+    }
+    zpost_msg_destroy (&reply);
+    if (entries) {
+        client_json_emit (entries);
+        json_decref (entries);
+    }
+    else {
+        char *safe = client_output_safe_str (query, CLIENT_OUTPUT_LINE);
+        if (rows == 0)
+            printf ("no message in the %s of %s holds '%s'%s\n",
+                    sent? "sent folder": "inbox", client_state_username (call->state),
+                    safe, within && !streq (within, "any")? " there": "");
+        else
+        if (rows == (size_t) limit && smallest > 1)
+            printf ("more: zpost search%s%s%s --before %" PRIu64 " '%s'\n",
+                    sent? " --sent": "", within? " --in ": "", within? within: "",
+                    smallest, safe);
+        free (safe);
+    }
+    return CLIENT_EXIT_DONE;
+}
+
+const client_command_t client_cmd_search = {
+    "search", "[--sent] [--in any|from|subject|body] [--limit N] [--before ID] TEXT",
+    "Find the messages of your inbox (or sent folder) that hold a text.",
+    "\n"
+    "TEXT (3 to 128 bytes) is looked for in the sender, the subject and the\n"
+    "body, ASCII letters in either case, every other character as itself;\n"
+    "the matches come newest first, one line each as zpost list prints them.\n"
+    "\n"
+    "Options:\n"
+    "      --sent            the sent folder instead of the inbox\n"
+    "      --in FIELD        only the sender (from), the subject or the body\n"
+    "  -n, --limit N         at most N messages, 1 to 1000 (default 50)\n"
+    "      --before ID       only messages older than ID (the next page)\n"
+    "      --all             up to 1000 matches at once\n"
+    CLIENT_COMMAND_JSON_HELP
+    "\n"
+    "JSON: [{\"id\": 42, \"from\": \"alice\", \"to\": [\"bob\"], \"subject\": \"...\",\n"
+    "        \"date\": UNIXTIME, \"size\": 120, \"seen\": false}, ...]\n",
+    CLIENT_COMMAND_LOGIN | CLIENT_COMMAND_JSON,
+    { { "sent", 0, false, false }, { "in", 0, true, false },
+      { "limit", 'n', true, false }, { "before", 0, true, false },
+      { "all", 0, false, false } },
+    1, 1, "needs the text to look for", "takes one text to look for (quote it if it has spaces)",
+    s_check_search, s_search
+};
+
+
+//  --------------------------------------------------------------------------
 //  read, delete
 
 //  The message ID operand

@@ -35,7 +35,8 @@ static const client_command_t *s_commands [] = {
     &client_cmd_mark,
     &client_cmd_drafts,
     &client_cmd_unregister,
-    &client_cmd_watch
+    &client_cmd_watch,
+    &client_cmd_search
 };
 
 #define S_COMMAND_COUNT (sizeof (s_commands) / sizeof (s_commands [0]))

@@ -3,7 +3,7 @@
 
         ping, register, login, logout, passwd, whoami,
         send, list, read, delete, stats, forget-key,
-        reply, forward, thread, mark, drafts, unregister, watch
+        reply, forward, thread, mark, drafts, unregister, watch, search
 
     Each command is one row (client_command_t): its name, usage, help,
     what it needs (CLIENT_COMMAND_SERVER, _LOGIN, _JSON), its options and
@@ -146,6 +146,7 @@ extern const client_command_t client_cmd_mark;
 extern const client_command_t client_cmd_drafts;
 extern const client_command_t client_cmd_unregister;    //  client_cmd_account.c
 extern const client_command_t client_cmd_watch;         //  client_cmd_watch.c
+extern const client_command_t client_cmd_search;
 
 //  Selftest
 void

@@ -369,6 +369,42 @@ def test_unregister(tmp):
     _zpost(tmp, broker, ["whoami"])
 
 
+def test_search(tmp):
+    """zpost search: SEARCH's matches as list prints them, --in, --sent,
+    --json, paging, and its bad input refused before the server."""
+    broker, _ = _service_with_users(tmp, "alice", "bob")
+    _login(tmp, broker, "alice")
+    sent = {}
+    for subject, body in (("Lunch on Friday", "at noon"), ("Report", "the LUNCH menu"),
+                          ("Weather", "rain"), ("lunch again", "soup")):
+        sent[subject] = json.loads(_zpost(tmp, broker, [
+            "send", "--json", "--to", "bob", "-s", subject, "-m", body])[0])["id"]
+    _login(tmp, broker, "bob")
+    found = json.loads(_zpost(tmp, broker, ["search", "--json", "lunch"])[0])
+    assert [m["id"] for m in found] == [sent["lunch again"], sent["Report"],
+                                        sent["Lunch on Friday"]], found
+    assert all(not m["seen"] and m["from"] == "alice" for m in found), found
+    found = json.loads(_zpost(tmp, broker, ["search", "--json", "--in", "subject",
+                                            "lunch"])[0])
+    assert [m["id"] for m in found] == [sent["lunch again"], sent["Lunch on Friday"]], found
+    out, _ = _zpost(tmp, broker, ["search", "--limit", "1", "lunch"])
+    lines = out.splitlines()
+    assert "lunch again" in lines[1] and len(lines) == 3, out
+    assert lines[2] == "more: zpost search --before %d 'lunch'" % sent["lunch again"], out
+    out, _ = _zpost(tmp, broker, ["search", "--before", str(sent["Report"]), "lunch"])
+    assert "Lunch on Friday" in out and "Report" not in out, out
+    out, _ = _zpost(tmp, broker, ["search", "snow"])
+    assert out == "no message in the inbox of bob holds 'snow'\n", out
+    # alice's sent folder, not bob's
+    _login(tmp, broker, "alice")
+    found = json.loads(_zpost(tmp, broker, ["search", "--json", "--sent", "rain"])[0])
+    assert [m["id"] for m in found] == [sent["Weather"]], found
+    _, err = _zpost(tmp, broker, ["search", "ab"], expect_rc=2)
+    assert "3 to 128 bytes" in err, err
+    _zpost(tmp, broker, ["search", "--in", "to", "alice"], expect_rc=2)
+    _zpost(tmp, broker, ["search"], expect_rc=2)
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_recipients_checked_before_the_editor,
@@ -379,4 +415,5 @@ if __name__ == "__main__":
         test_mark_and_flagged,
         test_list_pages_with_totals,
         test_unregister,
+        test_search,
     ])
