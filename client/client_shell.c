@@ -806,6 +806,52 @@ s_user_stats (s_shell_t *self)
     return reply;
 }
 
+//  The inbox's newest messages that hold query (SEARCH), one page; any
+//  id shown can then be read as from the inbox's own page
+_Static_assert (ZPOST_QUERY_MIN == 3 && ZPOST_QUERY_MAX == 128,
+                "s_search_inbox's sentence names the query's sizes");
+
+static void
+s_search_inbox (s_shell_t *self, const char *query)
+{
+    size_t size = strlen (query);
+    if (size < ZPOST_QUERY_MIN || size > ZPOST_QUERY_MAX) {
+        s_complain ("type / and 3 to 128 bytes to look for, such as /lunch");
+        return;
+    }
+    int status;
+    zpost_msg_t *reply = client_api_search (self->app, false, "any", query,
+                                            S_INBOX_LIMIT, 0, &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (!reply)
+        return;
+    size_t rows = zpost_msg_rows (reply);
+    char *safe = client_output_safe_str (query, CLIENT_OUTPUT_LINE);
+    if (rows == 0)
+        s_say ("No message in your inbox holds '%s'.", safe);
+    else {
+        s_say ("\nMessages that hold '%s', newest first%s:", safe,
+               rows == S_INBOX_LIMIT? " (the newest 50; zpost search pages)": "");
+        int id_width = (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID));
+        char *header = client_output_list_header (id_width, false);
+        printf ("%s\n", header);
+        free (header);
+        for (size_t row = 0; row < rows; row++) {
+            char *line = client_output_list_row (
+                id_width, streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
+                zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
+                strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
+                zpost_msg_row_get (reply, row, ZPOST_F_FROM),
+                client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
+                strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+            printf ("%s\n", line);
+            free (line);
+        }
+    }
+    free (safe);
+    zpost_msg_destroy (&reply);
+}
+
 //  Show the page of the inbox below before (0: from the newest), page
 //  page_number (from 1), with the folder's totals. Fills *page; returns
 //  the rows shown, or -1 if there is no list (said why).
@@ -1067,6 +1113,9 @@ s_inbox (s_shell_t *self)
                 current = id;
         }
         else
+        if (*command == '/')
+            s_search_inbox (self, command + 1);
+        else
         if (streq (command, "n")) {
             if (!page.more)
                 s_say ("This is the last page.");
@@ -1120,8 +1169,9 @@ s_inbox (s_shell_t *self)
             }
         }
         else
-            s_complain ("type a message id to read it, n or p for another page, a "
-                        "letter for the message just read, or just Enter for the menu");
+            s_complain ("type a message id to read it, n or p for another page, "
+                        "/ and a text to search, a letter for the message just read, "
+                        "or just Enter for the menu");
         free (line);
         if (refresh && self->username) {
             printf ("\n");

@@ -398,6 +398,37 @@ def test_unread_count_and_new_mail_at_the_menu(tmp):
     alice.close()
 
 
+def test_search_from_the_inbox(tmp):
+    """/TEXT at the inbox's prompt lists the messages that hold it (SEARCH);
+    an id from that list reads as from the inbox."""
+    broker, _ = _service_with_users(tmp, "alice", "bob")
+    alice = _user(broker, "alice")
+    lunch = alice.expect(200, "SEND", "bob", "Lunch on Friday", "noon").fields[0].decode()
+    alice.expect(200, "SEND", "bob", "Weather", "rain")
+    alice.close()
+    pty = shell._session(tmp, broker)
+    try:
+        shell._login(pty, "bob")
+        shell._menu(pty)
+        pty.line("1")
+        pty.expect(b"Read which?")
+        pty.line("/LUNCH")
+        shown = pty.expect(b"Read which?")
+        assert b"Messages that hold 'LUNCH'" in shown, shown
+        assert b"Lunch on Friday" in shown and b"Weather" not in shown, shown
+        pty.line("/snow")
+        assert b"No message in your inbox holds 'snow'." in pty.expect(b"Read which?")
+        pty.line("/ab")
+        assert b"3 to 128 bytes" in pty.expect(b"Read which?")
+        pty.line(lunch)
+        pty.expect(b"Subject: Lunch on Friday")
+        pty.expect(b"Read which?")
+        pty.line("")
+        _leave(pty)
+    finally:
+        pty.close()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_unknown_recipient_before_the_subject,
@@ -408,4 +439,5 @@ if __name__ == "__main__":
         test_message_actions,
         test_delete_the_account,
         test_unread_count_and_new_mail_at_the_menu,
+        test_search_from_the_inbox,
     ])
