@@ -1527,6 +1527,75 @@ s_logout (s_shell_t *self)
     free (username);
 }
 
+//  The sent folder's newest page; an id reads one, and r, a, f or t act
+//  on the one just read
+static void
+s_sent (s_shell_t *self)
+{
+    int status;
+    zpost_msg_t *reply = client_api_list (self->app, true, false, S_INBOX_LIMIT, 0,
+                                          &status);
+    reply = s_ok (self, reply, 0, NULL);
+    if (!reply)
+        return;
+    size_t rows = zpost_msg_rows (reply);
+    if (rows == 0) {
+        s_say ("You have sent nothing yet.");
+        zpost_msg_destroy (&reply);
+        return;
+    }
+    int id_width = (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID));
+    char *header = client_output_list_header (id_width, true);
+    printf ("\n%s\n", header);
+    free (header);
+    for (size_t row = 0; row < rows; row++) {
+        char *line = client_output_list_row (
+            id_width, false, zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
+            zpost_msg_row_get (reply, row, ZPOST_F_TO),
+            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+        printf ("%s\n", line);
+        free (line);
+    }
+    if (rows == S_INBOX_LIMIT)
+        s_say ("The newest %d are shown; zpost list --sent pages through them all.",
+               S_INBOX_LIMIT);
+    zpost_msg_destroy (&reply);
+    uint64_t current = 0;
+    while (self->username) {
+        char *line = NULL;
+        if (s_read_line (self, "Read which? (an id, Enter for the menu) ", true, &line)
+            != S_READ_LINE)
+            break;
+        char *command = line + strspn (line, " \t");
+        command [strcspn (command, " \t")] = 0;
+        uint64_t id = s_parse_id (command);
+        bool done = *command == 0;
+        if (id) {
+            if (s_read_message (self, id))
+                current = id;
+        }
+        else
+        if (!done && strlen (command) == 1 && strchr ("raft", *command) && current) {
+            if (*command == 'r' || *command == 'a')
+                s_reply (self, current, *command == 'a');
+            else
+            if (*command == 'f')
+                s_forward (self, current);
+            else
+                s_thread_view (self, current);
+        }
+        else
+        if (!done)
+            s_complain ("type a message id to read it, then r, a, f or t for it; or "
+                        "just Enter for the menu");
+        free (line);
+        if (done)
+            break;
+    }
+}
+
 //  The drafts of this user: pick one to send
 static void
 s_drafts (s_shell_t *self)
@@ -1631,7 +1700,7 @@ s_main_menu (s_shell_t *self)
 {
     const char *items [] = { "inbox", "send a message", "delete a message",
                              "statistics", "change password", "log out",
-                             "drafts", "delete this account" };
+                             "drafts", "delete this account", "sent messages" };
     //  The unread count in the title, and new mail said at the prompt
     //  where the person waits
     uint64_t newest = 0, unread = 0;
@@ -1646,7 +1715,7 @@ s_main_menu (s_shell_t *self)
     }
     else
         title = zsys_sprintf ("%s on %s", self->username, self->server);
-    int choice = s_menu (self, title, items, 8);
+    int choice = s_menu (self, title, items, 9);
     free (title);
     switch (choice) {
         case 1: s_inbox (self); break;
@@ -1657,6 +1726,7 @@ s_main_menu (s_shell_t *self)
         case 6: s_logout (self); break;
         case 7: s_drafts (self); break;
         case 8: s_unregister (self); break;
+        case 9: s_sent (self); break;
         default: break;
     }
     return choice != S_CHOICE_LEAVE;

@@ -429,6 +429,33 @@ def test_search_from_the_inbox(tmp):
         pty.close()
 
 
+def test_sent_folder(tmp):
+    """Menu 9 lists the sent folder, newest first with the recipients; an id
+    reads one; another key is answered with what it takes."""
+    broker, _ = _service_with_users(tmp, "alice", "bob", "carol")
+    alice = _user(broker, "alice")
+    first = alice.expect(200, "SEND", "bob", "Plans", "see you").fields[0].decode()
+    alice.expect(200, "SEND", "bob,carol", "Party", "at eight")
+    alice.close()
+    pty = shell._session(tmp, broker)
+    try:
+        shell._login(pty, "alice")
+        shell._menu(pty)
+        pty.line("9")
+        listing = pty.expect(b"Read which?")
+        assert listing.index(b"Party") < listing.index(b"Plans"), listing
+        assert b"bob,carol" in listing or b"bob, carol" in listing, listing
+        pty.line(first)
+        pty.expect(b"Subject: Plans")
+        pty.expect(b"Read which?")
+        pty.line("x")
+        assert b"then r, a, f or t" in pty.expect(b"Read which?")
+        pty.line("")
+        _leave(pty)
+    finally:
+        pty.close()
+
+
 if __name__ == "__main__":
     h.run_tests([
         test_unknown_recipient_before_the_subject,
@@ -440,4 +467,5 @@ if __name__ == "__main__":
         test_delete_the_account,
         test_unread_count_and_new_mail_at_the_menu,
         test_search_from_the_inbox,
+        test_sent_folder,
     ])
