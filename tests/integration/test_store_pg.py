@@ -745,7 +745,8 @@ def test_stuck_writer_is_ended(tmp):
         said = holder.stderr.read().decode(errors="replace")
         assert rc != 0 and "terminating connection due to administrator command" in said, \
             (rc, said)
-        assert "write turn" in store.log_text(), store.log_text()[-2000:]
+        assert "a lock was not granted within 1s (the writers' lock" in store.log_text(), \
+            store.log_text()[-2000:]
         h.log("sends while a stuck session held the lock: %r" % statuses)
     finally:
         if holder.poll() is None:
