@@ -414,6 +414,20 @@ s_row_number (zpost_msg_t *reply, size_t row, zpost_field_t field)
     return text? (uint64_t) strtoull (text, NULL, 10): 0;
 }
 
+//  A row of a list reply as zpost list prints it (the caller's to free):
+//  the sent folder's with recipients and no unread marker
+static char *
+s_list_line (zpost_msg_t *reply, size_t row, int id_width, bool sent)
+{
+    return client_output_list_row (
+        id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
+        zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
+        s_row_number (reply, row, ZPOST_F_DATE),
+        zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
+        client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
+        s_row_number (reply, row, ZPOST_F_SIZE));
+}
+
 //  --limit and --before, checked; the default limit when none is given
 static int
 s_list_options (client_call_t *call, int *limit_p, uint64_t *before_p)
@@ -518,12 +532,7 @@ s_list (client_call_t *call)
                 printf ("%s\n", header);
                 free (header);
             }
-            char *line = client_output_list_row (
-                id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
-                id_text, s_row_number (reply, row, ZPOST_F_DATE),
-                zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
-                client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
-                s_row_number (reply, row, ZPOST_F_SIZE));
+            char *line = s_list_line (reply, row, id_width, sent);
             //  The flag beside the unread marker, where a space always is
             if (is_flagged)
                 line [1] = '!';
@@ -673,12 +682,7 @@ s_search (client_call_t *call)
             printf ("%s\n", header);
             free (header);
         }
-        char *line = client_output_list_row (
-            id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
-            id_text, s_row_number (reply, row, ZPOST_F_DATE),
-            zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
-            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
-            s_row_number (reply, row, ZPOST_F_SIZE));
+        char *line = s_list_line (reply, row, id_width, sent);
         printf ("%s\n", line);
         free (line);
     }

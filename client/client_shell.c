@@ -808,6 +808,31 @@ s_user_stats (s_shell_t *self)
 
 //  The inbox's newest messages that hold query (SEARCH), one page; any
 //  id shown can then be read as from the inbox's own page
+//  A list reply's rows under their header, as zpost list prints them:
+//  the sent folder's with recipients and no unread marker
+static void
+s_print_rows (zpost_msg_t *reply, bool sent)
+{
+    size_t rows = zpost_msg_rows (reply);
+    if (rows == 0)
+        return;
+    int id_width = (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID));
+    char *header = client_output_list_header (id_width, sent);
+    printf ("%s\n", header);
+    free (header);
+    for (size_t row = 0; row < rows; row++) {
+        char *line = client_output_list_row (
+            id_width, !sent && streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
+            zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
+            zpost_msg_row_get (reply, row, sent? ZPOST_F_TO: ZPOST_F_FROM),
+            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
+            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
+        printf ("%s\n", line);
+        free (line);
+    }
+}
+
 _Static_assert (ZPOST_QUERY_MIN == 3 && ZPOST_QUERY_MAX == 128,
                 "s_search_inbox's sentence names the query's sizes");
 
@@ -832,21 +857,7 @@ s_search_inbox (s_shell_t *self, const char *query)
     else {
         s_say ("\nMessages that hold '%s', newest first%s:", safe,
                rows == S_INBOX_LIMIT? " (the newest 50; zpost search pages)": "");
-        int id_width = (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID));
-        char *header = client_output_list_header (id_width, false);
-        printf ("%s\n", header);
-        free (header);
-        for (size_t row = 0; row < rows; row++) {
-            char *line = client_output_list_row (
-                id_width, streq (zpost_msg_row_get (reply, row, ZPOST_F_SEEN), "0"),
-                zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
-                strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
-                zpost_msg_row_get (reply, row, ZPOST_F_FROM),
-                client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
-                strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
-            printf ("%s\n", line);
-            free (line);
-        }
+        s_print_rows (reply, false);
     }
     free (safe);
     zpost_msg_destroy (&reply);
@@ -1544,20 +1555,8 @@ s_sent (s_shell_t *self)
         zpost_msg_destroy (&reply);
         return;
     }
-    int id_width = (int) strlen (zpost_msg_row_get (reply, 0, ZPOST_F_MESSAGE_ID));
-    char *header = client_output_list_header (id_width, true);
-    printf ("\n%s\n", header);
-    free (header);
-    for (size_t row = 0; row < rows; row++) {
-        char *line = client_output_list_row (
-            id_width, false, zpost_msg_row_get (reply, row, ZPOST_F_MESSAGE_ID),
-            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_DATE), NULL, 10),
-            zpost_msg_row_get (reply, row, ZPOST_F_TO),
-            client_show_subject (zpost_msg_row_get (reply, row, ZPOST_F_SUBJECT)),
-            strtoull (zpost_msg_row_get (reply, row, ZPOST_F_SIZE), NULL, 10));
-        printf ("%s\n", line);
-        free (line);
-    }
+    printf ("\n");
+    s_print_rows (reply, true);
     if (rows == S_INBOX_LIMIT)
         s_say ("The newest %d are shown; zpost list --sent pages through them all.",
                S_INBOX_LIMIT);
