@@ -68,9 +68,6 @@
 //  its uncommitted group rolls back. Longer than the brokers' 3 s of
 //  silence, after which they have given that store up anyway.
 #define S_TURN_STUCK        "4s"
-//  pg_locks names a bigint advisory key by its two halves
-#define S_WRITER_LOCK_HIGH  "1"             //  7420533014 >> 32
-#define S_WRITER_LOCK_LOW   "3125565718"    //  7420533014 & 0xffffffff
 
 struct _store_pg_t {
     char *conninfo;             //  as given
@@ -1231,8 +1228,9 @@ s_txn_begin (store_db_t *db, store_pg_t *self, store_txn_t *parent,
                              "SELECT pg_terminate_backend (l.pid)"
                              " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                              " WHERE l.locktype = 'advisory' AND l.granted"
-                             " AND l.classid = " S_WRITER_LOCK_HIGH
-                             " AND l.objid = " S_WRITER_LOCK_LOW " AND l.objsubid = 1"
+                             //  pg_locks names a bigint key by its halves
+                             " AND l.objsubid = 1"
+                             " AND (l.classid::int8 << 32 | l.objid::int8) = " S_WRITER_LOCK
                              " AND l.pid <> pg_backend_pid ()"
                              " AND l.database = (SELECT oid FROM pg_database"
                              "   WHERE datname = current_database ())"

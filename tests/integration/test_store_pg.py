@@ -721,7 +721,8 @@ def test_stuck_writer_is_ended(tmp):
         while time.monotonic() < deadline:
             held = cluster.sql(
                 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 3125565718"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+                " AND (l.classid::int8 << 32 | l.objid::int8) = 7420533014"
                 " AND a.query LIKE '%pg_sleep%'", dbname).strip()
             if held == "1":
                 break
